@@ -1,0 +1,110 @@
+// Package jobs turns a stack file's service into a Swarm job, runs it and
+// decides, from the tasks Swarm reports, whether it succeeded.
+package jobs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/distribution/reference"
+	stackloader "github.com/docker/cli/cli/command/stack/loader"
+	"github.com/docker/cli/cli/compose/loader"
+	composetypes "github.com/docker/cli/cli/compose/types"
+)
+
+// Stack is the parsed set of stack files, interpolated and merged exactly as
+// `docker stack deploy -c a.yml -c b.yml` would.
+type Stack struct {
+	Name   string // the deployed stack's namespace, e.g. "todobackend"
+	Config *composetypes.Config
+}
+
+// LoadStack reads and merges the Compose files in order. env is the
+// environment used for ${VAR} interpolation; it already carries APP_VERSION.
+func LoadStack(name string, files []string, env map[string]string) (*Stack, error) {
+	if len(files) == 0 {
+		return nil, &UsageError{Msg: "no stack file given: pass -c stack.yml"}
+	}
+	for _, f := range files {
+		if _, err := os.Stat(f); err != nil {
+			return nil, &UsageError{Msg: fmt.Sprintf("stack file %s not found: pass the right file with -c/--compose-file", f)}
+		}
+	}
+	//nolint:staticcheck // GetConfigDetails is the loader docker stack deploy itself uses.
+	details, err := stackloader.GetConfigDetails(files, os.Stdin)
+	if err != nil {
+		return nil, &UsageError{Msg: fmt.Sprintf("read stack file: %v: fix the YAML syntax", oneLine(err))}
+	}
+	details.Environment = env
+	cfg, err := loader.Load(details)
+	if err != nil {
+		var forbidden *loader.ForbiddenPropertiesError
+		if errors.As(err, &forbidden) {
+			keys := make([]string, 0, len(forbidden.Properties))
+			for k := range forbidden.Properties {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			return nil, &UsageError{Msg: fmt.Sprintf("stack file uses options docker stack deploy does not support: %s", strings.Join(keys, ", "))}
+		}
+		return nil, &UsageError{Msg: fmt.Sprintf("invalid stack file %s: %s", strings.Join(files, ", "), oneLine(err))}
+	}
+	return &Stack{Name: name, Config: cfg}, nil
+}
+
+// Service returns the job's service definition, or an error listing the
+// services the stack file does have.
+func (s *Stack) Service(job string) (composetypes.ServiceConfig, error) {
+	names := make([]string, 0, len(s.Config.Services))
+	for _, svc := range s.Config.Services {
+		if svc.Name == job {
+			if err := checkService(svc); err != nil {
+				return svc, err
+			}
+			return svc, nil
+		}
+		names = append(names, svc.Name)
+	}
+	sort.Strings(names)
+	return composetypes.ServiceConfig{}, &UsageError{Msg: fmt.Sprintf("job %q is not a service in the stack file; it has: %s", job, strings.Join(names, ", "))}
+}
+
+func checkService(svc composetypes.ServiceConfig) error {
+	switch svc.Deploy.Mode {
+	case "", "replicated", "replicated-job":
+	default:
+		return &UsageError{Msg: fmt.Sprintf("job %s has deploy.mode %s: a job runs once, so use replicated (or remove deploy.mode)", svc.Name, svc.Deploy.Mode)}
+	}
+	if svc.Image == "" {
+		return &UsageError{Msg: fmt.Sprintf("job %s has no image: set image: in the stack file", svc.Name)}
+	}
+	if strings.Contains(svc.Image, "${") || strings.HasSuffix(svc.Image, ":") {
+		return &UsageError{Msg: fmt.Sprintf("job %s: image %q has an unresolved variable: pass --version or set it in the environment", svc.Name, svc.Image)}
+	}
+	if _, err := reference.ParseNormalizedNamed(svc.Image); err != nil {
+		return &UsageError{Msg: fmt.Sprintf("job %s: image %q is not a valid image reference (%v): fix image: or --version", svc.Name, svc.Image, err)}
+	}
+	return nil
+}
+
+// ValidName reports whether name is usable in a Swarm service name: Swarm
+// accepts letters, digits, '-' and '_' and at most 63 characters.
+func ValidName(name string) bool {
+	if name == "" || len(name) > 63 {
+		return false
+	}
+	for i, r := range name {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || (i > 0 && (r == '-' || r == '_'))
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}

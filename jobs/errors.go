@@ -1,0 +1,52 @@
+package jobs
+
+// Exit codes, one per way a run can end. They are part of jobrun's interface:
+// deploy pipelines branch on them, so never renumber one.
+const (
+	ExitSucceeded   = 0
+	ExitFailed      = 1 // every attempt failed
+	ExitUsage       = 2 // bad flag, stack file or job definition
+	ExitRejected    = 3 // the engine refused the task (no such image, bad mount...)
+	ExitPending     = 4 // no node could take the task within --pending-timeout
+	ExitTimedOut    = 5 // --timeout elapsed; the job was stopped
+	ExitRemoved     = 6 // the job service was removed outside jobrun
+	ExitEngine      = 7 // engine unreachable, not a swarm manager, or an API error
+	ExitConflict    = 8 // another version of the job is running
+	ExitInterrupted = 130
+)
+
+// UsageError is a mistake the user can fix by changing a flag or the stack
+// file; Msg is one line that names the fix.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+func (e *UsageError) ExitCode() int { return ExitUsage }
+
+// EngineError is a problem reaching or using the Docker engine.
+type EngineError struct {
+	Msg string
+	Err error
+}
+
+func (e *EngineError) Error() string {
+	if e.Err == nil {
+		return e.Msg
+	}
+	return e.Msg + ": " + e.Err.Error()
+}
+func (e *EngineError) Unwrap() error { return e.Err }
+func (e *EngineError) ExitCode() int { return ExitEngine }
+
+// ConflictError means another version of the same job holds the lock.
+type ConflictError struct{ Msg string }
+
+func (e *ConflictError) Error() string { return e.Msg }
+func (e *ConflictError) ExitCode() int { return ExitConflict }
+
+// VerdictError carries a finished run's outcome once it has been reported,
+// so main exits with its code without printing it again.
+type VerdictError struct{ Outcome Outcome }
+
+func (e *VerdictError) Error() string { return "job " + string(e.Outcome) }
+func (e *VerdictError) ExitCode() int { return e.Outcome.ExitCode() }
+func (e *VerdictError) Silent() bool  { return true }

@@ -1,0 +1,207 @@
+package jobs
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/swarm"
+)
+
+// Record is what is kept of a run after its service is gone.
+type Record struct {
+	RunID     string    `json:"run_id"`
+	Job       string    `json:"job"`
+	Stack     string    `json:"stack"`
+	Version   string    `json:"version"`
+	Image     string    `json:"image"`
+	Service   string    `json:"service"`
+	Mode      string    `json:"mode"` // replicated-job, or replicated on old engines
+	Outcome   Outcome   `json:"outcome"`
+	Reason    string    `json:"reason"`
+	MaxRuns   int       `json:"max_runs"`
+	Attempts  []Attempt `json:"attempts"`
+	Started   time.Time `json:"started"`
+	Ended     time.Time `json:"ended"`
+	LogSource string    `json:"log_source"`
+	LogNote   string    `json:"log_note,omitempty"` // why output may be incomplete
+	Attached  bool      `json:"attached,omitempty"` // this process watched another's run
+	Skipped   bool      `json:"skipped,omitempty"`  // an earlier run of this version had succeeded
+}
+
+// AttemptOutput is the tail of one attempt's output, kept with the record.
+type AttemptOutput struct {
+	Number    int    `json:"number"`
+	Output    []byte `json:"output"`
+	Truncated bool   `json:"truncated,omitempty"` // only the tail was kept
+}
+
+const (
+	labelKind  = "io.jobrun.kind"
+	kindRecord = "record"
+	kindOutput = "output"
+	// Swarm caps a config at 500 KiB: keep the stored output well under it.
+	maxStoredOutput = 400 << 10
+)
+
+// ConfigAPI is the part of the engine the record store uses.
+type ConfigAPI interface {
+	ConfigCreate(ctx context.Context, config swarm.ConfigSpec) (swarm.ConfigCreateResponse, error)
+	ConfigList(ctx context.Context, options swarm.ConfigListOptions) ([]swarm.Config, error)
+}
+
+// Records keeps run records as labelled Swarm configs: they live in the
+// swarm's replicated store, so any machine that reaches a manager reads them,
+// and they outlive the job service.
+type Records struct{ Engine ConfigAPI }
+
+// Save stores the record and, when given, the attempts' output.
+func (s Records) Save(ctx context.Context, rec Record, outputs []AttemptOutput) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	labels := map[string]string{
+		labelKind: kindRecord, LabelStack: rec.Stack, LabelJob: rec.Job,
+		LabelVersion: rec.Version, LabelRunID: rec.RunID, "io.jobrun.outcome": string(rec.Outcome),
+	}
+	if _, err := s.Engine.ConfigCreate(ctx, swarm.ConfigSpec{
+		Annotations: swarm.Annotations{Name: "jobrun-" + rec.RunID + "-record", Labels: labels},
+		Data:        data,
+	}); err != nil {
+		return fmt.Errorf("save run record %s: %w", rec.RunID, err)
+	}
+	if len(outputs) == 0 {
+		return nil
+	}
+	packed, err := packOutputs(outputs)
+	if err != nil {
+		return err
+	}
+	labels[labelKind] = kindOutput
+	if _, err := s.Engine.ConfigCreate(ctx, swarm.ConfigSpec{
+		Annotations: swarm.Annotations{Name: "jobrun-" + rec.RunID + "-output", Labels: labels},
+		Data:        packed,
+	}); err != nil {
+		return fmt.Errorf("save output of run %s: %w", rec.RunID, err)
+	}
+	return nil
+}
+
+// List returns the stack's run records, oldest first; job "" means all jobs.
+func (s Records) List(ctx context.Context, stack, job string) ([]Record, error) {
+	f := filters.NewArgs(filters.Arg("label", labelKind+"="+kindRecord), filters.Arg("label", LabelStack+"="+stack))
+	if job != "" {
+		f.Add("label", LabelJob+"="+job)
+	}
+	cfgs, err := s.Engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("list run records: %w", err)
+	}
+	out := make([]Record, 0, len(cfgs))
+	for _, c := range cfgs {
+		var r Record
+		if err := json.Unmarshal(c.Spec.Data, &r); err != nil {
+			continue // not ours to judge: a config someone else labelled
+		}
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Started.Before(out[j].Started) })
+	return out, nil
+}
+
+// Find returns the newest record of the run, or false.
+func (s Records) Find(ctx context.Context, stack, job, runID string) (Record, bool, error) {
+	recs, err := s.List(ctx, stack, job)
+	if err != nil {
+		return Record{}, false, err
+	}
+	for i := len(recs) - 1; i >= 0; i-- {
+		if recs[i].RunID == runID {
+			return recs[i], true, nil
+		}
+	}
+	return Record{}, false, nil
+}
+
+// Outputs returns the output stored with a run, if any.
+func (s Records) Outputs(ctx context.Context, runID string) ([]AttemptOutput, error) {
+	f := filters.NewArgs(filters.Arg("label", labelKind+"="+kindOutput), filters.Arg("label", LabelRunID+"="+runID))
+	cfgs, err := s.Engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("read output of run %s: %w", runID, err)
+	}
+	if len(cfgs) == 0 {
+		return nil, nil
+	}
+	return unpackOutputs(cfgs[0].Spec.Data)
+}
+
+func packOutputs(outputs []AttemptOutput) ([]byte, error) {
+	for {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		if err := json.NewEncoder(zw).Encode(outputs); err != nil {
+			return nil, err
+		}
+		if err := zw.Close(); err != nil {
+			return nil, err
+		}
+		if buf.Len() <= maxStoredOutput {
+			return buf.Bytes(), nil
+		}
+		// Too big even compressed: halve every attempt's tail and try again.
+		for i := range outputs {
+			o := &outputs[i]
+			if len(o.Output) > 1024 {
+				o.Output = o.Output[len(o.Output)/2:]
+				o.Truncated = true
+			}
+		}
+	}
+}
+
+func unpackOutputs(data []byte) ([]AttemptOutput, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("stored output: %w", err)
+	}
+	var out []AttemptOutput
+	if err := json.NewDecoder(io.LimitReader(zr, 64<<20)).Decode(&out); err != nil {
+		return nil, fmt.Errorf("stored output: %w", err)
+	}
+	return out, nil
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	max       int
+	buf       []byte
+	truncated bool
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.max; over > 0 {
+		// Compact only when twice the limit, so a stream of small writes
+		// copies each byte a bounded number of times.
+		if len(t.buf) >= 2*t.max {
+			t.buf = append(t.buf[:0], t.buf[over:]...)
+		}
+		t.truncated = true
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) Bytes() []byte {
+	if over := len(t.buf) - t.max; over > 0 {
+		return t.buf[over:]
+	}
+	return t.buf
+}

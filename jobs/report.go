@@ -1,0 +1,146 @@
+package jobs
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// Reporter receives a run's progress as it happens. The runner never prints:
+// it tells the reporter, which renders for a terminal, a pipe or nothing.
+type Reporter interface {
+	// Attempt is called whenever an attempt appears or changes state.
+	Attempt(job string, a Attempt, maxRuns int)
+	// Notice is a one-line message about the run (attached, warning, ...).
+	Notice(job, msg string)
+	// Output returns where an attempt's stdout or stderr goes.
+	Output(job string, attempt int, stderr bool) io.Writer
+	// Done is called once with the run's record.
+	Done(rec Record)
+}
+
+// TextReporter writes job output to Out and Err and progress to Log. On a
+// terminal (Prefix) each output line carries "job#attempt | ", in colour;
+// otherwise output bytes pass through unchanged.
+type TextReporter struct {
+	Out, Err io.Writer // the job's own stdout and stderr
+	Log      io.Writer // jobrun's progress lines
+	Prefix   bool
+	Color    bool
+	Now      func() time.Time
+
+	mu sync.Mutex // one write at a time: parallel jobs share the streams
+}
+
+func (r *TextReporter) logf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprintf(r.Log, format+"\n", args...)
+}
+
+func (r *TextReporter) Notice(job, msg string) { r.logf("jobrun: %s: %s", job, msg) }
+
+func (r *TextReporter) Attempt(job string, a Attempt, maxRuns int) {
+	where := ""
+	if a.NodeID != "" {
+		where = " on node " + shortID(a.NodeID)
+	}
+	detail := ""
+	switch {
+	case a.ExitCode != nil && a.Err != "":
+		detail = fmt.Sprintf(" (exit code %d: %s)", *a.ExitCode, a.Err)
+	case a.ExitCode != nil:
+		detail = fmt.Sprintf(" (exit code %d)", *a.ExitCode)
+	case a.Err != "":
+		detail = " (" + a.Err + ")"
+	}
+	r.logf("jobrun: %s: attempt %d of at most %d%s: %s%s [task %s]", job, a.Number, maxRuns, where, a.State, detail, shortID(a.TaskID))
+}
+
+func (r *TextReporter) Done(rec Record) {
+	r.logf("jobrun: %s: %s %s in %s after %d attempt(s): %s", rec.Job, rec.Version, rec.Outcome, rec.Ended.Sub(rec.Started).Round(10*time.Millisecond), len(rec.Attempts), rec.Reason)
+	if rec.LogNote != "" {
+		r.logf("jobrun: %s: output: %s", rec.Job, rec.LogNote)
+	}
+}
+
+func (r *TextReporter) Output(job string, attempt int, stderr bool) io.Writer {
+	w := r.Out
+	if stderr {
+		w = r.Err
+	}
+	if !r.Prefix {
+		return &lockedWriter{mu: &r.mu, w: w}
+	}
+	prefix := fmt.Sprintf("%s#%d | ", job, attempt)
+	if r.Color {
+		color := 36 // cyan
+		if stderr {
+			color = 33 // yellow
+		}
+		prefix = fmt.Sprintf("\x1b[%dm%s\x1b[0m", color, prefix)
+	}
+	return &prefixWriter{mu: &r.mu, w: w, prefix: []byte(prefix), atStart: true}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// prefixWriter starts every line with prefix. A partial last line is written
+// at once: a progress bar without a newline still shows.
+type prefixWriter struct {
+	mu      *sync.Mutex
+	w       io.Writer
+	prefix  []byte
+	atStart bool
+	buf     []byte
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.buf = p.buf[:0]
+	for rest := b; len(rest) > 0; {
+		if p.atStart {
+			p.buf = append(p.buf, p.prefix...)
+			p.atStart = false
+		}
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			p.buf = append(p.buf, rest...)
+			break
+		}
+		p.buf = append(p.buf, rest[:i+1]...)
+		rest = rest[i+1:]
+		p.atStart = true
+	}
+	if _, err := p.w.Write(p.buf); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// Discard is a Reporter that shows nothing; output is dropped.
+type Discard struct{}
+
+func (Discard) Attempt(string, Attempt, int)       {}
+func (Discard) Notice(string, string)              {}
+func (Discard) Output(string, int, bool) io.Writer { return io.Discard }
+func (Discard) Done(Record)                        {}

@@ -1,0 +1,200 @@
+package jobs
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/docker/docker/api/types/swarm"
+)
+
+// Outcome is where a run stands. Everything but Running is final.
+type Outcome string
+
+const (
+	Running     Outcome = "running"
+	Succeeded   Outcome = "succeeded"
+	Failed      Outcome = "failed"
+	Rejected    Outcome = "rejected"
+	Pending     Outcome = "pending" // stuck: no node took the task in time
+	TimedOut    Outcome = "timed-out"
+	Removed     Outcome = "removed"
+	Interrupted Outcome = "interrupted"
+)
+
+// ExitCode is the process exit code that reports the outcome.
+func (o Outcome) ExitCode() int {
+	switch o {
+	case Succeeded:
+		return ExitSucceeded
+	case Rejected:
+		return ExitRejected
+	case Pending:
+		return ExitPending
+	case TimedOut:
+		return ExitTimedOut
+	case Removed:
+		return ExitRemoved
+	case Interrupted:
+		return ExitInterrupted
+	default:
+		return ExitFailed
+	}
+}
+
+// Policy is what jobrun enforces on top of Swarm's restart policy.
+type Policy struct {
+	MaxRuns        int           // Swarm's max_attempts counts restarts: runs = max_attempts + 1
+	Delay          time.Duration // restart delay
+	PendingTimeout time.Duration // a task pending longer than this is stuck
+}
+
+// Attempt is one task of the job: one try, one container.
+type Attempt struct {
+	Number      int             `json:"number"`
+	TaskID      string          `json:"task_id"`
+	NodeID      string          `json:"node_id,omitempty"`
+	ContainerID string          `json:"container_id,omitempty"`
+	State       swarm.TaskState `json:"state"`
+	ExitCode    *int            `json:"exit_code,omitempty"`
+	Err         string          `json:"error,omitempty"`
+	Created     time.Time       `json:"created"`
+	Updated     time.Time       `json:"updated"`
+}
+
+// Done reports whether the attempt has reached a state it never leaves.
+func (a Attempt) Done() bool { return rank[a.State] >= rank[swarm.TaskStateComplete] }
+
+// Started reports whether the attempt ever had a container that could print.
+func (a Attempt) Started() bool {
+	return a.ContainerID != "" && a.State != swarm.TaskStateRejected
+}
+
+// Verdict is the judgement on a job's tasks at one moment.
+type Verdict struct {
+	Outcome  Outcome
+	Reason   string
+	Attempts []Attempt
+}
+
+// rank orders task states so that "is it at least X" is one comparison.
+var rank = map[swarm.TaskState]int{
+	swarm.TaskStateNew:       0,
+	swarm.TaskStateAllocated: 1,
+	swarm.TaskStatePending:   2,
+	swarm.TaskStateAssigned:  3,
+	swarm.TaskStateAccepted:  4,
+	swarm.TaskStatePreparing: 5,
+	swarm.TaskStateReady:     6,
+	swarm.TaskStateStarting:  7,
+	swarm.TaskStateRunning:   8,
+	swarm.TaskStateComplete:  9,
+	swarm.TaskStateShutdown:  10,
+	swarm.TaskStateFailed:    11,
+	swarm.TaskStateRejected:  12,
+	swarm.TaskStateRemove:    13,
+	swarm.TaskStateOrphaned:  14,
+}
+
+// giveUpGrace is how long past the restart delay jobrun waits for Swarm to
+// start the next attempt before concluding it never will (a restart window,
+// for instance, can make Swarm stop early).
+const giveUpGrace = 30 * time.Second
+
+// Judge decides a job's outcome from its tasks. It is a pure function of its
+// arguments: the poll loop, the tests and `jobrun history` all share it.
+// iteration, when non-nil, is the service's JobIteration: tasks of older
+// iterations (from an update of the service) are not this run's.
+func Judge(tasks []swarm.Task, iteration *uint64, p Policy, now time.Time) Verdict {
+	attempts := Attempts(tasks, iteration)
+	v := Verdict{Outcome: Running, Attempts: attempts}
+	if len(attempts) == 0 {
+		return v
+	}
+	failures := 0
+	for _, a := range attempts {
+		switch a.State {
+		case swarm.TaskStateComplete:
+			v.Outcome, v.Reason = Succeeded, fmt.Sprintf("attempt %d completed", a.Number)
+			return v
+		case swarm.TaskStateRejected:
+			// A rejected task (no such image, bad mount) fails the same way on
+			// retry: report the engine's reason now rather than after N delays.
+			v.Outcome, v.Reason = Rejected, fmt.Sprintf("attempt %d rejected: %s", a.Number, a.Err)
+			return v
+		}
+		if a.Done() {
+			failures++
+		}
+	}
+	last := attempts[len(attempts)-1]
+	if failures >= p.MaxRuns {
+		v.Outcome, v.Reason = Failed, fmt.Sprintf("all %d attempts failed; last: %s", failures, describeEnd(last))
+		return v
+	}
+	if last.Done() && now.Sub(last.Updated) > p.Delay+giveUpGrace {
+		v.Outcome, v.Reason = Failed, fmt.Sprintf("Swarm started no new attempt after %d of %d failed; last: %s", failures, p.MaxRuns, describeEnd(last))
+		return v
+	}
+	if last.State == swarm.TaskStatePending && p.PendingTimeout > 0 {
+		since := last.Created
+		if last.Number > 1 {
+			since = since.Add(p.Delay)
+		}
+		if now.Sub(since) >= p.PendingTimeout {
+			reason := last.Err
+			if reason == "" {
+				reason = "no node took it"
+			}
+			v.Outcome, v.Reason = Pending, fmt.Sprintf("attempt %d pending for %s: %s", last.Number, now.Sub(since).Round(time.Second), reason)
+			return v
+		}
+	}
+	return v
+}
+
+func describeEnd(a Attempt) string {
+	if a.Err != "" {
+		return a.Err
+	}
+	if a.ExitCode != nil {
+		return fmt.Sprintf("exit code %d", *a.ExitCode)
+	}
+	return string(a.State)
+}
+
+// Attempts lists the run's tasks oldest first, numbered from 1.
+func Attempts(tasks []swarm.Task, iteration *uint64) []Attempt {
+	out := make([]Attempt, 0, len(tasks))
+	for _, t := range tasks {
+		if iteration != nil && t.JobIteration != nil && t.JobIteration.Index != *iteration {
+			continue
+		}
+		a := Attempt{
+			TaskID:  t.ID,
+			NodeID:  t.NodeID,
+			State:   t.Status.State,
+			Err:     t.Status.Err,
+			Created: t.CreatedAt,
+			Updated: t.Status.Timestamp,
+		}
+		if cs := t.Status.ContainerStatus; cs != nil {
+			a.ContainerID = cs.ContainerID
+			if a.Done() && a.State != swarm.TaskStateRejected {
+				code := cs.ExitCode
+				a.ExitCode = &code
+			}
+		}
+		out = append(out, a)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].Created.Equal(out[j].Created) {
+			return out[i].Created.Before(out[j].Created)
+		}
+		return out[i].TaskID < out[j].TaskID
+	})
+	for i := range out {
+		out[i].Number = i + 1
+	}
+	return out
+}

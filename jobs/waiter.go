@@ -1,0 +1,131 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/errdefs"
+
+	"jobrun/retry"
+)
+
+// TaskSource is what the waiter asks of the engine. The events API has no
+// task events, so tasks are polled.
+type TaskSource interface {
+	TaskList(ctx context.Context, options swarm.TaskListOptions) ([]swarm.Task, error)
+	ServiceInspectWithRaw(ctx context.Context, serviceID string, options swarm.ServiceInspectOptions) (swarm.Service, []byte, error)
+}
+
+// Waiter polls a job's tasks until the verdict is final: fast while states
+// change, backing off to Slow while a task just runs.
+type Waiter struct {
+	Engine TaskSource
+	Policy Policy
+	Now    func() time.Time
+	After  func(time.Duration) <-chan time.Time
+	Fast   time.Duration
+	Slow   time.Duration
+	// InspectEvery is how often the service itself is checked, to notice
+	// that someone removed it.
+	InspectEvery time.Duration
+	// Reconnect bounds how long the engine may be unreachable before the
+	// wait fails.
+	Reconnect time.Duration
+}
+
+// Watch returns the final verdict, or the last one seen with ctx's error.
+// onChange gets every verdict whose attempts differ from the one before; a
+// receive on wake polls at once (the runner sends one when an attempt's
+// output ends, which is usually the moment its container exited).
+func (w Waiter) Watch(ctx context.Context, serviceID string, wake <-chan struct{}, onChange func(Verdict)) (Verdict, error) {
+	var last Verdict
+	svc, err := w.inspect(ctx, serviceID)
+	if errdefs.IsNotFound(err) {
+		return Verdict{Outcome: Removed, Reason: "the job service was removed outside jobrun"}, nil
+	}
+	if err != nil {
+		return last, err
+	}
+	var iteration *uint64
+	if svc.JobStatus != nil {
+		iteration = &svc.JobStatus.JobIteration.Index
+	}
+	interval := w.Fast
+	lastInspect := w.Now()
+	opts := swarm.TaskListOptions{Filters: serviceFilter(serviceID)}
+	for {
+		var tasks []swarm.Task
+		err := retry.Do(ctx, retry.Policy(100*time.Millisecond, 2*time.Second, w.Reconnect), func() error {
+			var err error
+			tasks, err = w.Engine.TaskList(ctx, opts)
+			return err
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return last, ctx.Err()
+			}
+			return last, &EngineError{Msg: "list tasks of " + serviceID, Err: err}
+		}
+		v := Judge(tasks, iteration, w.Policy, w.Now())
+		if changed(last, v) {
+			onChange(v)
+			interval = w.Fast
+		} else if interval = interval * 3 / 2; interval > w.Slow {
+			interval = w.Slow
+		}
+		last = v
+		if v.Outcome != Running {
+			return v, nil
+		}
+		if len(tasks) == 0 || w.Now().Sub(lastInspect) >= w.InspectEvery {
+			lastInspect = w.Now()
+			if _, err := w.inspect(ctx, serviceID); errdefs.IsNotFound(err) {
+				last.Outcome, last.Reason = Removed, "the job service was removed outside jobrun"
+				return last, nil
+			} else if err != nil {
+				if ctx.Err() != nil {
+					return last, ctx.Err()
+				}
+				return last, err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return last, ctx.Err()
+		case <-w.After(interval):
+		case <-wake:
+		}
+	}
+}
+
+func (w Waiter) inspect(ctx context.Context, id string) (swarm.Service, error) {
+	var svc swarm.Service
+	err := retry.Do(ctx, retry.Policy(100*time.Millisecond, 2*time.Second, w.Reconnect), func() error {
+		var err error
+		svc, _, err = w.Engine.ServiceInspectWithRaw(ctx, id, swarm.ServiceInspectOptions{})
+		return err
+	})
+	if err != nil && !errdefs.IsNotFound(err) && ctx.Err() == nil {
+		return svc, &EngineError{Msg: fmt.Sprintf("inspect service %s", id), Err: err}
+	}
+	return svc, err
+}
+
+// changed reports whether any attempt appeared or moved since the last poll.
+func changed(a, b Verdict) bool {
+	if len(a.Attempts) != len(b.Attempts) || a.Outcome != b.Outcome {
+		return true
+	}
+	for i := range a.Attempts {
+		x, y := a.Attempts[i], b.Attempts[i]
+		if x.TaskID != y.TaskID || x.State != y.State || x.ContainerID != y.ContainerID || x.NodeID != y.NodeID {
+			return true
+		}
+	}
+	return false
+}
+
+func serviceFilter(id string) filters.Args { return filters.NewArgs(filters.Arg("service", id)) }

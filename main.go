@@ -1,0 +1,320 @@
+// Command jobrun runs a stack file's one-shot jobs (a database migrate, a
+// collectstatic) on a Docker Swarm cluster, waits for them and shows their
+// output.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/docker/cli/cli/command"
+	"github.com/docker/cli/cli/config"
+	"github.com/docker/cli/cli/connhelper"
+	"github.com/docker/docker/client"
+	"github.com/moby/term"
+	"github.com/urfave/cli/v2"
+
+	"jobrun/jobs"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go forceExitOnSecondSignal(ctx, stderr)
+
+	app := newApp(stdout, stderr)
+	err := app.RunContext(ctx, permute(args, app.Flags))
+	return exitCode(err, stderr)
+}
+
+// forceExitOnSecondSignal: the first Ctrl-C stops the job and cleans up,
+// which can take seconds; a second one means "now".
+func forceExitOnSecondSignal(ctx context.Context, stderr io.Writer) {
+	<-ctx.Done()
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	<-again
+	fmt.Fprintln(stderr, "jobrun: interrupted twice: exiting now; the job service may still be running (docker service ls --filter label=io.jobrun.job)")
+	os.Exit(jobs.ExitInterrupted)
+}
+
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	var silent interface{ Silent() bool }
+	if !errors.As(err, &silent) || !silent.Silent() {
+		fmt.Fprintln(stderr, "jobrun: "+redact(err.Error()))
+	}
+	var coded interface{ ExitCode() int }
+	if errors.As(err, &coded) {
+		return coded.ExitCode()
+	}
+	if errors.Is(err, context.Canceled) {
+		return jobs.ExitInterrupted
+	}
+	return jobs.ExitUsage // urfave/cli's own flag and argument errors
+}
+
+// redact hides a password in a URL such as tcp://user:pass@host.
+func redact(s string) string {
+	return regexp.MustCompile(`(://[^:/@\s]+):[^@/\s]+@`).ReplaceAllString(s, "$1:***@")
+}
+
+type globalFlags struct {
+	files             []string
+	stack, version    string
+	output, logSource string
+	timeout, pending  time.Duration
+	connectTimeout    time.Duration
+	keep, force       bool
+	detach, parallel  bool
+	legacy            bool
+	maxAttempts       int
+	restartDelay      string
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	var g globalFlags
+	app := &cli.App{
+		Name:           "jobrun",
+		Usage:          "run a stack file's one-shot jobs on Docker Swarm, wait for them, show their output",
+		UsageText:      "jobrun [flags] JOB [JOB...]\n   jobrun run JOB [JOB...] [flags]\n   jobrun history [JOB]\n   jobrun version",
+		HideVersion:    true, // --version is the job's version; `jobrun version` is ours
+		Suggest:        true,
+		Writer:         stdout,
+		ErrWriter:      stderr,
+		ExitErrHandler: func(*cli.Context, error) {}, // exit codes are mapped once, in run
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "compose-file", Aliases: []string{"c"}, Value: cli.NewStringSlice("stack.yml"), EnvVars: []string{"JOBRUN_COMPOSE_FILE"}, Usage: "stack file(s), merged in order as docker stack deploy -c does"},
+			&cli.StringFlag{Name: "stack", EnvVars: []string{"JOBRUN_STACK"}, Destination: &g.stack, Usage: "the deployed stack's name (as in docker stack deploy ... NAME)"},
+			&cli.StringFlag{Name: "version", EnvVars: []string{"JOBRUN_VERSION", "APP_VERSION"}, Destination: &g.version, Usage: "the version to run: sets APP_VERSION for the stack file (default: git rev-parse --short HEAD)"},
+			&cli.DurationFlag{Name: "timeout", Value: time.Hour, EnvVars: []string{"JOBRUN_TIMEOUT"}, Destination: &g.timeout, Usage: "stop the job and fail after this long"},
+			&cli.DurationFlag{Name: "pending-timeout", Value: 2 * time.Minute, EnvVars: []string{"JOBRUN_PENDING_TIMEOUT"}, Destination: &g.pending, Usage: "fail when no node takes a task for this long"},
+			&cli.DurationFlag{Name: "connect-timeout", Value: 10 * time.Second, EnvVars: []string{"JOBRUN_CONNECT_TIMEOUT"}, Destination: &g.connectTimeout, Usage: "how long to try reaching the engine at start"},
+			&cli.IntFlag{Name: "max-attempts", Value: -1, EnvVars: []string{"JOBRUN_MAX_ATTEMPTS"}, Destination: &g.maxAttempts, DefaultText: "the stack file's, else 6", Usage: "restarts after a failure, as Swarm's max_attempts (runs = this + 1)"},
+			&cli.StringFlag{Name: "restart-delay", EnvVars: []string{"JOBRUN_RESTART_DELAY"}, Destination: &g.restartDelay, DefaultText: "the stack file's, else 30s", Usage: "wait between attempts"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", EnvVars: []string{"JOBRUN_OUTPUT"}, Destination: &g.output, Usage: "text, or json: the run records on stdout, progress and output on stderr"},
+			&cli.StringFlag{Name: "logs", Value: "auto", EnvVars: []string{"JOBRUN_LOGS"}, Destination: &g.logSource, Usage: "where output comes from: auto or docker"},
+			&cli.BoolFlag{Name: "keep", EnvVars: []string{"JOBRUN_KEEP"}, Destination: &g.keep, Usage: "leave the job service in place when it ends"},
+			&cli.BoolFlag{Name: "force", EnvVars: []string{"JOBRUN_FORCE"}, Destination: &g.force, Usage: "run even if this version already succeeded"},
+			&cli.BoolFlag{Name: "detach-on-interrupt", EnvVars: []string{"JOBRUN_DETACH_ON_INTERRUPT"}, Destination: &g.detach, Usage: "on Ctrl-C leave the job running instead of stopping it"},
+			&cli.BoolFlag{Name: "parallel", EnvVars: []string{"JOBRUN_PARALLEL"}, Destination: &g.parallel, Usage: "run several jobs at once instead of in order"},
+			&cli.BoolFlag{Name: "legacy-mode", EnvVars: []string{"JOBRUN_LEGACY_MODE"}, Destination: &g.legacy, Hidden: true, Usage: "run as a replicas:1 service, as on engines older than API 1.41"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				return cli.ShowAppHelp(c)
+			}
+			return runJobs(c, &g, c.Args().Slice())
+		},
+		Commands: []*cli.Command{
+			{
+				Name: "run", Usage: "run jobs (the default command)", ArgsUsage: "JOB [JOB...]",
+				Action: func(c *cli.Context) error {
+					if c.NArg() == 0 {
+						return &jobs.UsageError{Msg: "name a job to run, e.g. jobrun run migrate"}
+					}
+					return runJobs(c, &g, c.Args().Slice())
+				},
+			},
+			{
+				Name: "history", Usage: "list recorded runs", ArgsUsage: "[JOB]",
+				Action: func(c *cli.Context) error { return history(c, &g) },
+			},
+			{
+				Name: "version", Usage: "print jobrun's version",
+				Action: func(c *cli.Context) error {
+					_, err := fmt.Fprintf(stdout, "jobrun %s\n", version)
+					return err
+				},
+			},
+		},
+	}
+	return app
+}
+
+func runJobs(c *cli.Context, g *globalFlags, names []string) error {
+	if err := checkCommon(g); err != nil {
+		return err
+	}
+	ver, err := resolveVersion(g.version)
+	if err != nil {
+		return err
+	}
+	spec := jobs.SpecOptions{PendingTimeout: g.pending}
+	if g.maxAttempts >= 0 {
+		n := uint64(g.maxAttempts)
+		spec.MaxAttempts = &n
+	}
+	if g.restartDelay != "" {
+		d, err := time.ParseDuration(g.restartDelay)
+		if err != nil || d < 0 {
+			return &jobs.UsageError{Msg: fmt.Sprintf("--restart-delay %q is not a duration: use e.g. 30s or 1m", g.restartDelay)}
+		}
+		spec.RestartDelay = &d
+	}
+	engine, err := connect(c.Context, g.connectTimeout)
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
+
+	env := environ()
+	env["APP_VERSION"] = ver
+	cmd := &jobs.RunCommand{
+		IO:       streams(c),
+		Engine:   engine,
+		Files:    c.StringSlice("compose-file"),
+		Stack:    g.stack,
+		Env:      env,
+		Jobs:     names,
+		Version:  ver,
+		JSON:     g.output == "json",
+		Parallel: g.parallel,
+		Legacy:   g.legacy,
+		Spec:     spec,
+		Run: jobs.RunOptions{
+			Timeout: g.timeout, Keep: g.keep, Force: g.force, DetachOnInterrupt: g.detach,
+			DrainTimeout: 10 * time.Second, Fast: 100 * time.Millisecond, Slow: time.Second, Reconnect: 2 * time.Minute,
+		},
+		Auth: registryAuth,
+		Now:  time.Now,
+	}
+	return cmd.Execute(c.Context)
+}
+
+func history(c *cli.Context, g *globalFlags) error {
+	if err := checkCommon(g); err != nil {
+		return err
+	}
+	engine, err := connect(c.Context, g.connectTimeout)
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
+	cmd := &jobs.HistoryCommand{IO: streams(c), Records: jobs.Records{Engine: engine}, Stack: g.stack, Job: c.Args().First(), JSON: g.output == "json"}
+	return cmd.Execute(c.Context)
+}
+
+func streams(c *cli.Context) jobs.IO {
+	io := jobs.IO{Out: c.App.Writer, Err: c.App.ErrWriter}
+	if f, ok := c.App.Writer.(*os.File); ok {
+		io.OutIsTerminal = term.IsTerminal(f.Fd())
+	}
+	return io
+}
+
+func checkCommon(g *globalFlags) error {
+	switch {
+	case g.stack == "":
+		return &jobs.UsageError{Msg: "--stack is required: the name the stack was deployed with (docker stack deploy -c stack.yml NAME), or set JOBRUN_STACK"}
+	case !jobs.ValidName(g.stack):
+		return &jobs.UsageError{Msg: fmt.Sprintf("--stack %q is not a valid stack name: use letters, digits, '-' and '_'", g.stack)}
+	case g.output != "text" && g.output != "json":
+		return &jobs.UsageError{Msg: fmt.Sprintf("--output %q is unknown: use text or json", g.output)}
+	case g.logSource != "auto" && g.logSource != "docker":
+		return &jobs.UsageError{Msg: fmt.Sprintf("--logs %q is unknown: use auto or docker", g.logSource)}
+	case g.timeout <= 0:
+		return &jobs.UsageError{Msg: fmt.Sprintf("--timeout %s must be positive: use e.g. 30m", g.timeout)}
+	case g.pending <= 0:
+		return &jobs.UsageError{Msg: fmt.Sprintf("--pending-timeout %s must be positive: use e.g. 2m", g.pending)}
+	}
+	return nil
+}
+
+var tagPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+
+// resolveVersion: the flag (or APP_VERSION), else the git checkout's short
+// HEAD, as the team's Makefile does.
+func resolveVersion(v string) (string, error) {
+	if v == "" {
+		out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+		if err != nil {
+			return "", &jobs.UsageError{Msg: "no version to run: pass --version, set APP_VERSION, or run inside the app's git checkout"}
+		}
+		v = strings.TrimSpace(string(out))
+	}
+	if !tagPattern.MatchString(v) {
+		return "", &jobs.UsageError{Msg: fmt.Sprintf("version %q is not a valid image tag: use letters, digits, '_', '.' and '-' (128 at most)", v)}
+	}
+	return v, nil
+}
+
+func environ() map[string]string {
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+// connect reaches the engine the way the docker CLI does (DOCKER_HOST,
+// DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, ssh://) and checks it is a swarm
+// manager.
+func connect(ctx context.Context, timeout time.Duration) (*client.Client, error) {
+	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+	host := os.Getenv("DOCKER_HOST")
+	if host != "" {
+		helper, err := connhelper.GetConnectionHelper(host)
+		if err != nil {
+			return nil, &jobs.UsageError{Msg: fmt.Sprintf("DOCKER_HOST %q is not valid (%v): use unix:///path, tcp://host:port or ssh://user@host", redact(host), err)}
+		}
+		if helper != nil {
+			opts = append(opts, client.WithHost(helper.Host), client.WithDialContext(helper.Dialer))
+		}
+	}
+	engine, err := client.NewClientWithOpts(opts...)
+	if err != nil {
+		return nil, &jobs.UsageError{Msg: fmt.Sprintf("DOCKER_HOST %q is not valid: %s: use unix:///path, tcp://host:port or ssh://user@host", redact(host), redact(err.Error()))}
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	info, err := engine.Info(cctx)
+	if err != nil {
+		engine.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &jobs.EngineError{Msg: fmt.Sprintf("cannot reach the Docker engine at %s within %s: start it, or point DOCKER_HOST at a swarm manager", redact(engine.DaemonHost()), timeout)}
+	}
+	switch {
+	case info.Swarm.LocalNodeState != "active":
+		engine.Close()
+		return nil, &jobs.EngineError{Msg: fmt.Sprintf("the engine at %s is not in swarm mode: run docker swarm init, or point DOCKER_HOST at a swarm manager", redact(engine.DaemonHost()))}
+	case !info.Swarm.ControlAvailable:
+		engine.Close()
+		return nil, &jobs.EngineError{Msg: fmt.Sprintf("the engine at %s is a swarm worker: point DOCKER_HOST at a manager (docker node ls there lists them; managers are marked Leader or Reachable)", redact(engine.DaemonHost()))}
+	}
+	return engine, nil
+}
+
+// registryAuth is what `docker stack deploy --with-registry-auth` sends:
+// the credentials for the image's registry from ~/.docker/config.json and
+// its credential helpers. Without any, the engine pulls anonymously.
+func registryAuth(image string) string {
+	cfg := config.LoadDefaultConfigFile(io.Discard)
+	auth, err := command.RetrieveAuthTokenFromImage(cfg, image)
+	if err != nil {
+		return ""
+	}
+	return auth
+}

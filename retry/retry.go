@@ -1,0 +1,61 @@
+// Package retry decides which errors are worth another try and how long to
+// wait between tries.
+package retry
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/docker/docker/errdefs"
+)
+
+// Transient reports whether err may go away by itself: the engine restarting,
+// a dropped connection, a 5xx. Bad requests, missing objects and conflicts
+// will not, and are returned at once.
+func Transient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	switch {
+	case errdefs.IsInvalidParameter(err), errdefs.IsNotFound(err), errdefs.IsConflict(err),
+		errdefs.IsUnauthorized(err), errdefs.IsForbidden(err), errdefs.IsNotImplemented(err):
+		return false
+	case errdefs.IsUnavailable(err), errdefs.IsSystem(err), errdefs.IsDeadline(err), errdefs.IsUnknown(err):
+		return true
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
+
+// Policy builds a fresh jittered exponential backoff for one operation,
+// bounded in total by maxElapsed.
+func Policy(initial, maxInterval, maxElapsed time.Duration) backoff.BackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = initial
+	b.MaxInterval = maxInterval
+	b.MaxElapsedTime = maxElapsed
+	b.RandomizationFactor = 0.5
+	return b
+}
+
+// Do runs op until it succeeds, fails with a non-transient error, the backoff
+// gives up or ctx is done. The last error is returned.
+func Do(ctx context.Context, b backoff.BackOff, op func() error) error {
+	return backoff.Retry(func() error {
+		err := op()
+		if err != nil && !Transient(err) {
+			return backoff.Permanent(err)
+		}
+		return err
+	}, backoff.WithContext(b, ctx))
+}
