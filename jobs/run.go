@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/swarm"
@@ -174,11 +175,15 @@ func policyFromLabels(labels map[string]string) Policy {
 
 // follower copies one attempt's output while it runs.
 type follower struct {
-	done   chan struct{}
-	cancel context.CancelFunc
-	tail   *tailBuffer
-	err    error
+	ended     chan struct{} // closed when the attempt has ended
+	endedOnce sync.Once
+	done      chan struct{} // closed when all its output was copied
+	cancel    context.CancelFunc
+	tail      *tailBuffer
+	err       error
 }
+
+func (f *follower) end() { f.endedOnce.Do(func() { close(f.ended) }) }
 
 func (r *Runner) watch(ctx context.Context, job Job, id string, owner bool, rec Record) (Record, error) {
 	waitCtx, cancelWait := ctx, context.CancelFunc(func() {})
@@ -193,7 +198,6 @@ func (r *Runner) watch(ctx context.Context, job Job, id string, owner bool, rec 
 	defer cancelLogs()
 	followers := map[string]*follower{}
 	var order []string
-	wake := make(chan struct{}, 1)
 	seen := map[string]swarm.TaskState{}
 	tty := job.Spec.TaskTemplate.ContainerSpec != nil && job.Spec.TaskTemplate.ContainerSpec.TTY
 
@@ -203,8 +207,9 @@ func (r *Runner) watch(ctx context.Context, job Job, id string, owner bool, rec 
 				seen[a.TaskID] = a.State
 				r.Report.Attempt(job.Name, a, job.Policy.MaxRuns)
 			}
-			if a.Started() && followers[a.TaskID] == nil {
-				f := &follower{done: make(chan struct{}), tail: &tailBuffer{max: outputTail}}
+			f := followers[a.TaskID]
+			if f == nil && a.Started() {
+				f = &follower{ended: make(chan struct{}), done: make(chan struct{}), tail: &tailBuffer{max: outputTail}}
 				fctx, cancel := context.WithCancel(logCtx)
 				f.cancel = cancel
 				followers[a.TaskID], order = f, append(order, a.TaskID)
@@ -213,12 +218,11 @@ func (r *Runner) watch(ctx context.Context, job Job, id string, owner bool, rec 
 				stderr := io.MultiWriter(r.Report.Output(job.Name, a.Number, true), f.tail)
 				go func() {
 					defer close(f.done)
-					f.err = r.Logs.Copy(fctx, t, true, stdout, stderr)
-					select { // the output ended: the container probably exited
-					case wake <- struct{}{}:
-					default:
-					}
+					f.err = r.Logs.Follow(fctx, t, f.ended, stdout, stderr)
 				}()
+			}
+			if f != nil && a.Done() {
+				f.end()
 			}
 		}
 	}
@@ -226,7 +230,7 @@ func (r *Runner) watch(ctx context.Context, job Job, id string, owner bool, rec 
 		Engine: r.Engine, Policy: job.Policy, Now: r.Now, After: time.After,
 		Fast: r.Opts.Fast, Slow: r.Opts.Slow, InspectEvery: 3 * time.Second, Reconnect: r.Opts.Reconnect,
 	}
-	v, err := w.Watch(waitCtx, id, wake, onChange)
+	v, err := w.Watch(waitCtx, id, onChange)
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
@@ -284,6 +288,9 @@ func (r *Runner) watch(ctx context.Context, job Job, id string, owner bool, rec 
 // drain waits up to timeout for each attempt's output to end, then stops
 // reading, and returns what was kept of each attempt.
 func (r *Runner) drain(followers map[string]*follower, order []string, rec *Record, timeout time.Duration) []AttemptOutput {
+	for _, f := range followers {
+		f.end() // the run is over: whatever still runs is being stopped
+	}
 	deadline := time.After(timeout)
 	var outputs []AttemptOutput
 	var notes []string

@@ -37,10 +37,8 @@ type Waiter struct {
 }
 
 // Watch returns the final verdict, or the last one seen with ctx's error.
-// onChange gets every verdict whose attempts differ from the one before; a
-// receive on wake polls at once (the runner sends one when an attempt's
-// output ends, which is usually the moment its container exited).
-func (w Waiter) Watch(ctx context.Context, serviceID string, wake <-chan struct{}, onChange func(Verdict)) (Verdict, error) {
+// onChange gets every verdict whose attempts differ from the one before.
+func (w Waiter) Watch(ctx context.Context, serviceID string, onChange func(Verdict)) (Verdict, error) {
 	var last Verdict
 	svc, err := w.inspect(ctx, serviceID)
 	if errdefs.IsNotFound(err) {
@@ -96,7 +94,6 @@ func (w Waiter) Watch(ctx context.Context, serviceID string, wake <-chan struct{
 		case <-ctx.Done():
 			return last, ctx.Err()
 		case <-w.After(interval):
-		case <-wake:
 		}
 	}
 }

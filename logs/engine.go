@@ -21,9 +21,39 @@ type Engine struct{ Client TaskLogger }
 
 func (e Engine) Name() string { return "engine" }
 
-func (e Engine) Copy(ctx context.Context, t Task, follow bool, stdout, stderr io.Writer) error {
+// Follow streams the task's logs live. Swarm's follow stream does not end
+// when the container exits, so once the task has ended the stream is closed
+// and the whole log is read again without follow, skipping what the live
+// stream already delivered: every byte once, none lost.
+func (e Engine) Follow(ctx context.Context, t Task, ended <-chan struct{}, stdout, stderr io.Writer) error {
+	out, errw := &countingWriter{w: stdout}, &countingWriter{w: stderr}
+	liveCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	live := make(chan error, 1)
+	go func() { live <- e.copy(liveCtx, t, true, out, errw) }()
+	select {
+	case <-ended:
+		cancel()
+		<-live
+	case err := <-live: // the stream broke off early: the catch-up read below completes it
+		if ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ended:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return e.copy(ctx, t, false, &skipWriter{w: stdout, skip: out.n}, &skipWriter{w: stderr, skip: errw.n})
+}
+
+func (e Engine) copy(ctx context.Context, t Task, follow bool, stdout, stderr io.Writer) error {
 	rc, err := e.Client.TaskLogs(ctx, t.ID, container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: follow})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return fmt.Errorf("read logs of task %s: %w", t.ID, err)
 	}
 	defer rc.Close()

@@ -17,10 +17,42 @@ type Task struct {
 
 // Source copies one attempt's output, stdout and stderr apart, bytes unchanged.
 type Source interface {
-	// Copy writes the task's output to stdout and stderr. With follow it keeps
-	// reading until the task's output ends (the container exited and all it
-	// printed was read) or ctx is done; without, it stops at what is there now.
-	Copy(ctx context.Context, t Task, follow bool, stdout, stderr io.Writer) error
+	// Follow copies the task's output as it is printed. It returns once ended
+	// is closed (the task has ended) and all the task printed was copied, or
+	// when ctx is done.
+	Follow(ctx context.Context, t Task, ended <-chan struct{}, stdout, stderr io.Writer) error
 	// Name says where output comes from, for messages and the run record.
 	Name() string
+}
+
+// countingWriter counts what reached w.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// skipWriter drops the first skip bytes written to it: what an earlier read
+// of the same stream already delivered.
+type skipWriter struct {
+	w    io.Writer
+	skip int64
+}
+
+func (s *skipWriter) Write(p []byte) (int, error) {
+	if s.skip >= int64(len(p)) {
+		s.skip -= int64(len(p))
+		return len(p), nil
+	}
+	rest := p[s.skip:]
+	s.skip = 0
+	if _, err := s.w.Write(rest); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
 )
 
@@ -29,7 +30,7 @@ func Transient(err error) bool {
 		return true
 	}
 	var netErr net.Error
-	if errors.As(err, &netErr) {
+	if client.IsErrConnectionFailed(err) || errors.As(err, &netErr) {
 		return true
 	}
 	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||

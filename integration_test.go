@@ -1,0 +1,463 @@
+package main
+
+// End-to-end tests: the jobrun binary against a real Docker engine in swarm
+// mode. scripts/test.sh starts one and sets JOBRUN_INTEGRATION=1.
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
+
+	"jobrun/jobs"
+)
+
+var jobrunBin string
+
+func TestMain(m *testing.M) {
+	if os.Getenv("JOBRUN_INTEGRATION") != "1" {
+		os.Exit(m.Run())
+	}
+	dir, err := os.MkdirTemp("", "jobrun-it")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	jobrunBin = filepath.Join(dir, "jobrun")
+	if out, err := exec.Command("go", "build", "-o", jobrunBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build jobrun: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// engineStack is one test's own stack namespace on the shared engine, with
+// its default network deployed, as `docker stack deploy` would leave it.
+type engineStack struct {
+	t      *testing.T
+	name   string
+	dir    string // holds the stack file and the jobs' bind-mounted state
+	engine *client.Client
+}
+
+func newStack(t *testing.T) *engineStack {
+	t.Helper()
+	if os.Getenv("JOBRUN_INTEGRATION") != "1" {
+		t.Skip("needs a swarm engine: run scripts/test.sh (sets JOBRUN_INTEGRATION=1)")
+	}
+	t.Parallel()
+	engine, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	s := &engineStack{t: t, name: "it" + hex.EncodeToString(b[:]), dir: t.TempDir(), engine: engine}
+	ctx := context.Background()
+	if _, err := engine.NetworkCreate(ctx, s.name+"_default", network.CreateOptions{
+		Driver: "overlay", Attachable: true, Labels: map[string]string{"com.docker.stack.namespace": s.name},
+	}); err != nil {
+		t.Fatalf("create stack network: %v", err)
+	}
+	t.Cleanup(s.cleanup)
+	return s
+}
+
+func (s *engineStack) cleanup() {
+	ctx := context.Background()
+	f := filters.NewArgs(filters.Arg("label", jobs.LabelStack+"="+s.name))
+	svcs, _ := s.engine.ServiceList(ctx, swarm.ServiceListOptions{Filters: f})
+	for _, svc := range svcs {
+		_ = s.engine.ServiceRemove(ctx, svc.ID)
+	}
+	cfgs, _ := s.engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: f})
+	for _, c := range cfgs {
+		_ = s.engine.ConfigRemove(ctx, c.ID)
+	}
+	// The network can be removed only once the tasks' containers are gone.
+	for i := 0; i < 50; i++ {
+		if err := s.engine.NetworkRemove(ctx, s.name+"_default"); err == nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.engine.Close()
+}
+
+func testImage() string {
+	if img := os.Getenv("JOBRUN_TEST_IMAGE"); img != "" {
+		return img
+	}
+	return "jobrun-test/busybox:latest"
+}
+
+// writeStack writes a stack file; IMAGE and STATE in it stand for the test
+// image and a host directory bind-mounted into jobs at /state.
+func (s *engineStack) writeStack(name, yaml string) string {
+	s.t.Helper()
+	yaml = strings.NewReplacer("IMAGE", testImage(), "STATE", s.dir).Replace(yaml)
+	path := filepath.Join(s.dir, name)
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	return path
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (s *engineStack) jobrun(env []string, args ...string) result {
+	s.t.Helper()
+	return s.jobrunCmd(s.command(env, args...))
+}
+
+func (s *engineStack) command(env []string, args ...string) *exec.Cmd {
+	cmd := exec.Command(jobrunBin, append([]string{"--stack", s.name}, args...)...)
+	cmd.Dir = s.dir // not a git checkout: --version must be explicit
+	cmd.Env = append(os.Environ(), env...)
+	return cmd
+}
+
+func (s *engineStack) jobrunCmd(cmd *exec.Cmd) result {
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		s.t.Fatalf("run jobrun: %v", err)
+	}
+	s.t.Logf("jobrun %s → exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(cmd.Args[1:], " "), code, out.String(), errb.String())
+	return result{out.String(), errb.String(), code}
+}
+
+func (s *engineStack) readState(name string) string {
+	b, _ := os.ReadFile(filepath.Join(s.dir, name))
+	return string(b)
+}
+
+// jobServices lists jobrun's services of this stack still on the engine.
+func (s *engineStack) jobServices() []swarm.Service {
+	f := filters.NewArgs(filters.Arg("label", jobs.LabelStack+"="+s.name))
+	svcs, err := s.engine.ServiceList(context.Background(), swarm.ServiceListOptions{Filters: f})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return svcs
+}
+
+func (s *engineStack) assertNoService() {
+	s.t.Helper()
+	for i := 0; i < 20 && len(s.jobServices()) > 0; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if svcs := s.jobServices(); len(svcs) > 0 {
+		s.t.Errorf("job service %s left behind", svcs[0].Spec.Name)
+	}
+}
+
+// A job that counts its runs in /state/runs and fails until run FAILS+1.
+const countingJobs = `version: "3.7"
+services:
+  migrate:
+    image: IMAGE
+    command: ["sh", "-c", "echo run >> /state/runs; n=$$(wc -l < /state/runs); echo \"migrate attempt $$n\"; echo \"warning on stderr $$n\" >&2; test $$n -gt $${FAILS:-0}"]
+    environment:
+      FAILS: "${FAILS:-0}"
+      VERSION: "${APP_VERSION}"
+    volumes:
+      - type: bind
+        source: STATE
+        target: /state
+    deploy:
+      restart_policy: {condition: on-failure, delay: 1s, max_attempts: 2}
+  collectstatic:
+    image: IMAGE
+    command: ["sh", "-c", "echo collected static files"]
+    deploy:
+      restart_policy: {condition: on-failure, delay: 1s, max_attempts: 1}
+  sleeper:
+    image: IMAGE
+    command: ["sh", "-c", "echo sleeping; sleep 300"]
+    deploy:
+      restart_policy: {condition: on-failure, delay: 1s, max_attempts: 1}
+  missing:
+    image: jobrun-test/does-not-exist:1
+    deploy:
+      restart_policy: {condition: on-failure, delay: 1s, max_attempts: 1}
+  unplaceable:
+    image: IMAGE
+    command: ["true"]
+    deploy:
+      placement: {constraints: ["node.labels.jobrun-none == yes"]}
+`
+
+func TestRunSucceeds(t *testing.T) {
+	s := newStack(t)
+	f := s.writeStack("stack.yml", countingJobs)
+	r := s.jobrun(nil, "-c", f, "migrate", "--version", "v1")
+	if r.code != 0 {
+		t.Fatalf("exit %d, want 0", r.code)
+	}
+	// Piped: the job's stdout and stderr arrive byte for byte, apart.
+	if r.stdout != "migrate attempt 1\n" {
+		t.Errorf("stdout %q, want the job's own output only", r.stdout)
+	}
+	for _, want := range []string{"warning on stderr 1", "attempt 1 of at most 3", "complete", "succeeded"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q", want)
+		}
+	}
+	s.assertNoService()
+	h := s.jobrun(nil, "history", "migrate")
+	if h.code != 0 || !strings.Contains(h.stdout, "v1") || !strings.Contains(h.stdout, "succeeded") {
+		t.Errorf("history does not list the run: %q", h.stdout)
+	}
+}
+
+func TestRunFailsTwiceThenSucceeds(t *testing.T) {
+	for _, legacy := range []string{"0", "1"} {
+		t.Run("legacy="+legacy, func(t *testing.T) {
+			s := newStack(t)
+			f := s.writeStack("stack.yml", countingJobs)
+			r := s.jobrun([]string{"FAILS=2", "JOBRUN_LEGACY_MODE=" + legacy}, "-c", f, "migrate", "--version", "v1")
+			if r.code != 0 {
+				t.Fatalf("exit %d, want 0", r.code)
+			}
+			if want := "migrate attempt 1\nmigrate attempt 2\nmigrate attempt 3\n"; r.stdout != want {
+				t.Errorf("stdout %q, want %q", r.stdout, want)
+			}
+			for _, want := range []string{"attempt 1 of at most 3", "attempt 2 of at most 3", "attempt 3 of at most 3", "exit code 1", "succeeded"} {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("stderr lacks %q", want)
+				}
+			}
+			if legacy == "1" && !strings.Contains(r.stderr, "replicas:1") {
+				t.Errorf("legacy mode not announced")
+			}
+			if runs := strings.Count(s.readState("runs"), "run"); runs != 3 {
+				t.Errorf("%d runs, want 3", runs)
+			}
+			s.assertNoService()
+		})
+	}
+}
+
+func TestRunAlwaysFails(t *testing.T) {
+	s := newStack(t)
+	f := s.writeStack("stack.yml", countingJobs)
+	r := s.jobrun([]string{"FAILS=99"}, "-c", f, "migrate", "--version", "v1", "--output", "json")
+	if r.code != jobs.ExitFailed {
+		t.Fatalf("exit %d, want %d", r.code, jobs.ExitFailed)
+	}
+	var doc struct{ Runs []jobs.Record }
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatalf("stdout is not the JSON document: %v", err)
+	}
+	if len(doc.Runs) != 1 || doc.Runs[0].Outcome != jobs.Failed || len(doc.Runs[0].Attempts) != 3 {
+		t.Fatalf("record %+v, want one failed run with 3 attempts", doc.Runs)
+	}
+	for i, a := range doc.Runs[0].Attempts {
+		if a.ExitCode == nil || *a.ExitCode != 1 {
+			t.Errorf("attempt %d exit code %v, want 1", i+1, a.ExitCode)
+		}
+	}
+	for n := 1; n <= 3; n++ {
+		if !strings.Contains(r.stderr, fmt.Sprintf("migrate attempt %d", n)) {
+			t.Errorf("output of attempt %d missing", n)
+		}
+	}
+	if runs := strings.Count(s.readState("runs"), "run"); runs != 3 {
+		t.Errorf("%d runs, want 3 (max_attempts 2 = 3 runs)", runs)
+	}
+	s.assertNoService()
+}
+
+func TestRunVerdicts(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"missing image", []string{"missing"}, jobs.ExitRejected, "No such image"},
+		{"unsatisfiable constraint", []string{"unplaceable", "--pending-timeout", "3s"}, jobs.ExitPending, "pending"},
+		{"timeout", []string{"sleeper", "--timeout", "4s"}, jobs.ExitTimedOut, "--timeout 4s"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := newStack(t)
+			f := s.writeStack("stack.yml", countingJobs)
+			r := s.jobrun(nil, append([]string{"-c", f, "--version", "v1"}, c.args...)...)
+			if r.code != c.code {
+				t.Errorf("exit %d, want %d", r.code, c.code)
+			}
+			if !strings.Contains(r.stderr, c.want) {
+				t.Errorf("stderr lacks %q", c.want)
+			}
+			s.assertNoService()
+		})
+	}
+}
+
+func TestConcurrentRunsStartOneMigration(t *testing.T) {
+	s := newStack(t)
+	f := s.writeStack("stack.yml", countingJobs)
+	var wg sync.WaitGroup
+	results := make([]result, 2)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = s.jobrun(nil, "-c", f, "migrate", "--version", "v1")
+		}()
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.code != 0 {
+			t.Errorf("run %d: exit %d, want 0", i, r.code)
+		}
+	}
+	if runs := strings.Count(s.readState("runs"), "run"); runs != 1 {
+		t.Errorf("%d migration containers ran, want exactly 1", runs)
+	}
+
+	// The same version again does not run; --force does.
+	again := s.jobrun(nil, "-c", f, "migrate", "--version", "v1")
+	if again.code != 0 || !strings.Contains(again.stderr, "already succeeded") {
+		t.Errorf("re-run: exit %d, want 0 and 'already succeeded'", again.code)
+	}
+	if runs := strings.Count(s.readState("runs"), "run"); runs != 1 {
+		t.Errorf("re-run started a container: %d runs", runs)
+	}
+	forced := s.jobrun(nil, "-c", f, "migrate", "--version", "v1", "--force")
+	if forced.code != 0 {
+		t.Errorf("--force: exit %d", forced.code)
+	}
+	if runs := strings.Count(s.readState("runs"), "run"); runs != 2 {
+		t.Errorf("--force: %d runs, want 2", runs)
+	}
+}
+
+func TestOtherVersionRunningIsRefused(t *testing.T) {
+	s := newStack(t)
+	f := s.writeStack("stack.yml", countingJobs)
+	first := s.command(nil, "-c", f, "sleeper", "--version", "v1")
+	var out bytes.Buffer
+	first.Stderr = &out
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return len(s.jobServices()) == 1 })
+	r := s.jobrun(nil, "-c", f, "sleeper", "--version", "v2")
+	if r.code != jobs.ExitConflict || !strings.Contains(r.stderr, "v1 is running") {
+		t.Errorf("exit %d, want %d and a message naming the running version", r.code, jobs.ExitConflict)
+	}
+	_ = first.Process.Signal(syscall.SIGTERM)
+	_ = first.Wait()
+}
+
+func TestInterruptStopsTheJob(t *testing.T) {
+	s := newStack(t)
+	f := s.writeStack("stack.yml", countingJobs)
+	cmd := s.command(nil, "-c", f, "sleeper", "--version", "v1")
+	var out, errb syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(out.String(), "sleeping") })
+	_ = cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != jobs.ExitInterrupted {
+		t.Errorf("exit %v, want %d", err, jobs.ExitInterrupted)
+	}
+	if !strings.Contains(errb.String(), "stopped the job") {
+		t.Errorf("stderr does not say the job was stopped:\n%s", errb.String())
+	}
+	s.assertNoService()
+}
+
+func TestTwoJobsInOrder(t *testing.T) {
+	s := newStack(t)
+	f := s.writeStack("stack.yml", countingJobs)
+	r := s.jobrun(nil, "-c", f, "collectstatic", "migrate", "--version", "v1")
+	if r.code != 0 {
+		t.Fatalf("exit %d", r.code)
+	}
+	if want := "collected static files\nmigrate attempt 1\n"; r.stdout != want {
+		t.Errorf("stdout %q, want %q", r.stdout, want)
+	}
+	// The first failure stops the sequence.
+	r = s.jobrun([]string{"FAILS=99"}, "-c", f, "migrate", "collectstatic", "--version", "v2", "--max-attempts", "0")
+	if r.code != jobs.ExitFailed || strings.Contains(r.stdout, "collected") {
+		t.Errorf("exit %d, stdout %q: want 1 and collectstatic not run", r.code, r.stdout)
+	}
+}
+
+func TestCommandLineForms(t *testing.T) {
+	s := newStack(t)
+	f := s.writeStack("stack.yml", countingJobs)
+	for i, args := range [][]string{
+		{"-c", f, "collectstatic", "--version", "a1"},
+		{"-c", f, "--version", "a2", "collectstatic"},
+		{"-c", f, "run", "collectstatic", "--version", "a3"},
+	} {
+		if r := s.jobrun(nil, args...); r.code != 0 || r.stdout != "collected static files\n" {
+			t.Errorf("form %d %v: exit %d, stdout %q", i, args, r.code, r.stdout)
+		}
+	}
+	r := s.jobrun([]string{"APP_VERSION=a4"}, "-c", f, "collectstatic")
+	if r.code != 0 || !strings.Contains(r.stderr, "a4") {
+		t.Errorf("APP_VERSION from env: exit %d", r.code)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 300; i++ {
+		if cond() {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("condition not met within 30s")
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

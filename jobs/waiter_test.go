@@ -1,0 +1,402 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/errdefs"
+)
+
+// fakeTasks is a TaskSource whose calls are func fields.
+type fakeTasks struct {
+	taskList func(ctx context.Context, o swarm.TaskListOptions) ([]swarm.Task, error)
+	inspect  func(ctx context.Context, id string) (swarm.Service, error)
+}
+
+func (f *fakeTasks) TaskList(ctx context.Context, o swarm.TaskListOptions) ([]swarm.Task, error) {
+	return f.taskList(ctx, o)
+}
+
+func (f *fakeTasks) ServiceInspectWithRaw(ctx context.Context, id string, _ swarm.ServiceInspectOptions) (swarm.Service, []byte, error) {
+	svc, err := f.inspect(ctx, id)
+	return svc, nil, err
+}
+
+// script returns the lists in turn, then the last one forever, and counts
+// the calls. A nil list with a non-nil error makes that call fail.
+type script struct {
+	steps []step
+	calls int
+}
+
+type step struct {
+	tasks []swarm.Task
+	err   error
+}
+
+func (s *script) next(context.Context, swarm.TaskListOptions) ([]swarm.Task, error) {
+	i := s.calls
+	if i >= len(s.steps) {
+		i = len(s.steps) - 1
+	}
+	s.calls++
+	return s.steps[i].tasks, s.steps[i].err
+}
+
+func tasksOf(ts ...swarm.Task) step { return step{tasks: ts} }
+
+// fakeClock is the waiter's clock: After moves it forward at once and
+// returns a channel that has already fired.
+type fakeClock struct {
+	now    time.Time
+	afters []time.Duration
+}
+
+func (c *fakeClock) Now() time.Time { return c.now }
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.afters = append(c.afters, d)
+	c.now = c.now.Add(d)
+	ch := make(chan time.Time, 1)
+	ch <- c.now
+	return ch
+}
+
+func foundService(context.Context, string) (swarm.Service, error) {
+	return swarm.Service{ID: "svc1"}, nil
+}
+
+func newWaiter(engine TaskSource, clock *fakeClock, p Policy) Waiter {
+	return Waiter{
+		Engine:       engine,
+		Policy:       p,
+		Now:          clock.Now,
+		After:        clock.After,
+		Fast:         time.Second,
+		Slow:         4 * time.Second,
+		InspectEvery: time.Minute,
+		Reconnect:    3 * time.Second,
+	}
+}
+
+// summary renders a verdict as "outcome:state,state".
+func summary(v Verdict) string {
+	states := make([]string, len(v.Attempts))
+	for i, a := range v.Attempts {
+		states[i] = string(a.State)
+	}
+	return string(v.Outcome) + ":" + strings.Join(states, ",")
+}
+
+// at is a task created at t0 (the fake clock's start) plus created.
+func at(id string, state swarm.TaskState, created time.Duration) swarm.Task {
+	tk := task(id, state, created, created)
+	if state != swarm.TaskStatePending && state != swarm.TaskStateNew {
+		tk.Status.ContainerStatus = &swarm.ContainerStatus{ContainerID: "c-" + id}
+	}
+	return tk
+}
+
+func TestWaiterWatch(t *testing.T) {
+	running := at("a", swarm.TaskStateRunning, 0)
+	complete := withExit(at("a", swarm.TaskStateComplete, 0), "c-a", 0, "")
+	tests := []struct {
+		name      string
+		steps     []step
+		service   swarm.Service
+		policy    Policy
+		outcome   Outcome
+		reason    string
+		changes   []string        // summaries passed to onChange, in order
+		afters    []time.Duration // waits asked of the clock, in order
+		polls     int
+		inspected int // service inspections, the first included
+	}{
+		{
+			name: "runs then completes",
+			steps: []step{
+				tasksOf(),
+				tasksOf(at("a", swarm.TaskStatePending, 0)),
+				tasksOf(at("a", swarm.TaskStatePending, 0)),
+				tasksOf(running),
+				tasksOf(running),
+				tasksOf(running),
+				tasksOf(complete),
+			},
+			outcome:   Succeeded,
+			reason:    "attempt 1 completed",
+			changes:   []string{"running:", "running:pending", "running:running", "succeeded:complete"},
+			afters:    []time.Duration{time.Second, time.Second, 1500 * time.Millisecond, time.Second, 1500 * time.Millisecond, 2250 * time.Millisecond},
+			polls:     7,
+			inspected: 2, // the start, and the poll that found no task
+		},
+		{
+			name: "every attempt fails",
+			steps: []step{
+				tasksOf(running),
+				tasksOf(failed("a", 0, time.Second)),
+				tasksOf(failed("a", 0, time.Second), at("b", swarm.TaskStateRunning, time.Second)),
+				tasksOf(failed("a", 0, time.Second), failed("b", time.Second, 2*time.Second)),
+			},
+			policy:    Policy{MaxRuns: 2, Delay: time.Second},
+			outcome:   Failed,
+			reason:    "all 2 attempts failed",
+			changes:   []string{"running:running", "running:failed", "running:failed,running", "failed:failed,failed"},
+			afters:    []time.Duration{time.Second, time.Second, time.Second},
+			polls:     4,
+			inspected: 1,
+		},
+		{
+			name:      "pending past the pending timeout, polls backing off to Slow",
+			steps:     []step{tasksOf(at("a", swarm.TaskStatePending, 0))},
+			policy:    Policy{MaxRuns: 7, Delay: 30 * time.Second, PendingTimeout: 10 * time.Second},
+			outcome:   Pending,
+			reason:    "attempt 1 pending",
+			changes:   []string{"running:pending", "pending:pending"},
+			afters:    []time.Duration{time.Second, 1500 * time.Millisecond, 2250 * time.Millisecond, 3375 * time.Millisecond, 4 * time.Second},
+			polls:     6,
+			inspected: 1,
+		},
+		{
+			name: "tasks of an older job iteration are not this run's",
+			steps: []step{
+				tasksOf(withIteration(complete, 4), withIteration(at("b", swarm.TaskStateRunning, time.Second), 5)),
+				tasksOf(withIteration(complete, 4), withIteration(failed("b", time.Second, 2*time.Second), 5)),
+			},
+			service:   swarm.Service{ID: "svc1", JobStatus: &swarm.JobStatus{JobIteration: swarm.Version{Index: 5}}},
+			policy:    Policy{MaxRuns: 1, Delay: time.Second},
+			outcome:   Failed,
+			changes:   []string{"running:running", "failed:failed"},
+			afters:    []time.Duration{time.Second},
+			polls:     2,
+			inspected: 1,
+		},
+		{
+			name:      "engine refuses the task",
+			steps:     []step{tasksOf(withErr(at("a", swarm.TaskStateRejected, 0), "No such image: repo/app:nope"))},
+			outcome:   Rejected,
+			reason:    "No such image: repo/app:nope",
+			changes:   []string{"rejected:rejected"},
+			afters:    nil,
+			polls:     1,
+			inspected: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &script{steps: tt.steps}
+			inspected := 0
+			svc := tt.service
+			if svc.ID == "" {
+				svc.ID = "svc1"
+			}
+			engine := &fakeTasks{taskList: s.next, inspect: func(_ context.Context, id string) (swarm.Service, error) {
+				inspected++
+				if id != "svc1" {
+					t.Errorf("inspected %q, want svc1", id)
+				}
+				return svc, nil
+			}}
+			clock := &fakeClock{now: t0}
+			p := tt.policy
+			if p == (Policy{}) {
+				p = Policy{MaxRuns: 7, Delay: 30 * time.Second, PendingTimeout: 2 * time.Minute}
+			}
+			var changes []string
+			v, err := newWaiter(engine, clock, p).Watch(context.Background(), "svc1", func(v Verdict) {
+				changes = append(changes, summary(v))
+			})
+			if err != nil {
+				t.Fatalf("Watch: %v", err)
+			}
+			if v.Outcome != tt.outcome || !strings.Contains(v.Reason, tt.reason) {
+				t.Errorf("verdict = %s %q, want %s containing %q", v.Outcome, v.Reason, tt.outcome, tt.reason)
+			}
+			if fmt.Sprint(changes) != fmt.Sprint(tt.changes) {
+				t.Errorf("onChange got %q\nwant           %q", changes, tt.changes)
+			}
+			if fmt.Sprint(clock.afters) != fmt.Sprint(tt.afters) {
+				t.Errorf("waits = %v, want %v", clock.afters, tt.afters)
+			}
+			if s.calls != tt.polls {
+				t.Errorf("polled %d times, want %d", s.calls, tt.polls)
+			}
+			if inspected != tt.inspected {
+				t.Errorf("inspected %d times, want %d", inspected, tt.inspected)
+			}
+		})
+	}
+}
+
+func TestWaiterServiceRemoved(t *testing.T) {
+	notFound := errdefs.NotFound(errors.New("service svc1 not found"))
+	running := at("a", swarm.TaskStateRunning, 0)
+	tests := []struct {
+		name     string
+		steps    []step
+		found    int // inspections that find the service before it is gone
+		every    time.Duration
+		attempts int
+		polls    int
+	}{
+		{name: "gone before the wait starts", steps: []step{tasksOf(running)}, found: 0, every: time.Minute, attempts: 0, polls: 0},
+		{name: "gone before any task", steps: []step{tasksOf()}, found: 1, every: time.Minute, attempts: 0, polls: 1},
+		// Inspected again once InspectEvery (3s) has passed: at 4.75s, the 4th poll.
+		{name: "gone while running", steps: []step{tasksOf(running)}, found: 1, every: 3 * time.Second, attempts: 1, polls: 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &script{steps: tt.steps}
+			inspected := 0
+			engine := &fakeTasks{taskList: s.next, inspect: func(context.Context, string) (swarm.Service, error) {
+				inspected++
+				if inspected > tt.found {
+					return swarm.Service{}, notFound
+				}
+				return swarm.Service{ID: "svc1"}, nil
+			}}
+			clock := &fakeClock{now: t0}
+			w := newWaiter(engine, clock, Policy{MaxRuns: 7, Delay: 30 * time.Second})
+			w.InspectEvery = tt.every
+			v, err := w.Watch(context.Background(), "svc1", func(Verdict) {})
+			if err != nil {
+				t.Fatalf("Watch: %v", err)
+			}
+			if v.Outcome != Removed || !strings.Contains(v.Reason, "removed") {
+				t.Errorf("verdict = %s %q, want removed", v.Outcome, v.Reason)
+			}
+			if len(v.Attempts) != tt.attempts {
+				t.Errorf("verdict has %d attempts, want %d", len(v.Attempts), tt.attempts)
+			}
+			if s.calls != tt.polls {
+				t.Errorf("polled %d times, want %d", s.calls, tt.polls)
+			}
+			if inspected != tt.found+1 {
+				t.Errorf("inspected %d times, want %d (not-found is not retried)", inspected, tt.found+1)
+			}
+		})
+	}
+}
+
+func TestWaiterEngineErrors(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "unix", Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}}
+	complete := withExit(at("a", swarm.TaskStateComplete, 0), "c-a", 0, "")
+	tests := []struct {
+		name      string
+		steps     []step
+		reconnect time.Duration
+		outcome   Outcome
+		engineErr bool
+		polls     int // at least
+		maxPolls  int
+	}{
+		{
+			name: "connection refused twice, then the tasks",
+			steps: []step{
+				tasksOf(at("a", swarm.TaskStateRunning, 0)),
+				{err: refused},
+				{err: fmt.Errorf("list tasks: %w", syscall.ECONNREFUSED)},
+				tasksOf(complete),
+			},
+			reconnect: 3 * time.Second,
+			outcome:   Succeeded,
+			polls:     4,
+			maxPolls:  4,
+		},
+		{
+			name:      "a permanent error is not retried",
+			steps:     []step{{err: errdefs.InvalidParameter(errors.New("bad filter"))}},
+			reconnect: 3 * time.Second,
+			engineErr: true,
+			polls:     1,
+			maxPolls:  1,
+		},
+		{
+			name:      "unreachable longer than Reconnect",
+			steps:     []step{{err: refused}},
+			reconnect: 300 * time.Millisecond,
+			engineErr: true,
+			polls:     2,
+			maxPolls:  20,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &script{steps: tt.steps}
+			clock := &fakeClock{now: t0}
+			w := newWaiter(&fakeTasks{taskList: s.next, inspect: foundService}, clock, Policy{MaxRuns: 7, Delay: 30 * time.Second})
+			w.Reconnect = tt.reconnect
+			v, err := w.Watch(context.Background(), "svc1", func(Verdict) {})
+			if tt.engineErr {
+				var ee *EngineError
+				if !errors.As(err, &ee) {
+					t.Fatalf("err = %v (%T), want *EngineError", err, err)
+				}
+				if ee.ExitCode() != ExitEngine || !strings.Contains(ee.Error(), "svc1") {
+					t.Errorf("engine error %q, exit %d", ee.Error(), ee.ExitCode())
+				}
+			} else {
+				if err != nil {
+					t.Fatalf("Watch: %v", err)
+				}
+				if v.Outcome != tt.outcome {
+					t.Errorf("outcome = %s (%s), want %s", v.Outcome, v.Reason, tt.outcome)
+				}
+			}
+			if s.calls < tt.polls || s.calls > tt.maxPolls {
+				t.Errorf("TaskList called %d times, want %d..%d", s.calls, tt.polls, tt.maxPolls)
+			}
+		})
+	}
+}
+
+func TestWaiterInspectFailsAtStart(t *testing.T) {
+	engine := &fakeTasks{
+		taskList: func(context.Context, swarm.TaskListOptions) ([]swarm.Task, error) {
+			t.Error("TaskList called after the service could not be inspected")
+			return nil, nil
+		},
+		inspect: func(context.Context, string) (swarm.Service, error) {
+			return swarm.Service{}, errdefs.Forbidden(errors.New("not a swarm manager"))
+		},
+	}
+	_, err := newWaiter(engine, &fakeClock{now: t0}, Policy{MaxRuns: 1}).Watch(context.Background(), "svc1", func(Verdict) {})
+	var ee *EngineError
+	if !errors.As(err, &ee) || !strings.Contains(err.Error(), "not a swarm manager") {
+		t.Errorf("err = %v (%T), want *EngineError with the engine's message", err, err)
+	}
+}
+
+func TestWaiterCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	polls := 0
+	engine := &fakeTasks{
+		taskList: func(context.Context, swarm.TaskListOptions) ([]swarm.Task, error) {
+			polls++
+			if polls == 3 {
+				cancel()
+			}
+			return []swarm.Task{at("a", swarm.TaskStateRunning, 0)}, nil
+		},
+		inspect: foundService,
+	}
+	v, err := newWaiter(engine, &fakeClock{now: t0}, Policy{MaxRuns: 7}).Watch(ctx, "svc1", func(Verdict) {})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+	if v.Outcome != Running || len(v.Attempts) != 1 {
+		t.Errorf("last verdict = %s with %d attempts, want the running one", v.Outcome, len(v.Attempts))
+	}
+	if polls > 10 {
+		t.Errorf("polled %d times after cancel", polls)
+	}
+}
