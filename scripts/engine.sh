@@ -59,6 +59,8 @@ start_dockerd() {
   #  DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1: swarm neither pins images to registry
   #    digests on service create nor pulls before each task; tasks use the local
   #    image or are rejected at once ("No such image"), with no network waits.
+  #    (Clients still ask the registry unless told not to: --no-resolve-image,
+  #    --resolve-image never, or QueryRegistry=false in the API.)
   #  AWS_*: dummy credentials for the awslogs log driver (used against a local
   #    fake endpoint).
   # setsid: detach from the caller's process group so a test timeout or Ctrl-C

@@ -69,7 +69,7 @@ usage() {
   echo "usage: python3 manage.py {migrate|collectstatic} --no-input (offline fake, got: python3 $*)" >&2
   exit 2
 }
-[ $# -ge 2 ] && [ "$1" = manage.py ] || usage "$@"
+if [ $# -lt 2 ] || [ "$1" != manage.py ]; then usage "$@"; fi
 cmd=$2
 shift 2
 for arg in "$@"; do

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# README demo: deploy the todobackend stack (app, db) on the private engine, then
+# let jobrun run its one-shot jobs (migrate, collectstatic) and show the history.
+# Leaves the engine running; stop it with scripts/engine.sh down.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
+
+export DEMO_VERSION=${DEMO_VERSION:-3db46c4} # also read by images.sh
+scripts/engine.sh up
+eval "$(scripts/engine.sh env)"
+
+if ! docker secret inspect todobackend_mysql_password >/dev/null 2>&1; then
+  printf 'demo-password' | docker secret create todobackend_mysql_password - >/dev/null
+fi
+
+# --resolve-image never: there is no registry; the images are local.
+echo "+ docker stack deploy -c examples/stack.yml todobackend"
+APP_VERSION=$DEMO_VERSION docker stack deploy --resolve-image never -c examples/stack.yml todobackend
+# jobrun attaches jobs to the stack's network, so wait until it exists.
+for _ in $(seq 300); do # 30 s
+  docker network inspect todobackend_net >/dev/null 2>&1 && break
+  sleep 0.1
+done
+docker network inspect todobackend_net >/dev/null 2>&1 || { echo "demo: network todobackend_net missing" >&2; exit 1; }
+
+go build -o bin/jobrun .
+
+echo "+ bin/jobrun -c examples/stack.yml -c examples/jobs.yml --stack todobackend migrate collectstatic --version $DEMO_VERSION"
+rc=0
+bin/jobrun -c examples/stack.yml -c examples/jobs.yml --stack todobackend migrate collectstatic --version "$DEMO_VERSION" || rc=$?
+echo "jobrun exit code: $rc"
+
+echo "+ bin/jobrun --stack todobackend history"
+bin/jobrun --stack todobackend history
+
+echo
+echo "The engine is still running (DOCKER_HOST=unix:///run/jobrun-engine/docker.sock)."
+echo "Stop it with: scripts/engine.sh down"
+exit "$rc"
