@@ -10,8 +10,9 @@ import (
 // `jobrun migrate --version X` parses like `jobrun --version X migrate`:
 // urfave/cli v2 stops reading flags at the first argument. All of jobrun's
 // flags are global, so moving them in front of a command name is safe.
-// "--" ends the flags, as usual.
-func permute(args []string, flags []cli.Flag) []string {
+// "--" ends the flags; it is moved in front of the job names (after a
+// command name), where urfave/cli honours it.
+func permute(args []string, flags []cli.Flag, isCommand func(string) bool) []string {
 	if len(args) == 0 {
 		return args
 	}
@@ -24,23 +25,36 @@ func permute(args []string, flags []cli.Flag) []string {
 	}
 	out := []string{args[0]}
 	var positional []string
+	dashdash := false
 	rest := args[1:]
 	for i := 0; i < len(rest); i++ {
 		a := rest[i]
 		switch {
 		case a == "--":
-			positional = append(positional, rest[i:]...)
-			i = len(rest)
+			positional = append(positional, rest[i+1:]...)
+			dashdash, i = true, len(rest)
 		case len(a) > 1 && a[0] == '-':
-			out = append(out, a)
-			name := strings.TrimLeft(a, "-")
-			if !strings.Contains(name, "=") && takesValue[name] && i+1 < len(rest) {
-				out = append(out, rest[i+1])
+			name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+			if !hasValue && takesValue[name] {
+				if i+1 == len(rest) {
+					// No value: leave the flag last, so the parser says so
+					// instead of taking a job name as its value.
+					return append(out, a)
+				}
+				out = append(out, a, rest[i+1])
 				i++
+				continue
 			}
+			out = append(out, a)
 		default:
 			positional = append(positional, a)
 		}
+	}
+	if dashdash {
+		if len(positional) > 0 && isCommand(positional[0]) {
+			out, positional = append(out, positional[0]), positional[1:]
+		}
+		out = append(out, "--")
 	}
 	return append(out, positional...)
 }

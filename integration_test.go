@@ -461,3 +461,33 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+func TestWarnsWhenTheStackAlsoDeploysTheJob(t *testing.T) {
+	s := newStack(t)
+	f := s.writeStack("stack.yml", countingJobs)
+	// What `docker stack deploy` leaves when the stack file itself holds the job.
+	zero := uint64(0)
+	if _, err := s.engine.ServiceCreate(context.Background(), swarm.ServiceSpec{
+		Annotations:  swarm.Annotations{Name: s.name + "_collectstatic", Labels: map[string]string{"com.docker.stack.namespace": s.name}},
+		TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: testImage(), Command: []string{"true"}}},
+		Mode:         swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &zero}},
+	}, swarm.ServiceCreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.engine.ServiceRemove(context.Background(), s.name+"_collectstatic") })
+	r := s.jobrun(nil, "-c", f, "collectstatic", "--version", "v1", "--keep")
+	if r.code != 0 || strings.Count(r.stderr, "runs on every docker stack deploy") != 1 {
+		t.Errorf("exit %d; want 0 and one warning that the stack deploys the job", r.code)
+	}
+	// --keep leaves the finished job service; it carries no stack label.
+	svcs := s.jobServices()
+	if len(svcs) != 1 {
+		t.Fatalf("%d job services after --keep, want 1", len(svcs))
+	}
+	if _, ok := svcs[0].Spec.Labels["com.docker.stack.namespace"]; ok {
+		t.Errorf("job service carries the stack namespace label")
+	}
+	if svcs[0].Spec.Mode.ReplicatedJob == nil {
+		t.Errorf("job service mode %+v, want replicated-job", svcs[0].Spec.Mode)
+	}
+}

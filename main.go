@@ -39,7 +39,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	go forceExitOnSecondSignal(ctx, stderr)
 
 	app := newApp(stdout, stderr)
-	err := app.RunContext(ctx, permute(args, app.Flags))
+	err := app.RunContext(ctx, permute(args, app.Flags, func(name string) bool { return app.Command(name) != nil }))
 	return exitCode(err, stderr)
 }
 
@@ -119,8 +119,13 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "legacy-mode", EnvVars: []string{"JOBRUN_LEGACY_MODE"}, Destination: &g.legacy, Hidden: true, Usage: "run as a replicas:1 service, as on engines older than API 1.41"},
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() == 0 {
+			if c.NArg() == 0 && c.NumFlags() == 0 {
 				return cli.ShowAppHelp(c)
+			}
+			if c.NArg() == 0 {
+				// Flags but no job, e.g. `jobrun --version $EMPTY migrate`:
+				// never exit 0 for a job that did not run.
+				return &jobs.UsageError{Msg: "no job named: jobrun [flags] JOB [JOB...]"}
 			}
 			return runJobs(c, &g, c.Args().Slice())
 		},

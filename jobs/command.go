@@ -37,6 +37,7 @@ type RunCommand struct {
 	Legacy   bool
 	Spec     SpecOptions
 	Run      RunOptions
+	Logs     LogOptions
 	Auth     func(image string) string // X-Registry-Auth for an image, "" for none
 	Now      func() time.Time
 }
@@ -62,7 +63,9 @@ func (c *RunCommand) Execute(ctx context.Context) error {
 		report.Notice(c.Jobs[0], fmt.Sprintf("engine API %s has no replicated jobs (1.41+): running each job as a replicas:1 service with the same restart policy", c.Engine.ClientVersion()))
 	}
 
+	sources := newLogSources(c.Logs, logs.Engine{Client: c.Engine})
 	jobs := make([]Job, 0, len(c.Jobs))
+	wheres := make([]where, 0, len(c.Jobs))
 	for _, name := range c.Jobs {
 		o := c.Spec
 		o.Version, o.RunID, o.Legacy = c.Version, newRunID(c.Now()), legacy
@@ -70,15 +73,19 @@ func (c *RunCommand) Execute(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		w, err := sources.forJob(ctx, job)
+		if err != nil {
+			return err
+		}
 		c.warnIfStackDeploysIt(ctx, report, job)
-		jobs = append(jobs, job)
+		jobs, wheres = append(jobs, job), append(wheres, w)
 	}
 
 	records := make([]Record, len(jobs))
 	errs := make([]error, len(jobs))
 	runOne := func(i int) {
 		r := &Runner{
-			Engine: c.Engine, Logs: logs.Engine{Client: c.Engine}, Report: report,
+			Engine: c.Engine, Logs: wheres[i].src, LogGroup: wheres[i].group, LogRegion: wheres[i].region, Report: report,
 			Records: Records{Engine: c.Engine}, Now: c.Now, Opts: c.Run,
 		}
 		if c.Auth != nil {

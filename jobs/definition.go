@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -90,20 +91,14 @@ func checkService(svc composetypes.ServiceConfig) error {
 	return nil
 }
 
-// ValidName reports whether name is usable in a Swarm service name: Swarm
-// accepts letters, digits, '-' and '_' and at most 63 characters.
+// ValidName reports whether name is usable in a Swarm service name, by
+// swarmkit's own rule: letters and digits, '-' and '_' only between them,
+// 63 characters at most.
 func ValidName(name string) bool {
-	if name == "" || len(name) > 63 {
-		return false
-	}
-	for i, r := range name {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || (i > 0 && (r == '-' || r == '_'))
-		if !ok {
-			return false
-		}
-	}
-	return true
+	return len(name) <= 63 && serviceNamePattern.MatchString(name)
 }
+
+var serviceNamePattern = regexp.MustCompile(`^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$`)
 
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")

@@ -30,9 +30,11 @@ type Record struct {
 	Started   time.Time `json:"started"`
 	Ended     time.Time `json:"ended"`
 	LogSource string    `json:"log_source"`
-	LogNote   string    `json:"log_note,omitempty"` // why output may be incomplete
-	Attached  bool      `json:"attached,omitempty"` // this process watched another's run
-	Skipped   bool      `json:"skipped,omitempty"`  // an earlier run of this version had succeeded
+	LogGroup  string    `json:"log_group,omitempty"`  // CloudWatch
+	LogRegion string    `json:"log_region,omitempty"` // CloudWatch
+	LogNote   string    `json:"log_note,omitempty"`   // why output may be incomplete
+	Attached  bool      `json:"attached,omitempty"`   // this process watched another's run
+	Skipped   bool      `json:"skipped,omitempty"`    // an earlier run of this version had succeeded
 }
 
 // AttemptOutput is the tail of one attempt's output, kept with the record.
@@ -143,7 +145,8 @@ func (s Records) Outputs(ctx context.Context, runID string) ([]AttemptOutput, er
 	return unpackOutputs(cfgs[0].Spec.Data)
 }
 
-func packOutputs(outputs []AttemptOutput) ([]byte, error) {
+func packOutputs(in []AttemptOutput) ([]byte, error) {
+	outputs := append([]AttemptOutput(nil), in...) // shrunk below: not the caller's
 	for {
 		var buf bytes.Buffer
 		zw := gzip.NewWriter(&buf)
@@ -157,10 +160,11 @@ func packOutputs(outputs []AttemptOutput) ([]byte, error) {
 			return buf.Bytes(), nil
 		}
 		// Too big even compressed: halve every attempt's tail and try again.
+		// Rounding up empties one-byte tails, so this ends.
 		for i := range outputs {
 			o := &outputs[i]
-			if len(o.Output) > 1024 {
-				o.Output = o.Output[len(o.Output)/2:]
+			if len(o.Output) > 0 {
+				o.Output = o.Output[(len(o.Output)+1)/2:]
 				o.Truncated = true
 			}
 		}

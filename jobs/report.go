@@ -6,6 +6,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"jobrun/logs"
 )
 
 // Reporter receives a run's progress as it happens. The runner never prints:
@@ -61,6 +63,11 @@ func (r *TextReporter) Attempt(job string, a Attempt, maxRuns int) {
 
 func (r *TextReporter) Done(rec Record) {
 	r.logf("jobrun: %s: %s %s in %s after %d attempt(s): %s", rec.Job, rec.Version, rec.Outcome, rec.Ended.Sub(rec.Started).Round(10*time.Millisecond), len(rec.Attempts), rec.Reason)
+	for _, a := range rec.Attempts {
+		if a.LogStream != "" {
+			r.logf("jobrun: %s: attempt %d output: CloudWatch Logs %s %s: %s", rec.Job, a.Number, rec.LogGroup, a.LogStream, logs.ConsoleURL(rec.LogRegion, rec.LogGroup, a.LogStream))
+		}
+	}
 	if rec.LogNote != "" {
 		r.logf("jobrun: %s: output: %s", rec.Job, rec.LogNote)
 	}

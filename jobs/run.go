@@ -32,12 +32,14 @@ type RunOptions struct {
 // Runner runs jobs: one service each, watched to a verdict, then recorded
 // and removed.
 type Runner struct {
-	Engine  client.APIClient
-	Logs    logs.Source
-	Report  Reporter
-	Records Records
-	Now     func() time.Time
-	Opts    RunOptions
+	Engine client.APIClient
+	Logs   logs.Source
+	// LogGroup and LogRegion say where a CloudWatch source reads, for the record.
+	LogGroup, LogRegion string
+	Report              Reporter
+	Records             Records
+	Now                 func() time.Time
+	Opts                RunOptions
 }
 
 // outputTail is how much of each attempt's output is kept with its record.
@@ -49,7 +51,7 @@ func (r *Runner) Run(ctx context.Context, job Job) (Record, error) {
 	rec := Record{
 		RunID: job.RunID, Job: job.Name, Stack: job.Stack, Version: job.Version,
 		Service: job.Spec.Name, MaxRuns: job.Policy.MaxRuns, Started: r.Now(),
-		LogSource: r.Logs.Name(), Mode: "replicated-job",
+		LogSource: r.Logs.Name(), LogGroup: r.LogGroup, LogRegion: r.LogRegion, Mode: "replicated-job",
 	}
 	if cs := job.Spec.TaskTemplate.ContainerSpec; cs != nil {
 		rec.Image = cs.Image
@@ -199,7 +201,6 @@ func (r *Runner) watch(ctx context.Context, job Job, id string, owner bool, rec 
 	followers := map[string]*follower{}
 	var order []string
 	seen := map[string]swarm.TaskState{}
-	tty := job.Spec.TaskTemplate.ContainerSpec != nil && job.Spec.TaskTemplate.ContainerSpec.TTY
 
 	onChange := func(v Verdict) {
 		for _, a := range v.Attempts {
@@ -213,7 +214,7 @@ func (r *Runner) watch(ctx context.Context, job Job, id string, owner bool, rec 
 				fctx, cancel := context.WithCancel(logCtx)
 				f.cancel = cancel
 				followers[a.TaskID], order = f, append(order, a.TaskID)
-				t := logs.Task{ID: a.TaskID, ServiceName: job.Spec.Name, ContainerID: a.ContainerID, NodeID: a.NodeID, TTY: tty}
+				t := taskOf(job, a)
 				stdout := io.MultiWriter(r.Report.Output(job.Name, a.Number, false), f.tail)
 				stderr := io.MultiWriter(r.Report.Output(job.Name, a.Number, true), f.tail)
 				go func() {
@@ -257,6 +258,11 @@ func (r *Runner) watch(ctx context.Context, job Job, id string, owner bool, rec 
 	}
 	outputs := r.drain(followers, order, &rec, r.Opts.DrainTimeout)
 	rec.Ended = r.Now()
+	for i, a := range rec.Attempts {
+		if a.Started() {
+			rec.Attempts[i].LogStream = r.Logs.Location(taskOf(job, a))
+		}
+	}
 
 	if v.Outcome == Removed && !owner {
 		// The owner removes the service when the run ends: its record has the verdict.
@@ -313,6 +319,14 @@ func (r *Runner) drain(followers map[string]*follower, order []string, rec *Reco
 		rec.LogNote = strings.Join(notes, "; ")
 	}
 	return outputs
+}
+
+func taskOf(job Job, a Attempt) logs.Task {
+	cs := job.Spec.TaskTemplate.ContainerSpec
+	return logs.Task{
+		ID: a.TaskID, ServiceName: job.Spec.Name, ContainerID: a.ContainerID, NodeID: a.NodeID, Slot: a.Slot,
+		TTY: cs != nil && cs.TTY,
+	}
 }
 
 func attemptNumber(attempts []Attempt, taskID string) int {

@@ -54,12 +54,14 @@ type Attempt struct {
 	Number      int             `json:"number"`
 	TaskID      string          `json:"task_id"`
 	NodeID      string          `json:"node_id,omitempty"`
+	Slot        int             `json:"slot,omitempty"`
 	ContainerID string          `json:"container_id,omitempty"`
 	State       swarm.TaskState `json:"state"`
 	ExitCode    *int            `json:"exit_code,omitempty"`
 	Err         string          `json:"error,omitempty"`
 	Created     time.Time       `json:"created"`
 	Updated     time.Time       `json:"updated"`
+	LogStream   string          `json:"log_stream,omitempty"` // CloudWatch stream of its output
 }
 
 // Done reports whether the attempt has reached a state it never leaves.
@@ -173,6 +175,7 @@ func Attempts(tasks []swarm.Task, iteration *uint64) []Attempt {
 		a := Attempt{
 			TaskID:  t.ID,
 			NodeID:  t.NodeID,
+			Slot:    t.Slot,
 			State:   t.Status.State,
 			Err:     t.Status.Err,
 			Created: t.CreatedAt,

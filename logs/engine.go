@@ -21,6 +21,9 @@ type Engine struct{ Client TaskLogger }
 
 func (e Engine) Name() string { return "engine" }
 
+// Location is empty: the engine keeps a task's output only while the task exists.
+func (e Engine) Location(Task) string { return "" }
+
 // Follow streams the task's logs live. Swarm's follow stream does not end
 // when the container exits, so once the task has ended the stream is closed
 // and the whole log is read again without follow, skipping what the live

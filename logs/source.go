@@ -12,6 +12,7 @@ type Task struct {
 	ServiceName string
 	ContainerID string
 	NodeID      string
+	Slot        int  // 0 for a replicated job's task
 	TTY         bool // the container had a TTY: its output is one raw stream
 }
 
@@ -23,6 +24,8 @@ type Source interface {
 	Follow(ctx context.Context, t Task, ended <-chan struct{}, stdout, stderr io.Writer) error
 	// Name says where output comes from, for messages and the run record.
 	Name() string
+	// Location names where the task's output is kept ("" if nowhere else).
+	Location(t Task) string
 }
 
 // countingWriter counts what reached w.

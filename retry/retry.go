@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/cenkalti/backoff/v4"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
@@ -29,6 +31,16 @@ func Transient(err error) bool {
 	case errdefs.IsUnavailable(err), errdefs.IsSystem(err), errdefs.IsDeadline(err), errdefs.IsUnknown(err):
 		return true
 	}
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		if transientAWSCodes[apiErr.ErrorCode()] {
+			return true
+		}
+	}
+	var respErr *smithyhttp.ResponseError
+	if errors.As(err, &respErr) {
+		return respErr.HTTPStatusCode() >= 500 || respErr.HTTPStatusCode() == 429
+	}
 	var netErr net.Error
 	if client.IsErrConnectionFailed(err) || errors.As(err, &netErr) {
 		return true
@@ -36,6 +48,22 @@ func Transient(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EPIPE) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
+
+// transientAWSCodes are the AWS error codes that mean "not now": the
+// CloudWatch Logs quota (10 GetLogEvents a second per account and region) is
+// low, and throttling is normal under load.
+var transientAWSCodes = map[string]bool{
+	"ThrottlingException":         true,
+	"Throttling":                  true,
+	"TooManyRequestsException":    true,
+	"RequestLimitExceeded":        true,
+	"ServiceUnavailableException": true,
+	"ServiceUnavailable":          true,
+	"InternalFailure":             true,
+	"InternalServerError":         true,
+	"RequestTimeout":              true,
+	"RequestTimeoutException":     true,
 }
 
 // Policy builds a fresh jittered exponential backoff for one operation,

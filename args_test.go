@@ -1,0 +1,160 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+)
+
+func TestPermute(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{"nothing", "", ""},
+		{"program only", "jobrun", "jobrun"},
+		{"already in order", "jobrun --version X migrate", "jobrun --version X migrate"},
+		{"flag after the job", "jobrun migrate --version X", "jobrun --version X migrate"},
+		{"flag=value after the job", "jobrun migrate --version=X", "jobrun --version=X migrate"},
+		{"bool flag does not take the next argument", "jobrun migrate --force collectstatic", "jobrun --force migrate collectstatic"},
+		{"bool flag=value", "jobrun migrate --keep=false collectstatic", "jobrun --keep=false migrate collectstatic"},
+		{"repeated short flag", "jobrun -c a.yml -c b.yml migrate", "jobrun -c a.yml -c b.yml migrate"},
+		{"repeated short flag after the job", "jobrun migrate -c a.yml -c b.yml", "jobrun -c a.yml -c b.yml migrate"},
+		{"short flag between jobs", "jobrun migrate -c a.yml collectstatic", "jobrun -c a.yml migrate collectstatic"},
+		{"long alias", "jobrun migrate --compose-file a.yml", "jobrun --compose-file a.yml migrate"},
+		{"single-dash long flag", "jobrun migrate -stack s", "jobrun -stack s migrate"},
+		{"command then job then flag", "jobrun run migrate --stack s", "jobrun --stack s run migrate"},
+		{"many flags around", "jobrun run migrate --stack s -o json collectstatic --parallel --max-attempts 0",
+			"jobrun --stack s -o json --parallel --max-attempts 0 run migrate collectstatic"},
+		{"value that looks like a flag", "jobrun migrate --restart-delay -5s", "jobrun --restart-delay -5s migrate"},
+		{"-- ends the flags", "jobrun --stack s -- migrate --version X", "jobrun --stack s -- migrate --version X"},
+		{"-- right away", "jobrun -- --weird", "jobrun -- --weird"},
+		{"unknown flag stays a flag", "jobrun migrate --bogus X", "jobrun --bogus migrate X"},
+		{"lone dash is an argument", "jobrun migrate - x", "jobrun migrate - x"},
+		{"value flag last, without its value", "jobrun migrate --stack", "jobrun --stack"},
+		{"-- after a job", "jobrun migrate --stack s -- --weird", "jobrun --stack s -- migrate --weird"},
+		{"-- after a command", "jobrun run migrate -- --weird", "jobrun run -- migrate --weird"},
+	}
+	app := newApp(io.Discard, io.Discard)
+	flags := app.Flags
+	isCmd := func(n string) bool { return app.Command(n) != nil }
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := strings.Fields(tt.in)
+			orig := append([]string(nil), in...)
+			got := permute(in, flags, isCmd)
+			if strings.Join(got, " ") != tt.want || len(got) != len(strings.Fields(tt.want)) {
+				t.Errorf("permute(%q) = %q, want %q", tt.in, got, strings.Fields(tt.want))
+			}
+			if fmt.Sprint(in) != fmt.Sprint(orig) {
+				t.Errorf("permute changed its input: %q, was %q", in, orig)
+			}
+		})
+	}
+}
+
+// parsed is what urfave/cli made of the arguments.
+type parsed struct {
+	command string // "" for the default action
+	args    []string
+	flags   map[string]string
+}
+
+// parse runs permute then urfave/cli with jobrun's own flags, and reports
+// what the command would see, instead of running it.
+func parse(t *testing.T, args []string) (parsed, error) {
+	t.Helper()
+	flags := newApp(io.Discard, io.Discard).Flags
+	for _, f := range flags { // the environment must not set a flag
+		if e, ok := f.(interface{ GetEnvVars() []string }); ok {
+			for _, v := range e.GetEnvVars() {
+				t.Setenv(v, "")
+				os.Unsetenv(v)
+			}
+		}
+	}
+	var p parsed
+	record := func(name string) cli.ActionFunc {
+		return func(c *cli.Context) error {
+			p.command, p.args, p.flags = name, c.Args().Slice(), map[string]string{}
+			for _, n := range c.FlagNames() {
+				switch {
+				case !c.IsSet(n):
+				case c.StringSlice(n) != nil:
+					p.flags[n] = fmt.Sprint(c.StringSlice(n))
+				default:
+					p.flags[n] = fmt.Sprint(c.Value(n))
+				}
+			}
+			return nil
+		}
+	}
+	app := &cli.App{
+		Name: "jobrun", HideVersion: true, Writer: io.Discard, ErrWriter: io.Discard,
+		ExitErrHandler: func(*cli.Context, error) {},
+		Flags:          flags,
+		Action:         record(""),
+		Commands:       []*cli.Command{{Name: "run", Action: record("run")}},
+	}
+	err := app.Run(permute(args, flags, func(n string) bool { return app.Command(n) != nil }))
+	return p, err
+}
+
+func TestPermuteThenParse(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		command string
+		args    string
+		flags   map[string]string // flag → value, for the flags that must be set
+		err     string            // words of the parse error, when one is expected
+		bug     string
+	}{
+		{name: "flag after the job", in: "jobrun migrate --version X", args: "migrate", flags: map[string]string{"version": "X"}},
+		{name: "flag=value", in: "jobrun migrate --version=X", args: "migrate", flags: map[string]string{"version": "X"}},
+		{name: "bool flag", in: "jobrun migrate --force collectstatic", args: "migrate collectstatic", flags: map[string]string{"force": "true"}},
+		{name: "repeated -c", in: "jobrun migrate -c a.yml -c b.yml", args: "migrate", flags: map[string]string{"compose-file": "[a.yml b.yml]"}},
+		{name: "run command", in: "jobrun run migrate --stack s", command: "run", args: "migrate", flags: map[string]string{"stack": "s"}},
+		{name: "durations and ints", in: "jobrun migrate --timeout 5m --max-attempts 0 -o json", args: "migrate",
+			flags: map[string]string{"timeout": "5m0s", "max-attempts": "0", "output": "json"}},
+		{name: "-- keeps a flag-like job name", in: "jobrun --stack s -- --weird", args: "--weird", flags: map[string]string{"stack": "s"}},
+		{name: "unknown flag is an error", in: "jobrun migrate --bogus X", err: "bogus"},
+		{
+			name: "-- after a job name", in: "jobrun migrate --stack s -- --weird", args: "migrate --weird",
+			flags: map[string]string{"stack": "s"},
+		},
+		{
+			name: "value flag last without its value", in: "jobrun migrate --stack", err: "stack",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.bug != "" {
+				t.Skip("BUG: " + tt.bug)
+			}
+			p, err := parse(t, strings.Fields(tt.in))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Errorf("err = %v, want one mentioning %q (parsed %+v)", err, tt.err, p)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			if p.command != tt.command || strings.Join(p.args, " ") != tt.args {
+				t.Errorf("command %q args %q, want %q %q", p.command, p.args, tt.command, tt.args)
+			}
+			for name, want := range tt.flags {
+				if got, ok := p.flags[name]; !ok || got != want {
+					t.Errorf("flag %s = %q (set %v), want %q; all set: %v", name, got, ok, want, p.flags)
+				}
+			}
+		})
+	}
+}

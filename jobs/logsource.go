@@ -1,0 +1,100 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"jobrun/logs"
+)
+
+// LogOptions say where a job's output is read from.
+type LogOptions struct {
+	Mode           string // auto, cloudwatch or docker
+	Group          string // used when the job's spec names none
+	StreamTemplate string // used when the job's spec sets no tag
+	Region         string
+	Profile        string
+	FlushWait      time.Duration
+	DrainTimeout   time.Duration
+	Poll           time.Duration
+	// DefaultDriver is the engine's default log driver (docker info), which
+	// a job without a logging section uses.
+	DefaultDriver string
+}
+
+// cloudWatchQuota is GetLogEvents' quota per account and region (the 2022
+// documentation says 10 a second): every stream jobrun reads shares it.
+const cloudWatchQuota = 10
+
+// logSources picks each job's source; one limiter serves all of a run's
+// CloudWatch reads.
+type logSources struct {
+	opts    LogOptions
+	engine  logs.Source
+	limiter *rate.Limiter
+}
+
+func newLogSources(o LogOptions, engine logs.Source) *logSources {
+	return &logSources{opts: o, engine: engine, limiter: rate.NewLimiter(cloudWatchQuota, 1)}
+}
+
+// where is a job's source, and for CloudWatch its group and region.
+type where struct {
+	src           logs.Source
+	group, region string
+}
+
+func (s *logSources) forJob(ctx context.Context, job Job) (where, error) {
+	driver, opts := s.opts.DefaultDriver, map[string]string{}
+	if d := job.Spec.TaskTemplate.LogDriver; d != nil && d.Name != "" {
+		driver, opts = d.Name, d.Options
+	}
+	switch s.opts.Mode {
+	case "docker":
+		return where{src: s.engine}, nil
+	case "auto":
+		if driver != "awslogs" {
+			return where{src: s.engine}, nil
+		}
+	}
+	group := firstOf(opts["awslogs-group"], s.opts.Group)
+	namer := logs.StreamNamer{Fixed: opts["awslogs-stream"], Template: firstOf(opts["tag"], s.opts.StreamTemplate)}
+	if cs := job.Spec.TaskTemplate.ContainerSpec; cs != nil {
+		namer.Image = cs.Image
+	}
+	if err := logs.CheckTemplate(namer.Template); err != nil {
+		return where{}, &UsageError{Msg: fmt.Sprintf("job %s: %v: fix tag: in the job's logging options or --log-stream-template", job.Name, err)}
+	}
+	client, cfg, err := logs.NewCloudWatchClient(ctx, logs.AWSOptions{
+		Region: firstOf(opts["awslogs-region"], s.opts.Region), Profile: s.opts.Profile, Endpoint: opts["awslogs-endpoint"],
+	})
+	if err != nil {
+		var cred *logs.CredentialsError
+		var region logs.RegionError
+		if errors.As(err, &cred) || errors.As(err, &region) {
+			return where{}, &UsageError{Msg: fmt.Sprintf("job %s logs to CloudWatch: %v", job.Name, err)}
+		}
+		return where{}, fmt.Errorf("job %s: %w", job.Name, err)
+	}
+	return where{
+		src: &logs.CloudWatch{
+			Client: client, Group: group, Stream: namer.Name, Limiter: s.limiter,
+			Poll: s.opts.Poll, FlushWait: s.opts.FlushWait, DrainTimeout: s.opts.DrainTimeout,
+			Now: time.Now, After: time.After,
+		},
+		group: group, region: cfg.Region,
+	}, nil
+}
+
+func firstOf(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
