@@ -291,6 +291,26 @@ func TestRunAlwaysFails(t *testing.T) {
 		t.Errorf("%d runs, want 3 (max_attempts 2 = 3 runs)", runs)
 	}
 	s.assertNoService()
+
+	// The failed run's output, after its service is gone.
+	l := s.jobrun(nil, "logs", "migrate")
+	if l.code != jobs.ExitFailed {
+		t.Errorf("logs: exit %d, want the run's %d", l.code, jobs.ExitFailed)
+	}
+	for n := 1; n <= 3; n++ {
+		if !strings.Contains(l.stdout, fmt.Sprintf("migrate attempt %d\n", n)) || !strings.Contains(l.stderr, fmt.Sprintf("attempt %d of at most 3", n)) {
+			t.Errorf("logs: attempt %d missing", n)
+		}
+	}
+	if l := s.jobrun(nil, "logs", "migrate", "--attempt", "2"); !strings.Contains(l.stdout, "migrate attempt 2") || strings.Contains(l.stdout, "migrate attempt 1") {
+		t.Errorf("logs --attempt 2: stdout %q", l.stdout)
+	}
+	if l := s.jobrun(nil, "logs", "migrate", "--attempt", "4"); l.code != jobs.ExitUsage || !strings.Contains(l.stderr, "out of range") {
+		t.Errorf("logs --attempt 4: exit %d, want %d and 'out of range'", l.code, jobs.ExitUsage)
+	}
+	if l := s.jobrun(nil, "logs", "collectstatic"); l.code != jobs.ExitUsage || !strings.Contains(l.stderr, "no recorded run") {
+		t.Errorf("logs of a job that never ran: exit %d", l.code)
+	}
 }
 
 func TestRunVerdicts(t *testing.T) {

@@ -19,11 +19,13 @@ import (
 	"github.com/docker/cli/cli/command"
 	"github.com/docker/cli/cli/config"
 	"github.com/docker/cli/cli/connhelper"
+	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/client"
 	"github.com/moby/term"
 	"github.com/urfave/cli/v2"
 
 	"jobrun/jobs"
+	"jobrun/logs"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -88,6 +90,12 @@ type globalFlags struct {
 	legacy            bool
 	maxAttempts       int
 	restartDelay      string
+	logGroup          string
+	streamTemplate    string
+	region, profile   string
+	flushWait, drain  time.Duration
+	attempt           int
+	follow            bool
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
@@ -111,11 +119,19 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.IntFlag{Name: "max-attempts", Value: -1, EnvVars: []string{"JOBRUN_MAX_ATTEMPTS"}, Destination: &g.maxAttempts, DefaultText: "the stack file's, else 6", Usage: "restarts after a failure, as Swarm's max_attempts (runs = this + 1)"},
 			&cli.StringFlag{Name: "restart-delay", EnvVars: []string{"JOBRUN_RESTART_DELAY"}, Destination: &g.restartDelay, DefaultText: "the stack file's, else 30s", Usage: "wait between attempts"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", EnvVars: []string{"JOBRUN_OUTPUT"}, Destination: &g.output, Usage: "text, or json: the run records on stdout, progress and output on stderr"},
-			&cli.StringFlag{Name: "logs", Value: "auto", EnvVars: []string{"JOBRUN_LOGS"}, Destination: &g.logSource, Usage: "where output comes from: auto or docker"},
+			&cli.StringFlag{Name: "logs", Value: "auto", EnvVars: []string{"JOBRUN_LOGS"}, Destination: &g.logSource, Usage: "where output comes from: auto (CloudWatch when the job logs with awslogs), cloudwatch or docker"},
+			&cli.StringFlag{Name: "log-group", Value: "docker-swarm-lg", EnvVars: []string{"JOBRUN_LOG_GROUP"}, Destination: &g.logGroup, Usage: "CloudWatch log group, when the job's logging options name none"},
+			&cli.StringFlag{Name: "log-stream-template", Value: logs.DefaultStreamTemplate, EnvVars: []string{"JOBRUN_LOG_STREAM_TEMPLATE"}, Destination: &g.streamTemplate, Usage: "the awslogs tag the engine uses, when the job's logging options set none (\"\" = the container ID)"},
+			&cli.StringFlag{Name: "region", EnvVars: []string{"JOBRUN_REGION"}, Destination: &g.region, DefaultText: "awslogs-region, else the AWS SDK's", Usage: "AWS region of the log group"},
+			&cli.StringFlag{Name: "profile", EnvVars: []string{"JOBRUN_PROFILE"}, Destination: &g.profile, Usage: "AWS shared-config profile"},
+			&cli.DurationFlag{Name: "flush-wait", Value: 5 * time.Second, EnvVars: []string{"JOBRUN_FLUSH_WAIT"}, Destination: &g.flushWait, Usage: "an ended attempt's CloudWatch stream is complete once quiet this long (the driver's flush interval)"},
+			&cli.DurationFlag{Name: "drain-timeout", Value: 30 * time.Second, EnvVars: []string{"JOBRUN_DRAIN_TIMEOUT"}, Destination: &g.drain, Usage: "give up waiting for an ended attempt's last lines after this long, and say so"},
 			&cli.BoolFlag{Name: "keep", EnvVars: []string{"JOBRUN_KEEP"}, Destination: &g.keep, Usage: "leave the job service in place when it ends"},
 			&cli.BoolFlag{Name: "force", EnvVars: []string{"JOBRUN_FORCE"}, Destination: &g.force, Usage: "run even if this version already succeeded"},
 			&cli.BoolFlag{Name: "detach-on-interrupt", EnvVars: []string{"JOBRUN_DETACH_ON_INTERRUPT"}, Destination: &g.detach, Usage: "on Ctrl-C leave the job running instead of stopping it"},
 			&cli.BoolFlag{Name: "parallel", EnvVars: []string{"JOBRUN_PARALLEL"}, Destination: &g.parallel, Usage: "run several jobs at once instead of in order"},
+			&cli.IntFlag{Name: "attempt", EnvVars: []string{"JOBRUN_ATTEMPT"}, Destination: &g.attempt, DefaultText: "all", Usage: "jobrun logs: only this attempt"},
+			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, EnvVars: []string{"JOBRUN_FOLLOW"}, Destination: &g.follow, Usage: "jobrun logs: follow the run in progress"},
 			&cli.BoolFlag{Name: "legacy-mode", EnvVars: []string{"JOBRUN_LEGACY_MODE"}, Destination: &g.legacy, Hidden: true, Usage: "run as a replicas:1 service, as on engines older than API 1.41"},
 		},
 		Action: func(c *cli.Context) error {
@@ -142,6 +158,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			{
 				Name: "history", Usage: "list recorded runs", ArgsUsage: "[JOB]",
 				Action: func(c *cli.Context) error { return history(c, &g) },
+			},
+			{
+				Name: "logs", Usage: "show a run's output, attempt by attempt (the newest run, or --version's)", ArgsUsage: "JOB",
+				Action: func(c *cli.Context) error { return showLogs(c, &g) },
 			},
 			{
 				Name: "version", Usage: "print jobrun's version",
@@ -175,7 +195,7 @@ func runJobs(c *cli.Context, g *globalFlags, names []string) error {
 		}
 		spec.RestartDelay = &d
 	}
-	engine, err := connect(c.Context, g.connectTimeout)
+	engine, info, err := connect(c.Context, g.connectTimeout)
 	if err != nil {
 		return err
 	}
@@ -197,8 +217,10 @@ func runJobs(c *cli.Context, g *globalFlags, names []string) error {
 		Spec:     spec,
 		Run: jobs.RunOptions{
 			Timeout: g.timeout, Keep: g.keep, Force: g.force, DetachOnInterrupt: g.detach,
-			DrainTimeout: 10 * time.Second, Fast: 100 * time.Millisecond, Slow: time.Second, Reconnect: 2 * time.Minute,
+			// The drain's own cap is the log source's; this only guards against a stuck read.
+			DrainTimeout: g.drain + 30*time.Second, Fast: 100 * time.Millisecond, Slow: time.Second, Reconnect: 2 * time.Minute,
 		},
+		Logs: logOptions(g, info),
 		Auth: registryAuth,
 		Now:  time.Now,
 	}
@@ -209,13 +231,39 @@ func history(c *cli.Context, g *globalFlags) error {
 	if err := checkCommon(g); err != nil {
 		return err
 	}
-	engine, err := connect(c.Context, g.connectTimeout)
+	engine, _, err := connect(c.Context, g.connectTimeout)
 	if err != nil {
 		return err
 	}
 	defer engine.Close()
 	cmd := &jobs.HistoryCommand{IO: streams(c), Records: jobs.Records{Engine: engine}, Stack: g.stack, Job: c.Args().First(), JSON: g.output == "json"}
 	return cmd.Execute(c.Context)
+}
+
+func showLogs(c *cli.Context, g *globalFlags) error {
+	if err := checkCommon(g); err != nil {
+		return err
+	}
+	if c.NArg() != 1 {
+		return &jobs.UsageError{Msg: "name one job: jobrun logs JOB [--version V] [--attempt N] [--follow]"}
+	}
+	engine, info, err := connect(c.Context, g.connectTimeout)
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
+	cmd := &jobs.LogsCommand{
+		IO: streams(c), Engine: engine, Stack: g.stack, Job: c.Args().First(), Version: g.version,
+		Attempt: g.attempt, Follow: g.follow, Logs: logOptions(g, info), Now: time.Now,
+	}
+	return cmd.Execute(c.Context)
+}
+
+func logOptions(g *globalFlags, info system.Info) jobs.LogOptions {
+	return jobs.LogOptions{
+		Mode: g.logSource, Group: g.logGroup, StreamTemplate: g.streamTemplate, Region: g.region, Profile: g.profile,
+		FlushWait: g.flushWait, DrainTimeout: g.drain, Poll: time.Second, DefaultDriver: info.LoggingDriver,
+	}
 }
 
 func streams(c *cli.Context) jobs.IO {
@@ -234,8 +282,10 @@ func checkCommon(g *globalFlags) error {
 		return &jobs.UsageError{Msg: fmt.Sprintf("--stack %q is not a valid stack name: use letters, digits, '-' and '_'", g.stack)}
 	case g.output != "text" && g.output != "json":
 		return &jobs.UsageError{Msg: fmt.Sprintf("--output %q is unknown: use text or json", g.output)}
-	case g.logSource != "auto" && g.logSource != "docker":
-		return &jobs.UsageError{Msg: fmt.Sprintf("--logs %q is unknown: use auto or docker", g.logSource)}
+	case g.logSource != "auto" && g.logSource != "docker" && g.logSource != "cloudwatch":
+		return &jobs.UsageError{Msg: fmt.Sprintf("--logs %q is unknown: use auto, cloudwatch or docker", g.logSource)}
+	case g.flushWait < 0 || g.drain <= 0:
+		return &jobs.UsageError{Msg: "--flush-wait and --drain-timeout must be positive durations, e.g. 5s and 30s"}
 	case g.timeout <= 0:
 		return &jobs.UsageError{Msg: fmt.Sprintf("--timeout %s must be positive: use e.g. 30m", g.timeout)}
 	case g.pending <= 0:
@@ -275,13 +325,13 @@ func environ() map[string]string {
 // connect reaches the engine the way the docker CLI does (DOCKER_HOST,
 // DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, ssh://) and checks it is a swarm
 // manager.
-func connect(ctx context.Context, timeout time.Duration) (*client.Client, error) {
+func connect(ctx context.Context, timeout time.Duration) (*client.Client, system.Info, error) {
 	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
 	host := os.Getenv("DOCKER_HOST")
 	if host != "" {
 		helper, err := connhelper.GetConnectionHelper(host)
 		if err != nil {
-			return nil, &jobs.UsageError{Msg: fmt.Sprintf("DOCKER_HOST %q is not valid (%v): use unix:///path, tcp://host:port or ssh://user@host", redact(host), err)}
+			return nil, system.Info{}, &jobs.UsageError{Msg: fmt.Sprintf("DOCKER_HOST %q is not valid (%v): use unix:///path, tcp://host:port or ssh://user@host", redact(host), err)}
 		}
 		if helper != nil {
 			opts = append(opts, client.WithHost(helper.Host), client.WithDialContext(helper.Dialer))
@@ -289,7 +339,7 @@ func connect(ctx context.Context, timeout time.Duration) (*client.Client, error)
 	}
 	engine, err := client.NewClientWithOpts(opts...)
 	if err != nil {
-		return nil, &jobs.UsageError{Msg: fmt.Sprintf("DOCKER_HOST %q is not valid: %s: use unix:///path, tcp://host:port or ssh://user@host", redact(host), redact(err.Error()))}
+		return nil, system.Info{}, &jobs.UsageError{Msg: fmt.Sprintf("DOCKER_HOST %q is not valid: %s: use unix:///path, tcp://host:port or ssh://user@host", redact(host), redact(err.Error()))}
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -297,19 +347,19 @@ func connect(ctx context.Context, timeout time.Duration) (*client.Client, error)
 	if err != nil {
 		engine.Close()
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, system.Info{}, ctx.Err()
 		}
-		return nil, &jobs.EngineError{Msg: fmt.Sprintf("cannot reach the Docker engine at %s within %s: start it, or point DOCKER_HOST at a swarm manager", redact(engine.DaemonHost()), timeout)}
+		return nil, system.Info{}, &jobs.EngineError{Msg: fmt.Sprintf("cannot reach the Docker engine at %s within %s: start it, or point DOCKER_HOST at a swarm manager", redact(engine.DaemonHost()), timeout)}
 	}
 	switch {
 	case info.Swarm.LocalNodeState != "active":
 		engine.Close()
-		return nil, &jobs.EngineError{Msg: fmt.Sprintf("the engine at %s is not in swarm mode: run docker swarm init, or point DOCKER_HOST at a swarm manager", redact(engine.DaemonHost()))}
+		return nil, system.Info{}, &jobs.EngineError{Msg: fmt.Sprintf("the engine at %s is not in swarm mode: run docker swarm init, or point DOCKER_HOST at a swarm manager", redact(engine.DaemonHost()))}
 	case !info.Swarm.ControlAvailable:
 		engine.Close()
-		return nil, &jobs.EngineError{Msg: fmt.Sprintf("the engine at %s is a swarm worker: point DOCKER_HOST at a manager (docker node ls there lists them; managers are marked Leader or Reachable)", redact(engine.DaemonHost()))}
+		return nil, system.Info{}, &jobs.EngineError{Msg: fmt.Sprintf("the engine at %s is a swarm worker: point DOCKER_HOST at a manager (docker node ls there lists them; managers are marked Leader or Reachable)", redact(engine.DaemonHost()))}
 	}
-	return engine, nil
+	return engine, info, nil
 }
 
 // registryAuth is what `docker stack deploy --with-registry-auth` sends:

@@ -85,7 +85,7 @@ func (c *RunCommand) Execute(ctx context.Context) error {
 	errs := make([]error, len(jobs))
 	runOne := func(i int) {
 		r := &Runner{
-			Engine: c.Engine, Logs: wheres[i].src, LogGroup: wheres[i].group, LogRegion: wheres[i].region, Report: report,
+			Engine: c.Engine, Logs: wheres[i].src, LogPlace: wheres[i].place, Report: report,
 			Records: Records{Engine: c.Engine}, Now: c.Now, Opts: c.Run,
 		}
 		if c.Auth != nil {

@@ -42,10 +42,13 @@ func newLogSources(o LogOptions, engine logs.Source) *logSources {
 	return &logSources{opts: o, engine: engine, limiter: rate.NewLimiter(cloudWatchQuota, 1)}
 }
 
-// where is a job's source, and for CloudWatch its group and region.
+// LogPlace is where a CloudWatch source reads.
+type LogPlace struct{ Group, Region, Endpoint string }
+
+// where is a job's source, and for CloudWatch where it reads.
 type where struct {
-	src           logs.Source
-	group, region string
+	src   logs.Source
+	place LogPlace
 }
 
 func (s *logSources) forJob(ctx context.Context, job Job) (where, error) {
@@ -69,8 +72,9 @@ func (s *logSources) forJob(ctx context.Context, job Job) (where, error) {
 	if err := logs.CheckTemplate(namer.Template); err != nil {
 		return where{}, &UsageError{Msg: fmt.Sprintf("job %s: %v: fix tag: in the job's logging options or --log-stream-template", job.Name, err)}
 	}
+	endpoint := opts["awslogs-endpoint"]
 	client, cfg, err := logs.NewCloudWatchClient(ctx, logs.AWSOptions{
-		Region: firstOf(opts["awslogs-region"], s.opts.Region), Profile: s.opts.Profile, Endpoint: opts["awslogs-endpoint"],
+		Region: firstOf(opts["awslogs-region"], s.opts.Region), Profile: s.opts.Profile, Endpoint: endpoint,
 	})
 	if err != nil {
 		var cred *logs.CredentialsError
@@ -86,7 +90,7 @@ func (s *logSources) forJob(ctx context.Context, job Job) (where, error) {
 			Poll: s.opts.Poll, FlushWait: s.opts.FlushWait, DrainTimeout: s.opts.DrainTimeout,
 			Now: time.Now, After: time.After,
 		},
-		group: group, region: cfg.Region,
+		place: LogPlace{Group: group, Region: cfg.Region, Endpoint: endpoint},
 	}, nil
 }
 

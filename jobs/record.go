@@ -32,9 +32,11 @@ type Record struct {
 	LogSource string    `json:"log_source"`
 	LogGroup  string    `json:"log_group,omitempty"`  // CloudWatch
 	LogRegion string    `json:"log_region,omitempty"` // CloudWatch
-	LogNote   string    `json:"log_note,omitempty"`   // why output may be incomplete
-	Attached  bool      `json:"attached,omitempty"`   // this process watched another's run
-	Skipped   bool      `json:"skipped,omitempty"`    // an earlier run of this version had succeeded
+	// LogEndpoint is the job's awslogs-endpoint, when its spec sets one.
+	LogEndpoint string `json:"log_endpoint,omitempty"`
+	LogNote     string `json:"log_note,omitempty"` // why output may be incomplete
+	Attached    bool   `json:"attached,omitempty"` // this process watched another's run
+	Skipped     bool   `json:"skipped,omitempty"`  // an earlier run of this version had succeeded
 }
 
 // AttemptOutput is the tail of one attempt's output, kept with the record.

@@ -32,14 +32,13 @@ type RunOptions struct {
 // Runner runs jobs: one service each, watched to a verdict, then recorded
 // and removed.
 type Runner struct {
-	Engine client.APIClient
-	Logs   logs.Source
-	// LogGroup and LogRegion say where a CloudWatch source reads, for the record.
-	LogGroup, LogRegion string
-	Report              Reporter
-	Records             Records
-	Now                 func() time.Time
-	Opts                RunOptions
+	Engine   client.APIClient
+	Logs     logs.Source
+	LogPlace LogPlace // where a CloudWatch source reads, for the record
+	Report   Reporter
+	Records  Records
+	Now      func() time.Time
+	Opts     RunOptions
 }
 
 // outputTail is how much of each attempt's output is kept with its record.
@@ -51,7 +50,7 @@ func (r *Runner) Run(ctx context.Context, job Job) (Record, error) {
 	rec := Record{
 		RunID: job.RunID, Job: job.Name, Stack: job.Stack, Version: job.Version,
 		Service: job.Spec.Name, MaxRuns: job.Policy.MaxRuns, Started: r.Now(),
-		LogSource: r.Logs.Name(), LogGroup: r.LogGroup, LogRegion: r.LogRegion, Mode: "replicated-job",
+		LogSource: r.Logs.Name(), LogGroup: r.LogPlace.Group, LogRegion: r.LogPlace.Region, LogEndpoint: r.LogPlace.Endpoint, Mode: "replicated-job",
 	}
 	if cs := job.Spec.TaskTemplate.ContainerSpec; cs != nil {
 		rec.Image = cs.Image
@@ -217,8 +216,21 @@ func (r *Runner) watch(ctx context.Context, job Job, id string, owner bool, rec 
 				t := taskOf(job, a)
 				stdout := io.MultiWriter(r.Report.Output(job.Name, a.Number, false), f.tail)
 				stderr := io.MultiWriter(r.Report.Output(job.Name, a.Number, true), f.tail)
+				// One attempt's output at a time, in order: an attempt's last
+				// lines may still be arriving when the next one starts.
+				var prev <-chan struct{}
+				if len(order) > 1 {
+					prev = followers[order[len(order)-2]].done
+				}
 				go func() {
 					defer close(f.done)
+					if prev != nil {
+						select {
+						case <-prev:
+						case <-fctx.Done():
+							return
+						}
+					}
 					f.err = r.Logs.Follow(fctx, t, f.ended, stdout, stderr)
 				}()
 			}

@@ -87,7 +87,7 @@ func (c *CloudWatch) Follow(ctx context.Context, t Task, ended <-chan struct{}, 
 			if err := writeEvents(stdout, out.Events); err != nil {
 				return err
 			}
-		case isNotFound(err):
+		case IsNotFound(err):
 			missing = true // the driver creates the stream with the container
 		case ctx.Err() != nil:
 			return nil
@@ -123,6 +123,31 @@ func (c *CloudWatch) Follow(ctx context.Context, t Task, ended <-chan struct{}, 
 	}
 }
 
+// Read copies a whole stream as it is now, from its first event, and
+// returns how many events it held. A stream that does not exist is an error
+// that IsNotFound recognises.
+func (c *CloudWatch) Read(ctx context.Context, stream string, w io.Writer) (int, error) {
+	in := &cloudwatchlogs.GetLogEventsInput{
+		LogGroupName: aws.String(c.Group), LogStreamName: aws.String(stream), StartFromHead: aws.Bool(true),
+	}
+	n := 0
+	for {
+		out, err := c.page(ctx, in)
+		if err != nil {
+			return n, fmt.Errorf("read stream %s/%s: %w", c.Group, stream, err)
+		}
+		if err := writeEvents(w, out.Events); err != nil {
+			return n, err
+		}
+		n += len(out.Events)
+		// The same token back means the end of the stream, for now.
+		if in.NextToken != nil && aws.ToString(out.NextForwardToken) == aws.ToString(in.NextToken) {
+			return n, nil
+		}
+		in.NextToken = out.NextForwardToken
+	}
+}
+
 // page asks for the next page, waiting for the shared limiter and retrying
 // throttling and outages until ctx ends: a log-reading fault never ends a run.
 func (c *CloudWatch) page(ctx context.Context, in *cloudwatchlogs.GetLogEventsInput) (*cloudwatchlogs.GetLogEventsOutput, error) {
@@ -154,7 +179,8 @@ func writeEvents(w io.Writer, events []types.OutputLogEvent) error {
 	return err
 }
 
-func isNotFound(err error) bool {
+// IsNotFound reports whether err says a log group or stream does not exist.
+func IsNotFound(err error) bool {
 	var nf *types.ResourceNotFoundException
 	return errors.As(err, &nf)
 }
