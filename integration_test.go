@@ -25,6 +25,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"jobrun/jobs"
+	"jobrun/logs/cwlogstest"
 )
 
 var jobrunBin string
@@ -510,4 +511,153 @@ func TestWarnsWhenTheStackAlsoDeploysTheJob(t *testing.T) {
 	if svcs[0].Spec.Mode.ReplicatedJob == nil {
 		t.Errorf("job service mode %+v, want replicated-job", svcs[0].Spec.Mode)
 	}
+}
+
+// awslogsJobs log with Docker's own awslogs driver to the test endpoint at
+// ENDPOINT, as the "Docker for AWS" daemon.json does to CloudWatch.
+const awslogsJobs = `version: "3.7"
+x-awslogs: &awslogs
+  driver: awslogs
+  options:
+    awslogs-endpoint: ENDPOINT
+    awslogs-group: docker-swarm-lg
+    awslogs-region: us-east-1
+    awslogs-create-group: "true"
+    tag: "{{.Name}}-{{.ID}}"
+services:
+  migrate:
+    image: IMAGE
+    command: ["sh", "-c", "echo run >> /state/runs; n=$$(wc -l < /state/runs); echo \"cloud attempt $$n\"; test $$n -gt 2"]
+    volumes: [{type: bind, source: STATE, target: /state}]
+    logging: *awslogs
+    deploy:
+      restart_policy: {condition: on-failure, delay: 1s, max_attempts: 3}
+  lines:
+    image: IMAGE
+    command: ["sh", "-c", "seq 1 $${LINES:-200000}; head -c 307200 /dev/zero | tr '\\0' a; echo; echo the-end"]
+    environment: {LINES: "${LINES:-200000}"}
+    logging: *awslogs
+    deploy:
+      restart_policy: {condition: none}
+  plain:
+    image: IMAGE
+    command: ["sh", "-c", "echo from the engine"]
+    deploy:
+      restart_policy: {condition: none}
+`
+
+var awsEnv = []string{"AWS_ACCESS_KEY_ID=AKIDJOBRUNTEST", "AWS_SECRET_ACCESS_KEY=jobrun-test-secret", "AWS_REGION=us-east-1", "JOBRUN_FLUSH_WAIT=1s"}
+
+func (s *engineStack) writeAWSStack(srv *cwlogstest.Server) string {
+	return s.writeStack("stack.yml", strings.ReplaceAll(awslogsJobs, "ENDPOINT", srv.URL))
+}
+
+func TestCloudWatchAttempts(t *testing.T) {
+	s := newStack(t)
+	srv := cwlogstest.NewServer()
+	defer srv.Close()
+	f := s.writeAWSStack(srv)
+	r := s.jobrun(awsEnv, "-c", f, "migrate", "--version", "v1")
+	if r.code != 0 {
+		t.Fatalf("exit %d", r.code)
+	}
+	if want := "cloud attempt 1\ncloud attempt 2\ncloud attempt 3\n"; r.stdout != want {
+		t.Errorf("stdout %q, want %q", r.stdout, want)
+	}
+	streams := srv.Streams("docker-swarm-lg")
+	if len(streams) != 3 {
+		t.Fatalf("%d streams in the group, want one per attempt: %v", len(streams), streams)
+	}
+	for _, st := range streams {
+		if !strings.Contains(r.stderr, st) || !strings.Contains(r.stderr, "console.aws.amazon.com") {
+			t.Errorf("summary does not name stream %s with its console link", st)
+		}
+	}
+	// After the service is gone, from the run record and CloudWatch alone.
+	s.assertNoService()
+	l := s.jobrun(awsEnv, "logs", "migrate", "--attempt", "2")
+	if l.code != 0 || l.stdout != "cloud attempt 2\n" {
+		t.Errorf("logs --attempt 2: exit %d stdout %q", l.code, l.stdout)
+	}
+}
+
+func TestCloudWatchCompleteOutput(t *testing.T) {
+	cases := []struct {
+		name     string
+		throttle float64
+		lines    int
+	}{
+		{"200000 lines and a 300 KiB line", 0, 200000},
+		{"50% throttled", 0.5, 20000},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := newStack(t)
+			srv := cwlogstest.NewServer(cwlogstest.WithThrottleRate(c.throttle))
+			defer srv.Close()
+			// The stream does not exist yet when jobrun starts reading it.
+			srv.FailNext("GetLogEvents", 3, cwlogstest.Error{Status: 400, Type: "ResourceNotFoundException", Message: "The specified log stream does not exist."})
+			f := s.writeAWSStack(srv)
+			r := s.jobrunQuiet(append([]string{fmt.Sprintf("LINES=%d", c.lines)}, awsEnv...), "-c", f, "lines", "--version", "v1")
+			if r.code != 0 {
+				t.Fatalf("exit %d\n%s", r.code, r.stderr)
+			}
+			var want strings.Builder
+			for i := 1; i <= c.lines; i++ {
+				fmt.Fprintf(&want, "%d\n", i)
+			}
+			want.WriteString(strings.Repeat("a", 307200) + "\nthe-end\n")
+			if r.stdout != want.String() {
+				t.Errorf("output differs: got %d bytes, want %d; tail %q", len(r.stdout), want.Len(), tail(r.stdout, 40))
+			}
+			t.Logf("GetLogEvents calls: %d, throttled: %d", srv.Calls("GetLogEvents"), srv.Stats().Throttled)
+		})
+	}
+}
+
+func TestLogSourceChoice(t *testing.T) {
+	s := newStack(t)
+	srv := cwlogstest.NewServer()
+	defer srv.Close()
+	f := s.writeAWSStack(srv)
+	cases := []struct {
+		job, mode, want string
+	}{
+		{"plain", "auto", "engine"},
+		{"migrate", "auto", "cloudwatch"},
+		{"migrate", "docker", "engine"},
+	}
+	for i, c := range cases {
+		r := s.jobrun(append([]string{"FAILS=0"}, awsEnv...), "-c", f, c.job, "--version", fmt.Sprintf("c%d", i), "--logs", c.mode, "-o", "json", "--force")
+		var doc struct{ Runs []jobs.Record }
+		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || len(doc.Runs) != 1 {
+			t.Fatalf("%s --logs %s: no JSON record (exit %d): %v", c.job, c.mode, r.code, err)
+		}
+		if got := doc.Runs[0].LogSource; got != c.want {
+			t.Errorf("%s --logs %s read from %s, want %s", c.job, c.mode, got, c.want)
+		}
+	}
+}
+
+// jobrunQuiet is jobrun without logging its (large) output.
+func (s *engineStack) jobrunQuiet(env []string, args ...string) result {
+	s.t.Helper()
+	cmd := s.command(env, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		s.t.Fatalf("run jobrun: %v", err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
 }
