@@ -31,6 +31,24 @@ rc=0
 bin/jobrun -c examples/stack.yml -c examples/jobs.yml --stack todobackend migrate collectstatic --version "$DEMO_VERSION" || rc=$?
 echo "jobrun exit code: $rc"
 
+# The CloudWatch path: the same jobs with Docker's awslogs driver, against a
+# local CloudWatch Logs-compatible endpoint (no AWS account needed). jobrun
+# reads each attempt's stream with the AWS SDK, as it would from CloudWatch.
+go build -o bin/cwlogs-endpoint ./cmd/cwlogs-endpoint
+bin/cwlogs-endpoint -addr 127.0.0.1:0 >bin/cwlogs-endpoint.url 2>/dev/null &
+endpoint_pid=$!
+trap 'kill "$endpoint_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [[ -s bin/cwlogs-endpoint.url ]] && break; sleep 0.1; done
+AWSLOGS_ENDPOINT=$(cat bin/cwlogs-endpoint.url)
+export AWSLOGS_ENDPOINT AWS_ACCESS_KEY_ID=AKIDJOBRUNDEMO AWS_SECRET_ACCESS_KEY=jobrun-demo-secret AWS_REGION=us-east-1
+
+echo "+ bin/jobrun -c examples/stack.yml -c examples/jobs.yml -c examples/awslogs.yml --stack todobackend migrate --version $DEMO_VERSION --force"
+bin/jobrun -c examples/stack.yml -c examples/jobs.yml -c examples/awslogs.yml --stack todobackend migrate --version "$DEMO_VERSION" --force || rc=$?
+echo "jobrun exit code: $rc"
+
+echo "+ bin/jobrun --stack todobackend logs migrate"
+bin/jobrun --stack todobackend logs migrate || rc=$?
+
 echo "+ bin/jobrun --stack todobackend history"
 bin/jobrun --stack todobackend history
 
