@@ -41,6 +41,10 @@ type Runner struct {
 	Opts     RunOptions
 }
 
+// nodeGrace is how long an attempt may sit on a down node. Swarm declares a
+// node down after missing heartbeats; it then may restart the task elsewhere.
+const nodeGrace = 60 * time.Second
+
 // outputTail is how much of each attempt's output is kept with its record.
 const outputTail = 128 << 10
 
@@ -242,6 +246,10 @@ func (r *Runner) watch(ctx context.Context, job Job, id string, owner bool, rec 
 	w := Waiter{
 		Engine: r.Engine, Policy: job.Policy, Now: r.Now, After: time.After,
 		Fast: r.Opts.Fast, Slow: r.Opts.Slow, InspectEvery: 3 * time.Second, Reconnect: r.Opts.Reconnect,
+		NodeGrace: nodeGrace,
+		OnNodeDown: func(id string, n DownNode) {
+			r.Report.Notice(job.Name, fmt.Sprintf("node %s (%s) is down; its attempt fails if Swarm does not move it within %s", n.Hostname, shortID(id), nodeGrace))
+		},
 	}
 	v, err := w.Watch(waitCtx, id, onChange)
 	switch {

@@ -155,6 +155,30 @@ func Judge(tasks []swarm.Task, iteration *uint64, p Policy, now time.Time) Verdi
 	return v
 }
 
+// DownNode is a node the manager reports down, and since when jobrun saw it so.
+type DownNode struct {
+	Hostname string
+	Since    time.Time
+}
+
+// Stranded fails a running verdict whose current attempt sits on a node that
+// has been down for longer than grace: Swarm may leave such a task in its
+// last state for a long time, and a deploy must not wait on it.
+func Stranded(v Verdict, down map[string]DownNode, grace time.Duration, now time.Time) Verdict {
+	if v.Outcome != Running || len(v.Attempts) == 0 {
+		return v
+	}
+	last := v.Attempts[len(v.Attempts)-1]
+	d, ok := down[last.NodeID]
+	if !ok || last.Done() || now.Sub(d.Since) < grace {
+		return v
+	}
+	v.Outcome = Failed
+	v.Reason = fmt.Sprintf("node %s (%s) is down since %s: attempt %d was lost there (Swarm still reports it %s)",
+		d.Hostname, shortID(last.NodeID), d.Since.UTC().Format(time.RFC3339), last.Number, last.State)
+	return v
+}
+
 func describeEnd(a Attempt) string {
 	if a.Err != "" {
 		return a.Err

@@ -17,6 +17,7 @@ import (
 type TaskSource interface {
 	TaskList(ctx context.Context, options swarm.TaskListOptions) ([]swarm.Task, error)
 	ServiceInspectWithRaw(ctx context.Context, serviceID string, options swarm.ServiceInspectOptions) (swarm.Service, []byte, error)
+	NodeInspectWithRaw(ctx context.Context, nodeID string) (swarm.Node, []byte, error)
 }
 
 // Waiter polls a job's tasks until the verdict is final: fast while states
@@ -34,6 +35,11 @@ type Waiter struct {
 	// Reconnect bounds how long the engine may be unreachable before the
 	// wait fails.
 	Reconnect time.Duration
+	// NodeGrace is how long an attempt may sit on a down node before the
+	// run fails (Swarm may strand the task there).
+	NodeGrace time.Duration
+	// OnNodeDown is told once about each node that goes down under an attempt.
+	OnNodeDown func(nodeID string, n DownNode)
 }
 
 // Watch returns the final verdict, or the last one seen with ctx's error.
@@ -53,6 +59,7 @@ func (w Waiter) Watch(ctx context.Context, serviceID string, onChange func(Verdi
 	}
 	interval := w.Fast
 	lastInspect := w.Now()
+	down := map[string]DownNode{}
 	opts := swarm.TaskListOptions{Filters: serviceFilter(serviceID)}
 	for {
 		var tasks []swarm.Task
@@ -67,7 +74,7 @@ func (w Waiter) Watch(ctx context.Context, serviceID string, onChange func(Verdi
 			}
 			return last, &EngineError{Msg: "list tasks of " + serviceID, Err: err}
 		}
-		v := Judge(tasks, iteration, w.Policy, w.Now())
+		v := Stranded(Judge(tasks, iteration, w.Policy, w.Now()), down, w.NodeGrace, w.Now())
 		if changed(last, v) {
 			onChange(v)
 			interval = w.Fast
@@ -89,11 +96,34 @@ func (w Waiter) Watch(ctx context.Context, serviceID string, onChange func(Verdi
 				}
 				return last, err
 			}
+			w.checkNodes(ctx, v, down)
 		}
 		select {
 		case <-ctx.Done():
 			return last, ctx.Err()
 		case <-w.After(interval):
+		}
+	}
+}
+
+// checkNodes notes the nodes of unfinished attempts that the manager reports
+// down. A failed look-up is no evidence either way and is skipped.
+func (w Waiter) checkNodes(ctx context.Context, v Verdict, down map[string]DownNode) {
+	for _, a := range v.Attempts {
+		if a.Done() || a.NodeID == "" {
+			continue
+		}
+		if _, seen := down[a.NodeID]; seen {
+			continue
+		}
+		node, _, err := w.Engine.NodeInspectWithRaw(ctx, a.NodeID)
+		if err != nil || node.Status.State != swarm.NodeStateDown {
+			continue
+		}
+		d := DownNode{Hostname: node.Description.Hostname, Since: w.Now()}
+		down[a.NodeID] = d
+		if w.OnNodeDown != nil {
+			w.OnNodeDown(a.NodeID, d)
 		}
 	}
 }

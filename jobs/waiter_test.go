@@ -19,10 +19,19 @@ import (
 type fakeTasks struct {
 	taskList func(ctx context.Context, o swarm.TaskListOptions) ([]swarm.Task, error)
 	inspect  func(ctx context.Context, id string) (swarm.Service, error)
+	node     func(ctx context.Context, id string) (swarm.Node, error)
 }
 
 func (f *fakeTasks) TaskList(ctx context.Context, o swarm.TaskListOptions) ([]swarm.Task, error) {
 	return f.taskList(ctx, o)
+}
+
+func (f *fakeTasks) NodeInspectWithRaw(ctx context.Context, id string) (swarm.Node, []byte, error) {
+	if f.node == nil {
+		return swarm.Node{Status: swarm.NodeStatus{State: swarm.NodeStateReady}}, nil, nil
+	}
+	n, err := f.node(ctx, id)
+	return n, nil, err
 }
 
 func (f *fakeTasks) ServiceInspectWithRaw(ctx context.Context, id string, _ swarm.ServiceInspectOptions) (swarm.Service, []byte, error) {
