@@ -58,12 +58,27 @@ type engineStack struct {
 	engine *client.Client
 }
 
+// newStack is a stack for a test that runs in parallel with others.
 func newStack(t *testing.T) *engineStack {
+	t.Helper()
+	return startStack(t, true)
+}
+
+// newSerialStack is a stack for a test that disturbs the engine itself: it
+// runs before the parallel tests resume.
+func newSerialStack(t *testing.T) *engineStack {
+	t.Helper()
+	return startStack(t, false)
+}
+
+func startStack(t *testing.T, parallel bool) *engineStack {
 	t.Helper()
 	if os.Getenv("JOBRUN_INTEGRATION") != "1" {
 		t.Skip("needs a swarm engine: run scripts/test.sh (sets JOBRUN_INTEGRATION=1)")
 	}
-	t.Parallel()
+	if parallel {
+		t.Parallel()
+	}
 	engine, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
 		t.Fatal(err)

@@ -36,24 +36,28 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go forceExitOnSecondSignal(ctx, stderr)
+	// The first Ctrl-C or SIGTERM cancels the run, which stops the job and
+	// cleans up (seconds); a second one exits at once.
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	// A closed stdout (`jobrun migrate | head`) must not kill jobrun mid-run
+	// and orphan the job: writes fail instead, and the reporter copes.
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 
 	app := newApp(stdout, stderr)
+	go func() {
+		sig := <-signals
+		fmt.Fprintf(stderr, "jobrun: %v: stopping (once more to exit at once)\n", sig)
+		cancel()
+		<-signals
+		fmt.Fprintf(stderr, "jobrun: interrupted twice: exiting without cleaning up; the job may still be running: docker service ls --filter label=%s\n", jobs.LabelJob)
+		os.Exit(jobs.ExitInterrupted)
+	}()
 	err := app.RunContext(ctx, permute(args, app.Flags, func(name string) bool { return app.Command(name) != nil }))
 	return exitCode(err, stderr)
-}
-
-// forceExitOnSecondSignal: the first Ctrl-C stops the job and cleans up,
-// which can take seconds; a second one means "now".
-func forceExitOnSecondSignal(ctx context.Context, stderr io.Writer) {
-	<-ctx.Done()
-	again := make(chan os.Signal, 1)
-	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
-	<-again
-	fmt.Fprintln(stderr, "jobrun: interrupted twice: exiting now; the job service may still be running (docker service ls --filter label=io.jobrun.job)")
-	os.Exit(jobs.ExitInterrupted)
 }
 
 func exitCode(err error, stderr io.Writer) int {

@@ -33,13 +33,29 @@ type TextReporter struct {
 	Color    bool
 	Now      func() time.Time
 
-	mu sync.Mutex // one write at a time: parallel jobs share the streams
+	mu     sync.Mutex // one write at a time: parallel jobs share the streams
+	broken bool       // stdout or stderr was closed (e.g. piped into head)
+}
+
+// write writes p whole to w. When the reader has gone (`jobrun migrate |
+// head`) the job still runs to its verdict: its output is dropped from the
+// screen, said once, and still reaches the run record.
+func (r *TextReporter) write(w io.Writer, p []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.broken {
+		return
+	}
+	if _, err := w.Write(p); err != nil {
+		r.broken = true
+		fmt.Fprintf(r.Log, "jobrun: cannot write the job's output (%v): no more output is shown; the job runs on to its verdict\n", err)
+	}
 }
 
 func (r *TextReporter) logf(format string, args ...any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	fmt.Fprintf(r.Log, format+"\n", args...)
+	_, _ = fmt.Fprintf(r.Log, format+"\n", args...) // progress is best effort: the run goes on
 }
 
 func (r *TextReporter) Notice(job, msg string) { r.logf("jobrun: %s: %s", job, msg) }
@@ -79,7 +95,7 @@ func (r *TextReporter) Output(job string, attempt int, stderr bool) io.Writer {
 		w = r.Err
 	}
 	if !r.Prefix {
-		return &lockedWriter{mu: &r.mu, w: w}
+		return writerFunc(func(p []byte) (int, error) { r.write(w, p); return len(p), nil })
 	}
 	prefix := fmt.Sprintf("%s#%d | ", job, attempt)
 	if r.Color {
@@ -89,33 +105,23 @@ func (r *TextReporter) Output(job string, attempt int, stderr bool) io.Writer {
 		}
 		prefix = fmt.Sprintf("\x1b[%dm%s\x1b[0m", color, prefix)
 	}
-	return &prefixWriter{mu: &r.mu, w: w, prefix: []byte(prefix), atStart: true}
+	return &prefixWriter{write: func(p []byte) { r.write(w, p) }, prefix: []byte(prefix), atStart: true}
 }
 
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
+type writerFunc func(p []byte) (int, error)
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // prefixWriter starts every line with prefix. A partial last line is written
 // at once: a progress bar without a newline still shows.
 type prefixWriter struct {
-	mu      *sync.Mutex
-	w       io.Writer
+	write   func([]byte)
 	prefix  []byte
 	atStart bool
 	buf     []byte
 }
 
 func (p *prefixWriter) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.buf = p.buf[:0]
 	for rest := b; len(rest) > 0; {
 		if p.atStart {
@@ -131,9 +137,7 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 		rest = rest[i+1:]
 		p.atStart = true
 	}
-	if _, err := p.w.Write(p.buf); err != nil {
-		return 0, err
-	}
+	p.write(p.buf)
 	return len(b), nil
 }
 

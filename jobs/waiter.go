@@ -68,6 +68,10 @@ func (w Waiter) Watch(ctx context.Context, serviceID string, onChange func(Verdi
 			tasks, err = w.Engine.TaskList(ctx, opts)
 			return err
 		})
+		if errdefs.IsNotFound(err) { // the engine resolves the service filter
+			last.Outcome, last.Reason = Removed, "the job service was removed outside jobrun"
+			return last, nil
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return last, ctx.Err()

@@ -37,11 +37,12 @@ type Handler struct {
 	log *slog.Logger
 
 	// Faults, settable while serving.
-	throttle  atomic.Uint64 // float64 bits
-	empty     atomic.Uint64 // float64 bits
-	latency   atomic.Int64  // ns
-	retention atomic.Int64  // ns
-	outage    atomic.Bool
+	throttle   atomic.Uint64 // float64 bits
+	empty      atomic.Uint64 // float64 bits
+	latency    atomic.Int64  // ns
+	retention  atomic.Int64  // ns
+	outage     atomic.Bool
+	readOutage atomic.Bool
 
 	randMu sync.Mutex
 	rand   *rand.Rand
@@ -124,6 +125,10 @@ func (h *Handler) SetRetention(d time.Duration) { h.retention.Store(int64(d)) }
 // connection is closed without an answer, as when the endpoint is
 // unreachable mid-call.
 func (h *Handler) SetOutage(on bool) { h.outage.Store(on) }
+
+// SetReadOutage is SetOutage for the read operations only: the readers'
+// path to CloudWatch is down while the engines' log drivers still write.
+func (h *Handler) SetReadOutage(on bool) { h.readOutage.Store(on) }
 
 // FailNext makes the next n calls of op (e.g. "GetLogEvents") answer e,
 // e.g. ErrServiceUnavailable or ErrInternalFailure, after any already queued.
@@ -290,7 +295,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.calls[op]++
 	h.statsMu.Unlock()
 
-	if h.outage.Load() {
+	if h.outage.Load() || (h.readOutage.Load() && ops[op].read) {
 		h.statsMu.Lock()
 		h.dropped++
 		h.statsMu.Unlock()

@@ -1,0 +1,318 @@
+package main
+
+// Faults around a run: the engine restarting, a container killed, the
+// CloudWatch endpoint gone, the service removed by someone else, signals.
+// Each asserts the verdict and the output.
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+
+	"jobrun/jobs"
+	"jobrun/logs/cwlogstest"
+)
+
+// A job that prints a numbered line every 0.2 s for a few seconds; its
+// first run (counted in /state/runs) sleeps first when SLOW is set, so a
+// fault can hit it mid-run.
+const faultJobs = `version: "3.7"
+services:
+  ticker:
+    image: IMAGE
+    command: ["sh", "-c", "echo run >> /state/runs; n=$$(wc -l < /state/runs); echo \"start $$n\"; if [ $$n -eq 1 ] && [ -n \"$${SLOW}\" ]; then sleep 60; fi; for i in $$(seq 1 $${TICKS:-20}); do echo \"tick $$n.$$i\"; sleep 0.2; done; echo \"done $$n\""]
+    environment: {SLOW: "${SLOW:-}", TICKS: "${TICKS:-20}"}
+    volumes: [{type: bind, source: STATE, target: /state}]
+    deploy:
+      restart_policy: {condition: on-failure, delay: 1s, max_attempts: 3}
+`
+
+func ticks(run, n int) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "tick %d.%d\n", run, i)
+	}
+	return b.String()
+}
+
+// TestEngineRestartMidRun stops the engine for 5 s while jobrun waits. It
+// is not parallel: every other test's engine goes away too.
+func TestEngineRestartMidRun(t *testing.T) {
+	s := newSerialStack(t)
+	f := s.writeStack("stack.yml", faultJobs)
+	cmd := s.command([]string{"TICKS=60"}, "-c", f, "ticker", "--version", "v1")
+	var out, errb syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(out.String(), "tick 1.3\n") })
+	engineScript(t, "down")
+	time.Sleep(5 * time.Second)
+	engineScript(t, "up")
+	err := cmd.Wait()
+	t.Logf("stdout:\n%s\nstderr:\n%s", out.String(), errb.String())
+	if err != nil {
+		t.Fatalf("jobrun: %v, want success after the engine came back", err)
+	}
+	// Whatever Swarm made of the restart, the attempt that completed was
+	// shown whole, and so was everything the others printed.
+	runs := strings.Count(s.readState("runs"), "run")
+	if !strings.Contains(out.String(), fmt.Sprintf("start %d\n%sdone %d\n", runs, ticks(runs, 60), runs)) {
+		t.Errorf("the last attempt's output (run %d) is not complete", runs)
+	}
+}
+
+func engineScript(t *testing.T, verb string) {
+	t.Helper()
+	if out, err := exec.Command("bash", "scripts/engine.sh", verb).CombinedOutput(); err != nil {
+		t.Fatalf("engine.sh %s: %v\n%s", verb, err, out)
+	}
+}
+
+func TestKilledContainerIsAFailedAttempt(t *testing.T) {
+	s := newStack(t)
+	f := s.writeStack("stack.yml", faultJobs)
+	cmd := s.command([]string{"SLOW=1", "TICKS=3"}, "-c", f, "ticker", "--version", "v1")
+	var out, errb syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(out.String(), "start 1\n") })
+	ctx := context.Background()
+	cs, err := s.engine.ContainerList(ctx, container.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("label", "com.docker.swarm.service.name="+jobs.ServiceName(s.name, "ticker")))})
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("find the job's container: %v (%d found)", err, len(cs))
+	}
+	if err := s.engine.ContainerKill(ctx, cs[0].ID, "KILL"); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	t.Logf("stdout:\n%s\nstderr:\n%s", out.String(), errb.String())
+	if err != nil {
+		t.Fatalf("jobrun: %v, want success on the second attempt", err)
+	}
+	if want := "start 1\nstart 2\n" + ticks(2, 3) + "done 2\n"; out.String() != want {
+		t.Errorf("stdout %q, want %q", out.String(), want)
+	}
+	if !strings.Contains(errb.String(), "attempt 1 of at most 4") || !strings.Contains(errb.String(), "exit code 137") {
+		t.Errorf("the killed attempt is not shown as failed with exit code 137")
+	}
+}
+
+func TestCloudWatchReadOutage(t *testing.T) {
+	s := newStack(t)
+	srv := cwlogstest.NewServer()
+	defer srv.Close()
+	f := s.writeStack("stack.yml", strings.ReplaceAll(strings.Replace(faultJobs, "    deploy:", `    logging:
+      driver: awslogs
+      options: {awslogs-endpoint: ENDPOINT, awslogs-group: docker-swarm-lg, awslogs-region: us-east-1, awslogs-create-group: "true", tag: "{{.Name}}-{{.ID}}"}
+    deploy:`, 1), "ENDPOINT", srv.URL))
+	cmd := s.command(append([]string{"TICKS=75"}, awsEnv...), "-c", f, "ticker", "--version", "v1")
+	var out, errb syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(out.String(), "start 1\n") })
+	srv.SetReadOutage(true) // the job goes on printing; the driver goes on writing
+	time.Sleep(10 * time.Second)
+	srv.SetReadOutage(false)
+	err := cmd.Wait()
+	t.Logf("stderr:\n%s", errb.String())
+	if err != nil {
+		t.Fatalf("jobrun: %v", err)
+	}
+	if want := "start 1\n" + ticks(1, 75) + "done 1\n"; out.String() != want {
+		t.Errorf("output differs after the outage:\n%s", out.String())
+	}
+	if srv.Stats().Dropped == 0 {
+		t.Errorf("no read was dropped: the outage did not happen")
+	}
+}
+
+func TestServiceRemovedOutsideJobrun(t *testing.T) {
+	s := newStack(t)
+	f := s.writeStack("stack.yml", countingJobs)
+	cmd := s.command(nil, "-c", f, "sleeper", "--version", "v1")
+	var out, errb syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(out.String(), "sleeping") })
+	if err := s.engine.ServiceRemove(context.Background(), jobs.ServiceName(s.name, "sleeper")); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != jobs.ExitRemoved {
+		t.Errorf("exit %v, want %d", err, jobs.ExitRemoved)
+	}
+	if !strings.Contains(errb.String(), "removed outside jobrun") {
+		t.Errorf("stderr does not say the service was removed outside jobrun:\n%s", errb.String())
+	}
+}
+
+func TestSignals(t *testing.T) {
+	cases := []struct {
+		name      string
+		signals   []os.Signal
+		flushWait string
+		want      string
+		removed   bool
+	}{
+		{"SIGTERM stops the job", []os.Signal{syscall.SIGTERM}, "1s", "stopped the job", true},
+		// The CloudWatch drain after the stop (--flush-wait 60s) keeps
+		// jobrun busy long enough for the second signal to cut it short.
+		{"a second signal exits at once", []os.Signal{os.Interrupt, os.Interrupt}, "60s", "interrupted twice", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := newStack(t)
+			srv := cwlogstest.NewServer()
+			defer srv.Close()
+			f := s.writeStack("stack.yml", strings.ReplaceAll(strings.Replace(faultJobs, "    deploy:", `    logging:
+      driver: awslogs
+      options: {awslogs-endpoint: ENDPOINT, awslogs-group: docker-swarm-lg, awslogs-region: us-east-1, awslogs-create-group: "true", tag: "{{.Name}}-{{.ID}}"}
+    deploy:`, 1), "ENDPOINT", srv.URL))
+			cmd := s.command(append([]string{"SLOW=1"}, awsEnv...), "-c", f, "ticker", "--version", "v1", "--flush-wait", c.flushWait, "--drain-timeout", "90s")
+			var out, errb syncBuffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, func() bool { return strings.Contains(out.String(), "start 1") })
+			for i, sig := range c.signals {
+				_ = cmd.Process.Signal(sig)
+				// Unix does not queue a second identical signal: wait until
+				// jobrun took the first.
+				waitFor(t, func() bool { return strings.Count(errb.String(), "stopping") >= 1 })
+				if i == 0 && len(c.signals) > 1 {
+					waitFor(t, func() bool { return strings.Contains(errb.String(), "stopped the job") })
+				}
+			}
+			err := cmd.Wait()
+			ee, ok := err.(*exec.ExitError)
+			if !ok || ee.ExitCode() != jobs.ExitInterrupted {
+				t.Errorf("exit %v, want %d", err, jobs.ExitInterrupted)
+			}
+			if !strings.Contains(errb.String(), c.want) {
+				t.Errorf("stderr lacks %q:\n%s", c.want, errb.String())
+			}
+			if c.removed {
+				s.assertNoService()
+			}
+		})
+	}
+}
+
+// TestOutputPipedIntoHead: when the reader goes away the job still runs to
+// its verdict, jobrun is not killed by SIGPIPE, and the output is recorded.
+func TestOutputPipedIntoHead(t *testing.T) {
+	s := newStack(t)
+	f := s.writeStack("stack.yml", faultJobs)
+	cmd := s.command([]string{"TICKS=10"}, "-c", f, "ticker", "--version", "v1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errb syncBuffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, len("start 1\n"))
+	if _, err := stdout.Read(first); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Close() // as `head -1` does
+	err = cmd.Wait()
+	t.Logf("stderr:\n%s", errb.String())
+	if err != nil {
+		t.Fatalf("jobrun: %v, want the job's own verdict (success)", err)
+	}
+	if !strings.Contains(errb.String(), "no more output is shown") {
+		t.Errorf("stderr does not say the output stopped")
+	}
+	l := s.jobrun(nil, "logs", "ticker")
+	if !strings.Contains(l.stdout, "done 1") {
+		t.Errorf("the recorded output lacks the end of the run: %q", l.stdout)
+	}
+}
+
+func TestFiveConcurrentRunsStartOneMigration(t *testing.T) {
+	s := newStack(t)
+	f := s.writeStack("stack.yml", faultJobs)
+	var wg sync.WaitGroup
+	results := make([]result, 5)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = s.jobrunQuiet([]string{"TICKS=10"}, "-c", f, "ticker", "--version", "v1")
+		}()
+	}
+	time.Sleep(500 * time.Millisecond)
+	other := s.jobrunQuiet([]string{"TICKS=10"}, "-c", f, "ticker", "--version", "v2")
+	wg.Wait()
+	for i, r := range results {
+		if r.code != 0 || !strings.Contains(r.stderr, "succeeded") {
+			t.Errorf("run %d: exit %d, want 0 and the same verdict:\n%s", i, r.code, r.stderr)
+		}
+	}
+	if runs := strings.Count(s.readState("runs"), "run"); runs != 1 {
+		t.Errorf("%d ticker containers ran, want exactly 1", runs)
+	}
+	if other.code != jobs.ExitConflict && !strings.Contains(other.stderr, "v1 is running") {
+		// It may also have come after v1 ended, and then run v2 itself.
+		if other.code != 0 {
+			t.Errorf("concurrent other version: exit %d: %s", other.code, other.stderr)
+		}
+	}
+}
+
+func TestEngineUnreachableAtStart(t *testing.T) {
+	if os.Getenv("JOBRUN_INTEGRATION") != "1" {
+		t.Skip("needs the jobrun binary: run scripts/test.sh")
+	}
+	t.Parallel()
+	cases := []struct{ name, host string }{
+		{"no socket", "unix:///run/jobrun-nowhere/docker.sock"},
+		{"connection refused, password in the URL", "tcp://deploy:hunter2secret@127.0.0.1:1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(jobrunBin, "--stack", "s", "migrate", "--version", "v1", "--connect-timeout", "3s")
+			cmd.Env = append(os.Environ(), "DOCKER_HOST="+c.host)
+			var errb bytes.Buffer
+			cmd.Stderr = &errb
+			start := time.Now()
+			err := cmd.Run()
+			took := time.Since(start)
+			ee, ok := err.(*exec.ExitError)
+			if !ok || ee.ExitCode() != jobs.ExitEngine {
+				t.Errorf("exit %v, want %d", err, jobs.ExitEngine)
+			}
+			if took > 10*time.Second { // --connect-timeout, with room for a slow machine
+				t.Errorf("took %s, want about --connect-timeout 3s at most", took)
+			}
+			msg := errb.String()
+			if strings.Count(msg, "\n") != 1 || !strings.Contains(msg, "DOCKER_HOST") || strings.Contains(msg, "hunter2secret") {
+				t.Errorf("want one line naming DOCKER_HOST without the password, got %q", msg)
+			}
+		})
+	}
+}
