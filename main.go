@@ -23,6 +23,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/moby/term"
 	"github.com/urfave/cli/v2"
+	"github.com/xrash/smetrics"
 
 	"jobrun/jobs"
 	"jobrun/logs"
@@ -78,6 +79,34 @@ func exitCode(err error, stderr io.Writer) int {
 	return jobs.ExitUsage // urfave/cli's own flag and argument errors
 }
 
+// usageError turns urfave/cli's flag errors into one line that names the
+// fix, instead of its error followed by the whole help text.
+func usageError(c *cli.Context, err error, _ bool) error {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+		if s := cli.SuggestFlag(c.App.Flags, strings.TrimLeft(name, "-"), true); s != "" && similar(strings.TrimLeft(name, "-"), strings.TrimLeft(s, "-")) {
+			msg += fmt.Sprintf(": did you mean %s?", s)
+		}
+	}
+	return &jobs.UsageError{Msg: msg + " (jobrun --help lists the flags)"}
+}
+
+// closestCommand is the command a mistyped word most looks like, or "".
+func closestCommand(app *cli.App, word string) string {
+	best := ""
+	for _, c := range app.Commands {
+		if c.Name == word {
+			return ""
+		}
+		if similar(word, c.Name) {
+			best = c.Name
+		}
+	}
+	return best
+}
+
+func similar(a, b string) bool { return smetrics.JaroWinkler(a, b, 0.7, 4) >= 0.85 }
+
 // redact hides a password in a URL such as tcp://user:pass@host.
 func redact(s string) string {
 	return regexp.MustCompile(`(://[^:/@\s]+):[^@/\s]+@`).ReplaceAllString(s, "$1:***@")
@@ -113,6 +142,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Writer:         stdout,
 		ErrWriter:      stderr,
 		ExitErrHandler: func(*cli.Context, error) {}, // exit codes are mapped once, in run
+		OnUsageError:   usageError,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "compose-file", Aliases: []string{"c"}, Value: cli.NewStringSlice("stack.yml"), EnvVars: []string{"JOBRUN_COMPOSE_FILE"}, Usage: "stack file(s), merged in order as docker stack deploy -c does"},
 			&cli.StringFlag{Name: "stack", EnvVars: []string{"JOBRUN_STACK"}, Destination: &g.stack, Usage: "the deployed stack's name (as in docker stack deploy ... NAME)"},
@@ -147,7 +177,12 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				// never exit 0 for a job that did not run.
 				return &jobs.UsageError{Msg: "no job named: jobrun [flags] JOB [JOB...]"}
 			}
-			return runJobs(c, &g, c.Args().Slice())
+			err := runJobs(c, &g, c.Args().Slice())
+			var usage *jobs.UsageError
+			if cmd := closestCommand(c.App, c.Args().First()); cmd != "" && errors.As(err, &usage) {
+				usage.Msg = fmt.Sprintf("unknown command %q: did you mean jobrun %s? (as a job: %s)", c.Args().First(), cmd, usage.Msg)
+			}
+			return err
 		},
 		Commands: []*cli.Command{
 			{
@@ -199,17 +234,21 @@ func runJobs(c *cli.Context, g *globalFlags, names []string) error {
 		}
 		spec.RestartDelay = &d
 	}
-	engine, info, err := connect(c.Context, g.connectTimeout)
-	if err != nil {
-		return err
-	}
-	defer engine.Close()
-
+	var engine *client.Client
+	defer func() {
+		if engine != nil {
+			engine.Close()
+		}
+	}()
 	env := environ()
 	env["APP_VERSION"] = ver
 	cmd := &jobs.RunCommand{
-		IO:       streams(c),
-		Engine:   engine,
+		IO: streams(c),
+		Connect: func(ctx context.Context) (client.APIClient, string, error) {
+			e, info, err := connect(ctx, g.connectTimeout)
+			engine = e
+			return e, info.LoggingDriver, err
+		},
 		Files:    c.StringSlice("compose-file"),
 		Stack:    g.stack,
 		Env:      env,
@@ -224,7 +263,7 @@ func runJobs(c *cli.Context, g *globalFlags, names []string) error {
 			// The drain's own cap is the log source's; this only guards against a stuck read.
 			DrainTimeout: g.drain + 30*time.Second, Fast: 100 * time.Millisecond, Slow: time.Second, Reconnect: 2 * time.Minute,
 		},
-		Logs: logOptions(g, info),
+		Logs: logOptions(g),
 		Auth: registryAuth,
 		Now:  time.Now,
 	}
@@ -258,15 +297,16 @@ func showLogs(c *cli.Context, g *globalFlags) error {
 	defer engine.Close()
 	cmd := &jobs.LogsCommand{
 		IO: streams(c), Engine: engine, Stack: g.stack, Job: c.Args().First(), Version: g.version,
-		Attempt: g.attempt, Follow: g.follow, Logs: logOptions(g, info), Now: time.Now,
+		Attempt: g.attempt, Follow: g.follow, Logs: logOptions(g), Now: time.Now,
 	}
+	cmd.Logs.DefaultDriver = info.LoggingDriver
 	return cmd.Execute(c.Context)
 }
 
-func logOptions(g *globalFlags, info system.Info) jobs.LogOptions {
+func logOptions(g *globalFlags) jobs.LogOptions {
 	return jobs.LogOptions{
 		Mode: g.logSource, Group: g.logGroup, StreamTemplate: g.streamTemplate, Region: g.region, Profile: g.profile,
-		FlushWait: g.flushWait, DrainTimeout: g.drain, Poll: time.Second, DefaultDriver: info.LoggingDriver,
+		FlushWait: g.flushWait, DrainTimeout: g.drain, Poll: time.Second,
 	}
 }
 
@@ -332,6 +372,9 @@ func environ() map[string]string {
 func connect(ctx context.Context, timeout time.Duration) (*client.Client, system.Info, error) {
 	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
 	host := os.Getenv("DOCKER_HOST")
+	if scheme, _, _ := strings.Cut(host, "://"); host != "" && !map[string]bool{"unix": true, "tcp": true, "ssh": true, "npipe": true, "http": true, "https": true}[scheme] {
+		return nil, system.Info{}, &jobs.UsageError{Msg: fmt.Sprintf("DOCKER_HOST %q is not valid: use unix:///path, tcp://host:port or ssh://user@host", redact(host))}
+	}
 	if host != "" {
 		helper, err := connhelper.GetConnectionHelper(host)
 		if err != nil {

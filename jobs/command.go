@@ -25,7 +25,11 @@ type IO struct {
 
 // RunCommand is `jobrun run`: its flags, streams and engine.
 type RunCommand struct {
-	IO       IO
+	IO IO
+	// Connect reaches the engine once the stack file has been checked, so a
+	// mistake in it is reported without an engine. It also says the
+	// engine's default log driver.
+	Connect  func(ctx context.Context) (client.APIClient, string, error)
 	Engine   client.APIClient
 	Files    []string
 	Stack    string
@@ -57,6 +61,11 @@ func (c *RunCommand) Execute(ctx context.Context) error {
 			return &UsageError{Msg: fmt.Sprintf("job name %q cannot name a Swarm service: use letters, digits, '-' and '_' (63 characters at most with the stack name)", name)}
 		}
 	}
+	engine, defaultDriver, err := c.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	c.Engine, c.Logs.DefaultDriver = engine, defaultDriver
 	legacy := c.Legacy || versions.LessThan(c.Engine.ClientVersion(), legacyAPIVersion)
 	report := c.reporter()
 	if legacy {

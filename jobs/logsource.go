@@ -84,6 +84,15 @@ func (s *logSources) forJob(ctx context.Context, job Job) (where, error) {
 		}
 		return where{}, fmt.Errorf("job %s: %w", job.Name, err)
 	}
+	if opts["awslogs-create-group"] != "true" {
+		if err := logs.CheckGroup(ctx, client, group, cfg.Region); err != nil {
+			var missing *logs.GroupError
+			if errors.As(err, &missing) {
+				return where{}, &UsageError{Msg: fmt.Sprintf("job %s: %v", job.Name, err)}
+			}
+			return where{}, fmt.Errorf("job %s: %w", job.Name, err)
+		}
+	}
 	return where{
 		src: &logs.CloudWatch{
 			Client: client, Group: group, Stream: namer.Name, Limiter: s.limiter,

@@ -3,10 +3,14 @@ package logs
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/smithy-go/logging"
+
+	"jobrun/retry"
 )
 
 // AWSOptions say how to reach CloudWatch Logs. Empty fields fall back to the
@@ -46,6 +50,9 @@ func NewCloudWatchClient(ctx context.Context, o AWSOptions) (*cloudwatchlogs.Cli
 	// Throttling is normal at CloudWatch's low quotas: let the SDK retry
 	// more than its default 3 before our own backoff takes over.
 	opts = append(opts, config.WithRetryMaxAttempts(10))
+	// The SDK's own warnings (an IMDS fallback, say) would break jobrun's
+	// one-line errors; what matters is returned as an error.
+	opts = append(opts, config.WithLogger(logging.Nop{}))
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, cfg, fmt.Errorf("load AWS configuration: %w", err)
@@ -62,4 +69,32 @@ func NewCloudWatchClient(ctx context.Context, o AWSOptions) (*cloudwatchlogs.Cli
 		}
 	})
 	return client, cfg, nil
+}
+
+// GroupError means the log group jobrun would read does not exist.
+type GroupError struct{ Group, Region string }
+
+func (e *GroupError) Error() string {
+	return fmt.Sprintf("log group %s does not exist in region %s: check --log-group or the job's awslogs-group and awslogs-region (or set awslogs-create-group: \"true\")", e.Group, e.Region)
+}
+
+// CheckGroup fails with a GroupError when the group does not exist, so a
+// mistyped group is reported at start instead of as a stream that never
+// appears.
+func CheckGroup(ctx context.Context, c cloudwatchlogs.DescribeLogGroupsAPIClient, group, region string) error {
+	var out *cloudwatchlogs.DescribeLogGroupsOutput
+	err := retry.Do(ctx, retry.Policy(200*time.Millisecond, 2*time.Second, 30*time.Second), func() error {
+		var err error
+		out, err = c.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String(group)})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("check log group %s (needs logs:DescribeLogGroups): %w", group, err)
+	}
+	for _, g := range out.LogGroups {
+		if aws.ToString(g.LogGroupName) == group {
+			return nil
+		}
+	}
+	return &GroupError{Group: group, Region: region}
 }
