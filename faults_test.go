@@ -316,3 +316,30 @@ func TestEngineUnreachableAtStart(t *testing.T) {
 		})
 	}
 }
+
+// TestDrainTimeoutIsReported: a stream that never appears (here: the job
+// does not log to CloudWatch, but --logs cloudwatch says it does) is said
+// loudly, kept in the run record, and changes neither the verdict nor the
+// cleanup. The endpoint comes the standard SDK way.
+func TestDrainTimeoutIsReported(t *testing.T) {
+	s := newStack(t)
+	srv := cwlogstest.NewServer()
+	defer srv.Close()
+	srv.Put("docker-swarm-lg", "another-stream", cwlogstest.Event{Timestamp: time.Now().UnixMilli(), Message: "x"})
+	f := s.writeStack("stack.yml", countingJobs)
+	env := append([]string{"AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=" + srv.URL}, awsEnv...)
+	r := s.jobrun(env, "-c", f, "collectstatic", "--version", "v1", "--logs", "cloudwatch", "--drain-timeout", "3s", "-o", "json")
+	if r.code != 0 {
+		t.Errorf("exit %d, want 0: a log-reading failure never changes the verdict", r.code)
+	}
+	if !strings.Contains(r.stderr, "output may be incomplete") {
+		t.Errorf("stderr does not say the output may be incomplete")
+	}
+	if !strings.Contains(r.stdout, `"log_note": "attempt 1: output may be incomplete`) {
+		t.Errorf("the run record lacks the note:\n%s", r.stdout)
+	}
+	if srv.Calls("GetLogEvents") == 0 {
+		t.Errorf("jobrun never asked the endpoint from AWS_ENDPOINT_URL_CLOUDWATCH_LOGS")
+	}
+	s.assertNoService()
+}

@@ -52,9 +52,13 @@ type where struct {
 }
 
 func (s *logSources) forJob(ctx context.Context, job Job) (where, error) {
-	driver, opts := s.opts.DefaultDriver, map[string]string{}
+	// The engine's default driver comes with daemon.json's options, which
+	// no API shows: the flags stand in for them. A driver the job sets
+	// comes with its own options only, and without a tag the driver names
+	// the stream after the container ID.
+	driver, opts, template := s.opts.DefaultDriver, map[string]string{}, s.opts.StreamTemplate
 	if d := job.Spec.TaskTemplate.LogDriver; d != nil && d.Name != "" {
-		driver, opts = d.Name, d.Options
+		driver, opts, template = d.Name, d.Options, d.Options["tag"]
 	}
 	switch s.opts.Mode {
 	case "docker":
@@ -65,7 +69,7 @@ func (s *logSources) forJob(ctx context.Context, job Job) (where, error) {
 		}
 	}
 	group := firstOf(opts["awslogs-group"], s.opts.Group)
-	namer := logs.StreamNamer{Fixed: opts["awslogs-stream"], Template: firstOf(opts["tag"], s.opts.StreamTemplate)}
+	namer := logs.StreamNamer{Fixed: opts["awslogs-stream"], Template: template}
 	if cs := job.Spec.TaskTemplate.ContainerSpec; cs != nil {
 		namer.Image = cs.Image
 	}

@@ -85,7 +85,7 @@ func (r *TextReporter) Done(rec Record) {
 		}
 	}
 	if rec.LogNote != "" {
-		r.logf("jobrun: %s: output: %s", rec.Job, rec.LogNote)
+		r.logf("jobrun: %s: WARNING: %s", rec.Job, rec.LogNote)
 	}
 }
 

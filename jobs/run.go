@@ -159,7 +159,7 @@ func (r *Runner) acquire(ctx context.Context, job *Job) (id string, owner bool, 
 				job.Name, labels[LabelVersion], labels[LabelRunID], svc.CreatedAt.Format(time.RFC3339), job.Spec.Name)}
 		}
 		// A finished run left behind with --keep: it no longer runs anything.
-		r.Report.Notice(job.Name, fmt.Sprintf("removing the finished service of version %s (run %s) left by --keep", labels[LabelVersion], labels[LabelRunID]))
+		r.Report.Notice(job.Name, fmt.Sprintf("removing the finished service of version %s (run %s), left behind by an earlier run", labels[LabelVersion], labels[LabelRunID]))
 		if err := r.Engine.ServiceRemove(ctx, svc.ID); err != nil && !errdefs.IsNotFound(err) {
 			return "", false, &EngineError{Msg: "remove service " + job.Spec.Name, Err: err}
 		}
@@ -268,16 +268,22 @@ func (r *Runner) watch(ctx context.Context, job Job, id string, owner bool, rec 
 	// Stop what must not go on before waiting for the last output, so a
 	// timed-out or interrupted job stops now.
 	stop := owner && (v.Outcome == TimedOut || (v.Outcome == Interrupted && !r.Opts.DetachOnInterrupt))
-	cleanCtx, cancelClean := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancelClean()
+	// Cleanup runs even after an interrupt, each step with its own bound.
+	cleanup := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	}
 	if stop {
-		r.remove(cleanCtx, id, job)
+		stopCtx, cancel := cleanup()
+		r.remove(stopCtx, id, job)
+		cancel()
 		r.Report.Notice(job.Name, fmt.Sprintf("stopped the job: removed service %s", job.Spec.Name))
 	} else if v.Outcome == Interrupted {
 		r.Report.Notice(job.Name, fmt.Sprintf("left running: service %s (stop it with docker service rm %s)", job.Spec.Name, job.Spec.Name))
 	}
 	outputs := r.drain(followers, order, &rec, r.Opts.DrainTimeout)
 	rec.Ended = r.Now()
+	cleanCtx, cancelClean := cleanup()
+	defer cancelClean()
 	for i, a := range rec.Attempts {
 		if a.Started() {
 			rec.Attempts[i].LogStream = r.Logs.Location(taskOf(job, a))

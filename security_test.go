@@ -1,0 +1,141 @@
+package main
+
+// Credentials never reach jobrun's output, errors or run records.
+
+import (
+	"context"
+	"encoding/base64"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/swarm"
+
+	"jobrun/jobs"
+	"jobrun/logs/cwlogstest"
+)
+
+func TestSecretsNeverShown(t *testing.T) {
+	s := newStack(t)
+	srv := cwlogstest.NewServer()
+	defer srv.Close()
+	const (
+		hostPassword   = "HostPassw0rdXyz"
+		awsSecret      = "AwsSecretKeyXyz"
+		registrySecret = "RegistryPassXyz"
+		secretValue    = "SwarmSecretXyz"
+		envPassword    = "EnvPasswordXyz"
+	)
+	ctx := context.Background()
+	if _, err := s.engine.SecretCreate(ctx, swarm.SecretSpec{
+		Annotations: swarm.Annotations{Name: s.name + "_pw", Labels: map[string]string{jobs.LabelStack: s.name}},
+		Data:        []byte(secretValue),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.engine.SecretRemove(context.Background(), s.name+"_pw") })
+
+	// The engine reached over TCP with a password in DOCKER_HOST.
+	addr := unixProxy(t, strings.TrimPrefix(os.Getenv("DOCKER_HOST"), "unix://"))
+	// Registry credentials for the image's registry (Docker Hub).
+	cfgDir := t.TempDir()
+	auth := base64.StdEncoding.EncodeToString([]byte("deploy:" + registrySecret))
+	if err := os.WriteFile(filepath.Join(cfgDir, "config.json"), []byte(`{"auths":{"https://index.docker.io/v1/":{"auth":"`+auth+`"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{
+		"DOCKER_HOST=tcp://deploy:" + hostPassword + "@" + addr,
+		"DOCKER_CONFIG=" + cfgDir,
+		"AWS_ACCESS_KEY_ID=AKIDJOBRUNTEST", "AWS_SECRET_ACCESS_KEY=" + awsSecret, "AWS_REGION=us-east-1",
+		"JOBRUN_FLUSH_WAIT=1s", "DB_PASSWORD=" + envPassword,
+	}
+	f := s.writeStack("stack.yml", strings.NewReplacer("STACK", s.name, "ENDPOINT", srv.URL).Replace(`version: "3.7"
+services:
+  migrate:
+    image: IMAGE
+    command: ["sh", "-c", "test -s /run/secrets/pw && echo migrated; exit $${FAIL:-0}"]
+    environment: {MYSQL_PASSWORD: "${DB_PASSWORD}", FAIL: "${FAIL:-0}"}
+    secrets: [{source: pw, target: pw}]
+    logging:
+      driver: awslogs
+      options: {awslogs-endpoint: ENDPOINT, awslogs-group: docker-swarm-lg, awslogs-region: us-east-1, awslogs-create-group: "true"}
+    deploy:
+      restart_policy: {condition: none}
+secrets:
+  pw: {external: true, name: STACK_pw}
+`))
+
+	var all strings.Builder
+	for _, args := range [][]string{
+		{"-c", f, "migrate", "--version", "v1"},
+		{"-c", f, "migrate", "--version", "v2", "-o", "json", "--logs", "docker"},
+		{"-c", f, "migrate", "--version", "v3"}, // FAIL=3 below: a failed run
+		{"history"},
+		{"-o", "json", "history"},
+		{"logs", "migrate"},
+		{"logs", "migrate", "--version", "v2"},
+		{"-c", f, "nosuchjob", "--version", "v1"},
+	} {
+		e := env
+		if args[len(args)-1] == "v3" {
+			e = append(e, "FAIL=3")
+		}
+		r := s.jobrun(e, args...)
+		all.WriteString(r.stdout + r.stderr)
+	}
+	// A bad DOCKER_HOST's error names it, without the password.
+	bad := s.jobrunQuiet([]string{"DOCKER_HOST=tcp://deploy:" + hostPassword + "@127.0.0.1:1"}, "-c", f, "migrate", "--version", "v1", "--connect-timeout", "2s")
+	all.WriteString(bad.stdout + bad.stderr)
+	if !strings.Contains(all.String(), "migrated") || !strings.Contains(bad.stderr, "127.0.0.1:1") {
+		t.Fatalf("the runs did not run as planned:\n%s", all.String())
+	}
+	// And the run records kept in the swarm.
+	cfgs, err := s.engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: filters.NewArgs(filters.Arg("label", jobs.LabelStack+"="+s.name))})
+	if err != nil || len(cfgs) < 3 {
+		t.Fatalf("run records: %v (%d)", err, len(cfgs))
+	}
+	for _, c := range cfgs {
+		all.Write(c.Spec.Data)
+		for k, v := range c.Spec.Labels {
+			all.WriteString(k + "=" + v + "\n")
+		}
+	}
+	for _, secret := range []string{hostPassword, awsSecret, registrySecret, auth, secretValue, envPassword} {
+		if strings.Contains(all.String(), secret) {
+			t.Errorf("%q appears in jobrun's output or run records", secret)
+		}
+	}
+}
+
+// unixProxy serves the unix socket at path on a loopback TCP port.
+func unixProxy(t *testing.T, path string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				u, err := net.Dial("unix", path)
+				if err != nil {
+					return
+				}
+				defer u.Close()
+				go func() { _, _ = io.Copy(u, c) }()
+				_, _ = io.Copy(c, u)
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
