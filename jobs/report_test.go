@@ -190,7 +190,7 @@ func TestTextReporterNoticeAndDone(t *testing.T) {
 		Started: start, Ended: start.Add(90 * time.Second), Attempts: make([]Attempt, 2), LogNote: "attempt 1 lost"})
 	want := "jobrun: migrate: attached to a run started elsewhere\n" +
 		"jobrun: migrate: abc1234 failed in 1m30s after 2 attempt(s): all 2 attempts failed\n" +
-		"jobrun: migrate: output: attempt 1 lost\n"
+		"jobrun: migrate: WARNING: attempt 1 lost\n"
 	if log.String() != want {
 		t.Errorf("log = %q\nwant  %q", log.String(), want)
 	}
