@@ -164,7 +164,11 @@ func (c *CloudWatch) page(ctx context.Context, in *cloudwatchlogs.GetLogEventsIn
 }
 
 func writeEvents(w io.Writer, events []types.OutputLogEvent) error {
-	var buf []byte
+	size := 0
+	for _, e := range events {
+		size += len(aws.ToString(e.Message)) + 1
+	}
+	buf := make([]byte, 0, size) // one write per page, one allocation
 	for _, e := range events {
 		msg := aws.ToString(e.Message)
 		buf = append(buf, msg...)
