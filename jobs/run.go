@@ -259,9 +259,11 @@ func (r *Runner) watch(ctx context.Context, job Job, id string, owner bool, rec 
 	case errors.Is(err, context.DeadlineExceeded):
 		v.Outcome, v.Reason = TimedOut, fmt.Sprintf("still running after --timeout %s", r.Opts.Timeout)
 	default:
+		// The engine stayed out of reach past --reconnect: jobrun cannot
+		// stop the job either, so say where it may still be running.
 		rec.Attempts, rec.Ended = v.Attempts, r.Now()
 		r.drain(followers, order, &rec, 0)
-		return rec, err
+		return rec, &EngineError{Msg: fmt.Sprintf("lost the engine while waiting for %s; the job may still be running: check with docker service ps %s", job.Name, job.Spec.Name), Err: err}
 	}
 	rec.Outcome, rec.Reason, rec.Attempts = v.Outcome, v.Reason, v.Attempts
 

@@ -405,3 +405,34 @@ func TestOutcomeExitCode(t *testing.T) {
 		}
 	}
 }
+
+func TestStranded(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	running := Verdict{Outcome: Running, Attempts: []Attempt{{Number: 1, TaskID: "t1", NodeID: "nodeA0123456789", State: swarm.TaskStateRunning}}}
+	down := map[string]DownNode{"nodeA0123456789": {Hostname: "worker-1", Since: t0}}
+	cases := []struct {
+		name string
+		v    Verdict
+		down map[string]DownNode
+		now  time.Time
+		want Outcome
+	}{
+		{"node up", running, nil, t0.Add(time.Hour), Running},
+		{"down, within grace", running, down, t0.Add(59 * time.Second), Running},
+		{"down past grace", running, down, t0.Add(61 * time.Second), Failed},
+		{"attempt already done", Verdict{Outcome: Running, Attempts: []Attempt{{Number: 1, NodeID: "nodeA0123456789", State: swarm.TaskStateFailed}}}, down, t0.Add(time.Hour), Running},
+		{"final verdict kept", Verdict{Outcome: Succeeded, Attempts: running.Attempts}, down, t0.Add(time.Hour), Succeeded},
+		{"no attempts", Verdict{Outcome: Running}, down, t0.Add(time.Hour), Running},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := Stranded(c.v, c.down, time.Minute, c.now)
+			if got.Outcome != c.want {
+				t.Fatalf("outcome %s, want %s", got.Outcome, c.want)
+			}
+			if c.want == Failed && (!strings.Contains(got.Reason, "worker-1") || !strings.Contains(got.Reason, "nodeA0123456") || !strings.Contains(got.Reason, "down")) {
+				t.Errorf("reason %q does not name the lost node", got.Reason)
+			}
+		})
+	}
+}
