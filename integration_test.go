@@ -676,3 +676,28 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+func TestLogsFollowTheRunInProgress(t *testing.T) {
+	s := newStack(t)
+	f := s.writeStack("stack.yml", faultJobs)
+	run := s.command([]string{"TICKS=25"}, "-c", f, "ticker", "--version", "v1")
+	var runOut syncBuffer
+	run.Stdout = &runOut
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(runOut.String(), "tick 1.2\n") })
+	r := s.jobrun(nil, "logs", "ticker", "--follow")
+	if err := run.Wait(); err != nil {
+		t.Fatalf("the run: %v", err)
+	}
+	if r.code != 0 {
+		t.Errorf("logs --follow: exit %d, want the run's 0", r.code)
+	}
+	if want := "start 1\n" + ticks(1, 25) + "done 1\n"; r.stdout != want {
+		t.Errorf("logs --follow stdout %q, want the whole attempt %q", r.stdout, want)
+	}
+	if !strings.Contains(r.stderr, "following version v1") || !strings.Contains(r.stderr, "succeeded") {
+		t.Errorf("logs --follow does not say what it follows and how it ended")
+	}
+}
