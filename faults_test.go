@@ -50,12 +50,7 @@ func ticks(run, n int) string {
 func TestEngineRestartMidRun(t *testing.T) {
 	s := newSerialStack(t)
 	f := s.writeStack("stack.yml", faultJobs)
-	cmd := s.command([]string{"TICKS=60"}, "-c", f, "ticker", "--version", "v1")
-	var out, errb syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, out, errb := s.start([]string{"TICKS=60"}, "-c", f, "ticker", "--version", "v1")
 	waitFor(t, func() bool { return strings.Contains(out.String(), "tick 1.3\n") })
 	engineScript(t, "down")
 	time.Sleep(5 * time.Second)
@@ -83,12 +78,7 @@ func engineScript(t *testing.T, verb string) {
 func TestKilledContainerIsAFailedAttempt(t *testing.T) {
 	s := newStack(t)
 	f := s.writeStack("stack.yml", faultJobs)
-	cmd := s.command([]string{"SLOW=1", "TICKS=3"}, "-c", f, "ticker", "--version", "v1")
-	var out, errb syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, out, errb := s.start([]string{"SLOW=1", "TICKS=3"}, "-c", f, "ticker", "--version", "v1")
 	waitFor(t, func() bool { return strings.Contains(out.String(), "start 1\n") })
 	ctx := context.Background()
 	cs, err := s.engine.ContainerList(ctx, container.ListOptions{Filters: filters.NewArgs(
@@ -116,16 +106,8 @@ func TestCloudWatchReadOutage(t *testing.T) {
 	s := newStack(t)
 	srv := cwlogstest.NewServer()
 	defer srv.Close()
-	f := s.writeStack("stack.yml", strings.ReplaceAll(strings.Replace(faultJobs, "    deploy:", `    logging:
-      driver: awslogs
-      options: {awslogs-endpoint: ENDPOINT, awslogs-group: docker-swarm-lg, awslogs-region: us-east-1, awslogs-create-group: "true", tag: "{{.Name}}-{{.ID}}"}
-    deploy:`, 1), "ENDPOINT", srv.URL))
-	cmd := s.command(append([]string{"TICKS=75"}, awsEnv...), "-c", f, "ticker", "--version", "v1")
-	var out, errb syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	f := s.writeStack("stack.yml", withAWSLogs(faultJobs, srv))
+	cmd, out, errb := s.start(append([]string{"TICKS=75"}, awsEnv...), "-c", f, "ticker", "--version", "v1")
 	waitFor(t, func() bool { return strings.Contains(out.String(), "start 1\n") })
 	srv.SetReadOutage(true) // the job goes on printing; the driver goes on writing
 	time.Sleep(10 * time.Second)
@@ -146,20 +128,13 @@ func TestCloudWatchReadOutage(t *testing.T) {
 func TestServiceRemovedOutsideJobrun(t *testing.T) {
 	s := newStack(t)
 	f := s.writeStack("stack.yml", countingJobs)
-	cmd := s.command(nil, "-c", f, "sleeper", "--version", "v1")
-	var out, errb syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, out, errb := s.start(nil, "-c", f, "sleeper", "--version", "v1")
 	waitFor(t, func() bool { return strings.Contains(out.String(), "sleeping") })
 	if err := s.engine.ServiceRemove(context.Background(), jobs.ServiceName(s.name, "sleeper")); err != nil {
 		t.Fatal(err)
 	}
-	err := cmd.Wait()
-	ee, ok := err.(*exec.ExitError)
-	if !ok || ee.ExitCode() != jobs.ExitRemoved {
-		t.Errorf("exit %v, want %d", err, jobs.ExitRemoved)
+	if code := exitCodeOf(cmd.Wait()); code != jobs.ExitRemoved {
+		t.Errorf("exit %d, want %d", code, jobs.ExitRemoved)
 	}
 	if !strings.Contains(errb.String(), "removed outside jobrun") {
 		t.Errorf("stderr does not say the service was removed outside jobrun:\n%s", errb.String())
@@ -184,16 +159,8 @@ func TestSignals(t *testing.T) {
 			s := newStack(t)
 			srv := cwlogstest.NewServer()
 			defer srv.Close()
-			f := s.writeStack("stack.yml", strings.ReplaceAll(strings.Replace(faultJobs, "    deploy:", `    logging:
-      driver: awslogs
-      options: {awslogs-endpoint: ENDPOINT, awslogs-group: docker-swarm-lg, awslogs-region: us-east-1, awslogs-create-group: "true", tag: "{{.Name}}-{{.ID}}"}
-    deploy:`, 1), "ENDPOINT", srv.URL))
-			cmd := s.command(append([]string{"SLOW=1"}, awsEnv...), "-c", f, "ticker", "--version", "v1", "--flush-wait", c.flushWait, "--drain-timeout", "90s")
-			var out, errb syncBuffer
-			cmd.Stdout, cmd.Stderr = &out, &errb
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			f := s.writeStack("stack.yml", withAWSLogs(faultJobs, srv))
+			cmd, out, errb := s.start(append([]string{"SLOW=1"}, awsEnv...), "-c", f, "ticker", "--version", "v1", "--flush-wait", c.flushWait, "--drain-timeout", "90s")
 			waitFor(t, func() bool { return strings.Contains(out.String(), "start 1") })
 			for i, sig := range c.signals {
 				_ = cmd.Process.Signal(sig)
@@ -204,10 +171,8 @@ func TestSignals(t *testing.T) {
 					waitFor(t, func() bool { return strings.Contains(errb.String(), "stopped the job") })
 				}
 			}
-			err := cmd.Wait()
-			ee, ok := err.(*exec.ExitError)
-			if !ok || ee.ExitCode() != jobs.ExitInterrupted {
-				t.Errorf("exit %v, want %d", err, jobs.ExitInterrupted)
+			if code := exitCodeOf(cmd.Wait()); code != jobs.ExitInterrupted {
+				t.Errorf("exit %d, want %d", code, jobs.ExitInterrupted)
 			}
 			if !strings.Contains(errb.String(), c.want) {
 				t.Errorf("stderr lacks %q:\n%s", c.want, errb.String())
@@ -295,16 +260,15 @@ func TestEngineUnreachableAtStart(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cmd := exec.Command(jobrunBin, "--stack", "s", "migrate", "--version", "v1", "--connect-timeout", "3s")
+			cmd := exec.Command(jobrunBin, "--stack", "s", "history", "--connect-timeout", "3s")
 			cmd.Env = append(os.Environ(), "DOCKER_HOST="+c.host)
 			var errb bytes.Buffer
 			cmd.Stderr = &errb
 			start := time.Now()
-			err := cmd.Run()
+			code := exitCodeOf(cmd.Run())
 			took := time.Since(start)
-			ee, ok := err.(*exec.ExitError)
-			if !ok || ee.ExitCode() != jobs.ExitEngine {
-				t.Errorf("exit %v, want %d", err, jobs.ExitEngine)
+			if code != jobs.ExitEngine {
+				t.Errorf("exit %d, want %d", code, jobs.ExitEngine)
 			}
 			if took > 10*time.Second { // --connect-timeout, with room for a slow machine
 				t.Errorf("took %s, want about --connect-timeout 3s at most", took)

@@ -154,17 +154,41 @@ func (s *engineStack) command(env []string, args ...string) *exec.Cmd {
 }
 
 func (s *engineStack) jobrunCmd(cmd *exec.Cmd) result {
+	s.t.Helper()
+	r := s.runQuietly(cmd)
+	s.t.Logf("jobrun %s → exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(cmd.Args[1:], " "), r.code, r.stdout, r.stderr)
+	return r
+}
+
+func (s *engineStack) runQuietly(cmd *exec.Cmd) result {
+	s.t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
+	if _, ok := err.(*exec.ExitError); err != nil && !ok {
 		s.t.Fatalf("run jobrun: %v", err)
 	}
-	s.t.Logf("jobrun %s → exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(cmd.Args[1:], " "), code, out.String(), errb.String())
-	return result{out.String(), errb.String(), code}
+	return result{out.String(), errb.String(), exitCodeOf(err)}
+}
+
+func exitCodeOf(err error) int {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return 0
+}
+
+// start starts jobrun in the background, its output in buffers safe to
+// read while it runs.
+func (s *engineStack) start(env []string, args ...string) (cmd *exec.Cmd, stdout, stderr *syncBuffer) {
+	s.t.Helper()
+	cmd = s.command(env, args...)
+	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	return cmd, stdout, stderr
 }
 
 func (s *engineStack) readState(name string) string {
@@ -398,12 +422,7 @@ func TestConcurrentRunsStartOneMigration(t *testing.T) {
 func TestOtherVersionRunningIsRefused(t *testing.T) {
 	s := newStack(t)
 	f := s.writeStack("stack.yml", countingJobs)
-	first := s.command(nil, "-c", f, "sleeper", "--version", "v1")
-	var out bytes.Buffer
-	first.Stderr = &out
-	if err := first.Start(); err != nil {
-		t.Fatal(err)
-	}
+	first, _, _ := s.start(nil, "-c", f, "sleeper", "--version", "v1")
 	waitFor(t, func() bool { return len(s.jobServices()) == 1 })
 	r := s.jobrun(nil, "-c", f, "sleeper", "--version", "v2")
 	if r.code != jobs.ExitConflict || !strings.Contains(r.stderr, "v1 is running") {
@@ -416,18 +435,11 @@ func TestOtherVersionRunningIsRefused(t *testing.T) {
 func TestInterruptStopsTheJob(t *testing.T) {
 	s := newStack(t)
 	f := s.writeStack("stack.yml", countingJobs)
-	cmd := s.command(nil, "-c", f, "sleeper", "--version", "v1")
-	var out, errb syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, out, errb := s.start(nil, "-c", f, "sleeper", "--version", "v1")
 	waitFor(t, func() bool { return strings.Contains(out.String(), "sleeping") })
 	_ = cmd.Process.Signal(os.Interrupt)
-	err := cmd.Wait()
-	ee, ok := err.(*exec.ExitError)
-	if !ok || ee.ExitCode() != jobs.ExitInterrupted {
-		t.Errorf("exit %v, want %d", err, jobs.ExitInterrupted)
+	if code := exitCodeOf(cmd.Wait()); code != jobs.ExitInterrupted {
+		t.Errorf("exit %d, want %d", code, jobs.ExitInterrupted)
 	}
 	if !strings.Contains(errb.String(), "stopped the job") {
 		t.Errorf("stderr does not say the job was stopped:\n%s", errb.String())
@@ -567,6 +579,15 @@ func (s *engineStack) writeAWSStack(srv *cwlogstest.Server) string {
 	return s.writeStack("stack.yml", strings.ReplaceAll(awslogsJobs, "ENDPOINT", srv.URL))
 }
 
+// withAWSLogs gives a stack file's first service the awslogs driver,
+// shipping to srv.
+func withAWSLogs(yaml string, srv *cwlogstest.Server) string {
+	return strings.Replace(yaml, "    deploy:", `    logging:
+      driver: awslogs
+      options: {awslogs-endpoint: `+srv.URL+`, awslogs-group: docker-swarm-lg, awslogs-region: us-east-1, awslogs-create-group: "true", tag: "{{.Name}}-{{.ID}}"}
+    deploy:`, 1)
+}
+
 func TestCloudWatchAttempts(t *testing.T) {
 	s := newStack(t)
 	srv := cwlogstest.NewServer()
@@ -657,17 +678,7 @@ func TestLogSourceChoice(t *testing.T) {
 // jobrunQuiet is jobrun without logging its (large) output.
 func (s *engineStack) jobrunQuiet(env []string, args ...string) result {
 	s.t.Helper()
-	cmd := s.command(env, args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		s.t.Fatalf("run jobrun: %v", err)
-	}
-	return result{out.String(), errb.String(), code}
+	return s.runQuietly(s.command(env, args...))
 }
 
 func tail(s string, n int) string {
@@ -680,12 +691,7 @@ func tail(s string, n int) string {
 func TestLogsFollowTheRunInProgress(t *testing.T) {
 	s := newStack(t)
 	f := s.writeStack("stack.yml", faultJobs)
-	run := s.command([]string{"TICKS=25"}, "-c", f, "ticker", "--version", "v1")
-	var runOut syncBuffer
-	run.Stdout = &runOut
-	if err := run.Start(); err != nil {
-		t.Fatal(err)
-	}
+	run, runOut, _ := s.start([]string{"TICKS=25"}, "-c", f, "ticker", "--version", "v1")
 	waitFor(t, func() bool { return strings.Contains(runOut.String(), "tick 1.2\n") })
 	r := s.jobrun(nil, "logs", "ticker", "--follow")
 	if err := run.Wait(); err != nil {
