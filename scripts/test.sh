@@ -1,22 +1,27 @@
 #!/usr/bin/env bash
-# README test command: vet and test (unit + integration) against the private
-# engine from scripts/engine.sh, which is stopped again on exit.
+# README test command: vet and test (unit, integration against the private
+# single-node engine of scripts/engine.sh, and multi-node against the swarm of
+# scripts/multinode.sh), then stop both engines again.
+# Extra arguments go to go test, e.g. scripts/test.sh -run TestMultiNode -v
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
 
-# Stop the engine on any exit, keeping the script's (i.e. go test's) status.
+# Stop the engines on any exit, keeping the script's (i.e. go test's) status.
 cleanup() {
   local rc=$?
+  scripts/multinode.sh down || true
   scripts/engine.sh down || true
   exit "$rc"
 }
 trap cleanup EXIT
 
 scripts/engine.sh up
+scripts/multinode.sh up # loads the test image that engine.sh built
+eval "$(scripts/multinode.sh env)"
 eval "$(scripts/engine.sh env)"
-export JOBRUN_INTEGRATION=1
+export JOBRUN_INTEGRATION=1 JOBRUN_MULTINODE=1
 export JOBRUN_TEST_IMAGE=jobrun-test/busybox:latest
 
 go vet ./...
-go test -count=1 -timeout 40m ./...
+go test -count=1 -timeout 60m "$@" ./...

@@ -1,0 +1,328 @@
+#!/usr/bin/env bash
+# A real multi-node swarm on one machine, for jobrun's multi-node tests: a
+# manager and two workers, each its own dockerd in its own network namespace,
+# joined over a private host bridge; and a fourth, plain dockerd that is not in
+# swarm mode. It never touches a system dockerd, nor scripts/engine.sh's engine
+# (which it only reads the test image from, starting it if it is not running).
+#
+#   scripts/multinode.sh up      start (idempotent; also restarts a dockerd that died)
+#   scripts/multinode.sh down    stop every dockerd, remove its state, namespaces,
+#                                links and bridge
+#   scripts/multinode.sh env     eval "$(scripts/multinode.sh env)"
+#
+# Layout (NET defaults to 10.213.7, JOBRUN_MULTINODE_NET overrides it):
+#   bridge jrmn0             NET.1/24 on the host (BRIDGE_HOST_IP)
+#   netns jrmn-NODE          eth0 NET.1x/24, no default route (offline)
+#   dockerd                  unix:///run/jobrun-multinode/NODE/docker.sock,
+#                            hostname jobrun-NODE (own UTS namespace)
+#   NODE: manager .11, worker1 .12, worker2 .13, plain .14
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+NET=${JOBRUN_MULTINODE_NET:-10.213.7}
+BRIDGE=jrmn0
+BRIDGE_IP=$NET.1
+RUN_DIR=/run/jobrun-multinode
+DATA_DIR=/var/lib/jobrun-multinode
+NODES=(manager worker1 worker2 plain)
+declare -A IP=([manager]=$NET.11 [worker1]=$NET.12 [worker2]=$NET.13 [plain]=$NET.14)
+TEST_IMAGE=jobrun-test/busybox:latest
+ENGINE_SOCK=unix:///run/jobrun-engine/docker.sock # scripts/engine.sh's engine
+
+netns() { echo "jrmn-$1"; }          # network namespace of a node
+hostlink() { echo "jrmn-$1"; }       # host end of its veth (<= 15 chars)
+sock() { echo "unix://$RUN_DIR/$1/docker.sock"; }
+pidfile() { echo "$RUN_DIR/$1/docker.pid"; }
+logfile() { echo "$RUN_DIR/$1/dockerd.log"; }
+hostname_of() { echo "jobrun-$1"; }
+dk() { local n=$1; shift; docker -H "$(sock "$n")" "$@"; } # docker CLI against a node
+
+fail() {
+  echo "multinode: $*" >&2
+  exit 1
+}
+
+alive() { # true if pid $1 runs; a zombie does not (PID 1 may reap it seconds late)
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat%% *} != Z ]]
+}
+
+running_pid() { # prints node $1's dockerd pid if it is alive
+  local pid
+  pid=$(cat "$(pidfile "$1")" 2>/dev/null) || return 1
+  [[ -n $pid && $(cat "/proc/$pid/comm" 2>/dev/null) == dockerd ]] && alive "$pid" && echo "$pid"
+}
+
+install_deps() {
+  local bb missing=()
+  command -v dockerd >/dev/null && command -v docker >/dev/null || missing+=(docker.io)
+  bb=$(command -v busybox || true)
+  [[ -n $bb ]] && ! ldd "$bb" >/dev/null 2>&1 || missing+=(busybox-static)
+  command -v ip >/dev/null || missing+=(iproute2)
+  command -v iptables >/dev/null || missing+=(iptables)
+  command -v nsenter >/dev/null && command -v unshare >/dev/null || missing+=(util-linux)
+  ((${#missing[@]} == 0)) && return
+  echo "multinode: installing ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# --- network -----------------------------------------------------------------
+
+# A host dockerd that sets the FORWARD policy to DROP would also drop bridged
+# traffic between the namespaces (br_netfilter hands it to iptables): accept
+# the bridge's own traffic, in DOCKER-USER where that chain exists.
+fw_chain() { if iptables -S DOCKER-USER >/dev/null 2>&1; then echo DOCKER-USER; else echo FORWARD; fi; }
+FW_RULE=(-i "$BRIDGE" -o "$BRIDGE" -j ACCEPT)
+
+net_up() {
+  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+    if ip -4 route show | grep -q "^$NET\.0/24 "; then
+      fail "$NET.0/24 is already routed on this host: set JOBRUN_MULTINODE_NET to another private /24 prefix"
+    fi
+    ip link add "$BRIDGE" type bridge
+  fi
+  ip addr replace "$BRIDGE_IP/24" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+  local n ns
+  for n in "${NODES[@]}"; do
+    ns=$(netns "$n")
+    [[ -e /var/run/netns/$ns ]] || ip netns add "$ns"
+    if ! ip link show "$(hostlink "$n")" >/dev/null 2>&1; then
+      ip -n "$ns" link del eth0 2>/dev/null || true
+      ip link add "$(hostlink "$n")" type veth peer name eth0 netns "$ns"
+    fi
+    ip link set "$(hostlink "$n")" master "$BRIDGE" up
+    ip -n "$ns" link set lo up
+    ip -n "$ns" addr replace "${IP[$n]}/24" dev eth0
+    ip -n "$ns" link set eth0 up
+  done
+  if iptables -S FORWARD 2>/dev/null | grep -qx -- '-P FORWARD DROP' || iptables -S DOCKER-USER >/dev/null 2>&1; then
+    local chain
+    chain=$(fw_chain)
+    iptables -C "$chain" "${FW_RULE[@]}" 2>/dev/null || iptables -I "$chain" "${FW_RULE[@]}"
+  fi
+}
+
+net_down() {
+  local n chain
+  for chain in DOCKER-USER FORWARD; do
+    while iptables -D "$chain" "${FW_RULE[@]}" 2>/dev/null; do :; done
+  done
+  for n in "${NODES[@]}"; do
+    ip link del "$(hostlink "$n")" 2>/dev/null || true
+    if [[ -e /var/run/netns/$(netns "$n") ]]; then ip netns del "$(netns "$n")"; fi
+  done
+  ip link del "$BRIDGE" 2>/dev/null || true
+}
+
+# --- dockerd -----------------------------------------------------------------
+
+start_dockerd() { # node; returns at once, wait_dockerd waits
+  local n=$1 dir=$RUN_DIR/$1
+  mkdir -p "$dir/exec" "$DATA_DIR/$n"
+  rm -f "$(pidfile "$n")" # stale (running_pid said so)
+  # A killed dockerd's containerd dies with it, but a new dockerd that finds
+  # its pid still there (a zombie, or not yet dead) waits on its socket and
+  # gives up. Wait for it to go, and drop its pidfile.
+  local cpidfile=$dir/exec/containerd/containerd.pid cpid
+  if cpid=$(cat "$cpidfile" 2>/dev/null) && [[ -n $cpid ]]; then
+    for _ in $(seq 50); do alive "$cpid" || break; sleep 0.1; done
+    alive "$cpid" || rm -f "$cpidfile"
+  fi
+  printf '{"deprecated-key-path": "%s"}\n' "$DATA_DIR/$n/key.json" >"$dir/daemon.json"
+  # As scripts/engine.sh (see the reasons there), plus:
+  #  nsenter --net (not `ip netns exec`, which remounts /sys and hides the cgroup
+  #    mounts dockerd needs); unshare --uts: its own hostname, which Swarm shows
+  #    as the node's and placement constraints can name.
+  #  --config-file (with its own deprecated-key-path): not the host's
+  #    /etc/docker, so the engines share neither settings nor an engine ID.
+  #  Proxy and DOCKER_* variables are dropped: the awslogs driver must reach the
+  #    test endpoint on the bridge directly.
+  env -u DOCKER_HOST -u DOCKER_TLS_VERIFY -u DOCKER_CERT_PATH \
+    -u HTTP_PROXY -u HTTPS_PROXY -u NO_PROXY -u http_proxy -u https_proxy -u no_proxy \
+    AWS_ACCESS_KEY_ID=AKIDJOBRUNTEST AWS_SECRET_ACCESS_KEY=jobrun-test-secret \
+    AWS_REGION=us-east-1 DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 \
+    setsid nsenter --net="/var/run/netns/$(netns "$n")" \
+    unshare --uts -- sh -c 'hostname "$0" && exec "$@"' "$(hostname_of "$n")" \
+    dockerd \
+    --host "$(sock "$n")" \
+    --data-root "$DATA_DIR/$n" \
+    --exec-root "$dir/exec" \
+    --pidfile "$(pidfile "$n")" \
+    --config-file "$dir/daemon.json" \
+    --bridge=none --iptables=false --ip-forward=false \
+    --containerd-namespace "jobrun-mn-$n" --containerd-plugins-namespace "jobrun-mn-$n-plugins" \
+    </dev/null >>"$(logfile "$n")" 2>&1 &
+  LAUNCHED[$n]=$! # dockerd itself: setsid, nsenter, unshare and sh exec in turn
+}
+declare -A LAUNCHED=()
+
+wait_dockerd() {
+  local n=$1
+  for _ in $(seq 600); do # 60 s
+    dk "$n" version >/dev/null 2>&1 && return
+    [[ -z ${LAUNCHED[$n]:-} ]] || alive "${LAUNCHED[$n]}" || break
+    sleep 0.1
+  done
+  echo "--- tail of $(logfile "$n") ---" >&2
+  tail -n 30 "$(logfile "$n")" >&2 || true
+  fail "$n: dockerd exited or did not answer on $(sock "$n") within 60s"
+}
+
+# Kills what killed dockerds left behind: containers (through runc's state),
+# containerd shims and containerd, found by our exec-roots in their command
+# lines and killed by pid.
+kill_leftovers() {
+  local root id pid cmd
+  for root in "$RUN_DIR"/*/exec/runtime-runc/*; do
+    [[ -d $root ]] || continue
+    for id in $(runc --root "$root" list -q 2>/dev/null); do
+      runc --root "$root" delete --force "$id" >/dev/null 2>&1 || true
+    done
+  done
+  for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+    { cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline"); } 2>/dev/null || continue
+    [[ $cmd == *"$RUN_DIR/"*/exec/* ]] && kill -KILL "$pid" 2>/dev/null || true
+  done
+}
+
+stop_all() {
+  local n pid pids=()
+  for n in "${NODES[@]}"; do
+    if pid=$(running_pid "$n"); then
+      kill "$pid"
+      pids+=("$pid")
+    fi
+  done
+  for _ in $(seq 300); do # 30 s: dockerd gives running containers their grace period
+    local running=0
+    for pid in "${pids[@]}"; do alive "$pid" && running=1; done
+    ((running)) || break
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do
+    if alive "$pid"; then
+      echo "multinode: dockerd ($pid) still running after 30s, sending SIGKILL" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+  kill_leftovers
+  sleep 0.5
+}
+
+# --- swarm -------------------------------------------------------------------
+
+swarm_state() { dk "$1" info --format '{{.Swarm.LocalNodeState}}'; }
+
+ensure_swarm() {
+  local n out token
+  if [[ $(swarm_state manager) == inactive ]]; then
+    out=$(dk manager swarm init --advertise-addr "${IP[manager]}" 2>&1) || fail "manager: swarm init failed: $out"
+  fi
+  wait_leader
+  token=$(dk manager swarm join-token -q worker)
+  for n in worker1 worker2; do
+    if [[ $(swarm_state "$n") == inactive ]]; then
+      out=$(dk "$n" swarm join --token "$token" --advertise-addr "${IP[$n]}" "${IP[manager]}:2377" 2>&1) ||
+        fail "$n: swarm join failed: $out"
+    fi
+  done
+  [[ $(swarm_state plain) == inactive ]] || fail "plain: in swarm mode ($(swarm_state plain)); run $0 down first"
+  # A restarted worker rejoins by itself; wait until the manager sees all Ready.
+  local want=3 ready
+  for _ in $(seq 600); do # 60 s
+    ready=$(dk manager node ls --format '{{.Hostname}} {{.Status}}' 2>/dev/null | grep -c ' Ready$' || true)
+    ((ready >= want)) && return
+    sleep 0.1
+  done
+  dk manager node ls >&2 || true
+  fail "swarm: $ready of $want nodes Ready within 60s"
+}
+
+wait_leader() {
+  for _ in $(seq 300); do # 30 s
+    dk manager node ls >/dev/null 2>&1 && return
+    sleep 0.1
+  done
+  fail "manager: not a leader within 30s"
+}
+
+# Loads the test image from scripts/engine.sh's engine into each swarm node
+# that lacks it (or has another build of it). The saved copy is kept, so that
+# repairing a node works while that engine is down (a test may restart it).
+load_images() {
+  local want n tar=$DATA_DIR/test-image.tar
+  if docker -H "$ENGINE_SOCK" version >/dev/null 2>&1; then
+    want=$(docker -H "$ENGINE_SOCK" image inspect --format '{{.Id}}' "$TEST_IMAGE")
+  elif [[ -f $tar.id ]]; then
+    want=$(cat "$tar.id")
+  else
+    echo "multinode: the single-node engine is not running: starting it (scripts/engine.sh up) for $TEST_IMAGE" >&2
+    bash scripts/engine.sh up >&2
+    want=$(docker -H "$ENGINE_SOCK" image inspect --format '{{.Id}}' "$TEST_IMAGE")
+  fi
+  for n in manager worker1 worker2; do
+    [[ $(dk "$n" image inspect --format '{{.Id}}' "$TEST_IMAGE" 2>/dev/null) == "$want" ]] && continue
+    if [[ $(cat "$tar.id" 2>/dev/null) != "$want" ]]; then
+      docker -H "$ENGINE_SOCK" save -o "$tar.tmp" "$TEST_IMAGE"
+      mv "$tar.tmp" "$tar"
+      echo "$want" >"$tar.id"
+    fi
+    dk "$n" load -q -i "$tar" >/dev/null
+  done
+}
+
+# --- commands ------------------------------------------------------------------
+
+up() {
+  install_deps
+  net_up
+  local n
+  for n in "${NODES[@]}"; do
+    running_pid "$n" >/dev/null || start_dockerd "$n"
+  done
+  for n in "${NODES[@]}"; do wait_dockerd "$n"; done
+  ensure_swarm
+  load_images
+  local id role
+  for n in "${NODES[@]}"; do
+    if [[ $n == plain ]]; then
+      role="not in swarm mode"
+    else
+      id=$(dk "$n" info --format '{{.Swarm.NodeID}}')
+      role="swarm $( [[ $n == manager ]] && echo manager || echo worker ), node $id, $(dk manager node inspect --format '{{.Status.State}}' "$id")"
+    fi
+    echo "multinode: $n: DOCKER_HOST=$(sock "$n") hostname $(dk "$n" info --format '{{.Name}}') ip ${IP[$n]} pid $(running_pid "$n"), $role"
+  done
+}
+
+down() {
+  stop_all
+  # Unmount what the engines left (deepest first), then remove their state.
+  awk -v a="$RUN_DIR" -v b="$DATA_DIR" 'index($2, a) == 1 || index($2, b) == 1 {print $2}' /proc/mounts |
+    sort -r | xargs -r -n1 umount -l
+  rm -rf "$RUN_DIR" "$DATA_DIR"
+  net_down
+  echo "multinode: stopped; removed $RUN_DIR, $DATA_DIR, bridge $BRIDGE and namespaces"
+}
+
+env_vars() {
+  echo "export MANAGER_HOST=$(sock manager)"
+  echo "export WORKER1_HOST=$(sock worker1)"
+  echo "export WORKER2_HOST=$(sock worker2)"
+  echo "export PLAIN_HOST=$(sock plain)"
+  echo "export MANAGER_IP=${IP[manager]}"
+  echo "export BRIDGE_HOST_IP=$BRIDGE_IP"
+  echo "export WORKER1_PIDFILE=$(pidfile worker1)"
+  echo "export WORKER2_PIDFILE=$(pidfile worker2)"
+}
+
+case ${1:-} in
+  up) up ;;
+  down) down ;;
+  env) env_vars ;;
+  *) echo "usage: $0 up | down | env" >&2; exit 2 ;;
+esac
