@@ -39,7 +39,8 @@ type logSources struct {
 }
 
 func newLogSources(o LogOptions, engine logs.Source) *logSources {
-	return &logSources{opts: o, engine: engine, limiter: rate.NewLimiter(cloudWatchQuota, 1)}
+	// A burst of a second's worth, as a token bucket quota allows.
+	return &logSources{opts: o, engine: engine, limiter: rate.NewLimiter(cloudWatchQuota, cloudWatchQuota)}
 }
 
 // LogPlace is where a CloudWatch source reads.

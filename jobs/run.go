@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
@@ -245,12 +247,15 @@ func (r *Runner) watch(ctx context.Context, job Job, id string, owner bool, rec 
 	}
 	w := Waiter{
 		Engine: r.Engine, Policy: job.Policy, Now: r.Now, After: time.After,
-		Fast: r.Opts.Fast, Slow: r.Opts.Slow, InspectEvery: 3 * time.Second, Reconnect: r.Opts.Reconnect,
+		Fast: r.Opts.Fast, Slow: r.Opts.Slow, NodeCheckEvery: 10 * time.Second, Reconnect: r.Opts.Reconnect,
 		NodeGrace: nodeGrace,
 		OnNodeDown: func(id string, n DownNode) {
 			r.Report.Notice(job.Name, fmt.Sprintf("node %s (%s) is down; its attempt fails if Swarm does not move it within %s", n.Hostname, shortID(id), nodeGrace))
 		},
 	}
+	wake, stopWake := r.containerEvents(waitCtx, id)
+	defer stopWake()
+	w.Wake = wake
 	v, err := w.Watch(waitCtx, id, onChange)
 	switch {
 	case err == nil:
@@ -317,6 +322,36 @@ func (r *Runner) watch(ctx context.Context, job Job, id string, owner bool, rec 
 		return rec, &VerdictError{Outcome: rec.Outcome}
 	}
 	return rec, nil
+}
+
+// containerEvents wakes the poll loop when one of the job's containers
+// stops on the engine jobrun talks to. The events API has no task events
+// and reports only its own node's containers, so this only speeds up the
+// common case of a job on that node; polling still decides everything.
+func (r *Runner) containerEvents(ctx context.Context, serviceID string) (<-chan struct{}, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	wake := make(chan struct{}, 1)
+	msgs, errs := r.Engine.Events(ctx, events.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("type", string(events.ContainerEventType)),
+		filters.Arg("event", string(events.ActionDie)),
+		filters.Arg("label", "com.docker.swarm.service.id="+serviceID),
+	)})
+	go func() {
+		for {
+			select {
+			case <-msgs:
+				select {
+				case wake <- struct{}{}:
+				default:
+				}
+			case <-errs: // the stream broke: polling alone goes on
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return wake, cancel
 }
 
 // drain waits up to timeout for each attempt's output to end, then stops

@@ -29,9 +29,9 @@ type Waiter struct {
 	After  func(time.Duration) <-chan time.Time
 	Fast   time.Duration
 	Slow   time.Duration
-	// InspectEvery is how often the service itself is checked, to notice
-	// that someone removed it.
-	InspectEvery time.Duration
+	// NodeCheckEvery is how often the nodes of running attempts are
+	// checked. Swarm itself takes 10 s or more to call a node down.
+	NodeCheckEvery time.Duration
 	// Reconnect bounds how long the engine may be unreachable before the
 	// wait fails.
 	Reconnect time.Duration
@@ -40,6 +40,9 @@ type Waiter struct {
 	NodeGrace time.Duration
 	// OnNodeDown is told once about each node that goes down under an attempt.
 	OnNodeDown func(nodeID string, n DownNode)
+	// Wake, when it delivers, means a task probably changed: poll now, and
+	// fast again for a while.
+	Wake <-chan struct{}
 }
 
 // Watch returns the final verdict, or the last one seen with ctx's error.
@@ -58,7 +61,7 @@ func (w Waiter) Watch(ctx context.Context, serviceID string, onChange func(Verdi
 		iteration = &svc.JobStatus.JobIteration.Index
 	}
 	interval := w.Fast
-	lastInspect := w.Now()
+	lastNodeCheck := w.Now()
 	down := map[string]DownNode{}
 	opts := swarm.TaskListOptions{Filters: serviceFilter(serviceID)}
 	for {
@@ -89,8 +92,9 @@ func (w Waiter) Watch(ctx context.Context, serviceID string, onChange func(Verdi
 		if v.Outcome != Running {
 			return v, nil
 		}
-		if len(tasks) == 0 || w.Now().Sub(lastInspect) >= w.InspectEvery {
-			lastInspect = w.Now()
+		// A removed service shows as NotFound from TaskList; an empty list
+		// (no task yet, or the service going away) is checked here.
+		if len(tasks) == 0 {
 			if _, err := w.inspect(ctx, serviceID); errdefs.IsNotFound(err) {
 				last.Outcome, last.Reason = Removed, "the job service was removed outside jobrun"
 				return last, nil
@@ -100,12 +104,17 @@ func (w Waiter) Watch(ctx context.Context, serviceID string, onChange func(Verdi
 				}
 				return last, err
 			}
+		}
+		if w.Now().Sub(lastNodeCheck) >= w.NodeCheckEvery {
+			lastNodeCheck = w.Now()
 			w.checkNodes(ctx, v, down)
 		}
 		select {
 		case <-ctx.Done():
 			return last, ctx.Err()
 		case <-w.After(interval):
+		case <-w.Wake:
+			interval = w.Fast
 		}
 	}
 }

@@ -85,14 +85,14 @@ func foundService(context.Context, string) (swarm.Service, error) {
 
 func newWaiter(engine TaskSource, clock *fakeClock, p Policy) Waiter {
 	return Waiter{
-		Engine:       engine,
-		Policy:       p,
-		Now:          clock.Now,
-		After:        clock.After,
-		Fast:         time.Second,
-		Slow:         4 * time.Second,
-		InspectEvery: time.Minute,
-		Reconnect:    3 * time.Second,
+		Engine:         engine,
+		Policy:         p,
+		Now:            clock.Now,
+		After:          clock.After,
+		Fast:           time.Second,
+		Slow:           4 * time.Second,
+		NodeCheckEvery: time.Minute,
+		Reconnect:      3 * time.Second,
 	}
 }
 
@@ -252,14 +252,15 @@ func TestWaiterServiceRemoved(t *testing.T) {
 		name     string
 		steps    []step
 		found    int // inspections that find the service before it is gone
-		every    time.Duration
+		inspects int // inspections in all
 		attempts int
 		polls    int
 	}{
-		{name: "gone before the wait starts", steps: []step{tasksOf(running)}, found: 0, every: time.Minute, attempts: 0, polls: 0},
-		{name: "gone before any task", steps: []step{tasksOf()}, found: 1, every: time.Minute, attempts: 0, polls: 1},
-		// Inspected again once InspectEvery (3s) has passed: at 4.75s, the 4th poll.
-		{name: "gone while running", steps: []step{tasksOf(running)}, found: 1, every: 3 * time.Second, attempts: 1, polls: 4},
+		{name: "gone before the wait starts", steps: []step{tasksOf(running)}, found: 0, inspects: 1, attempts: 0, polls: 0},
+		{name: "gone before any task", steps: []step{tasksOf()}, found: 1, inspects: 2, attempts: 0, polls: 1},
+		// The engine resolves the task list's service filter: a removed
+		// service is a NotFound there, with no inspection needed.
+		{name: "gone while running", steps: []step{tasksOf(running), {err: notFound}}, found: 1, inspects: 1, attempts: 1, polls: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -274,7 +275,6 @@ func TestWaiterServiceRemoved(t *testing.T) {
 			}}
 			clock := &fakeClock{now: t0}
 			w := newWaiter(engine, clock, Policy{MaxRuns: 7, Delay: 30 * time.Second})
-			w.InspectEvery = tt.every
 			v, err := w.Watch(context.Background(), "svc1", func(Verdict) {})
 			if err != nil {
 				t.Fatalf("Watch: %v", err)
@@ -288,8 +288,8 @@ func TestWaiterServiceRemoved(t *testing.T) {
 			if s.calls != tt.polls {
 				t.Errorf("polled %d times, want %d", s.calls, tt.polls)
 			}
-			if inspected != tt.found+1 {
-				t.Errorf("inspected %d times, want %d (not-found is not retried)", inspected, tt.found+1)
+			if inspected != tt.inspects {
+				t.Errorf("inspected %d times, want %d (not-found is not retried)", inspected, tt.inspects)
 			}
 		})
 	}
