@@ -205,6 +205,11 @@ func (r *Runner) watch(ctx context.Context, job Job, id string, owner bool, rec 
 	defer cancelLogs()
 	followers := map[string]*follower{}
 	var order []string
+	// byContainer lets the events goroutine end a follower the moment its
+	// container dies: reading the last output then overlaps the poll that
+	// sees the task Complete.
+	var mu sync.Mutex
+	byContainer := map[string]*follower{}
 	seen := map[string]swarm.TaskState{}
 
 	onChange := func(v Verdict) {
@@ -219,6 +224,9 @@ func (r *Runner) watch(ctx context.Context, job Job, id string, owner bool, rec 
 				fctx, cancel := context.WithCancel(logCtx)
 				f.cancel = cancel
 				followers[a.TaskID], order = f, append(order, a.TaskID)
+				mu.Lock()
+				byContainer[a.ContainerID] = f
+				mu.Unlock()
 				t := taskOf(job, a)
 				stdout := io.MultiWriter(r.Report.Output(job.Name, a.Number, false), f.tail)
 				stderr := io.MultiWriter(r.Report.Output(job.Name, a.Number, true), f.tail)
@@ -253,7 +261,13 @@ func (r *Runner) watch(ctx context.Context, job Job, id string, owner bool, rec 
 			r.Report.Notice(job.Name, fmt.Sprintf("node %s (%s) is down; its attempt fails if Swarm does not move it within %s", n.Hostname, shortID(id), nodeGrace))
 		},
 	}
-	wake, stopWake := r.containerEvents(waitCtx, id)
+	wake, stopWake := r.containerEvents(waitCtx, id, func(containerID string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if f := byContainer[containerID]; f != nil {
+			f.end()
+		}
+	})
 	defer stopWake()
 	w.Wake = wake
 	v, err := w.Watch(waitCtx, id, onChange)
@@ -324,11 +338,12 @@ func (r *Runner) watch(ctx context.Context, job Job, id string, owner bool, rec 
 	return rec, nil
 }
 
-// containerEvents wakes the poll loop when one of the job's containers
-// stops on the engine jobrun talks to. The events API has no task events
-// and reports only its own node's containers, so this only speeds up the
-// common case of a job on that node; polling still decides everything.
-func (r *Runner) containerEvents(ctx context.Context, serviceID string) (<-chan struct{}, func()) {
+// containerEvents tells onDie, and wakes the poll loop, when one of the
+// job's containers stops on the engine jobrun talks to. The events API has
+// no task events and reports only its own node's containers, so this only
+// speeds up the common case of a job on that node; polling still decides
+// everything.
+func (r *Runner) containerEvents(ctx context.Context, serviceID string, onDie func(containerID string)) (<-chan struct{}, func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	wake := make(chan struct{}, 1)
 	msgs, errs := r.Engine.Events(ctx, events.ListOptions{Filters: filters.NewArgs(
@@ -339,7 +354,8 @@ func (r *Runner) containerEvents(ctx context.Context, serviceID string) (<-chan 
 	go func() {
 		for {
 			select {
-			case <-msgs:
+			case m := <-msgs:
+				onDie(m.Actor.ID)
 				select {
 				case wake <- struct{}{}:
 				default:

@@ -12,6 +12,10 @@ import (
 	"jobrun/retry"
 )
 
+// wakeWindow is how long after a container stopped the waiter keeps
+// polling closely for its task's end.
+const wakeWindow = time.Second
+
 // TaskSource is what the waiter asks of the engine. The events API has no
 // task events, so tasks are polled.
 type TaskSource interface {
@@ -40,8 +44,8 @@ type Waiter struct {
 	NodeGrace time.Duration
 	// OnNodeDown is told once about each node that goes down under an attempt.
 	OnNodeDown func(nodeID string, n DownNode)
-	// Wake, when it delivers, means a task probably changed: poll now, and
-	// fast again for a while.
+	// Wake, when it delivers, means a task is about to change: poll now,
+	// and faster than Fast for a moment.
 	Wake <-chan struct{}
 }
 
@@ -61,6 +65,7 @@ func (w Waiter) Watch(ctx context.Context, serviceID string, onChange func(Verdi
 		iteration = &svc.JobStatus.JobIteration.Index
 	}
 	interval := w.Fast
+	var wokeAt time.Time // when a container of the job last stopped
 	lastNodeCheck := w.Now()
 	down := map[string]DownNode{}
 	opts := swarm.TaskListOptions{Filters: serviceFilter(serviceID)}
@@ -82,11 +87,18 @@ func (w Waiter) Watch(ctx context.Context, serviceID string, onChange func(Verdi
 			return last, &EngineError{Msg: "list tasks of " + serviceID, Err: err}
 		}
 		v := Stranded(Judge(tasks, iteration, w.Policy, w.Now()), down, w.NodeGrace, w.Now())
-		if changed(last, v) {
+		switch {
+		case changed(last, v):
 			onChange(v)
 			interval = w.Fast
-		} else if interval = interval * 3 / 2; interval > w.Slow {
-			interval = w.Slow
+		case w.Now().Sub(wokeAt) < wakeWindow:
+			// A container stopped; Swarm reports its task ended some 100
+			// to 300 ms later: keep looking closely until it does.
+			interval = w.Fast / 2
+		default:
+			if interval = interval * 3 / 2; interval > w.Slow {
+				interval = w.Slow
+			}
 		}
 		last = v
 		if v.Outcome != Running {
@@ -114,7 +126,7 @@ func (w Waiter) Watch(ctx context.Context, serviceID string, onChange func(Verdi
 			return last, ctx.Err()
 		case <-w.After(interval):
 		case <-w.Wake:
-			interval = w.Fast
+			wokeAt = w.Now()
 		}
 	}
 }
