@@ -464,6 +464,34 @@ func TestTwoJobsInOrder(t *testing.T) {
 	}
 }
 
+func TestParallelJobs(t *testing.T) {
+	s := newStack(t)
+	f := s.writeStack("stack.yml", countingJobs)
+	r := s.jobrun(nil, "-c", f, "collectstatic", "migrate", "--version", "v1", "--parallel", "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d", r.code)
+	}
+	var doc struct{ Runs []jobs.Record }
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || len(doc.Runs) != 2 {
+		t.Fatalf("want one JSON document with both runs: %v", err)
+	}
+	for i, job := range []string{"collectstatic", "migrate"} {
+		if doc.Runs[i].Job != job || doc.Runs[i].Outcome != jobs.Succeeded {
+			t.Errorf("run %d: %s %s, want %s succeeded", i, doc.Runs[i].Job, doc.Runs[i].Outcome, job)
+		}
+	}
+	// Both ran at once: each started before the other ended.
+	a, b := doc.Runs[0], doc.Runs[1]
+	if !a.Started.Before(b.Ended) || !b.Started.Before(a.Ended) {
+		t.Errorf("the runs did not overlap: %s–%s and %s–%s", a.Started, a.Ended, b.Started, b.Ended)
+	}
+	for _, want := range []string{"collected static files\n", "migrate attempt 1\n"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+}
+
 func TestCommandLineForms(t *testing.T) {
 	s := newStack(t)
 	f := s.writeStack("stack.yml", countingJobs)

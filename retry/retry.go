@@ -38,8 +38,14 @@ func Transient(err error) bool {
 		}
 	}
 	var respErr *smithyhttp.ResponseError
-	if errors.As(err, &respErr) {
-		return respErr.HTTPStatusCode() >= 500 || respErr.HTTPStatusCode() == 429
+	if errors.As(err, &respErr) && (respErr.HTTPStatusCode() >= 500 || respErr.HTTPStatusCode() == 429) {
+		return true
+	}
+	// No answer at all (the SDK gave up its own retries on a dropped
+	// connection): status 0, and the cause further down the chain.
+	var sendErr *smithyhttp.RequestSendError
+	if errors.As(err, &sendErr) {
+		return true
 	}
 	var netErr net.Error
 	if client.IsErrConnectionFailed(err) || errors.As(err, &netErr) {

@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/cenkalti/backoff/v4"
 	"github.com/docker/docker/errdefs"
 )
@@ -43,6 +47,17 @@ func TestTransient(t *testing.T) {
 		{"unexpected EOF", io.ErrUnexpectedEOF, true},
 		{"net.OpError", refused, true},
 		{"wrapped net.OpError", fmt.Errorf("Cannot connect to the Docker daemon: %w", refused), true},
+		{"AWS throttling", &smithy.OperationError{ServiceID: "CloudWatch Logs", OperationName: "GetLogEvents",
+			Err: &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded"}}, true},
+		{"AWS service unavailable", &smithy.GenericAPIError{Code: "ServiceUnavailableException"}, true},
+		{"AWS not found", &smithy.GenericAPIError{Code: "ResourceNotFoundException"}, false},
+		{"AWS access denied", &smithy.GenericAPIError{Code: "AccessDeniedException"}, false},
+		{"HTTP 503 without an AWS code", awsResponse(503, errors.New("bad gateway")), true},
+		{"HTTP 400 without an AWS code", awsResponse(400, errors.New("bad request")), false},
+		// What the SDK returns once its own retries of a dropped connection
+		// run out: a response error with no status, the send error inside.
+		{"AWS request send failed", &smithy.OperationError{ServiceID: "CloudWatch Logs", OperationName: "GetLogEvents",
+			Err: awsResponse(0, &smithyhttp.RequestSendError{Err: &url.Error{Op: "Post", URL: "http://127.0.0.1:1/", Err: io.EOF}})}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -51,6 +66,10 @@ func TestTransient(t *testing.T) {
 			}
 		})
 	}
+}
+
+func awsResponse(status int, err error) error {
+	return &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status}}, Err: err}
 }
 
 // fast is a backoff quick enough for tests, bounded at a second.
