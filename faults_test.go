@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -221,18 +220,11 @@ func TestOutputPipedIntoHead(t *testing.T) {
 func TestFiveConcurrentRunsStartOneMigration(t *testing.T) {
 	s := newStack(t)
 	f := s.writeStack("stack.yml", faultJobs)
-	var wg sync.WaitGroup
-	results := make([]result, 5)
-	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = s.jobrunQuiet([]string{"TICKS=10"}, "-c", f, "ticker", "--version", "v1")
-		}()
-	}
+	five := make(chan []result)
+	go func() { five <- s.jobrunAtOnce(5, []string{"TICKS=10"}, "-c", f, "ticker", "--version", "v1") }()
 	time.Sleep(500 * time.Millisecond)
 	other := s.jobrunQuiet([]string{"TICKS=10"}, "-c", f, "ticker", "--version", "v2")
-	wg.Wait()
+	results := <-five
 	for i, r := range results {
 		if r.code != 0 || !strings.Contains(r.stderr, "succeeded") {
 			t.Errorf("run %d: exit %d, want 0 and the same verdict:\n%s", i, r.code, r.stderr)

@@ -383,16 +383,7 @@ func TestRunVerdicts(t *testing.T) {
 func TestConcurrentRunsStartOneMigration(t *testing.T) {
 	s := newStack(t)
 	f := s.writeStack("stack.yml", countingJobs)
-	var wg sync.WaitGroup
-	results := make([]result, 2)
-	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = s.jobrun(nil, "-c", f, "migrate", "--version", "v1")
-		}()
-	}
-	wg.Wait()
+	results := s.jobrunAtOnce(2, nil, "-c", f, "migrate", "--version", "v1")
 	for i, r := range results {
 		if r.code != 0 {
 			t.Errorf("run %d: exit %d, want 0", i, r.code)
@@ -701,6 +692,22 @@ func TestLogSourceChoice(t *testing.T) {
 			t.Errorf("%s --logs %s read from %s, want %s", c.job, c.mode, got, c.want)
 		}
 	}
+}
+
+// jobrunAtOnce runs n jobruns with the same arguments at the same time.
+func (s *engineStack) jobrunAtOnce(n int, env []string, args ...string) []result {
+	s.t.Helper()
+	var wg sync.WaitGroup
+	results := make([]result, n)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = s.jobrunQuiet(env, args...)
+		}()
+	}
+	wg.Wait()
+	return results
 }
 
 // jobrunQuiet is jobrun without logging its (large) output.

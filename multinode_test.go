@@ -309,12 +309,7 @@ func TestMultiNodeWorkerLostMidJob(t *testing.T) {
 	})
 
 	const timeout = 150 * time.Second
-	cmd := s.command(mn.onManager(), "-c", f, "ticker", "--version", "v1", "--timeout", timeout.String())
-	var out, errb syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, out, errb := s.start(mn.onManager(), "-c", f, "ticker", "--version", "v1", "--timeout", timeout.String())
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	defer func() { _ = cmd.Process.Kill() }()
@@ -340,12 +335,10 @@ func TestMultiNodeWorkerLostMidJob(t *testing.T) {
 	took := time.Since(killed)
 	stop()
 	t.Logf("swarm, from the kill on:\n%s", strings.Join(<-timeline, "\n"))
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
+	if _, ok := err.(*exec.ExitError); err != nil && !ok {
 		t.Fatal(err)
 	}
+	code := exitCodeOf(err)
 	t.Logf("jobrun → exit %d, %s after the kill\nstdout:\n%s\nstderr:\n%s", code, took.Round(100*time.Millisecond), out.String(), errb.String())
 	if code == 0 {
 		t.Errorf("exit 0 for a run whose node was lost")
