@@ -56,19 +56,9 @@ type filterToken struct {
 	Nonce  uint64 `json:"n"`
 }
 
-func (t filterToken) encode() string {
-	b, _ := json.Marshal(t)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
+func (t filterToken) encode() string { return encodeOpaque(t) }
 
-func decodeFilterToken(s string) (filterToken, bool) {
-	var t filterToken
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || json.Unmarshal(b, &t) != nil {
-		return filterToken{}, false
-	}
-	return t, true
-}
+func decodeFilterToken(s string) (filterToken, bool) { return decodeOpaque[filterToken](s) }
 
 // listToken is a Describe* position: the sort key of the last item returned.
 type listToken struct {
@@ -76,16 +66,26 @@ type listToken struct {
 	TS   int64  `json:"t,omitempty"`
 }
 
-func (t listToken) encode() string {
-	b, _ := json.Marshal(t)
+func (t listToken) encode() string { return encodeOpaque(t) }
+
+func decodeListToken(s string) (listToken, bool) {
+	t, ok := decodeOpaque[listToken](s)
+	return t, ok && t.Name != ""
+}
+
+// encodeOpaque and decodeOpaque make a position an opaque token string,
+// as AWS's own tokens are to a client.
+func encodeOpaque(v any) string {
+	b, _ := json.Marshal(v)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func decodeListToken(s string) (listToken, bool) {
-	var t listToken
+func decodeOpaque[T any](s string) (T, bool) {
+	var t T
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || json.Unmarshal(b, &t) != nil || t.Name == "" {
-		return listToken{}, false
+	if err != nil || json.Unmarshal(b, &t) != nil {
+		var zero T
+		return zero, false
 	}
 	return t, true
 }
