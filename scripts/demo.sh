@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # README demo: deploy the todobackend stack (app, db) on the private engine, then
-# let jobrun run its one-shot jobs (migrate, collectstatic) and show the history.
-# Leaves the engine running; stop it with scripts/engine.sh down.
+# let jobrun run its one-shot jobs (migrate, collectstatic) with output from the
+# engine, run migrate again (already succeeded: not run twice), run it through
+# Docker's awslogs driver and a local CloudWatch Logs endpoint, and show
+# jobrun logs and history. Leaves the engine running; stop it with
+# scripts/engine.sh down.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
@@ -26,9 +29,15 @@ docker network inspect todobackend_net >/dev/null 2>&1 || { echo "demo: network 
 
 go build -o bin/jobrun .
 
-echo "+ bin/jobrun -c examples/stack.yml -c examples/jobs.yml --stack todobackend migrate collectstatic --version $DEMO_VERSION"
+# --force: the engine keeps its swarm between demos, and with it the run
+# records; without it a version that already succeeded is not run again.
+echo "+ bin/jobrun -c examples/stack.yml -c examples/jobs.yml --stack todobackend migrate collectstatic --version $DEMO_VERSION --force"
 rc=0
-bin/jobrun -c examples/stack.yml -c examples/jobs.yml --stack todobackend migrate collectstatic --version "$DEMO_VERSION" || rc=$?
+bin/jobrun -c examples/stack.yml -c examples/jobs.yml --stack todobackend migrate collectstatic --version "$DEMO_VERSION" --force || rc=$?
+echo "jobrun exit code: $rc"
+
+echo "+ bin/jobrun -c examples/stack.yml -c examples/jobs.yml --stack todobackend migrate --version $DEMO_VERSION   # again"
+bin/jobrun -c examples/stack.yml -c examples/jobs.yml --stack todobackend migrate --version "$DEMO_VERSION" || rc=$?
 echo "jobrun exit code: $rc"
 
 # The CloudWatch path: the same jobs with Docker's awslogs driver, against a
