@@ -260,8 +260,6 @@ func runJobs(c *cli.Context, g *globalFlags, names []string) error {
 		Spec:     spec,
 		Run: jobs.RunOptions{
 			Timeout: g.timeout, Keep: g.keep, Force: g.force, DetachOnInterrupt: g.detach,
-			// The drain's own cap is the log source's; this only guards against a stuck read.
-			DrainTimeout: g.drain + 30*time.Second, Fast: 100 * time.Millisecond, Slow: time.Second, Reconnect: 2 * time.Minute,
 		},
 		Logs: logOptions(g),
 		Auth: registryAuth,

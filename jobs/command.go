@@ -67,7 +67,7 @@ func (c *RunCommand) Execute(ctx context.Context) error {
 	}
 	c.Engine, c.Logs.DefaultDriver = engine, defaultDriver
 	legacy := c.Legacy || versions.LessThan(c.Engine.ClientVersion(), legacyAPIVersion)
-	report := c.reporter()
+	report := newTextReporter(c.IO, c.JSON)
 	if legacy {
 		report.Notice(c.Jobs[0], fmt.Sprintf("engine API %s has no replicated jobs (1.41+): running each job as a replicas:1 service with the same restart policy", c.Engine.ClientVersion()))
 	}
@@ -95,7 +95,7 @@ func (c *RunCommand) Execute(ctx context.Context) error {
 	runOne := func(i int) {
 		r := &Runner{
 			Engine: c.Engine, Logs: wheres[i].src, LogPlace: wheres[i].place, Report: report,
-			Records: Records{Engine: c.Engine}, Now: c.Now, Opts: c.Run,
+			Records: Records{Engine: c.Engine}, Now: c.Now, Opts: c.Run.paced(c.Logs.DrainTimeout),
 		}
 		if c.Auth != nil {
 			r.Opts.RegistryAuth = c.Auth(jobs[i].Spec.TaskTemplate.ContainerSpec.Image)
@@ -137,16 +137,6 @@ func (c *RunCommand) Execute(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-func (c *RunCommand) reporter() Reporter {
-	r := &TextReporter{Out: c.IO.Out, Err: c.IO.Err, Log: c.IO.Err, Now: c.Now}
-	if c.JSON {
-		r.Out = c.IO.Err // stdout carries the JSON document alone
-	} else if c.IO.OutIsTerminal {
-		r.Prefix, r.Color = true, true
-	}
-	return r
 }
 
 // warnIfStackDeploysIt warns when `docker stack deploy` also runs the job as

@@ -57,7 +57,7 @@ func (c *LogsCommand) Execute(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	report := &TextReporter{Out: c.IO.Out, Err: c.IO.Err, Log: c.IO.Err, Now: c.Now}
+	report := &TextReporter{Out: c.IO.Out, Err: c.IO.Err, Log: c.IO.Err}
 	for _, a := range rec.Attempts {
 		if c.Attempt != 0 && a.Number != c.Attempt {
 			continue
@@ -137,9 +137,9 @@ func (c *LogsCommand) followRunning(ctx context.Context) (bool, error) {
 	if err != nil {
 		return true, err
 	}
-	report := &TextReporter{Out: c.IO.Out, Err: c.IO.Err, Log: c.IO.Err, Now: c.Now, Prefix: c.IO.OutIsTerminal, Color: c.IO.OutIsTerminal}
+	report := newTextReporter(c.IO, false)
 	r := &Runner{Engine: c.Engine, Logs: w.src, LogPlace: w.place, Report: report, Records: Records{Engine: c.Engine}, Now: c.Now,
-		Opts: RunOptions{DrainTimeout: c.Logs.DrainTimeout + 30*time.Second, Fast: 100 * time.Millisecond, Slow: time.Second, Reconnect: 2 * time.Minute}}
+		Opts: RunOptions{}.paced(c.Logs.DrainTimeout)}
 	report.Notice(c.Job, fmt.Sprintf("following version %s (run %s) in progress", job.Version, job.RunID))
 	rec := Record{RunID: job.RunID, Job: job.Name, Stack: job.Stack, Version: job.Version, Service: name, MaxRuns: job.Policy.MaxRuns,
 		Started: svc.CreatedAt, LogSource: w.src.Name(), LogGroup: w.place.Group, LogRegion: w.place.Region, LogEndpoint: w.place.Endpoint, Attached: true}

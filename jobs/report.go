@@ -23,6 +23,19 @@ type Reporter interface {
 	Done(rec Record)
 }
 
+// newTextReporter renders for where stdout goes: with jsonOut stdout
+// carries the JSON document alone, so job output goes to stderr; on a
+// terminal every line is prefixed, in colour.
+func newTextReporter(io IO, jsonOut bool) *TextReporter {
+	r := &TextReporter{Out: io.Out, Err: io.Err, Log: io.Err}
+	if jsonOut {
+		r.Out = io.Err
+	} else if io.OutIsTerminal {
+		r.Prefix, r.Color = true, true
+	}
+	return r
+}
+
 // TextReporter writes job output to Out and Err and progress to Log. On a
 // terminal (Prefix) each output line carries "job#attempt | ", in colour;
 // otherwise output bytes pass through unchanged.
@@ -31,7 +44,6 @@ type TextReporter struct {
 	Log      io.Writer // jobrun's progress lines
 	Prefix   bool
 	Color    bool
-	Now      func() time.Time
 
 	mu     sync.Mutex // one write at a time: parallel jobs share the streams
 	broken bool       // stdout or stderr was closed (e.g. piped into head)
@@ -147,11 +159,3 @@ func shortID(id string) string {
 	}
 	return id
 }
-
-// Discard is a Reporter that shows nothing; output is dropped.
-type Discard struct{}
-
-func (Discard) Attempt(string, Attempt, int)       {}
-func (Discard) Notice(string, string)              {}
-func (Discard) Output(string, int, bool) io.Writer { return io.Discard }
-func (Discard) Done(Record)                        {}

@@ -31,6 +31,15 @@ type RunOptions struct {
 	Reconnect         time.Duration // how long the engine may be unreachable
 }
 
+// paced sets how every run polls and waits; the user's flags set the rest.
+// The drain's own cap is the log source's (drain); this one only guards
+// against a stuck read.
+func (o RunOptions) paced(drain time.Duration) RunOptions {
+	o.Fast, o.Slow, o.Reconnect = 100*time.Millisecond, time.Second, 2*time.Minute
+	o.DrainTimeout = drain + 30*time.Second
+	return o
+}
+
 // Runner runs jobs: one service each, watched to a verdict, then recorded
 // and removed.
 type Runner struct {
