@@ -263,7 +263,7 @@ func runJobs(c *cli.Context, g *globalFlags, names []string) error {
 		},
 		Logs: logOptions(g),
 		Auth: registryAuth,
-		Now:  time.Now,
+		Now:  time.Now, After: time.After,
 	}
 	return cmd.Execute(c.Context)
 }
@@ -295,7 +295,7 @@ func showLogs(c *cli.Context, g *globalFlags) error {
 	defer engine.Close()
 	cmd := &jobs.LogsCommand{
 		IO: streams(c), Engine: engine, Stack: g.stack, Job: c.Args().First(), Version: g.version,
-		Attempt: g.attempt, Follow: g.follow, Logs: logOptions(g), Now: time.Now,
+		Attempt: g.attempt, Follow: g.follow, Logs: logOptions(g), Now: time.Now, After: time.After,
 	}
 	cmd.Logs.DefaultDriver = info.LoggingDriver
 	return cmd.Execute(c.Context)

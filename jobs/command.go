@@ -44,6 +44,7 @@ type RunCommand struct {
 	Logs     LogOptions
 	Auth     func(image string) string // X-Registry-Auth for an image, "" for none
 	Now      func() time.Time
+	After    func(time.Duration) <-chan time.Time
 }
 
 // Execute runs the jobs in order, stopping at the first that does not
@@ -72,9 +73,9 @@ func (c *RunCommand) Execute(ctx context.Context) error {
 		report.Notice(c.Jobs[0], fmt.Sprintf("engine API %s has no replicated jobs (1.41+): running each job as a replicas:1 service with the same restart policy", c.Engine.ClientVersion()))
 	}
 
-	sources := newLogSources(c.Logs, logs.Engine{Client: c.Engine})
+	sources := newLogSources(c.Logs, logs.Engine{Client: c.Engine}, c.Now, c.After)
 	jobs := make([]Job, 0, len(c.Jobs))
-	wheres := make([]where, 0, len(c.Jobs))
+	places := make([]jobLogs, 0, len(c.Jobs))
 	for _, name := range c.Jobs {
 		o := c.Spec
 		o.Version, o.RunID, o.Legacy = c.Version, newRunID(c.Now()), legacy
@@ -82,20 +83,23 @@ func (c *RunCommand) Execute(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		w, err := sources.forJob(ctx, job)
+		jl, err := sources.forJob(ctx, job)
 		if err != nil {
 			return err
 		}
+		for _, note := range job.Notes {
+			report.Notice(job.Name, note)
+		}
 		c.warnIfStackDeploysIt(ctx, report, job)
-		jobs, wheres = append(jobs, job), append(wheres, w)
+		jobs, places = append(jobs, job), append(places, jl)
 	}
 
 	records := make([]Record, len(jobs))
 	errs := make([]error, len(jobs))
 	runOne := func(i int) {
 		r := &Runner{
-			Engine: c.Engine, Logs: wheres[i].src, LogPlace: wheres[i].place, Report: report,
-			Records: Records{Engine: c.Engine}, Now: c.Now, Opts: c.Run.paced(c.Logs.DrainTimeout),
+			Engine: c.Engine, Logs: places[i].src, LogPlace: places[i].place, Report: report,
+			Records: Records{Engine: c.Engine}, Now: c.Now, After: c.After, Opts: c.Run.withPacing(c.Logs.DrainTimeout),
 		}
 		if c.Auth != nil {
 			r.Opts.RegistryAuth = c.Auth(jobs[i].Spec.TaskTemplate.ContainerSpec.Image)
@@ -123,11 +127,7 @@ func (c *RunCommand) Execute(ctx context.Context) error {
 				done = append(done, rec)
 			}
 		}
-		enc := json.NewEncoder(c.IO.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(struct {
-			Runs []Record `json:"runs"`
-		}{done}); err != nil {
+		if err := writeRuns(c.IO.Out, done); err != nil {
 			return err
 		}
 	}
@@ -172,11 +172,7 @@ func (c *HistoryCommand) Execute(ctx context.Context) error {
 		return &EngineError{Msg: "read run records", Err: err}
 	}
 	if c.JSON {
-		enc := json.NewEncoder(c.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
-			Runs []Record `json:"runs"`
-		}{recs})
+		return writeRuns(c.IO.Out, recs)
 	}
 	if len(recs) == 0 {
 		what := "no job"
@@ -192,4 +188,13 @@ func (c *HistoryCommand) Execute(ctx context.Context) error {
 			fmt.Sprintf("%d/%d", len(r.Attempts), r.MaxRuns), r.Started.UTC().Format(time.RFC3339), r.Ended.Sub(r.Started).Round(10*time.Millisecond))
 	}
 	return nil
+}
+
+// writeRuns writes run records as the one JSON document of -o json.
+func writeRuns(w io.Writer, recs []Record) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		Runs []Record `json:"runs"`
+	}{recs})
 }

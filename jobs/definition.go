@@ -79,6 +79,9 @@ func checkService(svc composetypes.ServiceConfig) error {
 	default:
 		return &UsageError{Msg: fmt.Sprintf("job %s has deploy.mode %s: a job runs once, so use replicated (or remove deploy.mode)", svc.Name, svc.Deploy.Mode)}
 	}
+	if r := svc.Deploy.Replicas; r != nil && *r > 1 {
+		return &UsageError{Msg: fmt.Sprintf("job %s asks for %d replicas: jobrun runs a job to one completion, so set deploy.replicas to 1 (or remove it), or run the copies as separate jobs", svc.Name, *r)}
+	}
 	if svc.Image == "" {
 		return &UsageError{Msg: fmt.Sprintf("job %s has no image: set image: in the stack file", svc.Name)}
 	}
@@ -100,6 +103,6 @@ func ValidName(name string) bool {
 
 var serviceNamePattern = regexp.MustCompile(`^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$`)
 
-func oneLine(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
-}
+func oneLine(err error) string { return oneLineString(err.Error()) }
+
+func oneLineString(s string) string { return strings.Join(strings.Fields(s), " ") }

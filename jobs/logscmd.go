@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
 
 	"jobrun/logs"
@@ -16,7 +15,7 @@ import (
 // attempt, after its service is gone; with Follow, the run in progress.
 type LogsCommand struct {
 	IO      IO
-	Engine  client.APIClient
+	Engine  LogsEngine
 	Stack   string
 	Job     string
 	Version string // "" = the newest run
@@ -24,6 +23,7 @@ type LogsCommand struct {
 	Follow  bool
 	Logs    LogOptions
 	Now     func() time.Time
+	After   func(time.Duration) <-chan time.Time
 }
 
 func (c *LogsCommand) Execute(ctx context.Context) error {
@@ -32,18 +32,13 @@ func (c *LogsCommand) Execute(ctx context.Context) error {
 			return err
 		}
 	}
-	records := Records{Engine: c.Engine}
-	recs, err := records.List(ctx, c.Stack, c.Job)
+	rec, found, err := Records{Engine: c.Engine}.Newest(ctx, c.Stack, c.Job, func(r Record) bool {
+		return c.Version == "" || r.Version == c.Version
+	})
 	if err != nil {
 		return &EngineError{Msg: "read run records", Err: err}
 	}
-	var rec *Record
-	for i := len(recs) - 1; i >= 0 && rec == nil; i-- {
-		if c.Version == "" || recs[i].Version == c.Version {
-			rec = &recs[i]
-		}
-	}
-	if rec == nil {
+	if !found {
 		what := c.Job
 		if c.Version != "" {
 			what += " version " + c.Version
@@ -53,7 +48,7 @@ func (c *LogsCommand) Execute(ctx context.Context) error {
 	if c.Attempt < 0 || c.Attempt > len(rec.Attempts) {
 		return &UsageError{Msg: fmt.Sprintf("--attempt %d is out of range: run %s of %s had %d attempt(s)", c.Attempt, rec.RunID, c.Job, len(rec.Attempts))}
 	}
-	read, err := c.reader(ctx, *rec)
+	read, err := c.reader(ctx, rec)
 	if err != nil {
 		return err
 	}
@@ -67,7 +62,7 @@ func (c *LogsCommand) Execute(ctx context.Context) error {
 			return err
 		}
 	}
-	report.Done(*rec)
+	report.Done(rec)
 	if rec.Outcome != Succeeded {
 		return &VerdictError{Outcome: rec.Outcome}
 	}
@@ -101,15 +96,15 @@ func (c *LogsCommand) reader(ctx context.Context, rec Record) (func(Attempt) err
 	if err != nil {
 		return nil, &UsageError{Msg: err.Error()}
 	}
-	cw := &logs.CloudWatch{Client: client, Group: rec.LogGroup, Limiter: newLogSources(c.Logs, nil).limiter}
+	cw := &logs.CloudWatch{Client: client, Group: rec.LogGroup, Limiter: newCloudWatchLimiter()}
 	return func(a Attempt) error {
 		if a.LogStream == "" {
 			return nil // never started a container: nothing was printed
 		}
-		n, err := cw.Read(ctx, a.LogStream, c.IO.Out)
+		_, err := cw.Read(ctx, a.LogStream, c.IO.Out)
 		switch {
-		case logs.IsNotFound(err) || (err == nil && n == 0 && rec.Ended.Before(c.Now().Add(-24*time.Hour))):
-			fmt.Fprintf(c.IO.Err, "jobrun: %s: attempt %d: its output is no longer in CloudWatch (stream %s in group %s): the run is older than the log group's retention\n", rec.Job, a.Number, a.LogStream, rec.LogGroup)
+		case logs.IsNotFound(err):
+			fmt.Fprintf(c.IO.Err, "jobrun: %s: attempt %d: its output is no longer in CloudWatch (stream %s in group %s): it was deleted, or the run is older than the log group's retention\n", rec.Job, a.Number, a.LogStream, rec.LogGroup)
 			return nil
 		case err != nil:
 			return fmt.Errorf("attempt %d: %w", a.Number, err)
@@ -131,18 +126,25 @@ func (c *LogsCommand) followRunning(ctx context.Context) (bool, error) {
 	labels := svc.Spec.Labels
 	job := Job{
 		Name: c.Job, Stack: c.Stack, Version: labels[LabelVersion], RunID: labels[LabelRunID],
-		Spec: svc.Spec, Policy: policyFromLabels(labels),
+		Spec: svc.Spec, Policy: policyFromLabels(labels, 0),
 	}
-	w, err := newLogSources(c.Logs, logs.Engine{Client: c.Engine}).forJob(ctx, job)
+	jl, err := newLogSources(c.Logs, logs.Engine{Client: c.Engine}, c.Now, c.After).forJob(ctx, job)
 	if err != nil {
 		return true, err
 	}
 	report := newTextReporter(c.IO, false)
-	r := &Runner{Engine: c.Engine, Logs: w.src, LogPlace: w.place, Report: report, Records: Records{Engine: c.Engine}, Now: c.Now,
-		Opts: RunOptions{}.paced(c.Logs.DrainTimeout)}
+	r := &Runner{Engine: c.Engine, Logs: jl.src, LogPlace: jl.place, Report: report, Records: Records{Engine: c.Engine},
+		Now: c.Now, After: c.After, Opts: RunOptions{}.withPacing(c.Logs.DrainTimeout)}
 	report.Notice(c.Job, fmt.Sprintf("following version %s (run %s) in progress", job.Version, job.RunID))
-	rec := Record{RunID: job.RunID, Job: job.Name, Stack: job.Stack, Version: job.Version, Service: name, MaxRuns: job.Policy.MaxRuns,
-		Started: svc.CreatedAt, LogSource: w.src.Name(), LogGroup: w.place.Group, LogRegion: w.place.Region, LogEndpoint: w.place.Endpoint, Attached: true}
-	_, err = r.watch(ctx, job, svc.ID, false, rec)
+	rec := newRecord(job, jl.src, jl.place, svc.CreatedAt)
+	rec.Attached = true
+	_, err = r.follow(ctx, job, lease{serviceID: svc.ID}, rec)
 	return true, err
+}
+
+// LogsEngine is what jobrun logs asks of the engine: a run's records, and
+// to follow a run in progress.
+type LogsEngine interface {
+	Engine
+	logs.TaskLogger
 }

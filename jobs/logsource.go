@@ -36,23 +36,29 @@ type logSources struct {
 	opts    LogOptions
 	engine  logs.Source
 	limiter *rate.Limiter
+	now     func() time.Time
+	after   func(time.Duration) <-chan time.Time
 }
 
-func newLogSources(o LogOptions, engine logs.Source) *logSources {
-	// A burst of a second's worth, as a token bucket quota allows.
-	return &logSources{opts: o, engine: engine, limiter: rate.NewLimiter(cloudWatchQuota, cloudWatchQuota)}
+func newLogSources(o LogOptions, engine logs.Source, now func() time.Time, after func(time.Duration) <-chan time.Time) *logSources {
+	return &logSources{opts: o, engine: engine, limiter: newCloudWatchLimiter(), now: now, after: after}
 }
+
+// newCloudWatchLimiter rations GetLogEvents to the quota, with a burst of a
+// second's worth, as a token bucket quota allows.
+func newCloudWatchLimiter() *rate.Limiter { return rate.NewLimiter(cloudWatchQuota, cloudWatchQuota) }
 
 // LogPlace is where a CloudWatch source reads.
 type LogPlace struct{ Group, Region, Endpoint string }
 
-// where is a job's source, and for CloudWatch where it reads.
-type where struct {
+// jobLogs is where a job's output is read: its source, and for CloudWatch
+// the group and region.
+type jobLogs struct {
 	src   logs.Source
 	place LogPlace
 }
 
-func (s *logSources) forJob(ctx context.Context, job Job) (where, error) {
+func (s *logSources) forJob(ctx context.Context, job Job) (jobLogs, error) {
 	// The engine's default driver comes with daemon.json's options, which
 	// no API shows: the flags stand in for them. A driver the job sets
 	// comes with its own options only, and without a tag the driver names
@@ -63,10 +69,10 @@ func (s *logSources) forJob(ctx context.Context, job Job) (where, error) {
 	}
 	switch s.opts.Mode {
 	case "docker":
-		return where{src: s.engine}, nil
+		return jobLogs{src: s.engine}, nil
 	case "auto":
 		if driver != "awslogs" {
-			return where{src: s.engine}, nil
+			return jobLogs{src: s.engine}, nil
 		}
 	}
 	group := firstOf(opts["awslogs-group"], s.opts.Group)
@@ -75,7 +81,7 @@ func (s *logSources) forJob(ctx context.Context, job Job) (where, error) {
 		namer.Image = cs.Image
 	}
 	if err := logs.CheckTemplate(namer.Template); err != nil {
-		return where{}, &UsageError{Msg: fmt.Sprintf("job %s: %v: fix tag: in the job's logging options or --log-stream-template", job.Name, err)}
+		return jobLogs{}, &UsageError{Msg: fmt.Sprintf("job %s: %v: fix tag: in the job's logging options or --log-stream-template", job.Name, err)}
 	}
 	endpoint := opts["awslogs-endpoint"]
 	client, cfg, err := logs.NewCloudWatchClient(ctx, logs.AWSOptions{
@@ -85,24 +91,24 @@ func (s *logSources) forJob(ctx context.Context, job Job) (where, error) {
 		var cred *logs.CredentialsError
 		var region logs.RegionError
 		if errors.As(err, &cred) || errors.As(err, &region) {
-			return where{}, &UsageError{Msg: fmt.Sprintf("job %s logs to CloudWatch: %v", job.Name, err)}
+			return jobLogs{}, &UsageError{Msg: fmt.Sprintf("job %s logs to CloudWatch: %v", job.Name, err)}
 		}
-		return where{}, fmt.Errorf("job %s: %w", job.Name, err)
+		return jobLogs{}, fmt.Errorf("job %s: %w", job.Name, err)
 	}
 	if opts["awslogs-create-group"] != "true" {
 		if err := logs.CheckGroup(ctx, client, group, cfg.Region); err != nil {
 			var missing *logs.GroupError
 			if errors.As(err, &missing) {
-				return where{}, &UsageError{Msg: fmt.Sprintf("job %s: %v", job.Name, err)}
+				return jobLogs{}, &UsageError{Msg: fmt.Sprintf("job %s: %v", job.Name, err)}
 			}
-			return where{}, fmt.Errorf("job %s: %w", job.Name, err)
+			return jobLogs{}, fmt.Errorf("job %s: %w", job.Name, err)
 		}
 	}
-	return where{
+	return jobLogs{
 		src: &logs.CloudWatch{
 			Client: client, Group: group, Stream: namer.Name, Limiter: s.limiter,
 			Poll: s.opts.Poll, FlushWait: s.opts.FlushWait, DrainTimeout: s.opts.DrainTimeout,
-			Now: time.Now, After: time.After,
+			Now: s.now, After: s.after,
 		},
 		place: LogPlace{Group: group, Region: cfg.Region, Endpoint: endpoint},
 	}, nil

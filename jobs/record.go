@@ -12,6 +12,8 @@ import (
 
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
+
+	"jobrun/logs"
 )
 
 // Record is what is kept of a run after its service is gone.
@@ -34,9 +36,11 @@ type Record struct {
 	LogRegion string    `json:"log_region,omitempty"` // CloudWatch
 	// LogEndpoint is the job's awslogs-endpoint, when its spec sets one.
 	LogEndpoint string `json:"log_endpoint,omitempty"`
-	LogNote     string `json:"log_note,omitempty"` // why output may be incomplete
-	Attached    bool   `json:"attached,omitempty"` // this process watched another's run
-	Skipped     bool   `json:"skipped,omitempty"`  // an earlier run of this version had succeeded
+	LogNote     string `json:"log_note,omitempty"`  // why output may be incomplete
+	Surplus     string `json:"surplus,omitempty"`   // how Swarm ran more than the job asked for
+	StopNote    string `json:"stop_note,omitempty"` // why the job may not have stopped
+	Attached    bool   `json:"attached,omitempty"`  // this process watched another's run
+	Skipped     bool   `json:"skipped,omitempty"`   // an earlier run of this version had succeeded
 }
 
 // AttemptOutput is the tail of one attempt's output, kept with the record.
@@ -120,18 +124,34 @@ func (s Records) List(ctx context.Context, stack, job string) ([]Record, error) 
 	return out, nil
 }
 
-// Find returns the newest record of the run, or false.
-func (s Records) Find(ctx context.Context, stack, job, runID string) (Record, bool, error) {
+// Newest returns the newest of the job's records that match, or false.
+func (s Records) Newest(ctx context.Context, stack, job string, match func(Record) bool) (Record, bool, error) {
 	recs, err := s.List(ctx, stack, job)
 	if err != nil {
 		return Record{}, false, err
 	}
 	for i := len(recs) - 1; i >= 0; i-- {
-		if recs[i].RunID == runID {
+		if match(recs[i]) {
 			return recs[i], true, nil
 		}
 	}
 	return Record{}, false, nil
+}
+
+// newRecord is a run's record as it starts.
+func newRecord(job Job, src logs.Source, place LogPlace, started time.Time) Record {
+	rec := Record{
+		RunID: job.RunID, Job: job.Name, Stack: job.Stack, Version: job.Version,
+		Service: job.Spec.Name, MaxRuns: job.Policy.MaxRuns, Started: started, Mode: "replicated-job",
+		LogSource: src.Name(), LogGroup: place.Group, LogRegion: place.Region, LogEndpoint: place.Endpoint,
+	}
+	if cs := job.Spec.TaskTemplate.ContainerSpec; cs != nil {
+		rec.Image = cs.Image
+	}
+	if job.Legacy || job.Spec.Mode.Replicated != nil {
+		rec.Mode = "replicated"
+	}
+	return rec
 }
 
 // Outputs returns the output stored with a run, if any.

@@ -99,6 +99,12 @@ func (r *TextReporter) Done(rec Record) {
 	if rec.LogNote != "" {
 		r.logf("jobrun: %s: WARNING: %s", rec.Job, rec.LogNote)
 	}
+	if rec.Surplus != "" {
+		r.logf("jobrun: %s: WARNING: %s: check what the extra runs did (a Swarm bug such as moby/moby#53632, or an update of service %s from elsewhere)", rec.Job, rec.Surplus, rec.Service)
+	}
+	if rec.StopNote != "" {
+		r.logf("jobrun: %s: WARNING: %s", rec.Job, rec.StopNote)
+	}
 }
 
 func (r *TextReporter) Output(job string, attempt int, stderr bool) io.Writer {

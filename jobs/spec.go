@@ -10,6 +10,7 @@ import (
 
 	"github.com/docker/cli/cli/compose/convert"
 	composetypes "github.com/docker/cli/cli/compose/types"
+	"github.com/docker/cli/opts"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
@@ -49,6 +50,7 @@ type Job struct {
 	Spec    swarm.ServiceSpec
 	Policy  Policy
 	Legacy  bool
+	Notes   []string // where the job departs from the stack file, and why
 }
 
 // ServiceName is the job service's name. It is not the stack's own
@@ -78,9 +80,9 @@ func Build(ctx context.Context, engine client.APIClient, stack *Stack, name stri
 	}
 	spec := specs[name]
 
-	policy, restart, err := restartPolicy(spec.TaskTemplate.RestartPolicy, o)
+	policy, restart, notes, err := restartPolicy(svc, o)
 	if err != nil {
-		return Job{}, fmt.Errorf("job %s: %w", name, err)
+		return Job{}, err
 	}
 	spec.TaskTemplate.RestartPolicy = restart
 	spec.Name = ServiceName(stack.Name, name)
@@ -104,46 +106,91 @@ func Build(ctx context.Context, engine client.APIClient, stack *Stack, name stri
 		spec.UpdateConfig, spec.RollbackConfig = nil, nil
 	}
 	policy.PendingTimeout = o.PendingTimeout
-	return Job{Name: name, Stack: stack.Name, Version: o.Version, RunID: o.RunID, Spec: spec, Policy: policy, Legacy: o.Legacy}, nil
+	return Job{Name: name, Stack: stack.Name, Version: o.Version, RunID: o.RunID, Spec: spec, Policy: policy, Legacy: o.Legacy, Notes: notes}, nil
 }
 
-// restartPolicy bounds the stack file's restart policy: Swarm's own default
-// retries forever, which a migration must never do.
-func restartPolicy(from *swarm.RestartPolicy, o SpecOptions) (Policy, *swarm.RestartPolicy, error) {
-	rp := swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionOnFailure}
-	if from != nil {
-		rp = *from
-	}
-	switch rp.Condition {
-	case swarm.RestartPolicyConditionNone:
-	case "", swarm.RestartPolicyConditionOnFailure, swarm.RestartPolicyConditionAny:
-		// "any" would restart a migration that succeeded.
-		rp.Condition = swarm.RestartPolicyConditionOnFailure
-	default:
-		return Policy{}, nil, &UsageError{Msg: fmt.Sprintf("restart_policy condition %q is unknown: use on-failure or none", rp.Condition)}
+// restartPolicy decides how often the job may run from what the stack file
+// says (restart: and deploy.restart_policy) and the flags, and the Swarm
+// policy that runs it exactly that often. docker/cli's converter is not used
+// for this: it drops `restart: "no"` (leaving Swarm's unbounded default) and
+// sends `on-failure` without a count as MaxAttempts 0, which Swarm reads as
+// unbounded. notes say where jobrun departs from the file, and why.
+func restartPolicy(svc composetypes.ServiceConfig, o SpecOptions) (Policy, *swarm.RestartPolicy, []string, error) {
+	restarts, delay, notes, err := stackRestarts(svc)
+	if err != nil {
+		return Policy{}, nil, nil, err
 	}
 	if o.MaxAttempts != nil {
-		rp.MaxAttempts = o.MaxAttempts
-	}
-	if rp.MaxAttempts == nil {
-		n := uint64(defaultMaxTries)
-		rp.MaxAttempts = &n
+		restarts, notes = *o.MaxAttempts, nil
 	}
 	if o.RestartDelay != nil {
-		rp.Delay = o.RestartDelay
+		delay = *o.RestartDelay
 	}
-	if rp.Delay == nil {
-		d := defaultDelay
-		rp.Delay = &d
+	if delay < 0 {
+		return Policy{}, nil, nil, &UsageError{Msg: fmt.Sprintf("job %s: restart delay %s is negative: use a duration like 30s", svc.Name, delay)}
 	}
-	if *rp.Delay < 0 {
-		return Policy{}, nil, &UsageError{Msg: fmt.Sprintf("restart delay %s is negative: use a duration like 30s", *rp.Delay)}
+	// A restart window makes Swarm count only the restarts inside it, so
+	// the total would have no bound: it is never sent.
+	rp := &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionOnFailure, MaxAttempts: &restarts, Delay: &delay}
+	if restarts == 0 {
+		// MaxAttempts 0 is "no limit" to Swarm: one run is condition none.
+		rp = &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionNone, Delay: &delay}
 	}
-	runs := int(*rp.MaxAttempts) + 1
-	if rp.Condition == swarm.RestartPolicyConditionNone {
-		runs = 1
+	return Policy{MaxRuns: int(restarts) + 1, Delay: delay}, rp, notes, nil
+}
+
+// stackRestarts reads the restarts (Swarm's max_attempts) and delay the
+// stack file asks for. deploy.restart_policy wins over restart:, as in
+// docker stack deploy.
+func stackRestarts(svc composetypes.ServiceConfig) (uint64, time.Duration, []string, error) {
+	restarts, delay := uint64(defaultMaxTries), defaultDelay
+	var notes []string
+	unbounded := func(what string) {
+		notes = append(notes, fmt.Sprintf("%s means no limit to Swarm: running it at most %d times (%d restarts); set a count or --max-attempts", what, defaultMaxTries+1, defaultMaxTries))
 	}
-	return Policy{MaxRuns: runs, Delay: *rp.Delay}, &rp, nil
+	rp := svc.Deploy.RestartPolicy
+	if rp == nil {
+		policy, err := opts.ParseRestartPolicy(svc.Restart)
+		known := err == nil && (policy.IsNone() || policy.IsOnFailure() || policy.IsAlways() || policy.IsUnlessStopped())
+		switch {
+		case svc.Restart == "":
+		case !known:
+			return 0, 0, nil, &UsageError{Msg: fmt.Sprintf("job %s: restart %q is unknown: use \"no\", on-failure[:N], always or unless-stopped", svc.Name, svc.Restart)}
+		case policy.IsNone():
+			restarts = 0
+		case policy.IsOnFailure() && policy.MaximumRetryCount > 0:
+			restarts = uint64(policy.MaximumRetryCount)
+		case policy.IsOnFailure() && strings.Contains(svc.Restart, ":"):
+			unbounded(fmt.Sprintf("restart: %s", svc.Restart))
+		case policy.IsOnFailure():
+		case policy.IsAlways(), policy.IsUnlessStopped():
+			notes = append(notes, fmt.Sprintf("restart: %s would also restart a job that succeeded: it restarts on failure only, at most %d times", svc.Restart, defaultMaxTries))
+		}
+		return restarts, delay, notes, nil
+	}
+	if rp.Delay != nil {
+		delay = time.Duration(*rp.Delay)
+	}
+	if rp.Window != nil && *rp.Window != 0 {
+		notes = append(notes, "restart_policy window is ignored: Swarm counts only the restarts inside it, so a job could run without bound")
+	}
+	switch rp.Condition {
+	case string(swarm.RestartPolicyConditionNone):
+		return 0, delay, notes, nil
+	case "", string(swarm.RestartPolicyConditionOnFailure):
+	case string(swarm.RestartPolicyConditionAny):
+		notes = append(notes, "restart_policy condition any would also restart a job that succeeded: it restarts on failure only")
+	default:
+		return 0, 0, nil, &UsageError{Msg: fmt.Sprintf("job %s: restart_policy condition %q is unknown: use on-failure or none", svc.Name, rp.Condition)}
+	}
+	switch {
+	case rp.MaxAttempts == nil:
+	case *rp.MaxAttempts == 0:
+		unbounded("restart_policy max_attempts: 0")
+	default:
+		restarts = *rp.MaxAttempts
+	}
+	return restarts, delay, notes, nil
 }
 
 // jobLabels drops the stack namespace label, so that `docker stack rm` and

@@ -1,118 +1,61 @@
 package jobs
 
 import (
-	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	composetypes "github.com/docker/cli/cli/compose/types"
 	"github.com/docker/docker/api/types/swarm"
 )
 
 func durp(d time.Duration) *time.Duration { return &d }
 
+func composeDur(d time.Duration) *composetypes.Duration { c := composetypes.Duration(d); return &c }
+
 func TestRestartPolicy(t *testing.T) {
+	deploy := func(rp composetypes.RestartPolicy) composetypes.ServiceConfig {
+		return composetypes.ServiceConfig{Name: "migrate", Deploy: composetypes.DeployConfig{RestartPolicy: &rp}}
+	}
+	restart := func(r string) composetypes.ServiceConfig {
+		return composetypes.ServiceConfig{Name: "migrate", Restart: r}
+	}
 	tests := []struct {
 		name      string
-		from      *swarm.RestartPolicy
+		svc       composetypes.ServiceConfig
 		opts      SpecOptions
 		wantRuns  int
 		wantDelay time.Duration
-		wantCond  swarm.RestartPolicyCondition
-		wantMax   uint64
+		wantNote  string // a word of the note; "" for none
 		wantErr   string // words of a *UsageError; "" for none
 	}{
-		{
-			name:      "no policy in the stack file",
-			from:      nil,
-			wantRuns:  7,
-			wantDelay: 30 * time.Second,
-			wantCond:  swarm.RestartPolicyConditionOnFailure,
-			wantMax:   6,
-		},
-		{
-			name:      "empty policy in the stack file",
-			from:      &swarm.RestartPolicy{},
-			wantRuns:  7,
-			wantDelay: 30 * time.Second,
-			wantCond:  swarm.RestartPolicyConditionOnFailure,
-			wantMax:   6,
-		},
-		{
-			name:      "stack file's max_attempts and delay kept",
-			from:      &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionOnFailure, MaxAttempts: uint64p(2), Delay: durp(5 * time.Second)},
-			wantRuns:  3,
-			wantDelay: 5 * time.Second,
-			wantCond:  swarm.RestartPolicyConditionOnFailure,
-			wantMax:   2,
-		},
-		{
-			name:      "flags override the stack file",
-			from:      &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionOnFailure, MaxAttempts: uint64p(2), Delay: durp(5 * time.Second)},
-			opts:      SpecOptions{MaxAttempts: uint64p(0), RestartDelay: durp(time.Second)},
-			wantRuns:  1,
-			wantDelay: time.Second,
-			wantCond:  swarm.RestartPolicyConditionOnFailure,
-			wantMax:   0,
-		},
-		{
-			name:      "flags without a stack policy",
-			opts:      SpecOptions{MaxAttempts: uint64p(9), RestartDelay: durp(0)},
-			wantRuns:  10,
-			wantDelay: 0,
-			wantCond:  swarm.RestartPolicyConditionOnFailure,
-			wantMax:   9,
-		},
-		{
-			name:      "condition any becomes on-failure",
-			from:      &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionAny, MaxAttempts: uint64p(3)},
-			wantRuns:  4,
-			wantDelay: 30 * time.Second,
-			wantCond:  swarm.RestartPolicyConditionOnFailure,
-			wantMax:   3,
-		},
-		{
-			name:      "condition none runs once",
-			from:      &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionNone, MaxAttempts: uint64p(5)},
-			wantRuns:  1,
-			wantDelay: 30 * time.Second,
-			wantCond:  swarm.RestartPolicyConditionNone,
-			wantMax:   5,
-		},
-		{
-			name:    "unknown condition",
-			from:    &swarm.RestartPolicy{Condition: "always"},
-			wantErr: `condition "always" is unknown`,
-		},
-		{
-			name:    "negative delay in the stack file",
-			from:    &swarm.RestartPolicy{Delay: durp(-time.Second)},
-			wantErr: "negative",
-		},
-		{
-			name:    "negative delay flag",
-			opts:    SpecOptions{RestartDelay: durp(-5 * time.Second)},
-			wantErr: "negative",
-		},
+		{name: "no policy in the stack file", svc: restart(""), wantRuns: 7, wantDelay: 30 * time.Second},
+		{name: "empty restart_policy", svc: deploy(composetypes.RestartPolicy{}), wantRuns: 7, wantDelay: 30 * time.Second},
+		{name: "stack file's max_attempts and delay kept", svc: deploy(composetypes.RestartPolicy{Condition: "on-failure", MaxAttempts: uint64p(2), Delay: composeDur(5 * time.Second)}), wantRuns: 3, wantDelay: 5 * time.Second},
+		{name: "max_attempts 0 is bounded", svc: deploy(composetypes.RestartPolicy{Condition: "on-failure", MaxAttempts: uint64p(0)}), wantRuns: 7, wantDelay: 30 * time.Second, wantNote: "max_attempts: 0 means no limit"},
+		{name: "condition any becomes on-failure", svc: deploy(composetypes.RestartPolicy{Condition: "any", MaxAttempts: uint64p(3)}), wantRuns: 4, wantDelay: 30 * time.Second, wantNote: "condition any"},
+		{name: "condition none runs once", svc: deploy(composetypes.RestartPolicy{Condition: "none", MaxAttempts: uint64p(5)}), wantRuns: 1, wantDelay: 30 * time.Second},
+		{name: "a window is dropped", svc: deploy(composetypes.RestartPolicy{MaxAttempts: uint64p(2), Window: composeDur(time.Minute)}), wantRuns: 3, wantDelay: 30 * time.Second, wantNote: "window is ignored"},
+		{name: `restart: "no" runs once`, svc: restart("no"), wantRuns: 1, wantDelay: 30 * time.Second},
+		{name: "restart: on-failure is jobrun's default", svc: restart("on-failure"), wantRuns: 7, wantDelay: 30 * time.Second},
+		{name: "restart: on-failure:2", svc: restart("on-failure:2"), wantRuns: 3, wantDelay: 30 * time.Second},
+		{name: "restart: on-failure:0 is bounded", svc: restart("on-failure:0"), wantRuns: 7, wantDelay: 30 * time.Second, wantNote: "no limit"},
+		{name: "restart: always restarts on failure only", svc: restart("always"), wantRuns: 7, wantDelay: 30 * time.Second, wantNote: "on failure only"},
+		{name: "restart: unless-stopped restarts on failure only", svc: restart("unless-stopped"), wantRuns: 7, wantDelay: 30 * time.Second, wantNote: "on failure only"},
+		{name: "deploy.restart_policy wins over restart:", svc: composetypes.ServiceConfig{Name: "migrate", Restart: "no", Deploy: composetypes.DeployConfig{RestartPolicy: &composetypes.RestartPolicy{MaxAttempts: uint64p(1)}}}, wantRuns: 2, wantDelay: 30 * time.Second},
+		{name: "flags override the stack file", svc: deploy(composetypes.RestartPolicy{Condition: "on-failure", MaxAttempts: uint64p(2), Delay: composeDur(5 * time.Second)}), opts: SpecOptions{MaxAttempts: uint64p(0), RestartDelay: durp(time.Second)}, wantRuns: 1, wantDelay: time.Second},
+		{name: "flags without a stack policy", svc: restart(""), opts: SpecOptions{MaxAttempts: uint64p(9), RestartDelay: durp(0)}, wantRuns: 10, wantDelay: 0},
+		{name: "unknown condition", svc: deploy(composetypes.RestartPolicy{Condition: "always"}), wantErr: `condition "always" is unknown`},
+		{name: "unknown restart", svc: restart("sometimes"), wantErr: `restart "sometimes" is unknown`},
+		{name: "negative delay in the stack file", svc: deploy(composetypes.RestartPolicy{Delay: composeDur(-time.Second)}), wantErr: "negative"},
+		{name: "negative delay flag", svc: restart(""), opts: SpecOptions{RestartDelay: durp(-5 * time.Second)}, wantErr: "negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var before swarm.RestartPolicy
-			if tt.from != nil {
-				before = *tt.from
-			}
-			p, rp, err := restartPolicy(tt.from, tt.opts)
-			if tt.from != nil && *tt.from != before {
-				t.Errorf("restartPolicy changed its input: %+v, was %+v", *tt.from, before)
-			}
+			p, rp, notes, err := restartPolicy(tt.svc, tt.opts)
 			if tt.wantErr != "" {
-				var ue *UsageError
-				if !errors.As(err, &ue) {
-					t.Fatalf("err = %v (%T), want *UsageError", err, err)
-				}
-				if !strings.Contains(ue.Msg, tt.wantErr) {
-					t.Errorf("err %q does not contain %q", ue.Msg, tt.wantErr)
-				}
+				wantUsage(t, err, tt.wantErr)
 				return
 			}
 			if err != nil {
@@ -121,28 +64,37 @@ func TestRestartPolicy(t *testing.T) {
 			if p.MaxRuns != tt.wantRuns || p.Delay != tt.wantDelay {
 				t.Errorf("policy = %+v, want MaxRuns %d Delay %s", p, tt.wantRuns, tt.wantDelay)
 			}
-			if rp.Condition != tt.wantCond {
-				t.Errorf("condition = %q, want %q", rp.Condition, tt.wantCond)
-			}
-			if rp.MaxAttempts == nil || *rp.MaxAttempts != tt.wantMax {
-				t.Errorf("max attempts = %v, want %d", rp.MaxAttempts, tt.wantMax)
+			if err := checkSwarmRuns(rp, tt.wantRuns); err != nil {
+				t.Error(err)
 			}
 			if rp.Delay == nil || *rp.Delay != tt.wantDelay {
 				t.Errorf("swarm delay = %v, want %s", rp.Delay, tt.wantDelay)
+			}
+			if rp.Window != nil {
+				t.Errorf("swarm window = %s, want none: it unbounds the restarts", *rp.Window)
+			}
+			if got := strings.Join(notes, "; "); (tt.wantNote == "") != (got == "") || !strings.Contains(got, tt.wantNote) {
+				t.Errorf("notes %q, want one with %q", got, tt.wantNote)
 			}
 		})
 	}
 }
 
-func TestRestartPolicyKeepsWindow(t *testing.T) {
-	w := time.Minute
-	_, rp, err := restartPolicy(&swarm.RestartPolicy{Window: &w}, SpecOptions{})
-	if err != nil {
-		t.Fatal(err)
+// checkSwarmRuns says how the Swarm policy departs from running at most
+// runs times, as swarmkit's restart supervisor reads it: condition none
+// runs once; MaxAttempts 0 (or none) restarts without bound.
+func checkSwarmRuns(rp *swarm.RestartPolicy, runs int) error {
+	switch {
+	case rp == nil:
+		return fmt.Errorf("no restart policy: Swarm's default restarts without bound")
+	case runs == 1 && rp.Condition != swarm.RestartPolicyConditionNone:
+		return fmt.Errorf("condition %q for one run, want none", rp.Condition)
+	case runs > 1 && rp.Condition != swarm.RestartPolicyConditionOnFailure:
+		return fmt.Errorf("condition %q, want on-failure", rp.Condition)
+	case runs > 1 && (rp.MaxAttempts == nil || *rp.MaxAttempts != uint64(runs-1)):
+		return fmt.Errorf("max attempts %v, want %d", rp.MaxAttempts, runs-1)
 	}
-	if rp.Window == nil || *rp.Window != time.Minute {
-		t.Errorf("window = %v, want 1m", rp.Window)
-	}
+	return nil
 }
 
 func TestJobLabels(t *testing.T) {

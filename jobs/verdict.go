@@ -77,6 +77,7 @@ type Verdict struct {
 	Outcome  Outcome
 	Reason   string
 	Attempts []Attempt
+	Surplus  string // how Swarm ran more than the job asked for, if it did
 }
 
 // rank orders task states so that "is it at least X" is one comparison.
@@ -109,7 +110,7 @@ const giveUpGrace = 30 * time.Second
 // iterations (from an update of the service) are not this run's.
 func Judge(tasks []swarm.Task, iteration *uint64, p Policy, now time.Time) Verdict {
 	attempts := Attempts(tasks, iteration)
-	v := Verdict{Outcome: Running, Attempts: attempts}
+	v := Verdict{Outcome: Running, Attempts: attempts, Surplus: Surplus(attempts, p.MaxRuns)}
 	if len(attempts) == 0 {
 		return v
 	}
@@ -153,6 +154,34 @@ func Judge(tasks []swarm.Task, iteration *uint64, p Policy, now time.Time) Verdi
 		}
 	}
 	return v
+}
+
+// Surplus says how the attempts exceed what the job asked for: more than
+// one completion, or more tasks than the runs its policy allows. A Swarm bug
+// does that (moby/moby#53632: jobs re-run after a leader change), and so
+// does an update of the service from elsewhere. "" when they do not.
+func Surplus(attempts []Attempt, maxRuns int) string {
+	completed := 0
+	for _, a := range attempts {
+		if a.State == swarm.TaskStateComplete {
+			completed++
+		}
+	}
+	switch {
+	case completed > 1:
+		return fmt.Sprintf("Swarm ran the job to completion %d times, not once (%d tasks)", completed, len(attempts))
+	case len(attempts) > maxRuns:
+		return fmt.Sprintf("Swarm started %d tasks for a job of at most %d runs", len(attempts), maxRuns)
+	}
+	return ""
+}
+
+// String is how the policy reads in progress lines.
+func (p Policy) String() string {
+	if p.MaxRuns == 1 {
+		return "one attempt, no restart"
+	}
+	return fmt.Sprintf("at most %d attempts, %s apart", p.MaxRuns, p.Delay)
 }
 
 // DownNode is a node the manager reports down, and since when jobrun saw it so.

@@ -1,0 +1,115 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/errdefs"
+)
+
+// lease is the job service a run watches; the owner created it.
+type lease struct {
+	serviceID string
+	owner     bool
+}
+
+// acquire creates the job service. Swarm service names are unique, so the
+// create is the lock: whoever creates it owns the run; a second jobrun for
+// the same version attaches to it, and one for another version is refused.
+// A service that jobrun stopped but could not see end is still the lock.
+func (r *Runner) acquire(ctx context.Context, job *Job) (lease, error) {
+	for try := 0; try < 3; try++ {
+		resp, err := r.Engine.ServiceCreate(ctx, job.Spec, swarm.ServiceCreateOptions{EncodedRegistryAuth: r.Opts.RegistryAuth, QueryRegistry: r.Opts.QueryRegistry})
+		if err == nil {
+			for _, w := range resp.Warnings {
+				r.Report.Notice(job.Name, "engine warning: "+oneLineString(w))
+			}
+			r.Report.Notice(job.Name, fmt.Sprintf("started %s as service %s (run %s, %s)", job.Version, job.Spec.Name, job.RunID, job.Policy))
+			return lease{serviceID: resp.ID, owner: true}, nil
+		}
+		if !errdefs.IsConflict(err) && !strings.Contains(err.Error(), "already exists") {
+			if errdefs.IsInvalidParameter(err) {
+				return lease{}, &UsageError{Msg: fmt.Sprintf("the engine refused job %s: %s", job.Name, oneLine(err))}
+			}
+			return lease{}, &EngineError{Msg: "create service " + job.Spec.Name, Err: err}
+		}
+		svc, _, err := r.Engine.ServiceInspectWithRaw(ctx, job.Spec.Name, swarm.ServiceInspectOptions{})
+		if errdefs.IsNotFound(err) {
+			continue // it ended between our create and inspect: try again
+		}
+		if err != nil {
+			return lease{}, &EngineError{Msg: "inspect service " + job.Spec.Name, Err: err}
+		}
+		labels := svc.Spec.Labels
+		switch {
+		case labels[LabelJob] == "":
+			return lease{}, &ConflictError{Msg: fmt.Sprintf("a service named %s exists that jobrun did not create: remove it (docker service rm %s)", job.Spec.Name, job.Spec.Name)}
+		case labels[LabelStopped] == "" && labels[LabelVersion] == job.Version:
+			job.RunID, job.Policy = labels[LabelRunID], policyFromLabels(labels, job.Policy.PendingTimeout)
+			r.Report.Notice(job.Name, fmt.Sprintf("version %s is already running (run %s): following it", job.Version, job.RunID))
+			return lease{serviceID: svc.ID}, nil
+		}
+		if err := r.clearLeftover(ctx, *job, svc); err != nil {
+			return lease{}, err
+		}
+	}
+	return lease{}, &ConflictError{Msg: fmt.Sprintf("service %s keeps reappearing: another jobrun is starting %s; try again when it ends", job.Spec.Name, job.Name)}
+}
+
+// clearLeftover removes a job service that runs nothing any more: one that
+// --keep left, or one jobrun stopped. A run of another version still going,
+// or a stopped one whose container Swarm still reports, keeps the lock.
+func (r *Runner) clearLeftover(ctx context.Context, job Job, svc swarm.Service) error {
+	labels := svc.Spec.Labels
+	tasks, err := r.Engine.TaskList(ctx, swarm.TaskListOptions{Filters: serviceFilter(svc.ID)})
+	if err != nil {
+		return &EngineError{Msg: "list tasks of " + job.Spec.Name, Err: err}
+	}
+	if labels[LabelStopped] == "" {
+		if v := Judge(tasks, nil, policyFromLabels(labels, 0), r.Now()); v.Outcome == Running {
+			return &ConflictError{Msg: fmt.Sprintf("%s version %s is running (run %s, since %s): wait for it, or stop it with docker service rm %s",
+				job.Name, labels[LabelVersion], labels[LabelRunID], svc.CreatedAt.Format(time.RFC3339), job.Spec.Name)}
+		}
+	} else if live := liveAttempts(tasks); len(live) > 0 {
+		return &ConflictError{Msg: fmt.Sprintf("%s version %s (run %s) was stopped, but Swarm still reports %s: wait until it ends, or stop that container on its node",
+			job.Name, labels[LabelVersion], labels[LabelRunID], r.describeLive(ctx, live))}
+	}
+	r.Report.Notice(job.Name, fmt.Sprintf("removing the finished service of version %s (run %s), left behind by an earlier run", labels[LabelVersion], labels[LabelRunID]))
+	if ok := r.stop(ctx, job, svc.ID, false); !ok {
+		return &ConflictError{Msg: fmt.Sprintf("the service of %s version %s (run %s) could not be stopped: try again when it ends", job.Name, labels[LabelVersion], labels[LabelRunID])}
+	}
+	return r.remove(ctx, job, svc.ID)
+}
+
+// policyFromLabels reads the policy a run recorded on its service.
+func policyFromLabels(labels map[string]string, pendingTimeout time.Duration) Policy {
+	p := Policy{MaxRuns: defaultMaxTries + 1, Delay: defaultDelay, PendingTimeout: pendingTimeout}
+	if n, err := strconv.Atoi(labels[LabelMaxRuns]); err == nil {
+		p.MaxRuns = n
+	}
+	if d, err := time.ParseDuration(labels[LabelDelay]); err == nil {
+		p.Delay = d
+	}
+	return p
+}
+
+func (r *Runner) alreadySucceeded(ctx context.Context, job Job) (Record, bool, error) {
+	rec, ok, err := r.Records.Newest(ctx, job.Stack, job.Name, func(rec Record) bool {
+		return rec.Version == job.Version && rec.Outcome == Succeeded
+	})
+	if err != nil {
+		return Record{}, false, &EngineError{Msg: "read run records", Err: err}
+	}
+	return rec, ok, nil
+}
+
+func (r *Runner) skip(prev Record) Record {
+	r.Report.Notice(prev.Job, fmt.Sprintf("version %s already succeeded (run %s, %s): not running it again; --force runs it again",
+		prev.Version, prev.RunID, prev.Ended.Format(time.RFC3339)))
+	prev.Skipped = true
+	return prev
+}

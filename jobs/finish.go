@@ -1,0 +1,109 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/docker/docker/api/types/swarm"
+)
+
+// cleanupTimeout bounds each end-of-run step, which runs even after an
+// interrupt.
+const cleanupTimeout = 30 * time.Second
+
+// finish applies the end-of-run rules to a watched run, in order:
+//
+//  1. The owner stops the job, so that nothing of it runs or starts again
+//     on any node — unless the user detached on interrupt, or the service
+//     was removed outside jobrun (then it says what Swarm still runs).
+//  2. The last output of every attempt is read, within the drain timeout.
+//  3. The owner records the run, then removes the service, unless --keep,
+//     a detach, or a stop it could not confirm: the service then stays as
+//     the job's lock. An attached run reports the owner's record.
+func (r *Runner) finish(ctx context.Context, job Job, l lease, v Verdict, out *followers, rec Record) (Record, error) {
+	rec.Outcome, rec.Reason, rec.Attempts, rec.Surplus = v.Outcome, v.Reason, v.Attempts, v.Surplus
+	cleanCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	detached := v.Outcome == Interrupted && r.Opts.DetachOnInterrupt
+	stopped := false
+	switch {
+	case v.Outcome == Removed:
+		r.orphans(cleanCtx, job, v.Attempts)
+	case detached:
+		r.Report.Notice(job.Name, fmt.Sprintf("left running: service %s (stop it with docker service rm %s)", job.Spec.Name, job.Spec.Name))
+	case l.owner:
+		r.checkSurplus(cleanCtx, l, &rec)
+		// Ended runs only need the stop as a guard; say it when it ends one.
+		stopped = r.stop(cleanCtx, job, l.serviceID, v.Outcome == TimedOut || v.Outcome == Interrupted)
+		if !stopped {
+			rec.StopNote = "the stop could not be confirmed: see the run's last progress lines"
+		}
+	}
+
+	outputs, note := out.drain(r.After(r.Opts.DrainTimeout))
+	if note != "" {
+		rec.LogNote = note
+	}
+	rec.Ended = r.Now()
+	for i, a := range rec.Attempts {
+		if a.Started() {
+			rec.Attempts[i].LogStream = r.Logs.Location(taskOf(job, a))
+		}
+	}
+	saveCtx, cancelSave := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancelSave()
+	switch {
+	case !l.owner && v.Outcome == Removed:
+		// The owner removes the service when the run ends: its record has the verdict.
+		if found, ok, _ := r.Records.Newest(saveCtx, job.Stack, job.Name, func(f Record) bool { return f.RunID == job.RunID }); ok {
+			found.Attached = true
+			rec = found
+		}
+	case l.owner:
+		// Record first, remove second: whoever finds the service gone finds
+		// the record.
+		if err := r.Records.Save(saveCtx, rec, kept(outputs, rec.Attempts)); err != nil {
+			r.Report.Notice(job.Name, "warning: "+err.Error())
+		}
+		if stopped && !r.Opts.Keep {
+			_ = r.remove(saveCtx, job, l.serviceID)
+		}
+	}
+	r.Report.Done(rec)
+	if rec.Outcome != Succeeded {
+		return rec, &VerdictError{Outcome: rec.Outcome}
+	}
+	return rec, nil
+}
+
+// checkSurplus looks once more at every task of the service: more
+// completions or tasks than the job asked for (a Swarm bug such as
+// moby/moby#53632, or an update from elsewhere) must never read as one
+// clean run.
+func (r *Runner) checkSurplus(ctx context.Context, l lease, rec *Record) {
+	tasks, err := r.Engine.TaskList(ctx, swarm.TaskListOptions{Filters: serviceFilter(l.serviceID)})
+	if err != nil {
+		return
+	}
+	if s := Surplus(Attempts(tasks, nil), rec.MaxRuns); s != "" {
+		rec.Surplus = s
+	}
+}
+
+// kept is the output to store with the record: that of the attempts whose
+// output is not kept elsewhere (the engine forgets it with the task;
+// CloudWatch keeps its streams).
+func kept(outputs []AttemptOutput, attempts []Attempt) []AttemptOutput {
+	elsewhere := map[int]bool{}
+	for _, a := range attempts {
+		elsewhere[a.Number] = a.LogStream != ""
+	}
+	var out []AttemptOutput
+	for _, o := range outputs {
+		if !elsewhere[o.Number] {
+			out = append(out, o)
+		}
+	}
+	return out
+}

@@ -1,0 +1,136 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"jobrun/logs"
+)
+
+// follower copies one attempt's output while it runs.
+type follower struct {
+	number    int
+	ended     chan struct{} // closed when the attempt has ended
+	endedOnce sync.Once
+	done      chan struct{} // closed when all its output was copied
+	cancel    context.CancelFunc
+	tail      *tailBuffer // what is kept with the run record
+	err       error
+}
+
+func (f *follower) end() { f.endedOnce.Do(func() { close(f.ended) }) }
+
+// followers copy each started attempt's output to the reporter, one attempt
+// after the other: an attempt's last lines may still be arriving when the
+// next one starts. Output is read on a context of its own, so an interrupt
+// or a timeout still lets what was printed reach the screen and the record.
+type followers struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	job    Job
+	src    logs.Source
+	report Reporter
+
+	order  []*follower
+	byTask map[string]*follower
+	// byContainer lets the events goroutine end a follower the moment its
+	// container dies: reading the last output then overlaps the poll that
+	// sees the task end.
+	mu          sync.Mutex
+	byContainer map[string]*follower
+}
+
+func newFollowers(ctx context.Context, job Job, src logs.Source, report Reporter) *followers {
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	return &followers{ctx: fctx, cancel: cancel, job: job, src: src, report: report,
+		byTask: map[string]*follower{}, byContainer: map[string]*follower{}}
+}
+
+// update starts following each attempt that has a container, and ends the
+// follower of each attempt that is done.
+func (fs *followers) update(v Verdict) {
+	for _, a := range v.Attempts {
+		f := fs.byTask[a.TaskID]
+		if f == nil && a.Started() {
+			f = fs.start(a)
+		}
+		if f != nil && a.Done() {
+			f.end()
+		}
+	}
+}
+
+func (fs *followers) start(a Attempt) *follower {
+	ctx, cancel := context.WithCancel(fs.ctx)
+	f := &follower{number: a.Number, ended: make(chan struct{}), done: make(chan struct{}), cancel: cancel, tail: &tailBuffer{max: outputTail}}
+	var prev <-chan struct{}
+	if n := len(fs.order); n > 0 {
+		prev = fs.order[n-1].done
+	}
+	fs.order, fs.byTask[a.TaskID] = append(fs.order, f), f
+	fs.mu.Lock()
+	fs.byContainer[a.ContainerID] = f
+	fs.mu.Unlock()
+	t := taskOf(fs.job, a)
+	stdout := io.MultiWriter(fs.report.Output(fs.job.Name, a.Number, false), f.tail)
+	stderr := io.MultiWriter(fs.report.Output(fs.job.Name, a.Number, true), f.tail)
+	go func() {
+		defer close(f.done)
+		if prev != nil {
+			select {
+			case <-prev:
+			case <-ctx.Done():
+				return
+			}
+		}
+		f.err = fs.src.Follow(ctx, t, f.ended, stdout, stderr)
+	}()
+	return f
+}
+
+// containerDied ends the follower of that container, if it is the job's.
+func (fs *followers) containerDied(containerID string) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if f := fs.byContainer[containerID]; f != nil {
+		f.end()
+	}
+}
+
+// drain ends every follower (the run is over), waits until timeout for
+// their output to be copied, then stops reading. It returns what was kept
+// of each attempt, and a note when output may be incomplete.
+func (fs *followers) drain(timeout <-chan time.Time) ([]AttemptOutput, string) {
+	defer fs.cancel()
+	for _, f := range fs.order {
+		f.end()
+	}
+	var outputs []AttemptOutput
+	var notes []string
+	for _, f := range fs.order {
+		select {
+		case <-f.done:
+		case <-timeout:
+			f.cancel()
+			<-f.done
+			notes = append(notes, fmt.Sprintf("attempt %d: output still arriving when jobrun stopped waiting; the rest was not read", f.number))
+		}
+		if f.err != nil {
+			notes = append(notes, fmt.Sprintf("attempt %d: %v", f.number, f.err))
+		}
+		outputs = append(outputs, AttemptOutput{Number: f.number, Output: append([]byte(nil), f.tail.Bytes()...), Truncated: f.tail.truncated})
+	}
+	return outputs, strings.Join(notes, "; ")
+}
+
+func taskOf(job Job, a Attempt) logs.Task {
+	cs := job.Spec.TaskTemplate.ContainerSpec
+	return logs.Task{
+		ID: a.TaskID, ServiceName: job.Spec.Name, ContainerID: a.ContainerID, NodeID: a.NodeID, Slot: a.Slot,
+		TTY: cs != nil && cs.TTY,
+	}
+}
