@@ -129,6 +129,7 @@ type globalFlags struct {
 	flushWait, drain  time.Duration
 	attempt           int
 	follow            bool
+	resolveImage      string
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
@@ -160,6 +161,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "profile", EnvVars: []string{"JOBRUN_PROFILE"}, Destination: &g.profile, Usage: "AWS shared-config profile"},
 			&cli.DurationFlag{Name: "flush-wait", Value: 5 * time.Second, EnvVars: []string{"JOBRUN_FLUSH_WAIT"}, Destination: &g.flushWait, Usage: "an ended attempt's CloudWatch stream is complete once quiet this long (the driver's flush interval)"},
 			&cli.DurationFlag{Name: "drain-timeout", Value: 30 * time.Second, EnvVars: []string{"JOBRUN_DRAIN_TIMEOUT"}, Destination: &g.drain, Usage: "give up waiting for an ended attempt's last lines after this long, and say so"},
+			&cli.StringFlag{Name: "resolve-image", Value: "always", EnvVars: []string{"JOBRUN_RESOLVE_IMAGE"}, Destination: &g.resolveImage, Usage: "pin the image to its registry digest, as docker stack deploy --resolve-image: always, changed or never"},
 			&cli.BoolFlag{Name: "keep", EnvVars: []string{"JOBRUN_KEEP"}, Destination: &g.keep, Usage: "leave the job service in place when it ends"},
 			&cli.BoolFlag{Name: "force", EnvVars: []string{"JOBRUN_FORCE"}, Destination: &g.force, Usage: "run even if this version already succeeded"},
 			&cli.BoolFlag{Name: "detach-on-interrupt", EnvVars: []string{"JOBRUN_DETACH_ON_INTERRUPT"}, Destination: &g.detach, Usage: "on Ctrl-C leave the job running instead of stopping it"},
@@ -260,6 +262,8 @@ func runJobs(c *cli.Context, g *globalFlags, names []string) error {
 		Spec:     spec,
 		Run: jobs.RunOptions{
 			Timeout: g.timeout, Keep: g.keep, Force: g.force, DetachOnInterrupt: g.detach,
+			// A job service is always new, so "changed" resolves as "always" does.
+			QueryRegistry: g.resolveImage != "never",
 		},
 		Logs: logOptions(g),
 		Auth: registryAuth,
@@ -326,6 +330,8 @@ func checkCommon(g *globalFlags) error {
 		return &jobs.UsageError{Msg: fmt.Sprintf("--output %q is unknown: use text or json", g.output)}
 	case g.logSource != "auto" && g.logSource != "docker" && g.logSource != "cloudwatch":
 		return &jobs.UsageError{Msg: fmt.Sprintf("--logs %q is unknown: use auto, cloudwatch or docker", g.logSource)}
+	case g.resolveImage != "always" && g.resolveImage != "changed" && g.resolveImage != "never":
+		return &jobs.UsageError{Msg: fmt.Sprintf("--resolve-image %q is unknown: use always, changed or never", g.resolveImage)}
 	case g.flushWait < 0 || g.drain <= 0:
 		return &jobs.UsageError{Msg: "--flush-wait and --drain-timeout must be positive durations, e.g. 5s and 30s"}
 	case g.timeout <= 0:

@@ -75,12 +75,14 @@ func (s Records) Save(ctx context.Context, rec Record, outputs []AttemptOutput) 
 	if err != nil {
 		return err
 	}
-	labels := map[string]string{
-		labelKind: kindRecord, LabelStack: rec.Stack, LabelJob: rec.Job,
-		LabelVersion: rec.Version, LabelRunID: rec.RunID, "io.jobrun.outcome": string(rec.Outcome),
+	labels := func(kind string) map[string]string {
+		return map[string]string{
+			labelKind: kind, LabelStack: rec.Stack, LabelJob: rec.Job,
+			LabelVersion: rec.Version, LabelRunID: rec.RunID, "io.jobrun.outcome": string(rec.Outcome),
+		}
 	}
 	if _, err := s.Engine.ConfigCreate(ctx, swarm.ConfigSpec{
-		Annotations: swarm.Annotations{Name: "jobrun-" + rec.RunID + "-record", Labels: labels},
+		Annotations: swarm.Annotations{Name: "jobrun-" + rec.RunID + "-record", Labels: labels(kindRecord)},
 		Data:        data,
 	}); err != nil {
 		return fmt.Errorf("save run record %s: %w", rec.RunID, err)
@@ -92,9 +94,8 @@ func (s Records) Save(ctx context.Context, rec Record, outputs []AttemptOutput) 
 	if err != nil {
 		return err
 	}
-	labels[labelKind] = kindOutput
 	if _, err := s.Engine.ConfigCreate(ctx, swarm.ConfigSpec{
-		Annotations: swarm.Annotations{Name: "jobrun-" + rec.RunID + "-output", Labels: labels},
+		Annotations: swarm.Annotations{Name: "jobrun-" + rec.RunID + "-output", Labels: labels(kindOutput)},
 		Data:        packed,
 	}); err != nil {
 		return fmt.Errorf("save output of run %s: %w", rec.RunID, err)

@@ -1,0 +1,497 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/errdefs"
+
+	"jobrun/logs"
+)
+
+// fakeEngine is a recording Engine holding at most one job service. The
+// test scripts the service's tasks with tasks(call, stopped): the call is
+// the how-manieth TaskList of the service, stopped says whether jobrun has
+// asked the service for no more completions.
+type fakeEngine struct {
+	mu        sync.Mutex
+	calls     []string
+	svc       *swarm.Service
+	createErr error
+	listCalls int
+	stopped   bool
+	tasks     func(call int, stopped bool) []swarm.Task
+	byID      []swarm.Task // what a TaskList by task ID finds (orphans)
+	nodes     map[string]swarm.Node
+	configs   []swarm.Config
+}
+
+func (f *fakeEngine) record(format string, args ...any) {
+	f.calls = append(f.calls, fmt.Sprintf(format, args...))
+}
+
+// called lists the calls whose name starts with prefix.
+func (f *fakeEngine) called(prefix string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, c := range f.calls {
+		if strings.HasPrefix(c, prefix) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (f *fakeEngine) ServiceCreate(_ context.Context, spec swarm.ServiceSpec, o swarm.ServiceCreateOptions) (swarm.ServiceCreateResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("create %s query-registry=%t", spec.Name, o.QueryRegistry)
+	if f.createErr != nil {
+		return swarm.ServiceCreateResponse{}, f.createErr
+	}
+	f.svc = &swarm.Service{ID: "svc1", Spec: spec}
+	return swarm.ServiceCreateResponse{ID: "svc1"}, nil
+}
+
+func (f *fakeEngine) ServiceInspectWithRaw(_ context.Context, id string, _ swarm.ServiceInspectOptions) (swarm.Service, []byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.svc == nil {
+		return swarm.Service{}, nil, errdefs.NotFound(errors.New("service " + id + " not found"))
+	}
+	return *f.svc, nil, nil
+}
+
+func (f *fakeEngine) ServiceUpdate(_ context.Context, id string, _ swarm.Version, spec swarm.ServiceSpec, _ swarm.ServiceUpdateOptions) (swarm.ServiceUpdateResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	completions := "-"
+	if j := spec.Mode.ReplicatedJob; j != nil && j.TotalCompletions != nil {
+		completions = fmt.Sprint(*j.TotalCompletions)
+	}
+	f.record("update %s completions=%s stopped-label=%s", id, completions, spec.Labels[LabelStopped])
+	if f.svc == nil {
+		return swarm.ServiceUpdateResponse{}, errdefs.NotFound(errors.New("no such service"))
+	}
+	f.svc.Spec, f.stopped = spec, completions == "0"
+	return swarm.ServiceUpdateResponse{}, nil
+}
+
+func (f *fakeEngine) ServiceRemove(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("remove %s", id)
+	f.svc = nil
+	return nil
+}
+
+func (f *fakeEngine) TaskList(_ context.Context, o swarm.TaskListOptions) ([]swarm.Task, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if o.Filters.Contains("id") {
+		return f.byID, nil
+	}
+	if f.svc == nil {
+		return nil, errdefs.NotFound(errors.New("service not found"))
+	}
+	f.listCalls++
+	return f.tasks(f.listCalls, f.stopped), nil
+}
+
+func (f *fakeEngine) NodeInspectWithRaw(_ context.Context, id string) (swarm.Node, []byte, error) {
+	if n, ok := f.nodes[id]; ok {
+		return n, nil, nil
+	}
+	return swarm.Node{ID: id, Description: swarm.NodeDescription{Hostname: "host-" + id}, Status: swarm.NodeStatus{State: swarm.NodeStateReady}}, nil, nil
+}
+
+func (f *fakeEngine) Events(ctx context.Context, _ events.ListOptions) (<-chan events.Message, <-chan error) {
+	return make(chan events.Message), make(chan error)
+}
+
+func (f *fakeEngine) ConfigCreate(_ context.Context, c swarm.ConfigSpec) (swarm.ConfigCreateResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("config-create %s", c.Name)
+	f.configs = append(f.configs, swarm.Config{ID: c.Name, Spec: c})
+	return swarm.ConfigCreateResponse{ID: c.Name}, nil
+}
+
+func (f *fakeEngine) ConfigList(_ context.Context, o swarm.ConfigListOptions) ([]swarm.Config, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []swarm.Config
+	for _, c := range f.configs {
+		match := true
+		for _, l := range o.Filters.Get("label") {
+			k, v, _ := strings.Cut(l, "=")
+			match = match && c.Spec.Labels[k] == v
+		}
+		if match {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// echoSource prints one line per attempt, then waits for the attempt's end;
+// with hang it never finishes on its own (a drain that times out).
+type echoSource struct{ hang bool }
+
+func (s echoSource) Name() string              { return "engine" }
+func (s echoSource) Location(logs.Task) string { return "" }
+func (s echoSource) Follow(ctx context.Context, t logs.Task, ended <-chan struct{}, stdout, _ io.Writer) error {
+	fmt.Fprintf(stdout, "output of %s\n", t.ID)
+	if !s.hang {
+		select {
+		case <-ended:
+			return nil
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// fastClock runs a thousand times faster than the wall clock, from t0:
+// waits of seconds take milliseconds, and it is safe for goroutines.
+type fastClock struct{ start time.Time }
+
+func (c fastClock) Now() time.Time { return t0.Add(time.Since(c.start) * 1000) }
+func (c fastClock) After(d time.Duration) <-chan time.Time {
+	return time.After(d / 1000)
+}
+
+func testJob() Job {
+	one := uint64(1)
+	return Job{
+		Name: "migrate", Stack: "todo", Version: "v1", RunID: "run1",
+		Spec: swarm.ServiceSpec{
+			Annotations: swarm.Annotations{Name: "jobrun_todo_migrate", Labels: map[string]string{
+				LabelJob: "migrate", LabelStack: "todo", LabelVersion: "v1", LabelRunID: "run1", LabelMaxRuns: "2", LabelDelay: "1s",
+			}},
+			TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: "app:v1"}},
+			Mode:         swarm.ServiceMode{ReplicatedJob: &swarm.ReplicatedJob{MaxConcurrent: &one, TotalCompletions: &one}},
+		},
+		Policy: Policy{MaxRuns: 2, Delay: time.Second},
+	}
+}
+
+type runnerTest struct {
+	engine *fakeEngine
+	runner *Runner
+	out    *lockedBuffer
+	errb   *lockedBuffer
+}
+
+// lockedBuffer is a buffer the test reads while the run writes it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitUntil polls cond in the background and calls then once it holds.
+func waitUntil(cond func() bool, then func()) {
+	go func() {
+		for !cond() {
+			time.Sleep(time.Millisecond)
+		}
+		then()
+	}()
+}
+
+func newRunnerTest(engine *fakeEngine, src logs.Source, opts RunOptions) *runnerTest {
+	clock := fastClock{start: time.Now()}
+	var out, errb lockedBuffer
+	opts.Fast, opts.Slow, opts.Reconnect = 100*time.Millisecond, time.Second, 10*time.Second
+	if opts.DrainTimeout == 0 {
+		opts.DrainTimeout = 30 * time.Second
+	}
+	return &runnerTest{engine: engine, out: &out, errb: &errb, runner: &Runner{
+		Engine: engine, Logs: src, Report: newTextReporter(IO{Out: &out, Err: &errb}, false),
+		Records: Records{Engine: engine}, Now: clock.Now, After: clock.After, Opts: opts,
+	}}
+}
+
+// live is a task of the job running on node n1 since t0.
+func live(id string) swarm.Task {
+	tk := task(id, swarm.TaskStateRunning, 0, 0)
+	tk.NodeID = "n1"
+	tk.Status.ContainerStatus = &swarm.ContainerStatus{ContainerID: "c-" + id}
+	return tk
+}
+
+func ended(id string, state swarm.TaskState, code int) swarm.Task {
+	tk := withExit(task(id, state, 0, 0), "c-"+id, code, "")
+	tk.NodeID = "n1"
+	return tk
+}
+
+// runningUntilStopped: the task runs until jobrun stops the job, then
+// ends as Swarm reports a shut-down task.
+func runningUntilStopped(_ int, stopped bool) []swarm.Task {
+	if stopped {
+		return []swarm.Task{ended("t1", swarm.TaskStateShutdown, 137)}
+	}
+	return []swarm.Task{live("t1")}
+}
+
+func TestRunnerLifecycle(t *testing.T) {
+	completeOnThirdPoll := func(call int, _ bool) []swarm.Task {
+		if call < 3 {
+			return []swarm.Task{live("t1")}
+		}
+		return []swarm.Task{ended("t1", swarm.TaskStateComplete, 0)}
+	}
+	tests := []struct {
+		name          string
+		engine        *fakeEngine
+		src           echoSource
+		opts          RunOptions
+		interrupt     bool // cancel the run once the attempt runs
+		removeOutside bool // remove the service once the attempt runs
+		wantOut       Outcome
+		wantCalls     []string // calls made, in order, by their prefix
+		wantNo        []string // call prefixes never made
+		wantStderr    []string
+		wantRecord    func(Record) string // what is wrong with the saved record, "" if nothing
+	}{
+		{
+			name:       "succeeds: stopped as a guard, recorded, then removed",
+			engine:     &fakeEngine{tasks: completeOnThirdPoll},
+			wantOut:    Succeeded,
+			wantCalls:  []string{"create jobrun_todo_migrate query-registry=true", "update svc1 completions=0 stopped-label=true", "config-create jobrun-run1-record", "remove svc1"},
+			wantStderr: []string{"started v1 as service jobrun_todo_migrate (run run1, at most 2 attempts, 1s apart)", "succeeded"},
+			wantRecord: func(r Record) string {
+				if r.Outcome != Succeeded || len(r.Attempts) != 1 {
+					return fmt.Sprintf("outcome %s with %d attempts", r.Outcome, len(r.Attempts))
+				}
+				return ""
+			},
+		},
+		{
+			name: "attached to another jobrun's run: stops and removes nothing",
+			engine: &fakeEngine{
+				createErr: errdefs.Conflict(errors.New("name conflicts with an existing object")),
+				svc:       &swarm.Service{ID: "svc1", Spec: testJob().Spec},
+				tasks:     completeOnThirdPoll,
+			},
+			wantOut:    Succeeded,
+			wantNo:     []string{"update", "remove", "config-create"},
+			wantStderr: []string{"already running (run run1): following it"},
+		},
+		{
+			name:          "removed outside jobrun: names what Swarm still runs",
+			engine:        &fakeEngine{tasks: func(int, bool) []swarm.Task { return []swarm.Task{live("t1")} }, byID: []swarm.Task{live("t1")}},
+			removeOutside: true,
+			wantOut:       Removed,
+			wantNo:        []string{"update"},
+			wantStderr:    []string{"removed outside jobrun", "still reports task t1 running on node host-n1", "moby/moby#44312"},
+		},
+		{
+			name:       "interrupted: stopped before removal",
+			engine:     &fakeEngine{tasks: runningUntilStopped},
+			interrupt:  true,
+			wantOut:    Interrupted,
+			wantCalls:  []string{"create", "update svc1 completions=0 stopped-label=true", "config-create", "remove svc1"},
+			wantStderr: []string{"stopped the job: Swarm reports no attempt of it running on any node"},
+		},
+		{
+			name:       "interrupted with --detach-on-interrupt: left running",
+			engine:     &fakeEngine{tasks: runningUntilStopped},
+			interrupt:  true,
+			opts:       RunOptions{DetachOnInterrupt: true},
+			wantOut:    Interrupted,
+			wantNo:     []string{"update", "remove"},
+			wantStderr: []string{"left running: service jobrun_todo_migrate"},
+		},
+		{
+			name:       "timed out: stopped, then removed",
+			engine:     &fakeEngine{tasks: runningUntilStopped},
+			opts:       RunOptions{Timeout: 300 * time.Millisecond},
+			wantOut:    TimedOut,
+			wantCalls:  []string{"create", "update svc1 completions=0", "config-create", "remove svc1"},
+			wantStderr: []string{"still running after --timeout", "stopped the job"},
+		},
+		{
+			name: "a stop Swarm never confirms keeps the service as the lock",
+			engine: &fakeEngine{
+				tasks: func(int, bool) []swarm.Task { return []swarm.Task{live("t1")} },
+				nodes: map[string]swarm.Node{"n1": {Description: swarm.NodeDescription{Hostname: "worker2"}, Status: swarm.NodeStatus{State: swarm.NodeStateDown}}},
+			},
+			// 20 s on the fast clock: before the down node fails the run.
+			opts:       RunOptions{Timeout: 20 * time.Millisecond},
+			wantOut:    TimedOut,
+			wantCalls:  []string{"create", "update svc1 completions=0", "config-create"},
+			wantNo:     []string{"remove"},
+			wantStderr: []string{"could not confirm the job stopped: Swarm still reports task t1 running on node worker2 (n1, down), container c-t1; service jobrun_todo_migrate is kept as the job's lock"},
+			wantRecord: func(r Record) string {
+				if r.StopNote == "" {
+					return "no stop note"
+				}
+				return ""
+			},
+		},
+		{
+			name:       "output still arriving after the drain timeout is flagged",
+			engine:     &fakeEngine{tasks: completeOnThirdPoll},
+			src:        echoSource{hang: true},
+			opts:       RunOptions{DrainTimeout: time.Second},
+			wantOut:    Succeeded,
+			wantStderr: []string{"WARNING: attempt 1: output still arriving"},
+			wantRecord: func(r Record) string {
+				if !strings.Contains(r.LogNote, "still arriving") {
+					return "log note " + r.LogNote
+				}
+				return ""
+			},
+		},
+		{
+			name: "a second completion is reported loudly",
+			engine: &fakeEngine{tasks: func(call int, _ bool) []swarm.Task {
+				first := ended("t1", swarm.TaskStateComplete, 0)
+				if call < 2 {
+					return []swarm.Task{first}
+				}
+				second := ended("t2", swarm.TaskStateComplete, 0)
+				second.CreatedAt = t0.Add(time.Second)
+				return []swarm.Task{first, second}
+			}},
+			wantOut:    Succeeded,
+			wantStderr: []string{"WARNING: Swarm ran the job to completion 2 times, not once", "moby/moby#53632"},
+			wantRecord: func(r Record) string {
+				if r.Surplus == "" {
+					return "no surplus in the record"
+				}
+				return ""
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rt := newRunnerTest(tt.engine, tt.src, tt.opts)
+			rt.runner.Opts.QueryRegistry = true
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			attemptRuns := func() bool { return strings.Contains(rt.out.String(), "output of t1") }
+			if tt.interrupt {
+				waitUntil(attemptRuns, cancel)
+			}
+			if tt.removeOutside {
+				waitUntil(attemptRuns, func() { _ = rt.engine.ServiceRemove(ctx, "svc1") })
+			}
+			rec, err := rt.runner.Run(ctx, testJob())
+			t.Logf("stderr:\n%s", rt.errb.String())
+			if rec.Outcome != tt.wantOut {
+				t.Errorf("outcome %s, want %s", rec.Outcome, tt.wantOut)
+			}
+			var verdict *VerdictError
+			if tt.wantOut != Succeeded && (!errors.As(err, &verdict) || verdict.Outcome != tt.wantOut) {
+				t.Errorf("err %v, want the verdict %s", err, tt.wantOut)
+			}
+			if err := inOrder(rt.engine.called(""), tt.wantCalls); err != nil {
+				t.Error(err)
+			}
+			for _, no := range tt.wantNo {
+				if got := rt.engine.called(no); len(got) > 0 {
+					t.Errorf("made calls %q, want none", got)
+				}
+			}
+			for _, want := range tt.wantStderr {
+				if !strings.Contains(rt.errb.String(), want) {
+					t.Errorf("stderr lacks %q", want)
+				}
+			}
+			if tt.wantRecord != nil {
+				saved, ok, err := rt.runner.Records.Newest(ctx, "todo", "migrate", func(Record) bool { return true })
+				if err != nil || !ok {
+					t.Fatalf("no record saved: %v", err)
+				}
+				if problem := tt.wantRecord(saved); problem != "" {
+					t.Errorf("saved record: %s", problem)
+				}
+			}
+		})
+	}
+}
+
+// inOrder says where calls lack one of want's prefixes, in want's order.
+func inOrder(calls, want []string) error {
+	i := 0
+	for _, c := range calls {
+		if i < len(want) && strings.HasPrefix(c, want[i]) {
+			i++
+		}
+	}
+	if i < len(want) {
+		return fmt.Errorf("calls %q lack %q (in this order: %q)", calls, want[i], want)
+	}
+	return nil
+}
+
+func TestAcquireRefusesAStoppedRunStillReported(t *testing.T) {
+	spec := testJob().Spec
+	spec.Labels = jobLabels(spec.Labels, map[string]string{LabelStopped: "true"})
+	engine := &fakeEngine{
+		createErr: errdefs.Conflict(errors.New("name conflicts with an existing object")),
+		svc:       &swarm.Service{ID: "svc1", Spec: spec},
+		tasks:     func(int, bool) []swarm.Task { return []swarm.Task{live("t1")} },
+	}
+	rt := newRunnerTest(engine, echoSource{}, RunOptions{})
+	_, err := rt.runner.Run(context.Background(), testJob())
+	var conflict *ConflictError
+	if !errors.As(err, &conflict) {
+		t.Fatalf("err %v, want a conflict", err)
+	}
+	for _, want := range []string{"was stopped, but Swarm still reports task t1 running on node host-n1", "container c-t1"} {
+		if !strings.Contains(conflict.Msg, want) {
+			t.Errorf("message %q lacks %q", conflict.Msg, want)
+		}
+	}
+	if calls := engine.called("remove"); len(calls) > 0 {
+		t.Errorf("removed the lock: %q", calls)
+	}
+}
+
+func TestAcquireClearsAStoppedRunThatEnded(t *testing.T) {
+	spec := testJob().Spec
+	spec.Labels = jobLabels(spec.Labels, map[string]string{LabelStopped: "true", LabelVersion: "v0"})
+	engine := &fakeEngine{
+		createErr: errdefs.Conflict(errors.New("name conflicts with an existing object")),
+		svc:       &swarm.Service{ID: "svc1", Spec: spec},
+		tasks:     func(int, bool) []swarm.Task { return []swarm.Task{ended("t1", swarm.TaskStateShutdown, 137)} },
+	}
+	rt := newRunnerTest(engine, echoSource{}, RunOptions{})
+	_, err := rt.runner.acquire(context.Background(), &Job{Name: "migrate", Version: "v1", Spec: testJob().Spec})
+	if err == nil || !strings.Contains(err.Error(), "keeps reappearing") {
+		// The fake refuses every create: after clearing the leftover, the
+		// create is tried again, and again refused.
+		t.Fatalf("err %v, want the create retried", err)
+	}
+	if got := engine.called("remove"); len(got) == 0 {
+		t.Errorf("the ended, stopped service was not removed")
+	}
+}
