@@ -35,6 +35,7 @@ services:
       options: {awslogs-endpoint: ENDPOINT, awslogs-group: no-such-group` + extra + `}
 `
 	}
+	netFile := writeBad("net.yml", "version: \"3.7\"\nservices:\n  migrate:\n    image: IMAGE\n    networks: [backend]\nnetworks:\n  backend: {}\n")
 	noAWS := []string{"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_PROFILE=", "AWS_REGION=", "AWS_DEFAULT_REGION=",
 		"AWS_CONFIG_FILE=" + filepath.Join(s.dir, "none"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(s.dir, "none"), "AWS_EC2_METADATA_DISABLED=true"}
 
@@ -50,9 +51,16 @@ services:
 		{"invalid Compose", nil, []string{"-c", writeBad("schema.yml", "version: \"3.7\"\nservices:\n  migrate:\n    image: x\n    deploy: {replicas: lots}\n"), "migrate", "--version", "v1"}, jobs.ExitUsage, []string{"services.migrate.deploy.replicas"}},
 		{"job not in the stack file", nil, []string{"-c", good, "migrat", "--version", "v1"}, jobs.ExitUsage, []string{`"migrat"`, "collectstatic, migrate"}},
 		{"global mode", nil, []string{"-c", writeBad("global.yml", "version: \"3.7\"\nservices:\n  migrate:\n    image: IMAGE\n    deploy: {mode: global}\n"), "migrate", "--version", "v1"}, jobs.ExitUsage, []string{"global", "replicated"}},
-		{"network missing", nil, []string{"-c", writeBad("net.yml", "version: \"3.7\"\nservices:\n  migrate:\n    image: IMAGE\n    networks: [backend]\nnetworks:\n  backend: {}\n"), "migrate", "--version", "v1"}, jobs.ExitUsage, []string{s.name + "_backend", "deploy the stack first"}},
-		{"secret missing", nil, []string{"-c", writeBad("secret.yml", "version: \"3.7\"\nservices:\n  migrate:\n    image: IMAGE\n    secrets: [pw]\nsecrets:\n  pw: {external: true}\n"), "migrate", "--version", "v1"}, jobs.ExitUsage, []string{"pw", "deploy the stack first"}},
-		{"config missing", nil, []string{"-c", writeBad("config.yml", "version: \"3.7\"\nservices:\n  migrate:\n    image: IMAGE\n    configs: [cfg]\nconfigs:\n  cfg: {external: true}\n"), "migrate", "--version", "v1"}, jobs.ExitUsage, []string{"cfg", "deploy the stack first"}},
+		{"network missing", nil, []string{"-c", good, "-c", netFile, "migrate", "--version", "v1"}, jobs.ExitUsage, []string{
+			"jobrun: job migrate: network " + s.name + "_backend does not exist: deploy the stack first (docker stack deploy -c " + good + " -c " + netFile + " " + s.name + ")\n"}},
+		{"external network missing", nil, []string{"-c", writeBad("extnet.yml", "version: \"3.7\"\nservices:\n  migrate:\n    image: IMAGE\n    networks: [edge]\nnetworks:\n  edge: {external: true, name: jobrun-no-such-net}\n"), "migrate", "--version", "v1"}, jobs.ExitUsage, []string{
+			"jobrun: job migrate: network jobrun-no-such-net does not exist; it is external, so create it first: docker network create --driver overlay --attachable jobrun-no-such-net\n"}},
+		{"external secret missing", nil, []string{"-c", writeBad("secret.yml", "version: \"3.7\"\nservices:\n  migrate:\n    image: IMAGE\n    secrets: [pw]\nsecrets:\n  pw: {external: true}\n"), "migrate", "--version", "v1"}, jobs.ExitUsage, []string{
+			"jobrun: job migrate: secret pw does not exist; it is external, so create it first: docker secret create pw FILE (or - to read it from stdin)\n"}},
+		{"external config missing", nil, []string{"-c", writeBad("config.yml", "version: \"3.7\"\nservices:\n  migrate:\n    image: IMAGE\n    configs: [cfg]\nconfigs:\n  cfg: {external: true}\n"), "migrate", "--version", "v1"}, jobs.ExitUsage, []string{
+			"jobrun: job migrate: config cfg does not exist; it is external, so create it first: docker config create cfg FILE\n"}},
+		{"image variable unset", []string{"TAG="}, []string{"-c", writeBad("tag.yml", "version: \"3.7\"\nservices:\n  migrate:\n    image: \"repo/app:${TAG}\"\n"), "migrate", "--version", "v1"}, jobs.ExitUsage, []string{
+			"jobrun: job migrate: image \"repo/app:\" needs TAG, which is not set: set it in jobrun's environment (TAG=... jobrun migrate)\n"}},
 		{"APP_VERSION unresolved", []string{"APP_VERSION=", "JOBRUN_VERSION="}, []string{"-c", good, "migrate"}, jobs.ExitUsage, []string{"--version", "APP_VERSION"}},
 		{"version not an image tag", nil, []string{"-c", good, "migrate", "--version", "v1/evil"}, jobs.ExitUsage, []string{"v1/evil", "image tag"}},
 		{"timeout zero", nil, []string{"-c", good, "migrate", "--version", "v1", "--timeout", "0s"}, jobs.ExitUsage, []string{"--timeout", "positive"}},
@@ -92,6 +100,9 @@ services:
 			}
 			if r.stdout != "" {
 				t.Errorf("stdout %q, want nothing", r.stdout)
+			}
+			if strings.Contains(r.stderr, "job migrate: service migrate") {
+				t.Errorf("message names the job twice: %q", r.stderr)
 			}
 		})
 	}

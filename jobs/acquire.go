@@ -15,6 +15,7 @@ import (
 type lease struct {
 	serviceID string
 	owner     bool
+	image     string // as the engine holds it: pinned to a digest when the registry was asked; "" if unknown
 }
 
 // acquire creates the job service. Swarm service names are unique, so the
@@ -29,7 +30,7 @@ func (r *Runner) acquire(ctx context.Context, job *Job) (lease, error) {
 				r.Report.Notice(job.Name, "engine warning: "+oneLineString(w))
 			}
 			r.Report.Notice(job.Name, fmt.Sprintf("started %s as service %s (run %s, %s)", job.Version, job.Spec.Name, job.RunID, job.Policy))
-			return lease{serviceID: resp.ID, owner: true}, nil
+			return lease{serviceID: resp.ID, owner: true, image: r.serviceImage(ctx, resp.ID)}, nil
 		}
 		if !errdefs.IsConflict(err) && !strings.Contains(err.Error(), "already exists") {
 			if errdefs.IsInvalidParameter(err) {
@@ -51,13 +52,31 @@ func (r *Runner) acquire(ctx context.Context, job *Job) (lease, error) {
 		case labels[LabelStopped] == "" && labels[LabelVersion] == job.Version:
 			job.RunID, job.Policy = labels[LabelRunID], policyFromLabels(labels, job.Policy.PendingTimeout)
 			r.Report.Notice(job.Name, fmt.Sprintf("version %s is already running (run %s): following it", job.Version, job.RunID))
-			return lease{serviceID: svc.ID}, nil
+			return lease{serviceID: svc.ID, image: imageOf(svc)}, nil
 		}
 		if err := r.clearLeftover(ctx, *job, svc); err != nil {
 			return lease{}, err
 		}
 	}
 	return lease{}, &ConflictError{Msg: fmt.Sprintf("service %s keeps reappearing: another jobrun is starting %s; try again when it ends", job.Spec.Name, job.Name)}
+}
+
+// serviceImage is the image of the service just created. With
+// QueryRegistry the client pins the stack file's image to its registry digest
+// (name:tag@sha256:…) on create: only the engine's copy of the spec says so.
+func (r *Runner) serviceImage(ctx context.Context, id string) string {
+	svc, _, err := r.Engine.ServiceInspectWithRaw(ctx, id, swarm.ServiceInspectOptions{})
+	if err != nil {
+		return "" // the record keeps the stack file's image
+	}
+	return imageOf(svc)
+}
+
+func imageOf(svc swarm.Service) string {
+	if cs := svc.Spec.TaskTemplate.ContainerSpec; cs != nil {
+		return cs.Image
+	}
+	return ""
 }
 
 // clearLeftover removes a job service that runs nothing any more: one that

@@ -20,7 +20,16 @@ import (
 // `docker stack deploy -c a.yml -c b.yml` would.
 type Stack struct {
 	Name   string // the deployed stack's namespace, e.g. "todobackend"
+	Files  []string
 	Config *composetypes.Config
+	// unset names, per service, the variables its image: uses that the
+	// environment does not set (interpolated as "").
+	unset map[string][]string
+}
+
+// deployCommand is the docker stack deploy of the files given.
+func (s *Stack) deployCommand() string {
+	return "docker stack deploy -c " + strings.Join(s.Files, " -c ") + " " + s.Name
 }
 
 // LoadStack reads and merges the Compose files in order. env is the
@@ -53,7 +62,34 @@ func LoadStack(name string, files []string, env map[string]string) (*Stack, erro
 		}
 		return nil, &UsageError{Msg: fmt.Sprintf("invalid stack file %s: %s", strings.Join(files, ", "), oneLine(err))}
 	}
-	return &Stack{Name: name, Config: cfg}, nil
+	return &Stack{Name: name, Files: files, Config: cfg, unset: unsetImageVariables(details, env)}, nil
+}
+
+var variablePattern = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)`)
+
+// unsetImageVariables reads each service's image: as written, before
+// interpolation, and names the variables in it that env leaves empty.
+func unsetImageVariables(details composetypes.ConfigDetails, env map[string]string) map[string][]string {
+	raw := map[string]string{}
+	for _, f := range details.ConfigFiles {
+		services, _ := f.Config["services"].(map[string]any)
+		for name, svc := range services {
+			if m, ok := svc.(map[string]any); ok {
+				if image, ok := m["image"].(string); ok {
+					raw[name] = image // a later file overrides, as in the merge
+				}
+			}
+		}
+	}
+	unset := map[string][]string{}
+	for name, image := range raw {
+		for _, m := range variablePattern.FindAllStringSubmatch(strings.ReplaceAll(image, "$$", ""), -1) {
+			if env[m[1]] == "" {
+				unset[name] = append(unset[name], m[1])
+			}
+		}
+	}
+	return unset
 }
 
 // Service returns the job's service definition, or an error listing the
@@ -62,7 +98,7 @@ func (s *Stack) Service(job string) (composetypes.ServiceConfig, error) {
 	names := make([]string, 0, len(s.Config.Services))
 	for _, svc := range s.Config.Services {
 		if svc.Name == job {
-			if err := checkService(svc); err != nil {
+			if err := s.check(svc); err != nil {
 				return svc, err
 			}
 			return svc, nil
@@ -73,7 +109,7 @@ func (s *Stack) Service(job string) (composetypes.ServiceConfig, error) {
 	return composetypes.ServiceConfig{}, &UsageError{Msg: fmt.Sprintf("job %q is not a service in the stack file; it has: %s", job, strings.Join(names, ", "))}
 }
 
-func checkService(svc composetypes.ServiceConfig) error {
+func (s *Stack) check(svc composetypes.ServiceConfig) error {
 	switch svc.Deploy.Mode {
 	case "", "replicated", "replicated-job":
 	default:
@@ -85,8 +121,12 @@ func checkService(svc composetypes.ServiceConfig) error {
 	if svc.Image == "" {
 		return &UsageError{Msg: fmt.Sprintf("job %s has no image: set image: in the stack file", svc.Name)}
 	}
-	if strings.Contains(svc.Image, "${") || strings.HasSuffix(svc.Image, ":") {
-		return &UsageError{Msg: fmt.Sprintf("job %s: image %q has an unresolved variable: pass --version or set it in the environment", svc.Name, svc.Image)}
+	if vars := s.unset[svc.Name]; len(vars) > 0 {
+		fix := fmt.Sprintf("set it in jobrun's environment (%s=... jobrun %s)", vars[0], svc.Name)
+		if vars[0] == "APP_VERSION" {
+			fix = "pass --version (it sets APP_VERSION), or set APP_VERSION"
+		}
+		return &UsageError{Msg: fmt.Sprintf("job %s: image %q needs %s, which is not set: %s", svc.Name, svc.Image, vars[0], fix)}
 	}
 	if _, err := reference.ParseNormalizedNamed(svc.Image); err != nil {
 		return &UsageError{Msg: fmt.Sprintf("job %s: image %q is not a valid image reference (%v): fix image: or --version", svc.Name, svc.Image, err)}

@@ -239,7 +239,20 @@ func TestStackService(t *testing.T) {
 			content: baseStack,
 			env:     map[string]string{},
 			job:     "migrate",
-			words:   []string{`"repo/app:"`, "unresolved", "--version"},
+			words:   []string{`"repo/app:"`, "needs APP_VERSION, which is not set", "--version"},
+		},
+		{
+			name:    "another variable unset",
+			content: "version: \"3.7\"\nservices:\n  migrate:\n    image: \"repo/app:${TAG}\"\n",
+			env:     map[string]string{"APP_VERSION": "v1"},
+			job:     "migrate",
+			words:   []string{`image "repo/app:" needs TAG, which is not set: set it in jobrun's environment (TAG=... jobrun migrate)`},
+		},
+		{
+			name:    "replicated-job of several completions",
+			content: "version: \"3.7\"\nservices:\n  migrate:\n    image: repo/app\n    deploy: {mode: replicated-job, replicas: 3}\n",
+			job:     "migrate",
+			words:   []string{"asks for 3 replicas", "set deploy.replicas to 1"},
 		},
 		{
 			name:    "bad image reference",

@@ -84,6 +84,9 @@ func (r *Runner) Run(ctx context.Context, job Job) (Record, error) {
 	if !l.owner {
 		rec.RunID, rec.Attached, rec.MaxRuns = job.RunID, true, job.Policy.MaxRuns
 	}
+	if l.image != "" {
+		rec.Image = l.image
+	}
 	if l.owner && !r.Opts.Force {
 		// Another jobrun may have recorded a success between the check above
 		// and our create: never run a succeeded version twice.

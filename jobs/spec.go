@@ -69,14 +69,15 @@ func Build(ctx context.Context, engine client.APIClient, stack *Stack, name stri
 	if err := checkNetworks(ctx, engine, stack, svc); err != nil {
 		return Job{}, err
 	}
+	var created []string
+	if err := createJobObjects(ctx, engine, stack, svc, func(s string) { created = append(created, s) }); err != nil {
+		return Job{}, err
+	}
 	one := *stack.Config
 	one.Services = []composetypes.ServiceConfig{svc}
 	specs, err := convert.Services(ctx, convert.NewNamespace(stack.Name), &one, engine)
 	if err != nil {
-		if strings.Contains(err.Error(), "not found") {
-			return Job{}, &UsageError{Msg: fmt.Sprintf("job %s: %s: create it or deploy the stack first (docker stack deploy -c ... %s)", name, lastPart(err), stack.Name)}
-		}
-		return Job{}, &UsageError{Msg: fmt.Sprintf("job %s: %s", name, oneLine(err))}
+		return Job{}, convertError(name, err)
 	}
 	spec := specs[name]
 
@@ -84,6 +85,7 @@ func Build(ctx context.Context, engine client.APIClient, stack *Stack, name stri
 	if err != nil {
 		return Job{}, err
 	}
+	notes = append(created, notes...)
 	spec.TaskTemplate.RestartPolicy = restart
 	spec.Name = ServiceName(stack.Name, name)
 	spec.Labels = jobLabels(spec.Labels, map[string]string{
@@ -222,17 +224,20 @@ func checkNetworks(ctx context.Context, engine client.NetworkAPIClient, stack *S
 	sort.Strings(keys)
 	for _, key := range keys {
 		name := ns.Scope(key)
-		if cfg, ok := stack.Config.Networks[key]; ok && cfg.External.External {
+		cfg, ok := stack.Config.Networks[key]
+		external := ok && cfg.External.External
+		if external {
 			name = key
-			if cfg.Name != "" {
-				name = cfg.Name
-			}
-		} else if ok && cfg.Name != "" {
+		}
+		if ok && cfg.Name != "" {
 			name = cfg.Name
 		}
 		if _, err := engine.NetworkInspect(ctx, name, network.InspectOptions{}); err != nil {
-			if errdefs.IsNotFound(err) {
-				return &UsageError{Msg: fmt.Sprintf("job %s: network %s does not exist: deploy the stack first (docker stack deploy -c stack.yml %s)", svc.Name, name, stack.Name)}
+			switch {
+			case errdefs.IsNotFound(err) && external:
+				return &UsageError{Msg: fmt.Sprintf("job %s: network %s does not exist; it is external, so create it first: docker network create --driver overlay --attachable %s", svc.Name, name, name)}
+			case errdefs.IsNotFound(err):
+				return &UsageError{Msg: fmt.Sprintf("job %s: network %s does not exist: deploy the stack first (%s)", svc.Name, name, stack.deployCommand())}
 			}
 			return &EngineError{Msg: "inspect network " + name, Err: err}
 		}
@@ -240,10 +245,19 @@ func checkNetworks(ctx context.Context, engine client.NetworkAPIClient, stack *S
 	return nil
 }
 
-func lastPart(err error) string {
-	s := oneLine(err)
-	if i := strings.LastIndex(s, ": "); i >= 0 && strings.Contains(s[i:], "not found") {
-		return s[i+2:]
+// convertError says what the converter refused, as one sentence that names
+// the fix. Every secret and config the stack file defines was created
+// above, so one not found is external: only its owner can create it.
+func convertError(job string, err error) error {
+	msg := strings.TrimPrefix(oneLine(err), "service "+job+": ")
+	for _, kind := range []string{"secret", "config"} {
+		if name, ok := strings.CutPrefix(msg, kind+" not found: "); ok {
+			create := fmt.Sprintf("docker secret create %s FILE (or - to read it from stdin)", name)
+			if kind == "config" {
+				create = fmt.Sprintf("docker config create %s FILE", name)
+			}
+			return &UsageError{Msg: fmt.Sprintf("job %s: %s %s does not exist; it is external, so create it first: %s", job, kind, name, create)}
+		}
 	}
-	return s
+	return &UsageError{Msg: fmt.Sprintf("job %s: %s", job, msg)}
 }

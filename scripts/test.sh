@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # README test command: vet and test (unit, integration against the private
-# single-node engine of scripts/engine.sh, and multi-node against the swarm of
-# scripts/multinode.sh), then stop both engines again.
+# single-node engine of scripts/engine.sh and the registry of
+# scripts/registry.sh, and multi-node against the swarm of scripts/multinode.sh),
+# then stop the engines and the registry again.
 # Extra arguments go to go test, e.g. scripts/test.sh -run TestMultiNode -v
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
 
-# Stop the engines on any exit, keeping the script's (i.e. go test's) status.
+# Stop the engines and the registry on any exit, keeping the script's (i.e. go
+# test's) status.
 cleanup() {
   local rc=$?
+  scripts/registry.sh down || true
   scripts/multinode.sh down || true
   scripts/engine.sh down || true
   exit "$rc"
@@ -18,8 +21,10 @@ trap cleanup EXIT
 
 scripts/engine.sh up
 scripts/multinode.sh up # loads the test image that engine.sh built
+scripts/registry.sh up  # the job image is pushed there and pinned by digest
 eval "$(scripts/multinode.sh env)"
 eval "$(scripts/engine.sh env)"
+eval "$(scripts/registry.sh env)"
 export JOBRUN_INTEGRATION=1 JOBRUN_MULTINODE=1
 export JOBRUN_TEST_IMAGE=jobrun-test/busybox:latest
 
