@@ -26,13 +26,9 @@ type LogOptions struct {
 	DefaultDriver string
 }
 
-// cloudWatchQuota is GetLogEvents' quota per account and region (the 2022
-// documentation says 10 a second): every stream jobrun reads shares it.
-const cloudWatchQuota = 10
-
-// logSources picks each job's source; one limiter serves all of a run's
+// LogSources picks each job's source; one limiter serves all of a run's
 // CloudWatch reads.
-type logSources struct {
+type LogSources struct {
 	opts    LogOptions
 	engine  logs.Source
 	limiter *rate.Limiter
@@ -40,25 +36,22 @@ type logSources struct {
 	after   func(time.Duration) <-chan time.Time
 }
 
-func newLogSources(o LogOptions, engine logs.Source, now func() time.Time, after func(time.Duration) <-chan time.Time) *logSources {
-	return &logSources{opts: o, engine: engine, limiter: newCloudWatchLimiter(), now: now, after: after}
+func NewLogSources(o LogOptions, engine logs.Source, now func() time.Time, after func(time.Duration) <-chan time.Time) *LogSources {
+	return &LogSources{opts: o, engine: engine, limiter: logs.NewQuotaLimiter(), now: now, after: after}
 }
-
-// newCloudWatchLimiter rations GetLogEvents to the quota, with a burst of a
-// second's worth, as a token bucket quota allows.
-func newCloudWatchLimiter() *rate.Limiter { return rate.NewLimiter(cloudWatchQuota, cloudWatchQuota) }
 
 // LogPlace is where a CloudWatch source reads.
 type LogPlace struct{ Group, Region, Endpoint string }
 
-// jobLogs is where a job's output is read: its source, and for CloudWatch
+// JobLogs is where a job's output is read: its source, and for CloudWatch
 // the group and region.
-type jobLogs struct {
-	src   logs.Source
-	place LogPlace
+type JobLogs struct {
+	Source logs.Source
+	Place  LogPlace
 }
 
-func (s *logSources) forJob(ctx context.Context, job Job) (jobLogs, error) {
+// ForJob picks the job's source by --logs and its log driver.
+func (s *LogSources) ForJob(ctx context.Context, job Job) (JobLogs, error) {
 	// The engine's default driver comes with daemon.json's options, which
 	// no API shows: the flags stand in for them. A driver the job sets
 	// comes with its own options only, and without a tag the driver names
@@ -69,10 +62,10 @@ func (s *logSources) forJob(ctx context.Context, job Job) (jobLogs, error) {
 	}
 	switch s.opts.Mode {
 	case "docker":
-		return jobLogs{src: s.engine}, nil
+		return JobLogs{Source: s.engine}, nil
 	case "auto":
 		if driver != "awslogs" {
-			return jobLogs{src: s.engine}, nil
+			return JobLogs{Source: s.engine}, nil
 		}
 	}
 	group := firstOf(opts["awslogs-group"], s.opts.Group)
@@ -81,7 +74,7 @@ func (s *logSources) forJob(ctx context.Context, job Job) (jobLogs, error) {
 		namer.Image = cs.Image
 	}
 	if err := logs.CheckTemplate(namer.Template); err != nil {
-		return jobLogs{}, &UsageError{Msg: fmt.Sprintf("job %s: %v: fix tag: in the job's logging options or --log-stream-template", job.Name, err)}
+		return JobLogs{}, &UsageError{Msg: fmt.Sprintf("job %s: %v: fix tag: in the job's logging options or --log-stream-template", job.Name, err)}
 	}
 	endpoint := opts["awslogs-endpoint"]
 	client, cfg, err := logs.NewCloudWatchClient(ctx, logs.AWSOptions{
@@ -91,26 +84,26 @@ func (s *logSources) forJob(ctx context.Context, job Job) (jobLogs, error) {
 		var cred *logs.CredentialsError
 		var region logs.RegionError
 		if errors.As(err, &cred) || errors.As(err, &region) {
-			return jobLogs{}, &UsageError{Msg: fmt.Sprintf("job %s logs to CloudWatch: %v", job.Name, err)}
+			return JobLogs{}, &UsageError{Msg: fmt.Sprintf("job %s logs to CloudWatch: %v", job.Name, err)}
 		}
-		return jobLogs{}, fmt.Errorf("job %s: %w", job.Name, err)
+		return JobLogs{}, fmt.Errorf("job %s: %w", job.Name, err)
 	}
 	if opts["awslogs-create-group"] != "true" {
 		if err := logs.CheckGroup(ctx, client, group, cfg.Region); err != nil {
 			var missing *logs.GroupError
 			if errors.As(err, &missing) {
-				return jobLogs{}, &UsageError{Msg: fmt.Sprintf("job %s: %v", job.Name, err)}
+				return JobLogs{}, &UsageError{Msg: fmt.Sprintf("job %s: %v", job.Name, err)}
 			}
-			return jobLogs{}, fmt.Errorf("job %s: %w", job.Name, err)
+			return JobLogs{}, fmt.Errorf("job %s: %w", job.Name, err)
 		}
 	}
-	return jobLogs{
-		src: &logs.CloudWatch{
+	return JobLogs{
+		Source: &logs.CloudWatch{
 			Client: client, Group: group, Stream: namer.Name, Limiter: s.limiter,
 			Poll: s.opts.Poll, FlushWait: s.opts.FlushWait, DrainTimeout: s.opts.DrainTimeout,
 			Now: s.now, After: s.after,
 		},
-		place: LogPlace{Group: group, Region: cfg.Region, Endpoint: endpoint},
+		Place: LogPlace{Group: group, Region: cfg.Region, Endpoint: endpoint},
 	}, nil
 }
 

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"sync"
@@ -23,17 +24,26 @@ type Reporter interface {
 	Done(rec Record)
 }
 
-// newTextReporter renders for where stdout goes: with jsonOut stdout
+// NewTextReporter renders for where stdout goes: with jsonOut stdout
 // carries the JSON document alone, so job output goes to stderr; on a
 // terminal every line is prefixed, in colour.
-func newTextReporter(io IO, jsonOut bool) *TextReporter {
-	r := &TextReporter{Out: io.Out, Err: io.Err, Log: io.Err}
+func NewTextReporter(out, errw io.Writer, outIsTerminal, jsonOut bool) *TextReporter {
+	r := &TextReporter{Out: out, Err: errw, Log: errw}
 	if jsonOut {
-		r.Out = io.Err
-	} else if io.OutIsTerminal {
+		r.Out = errw
+	} else if outIsTerminal {
 		r.Prefix, r.Color = true, true
 	}
 	return r
+}
+
+// WriteRuns writes run records as the one JSON document of -o json.
+func WriteRuns(w io.Writer, recs []Record) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		Runs []Record `json:"runs"`
+	}{recs})
 }
 
 // TextReporter writes job output to Out and Err and progress to Log. On a

@@ -8,6 +8,7 @@ import (
 
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/swarm"
 
 	"jobrun/logs"
 )
@@ -25,11 +26,11 @@ type RunOptions struct {
 	Reconnect         time.Duration // how long the engine may be unreachable
 }
 
-// withPacing fills in how a run polls and waits where the caller left it
+// WithPacing fills in how a run polls and waits where the caller left it
 // unset: fast while tasks change, and through an engine restart of up to two
 // minutes. The drain's own cap is the log source's (drain); this one only
 // guards against a stuck read.
-func (o RunOptions) withPacing(drain time.Duration) RunOptions {
+func (o RunOptions) WithPacing(drain time.Duration) RunOptions {
 	if o.Fast == 0 {
 		o.Fast = 100 * time.Millisecond
 	}
@@ -98,6 +99,24 @@ func (r *Runner) Run(ctx context.Context, job Job) (Record, error) {
 		}
 	}
 	return r.follow(ctx, job, l, rec)
+}
+
+// Attach follows a run that another jobrun owns (jobrun logs --follow) to
+// its verdict; it stops nothing and records nothing.
+func (r *Runner) Attach(ctx context.Context, job Job, svc swarm.Service) (Record, error) {
+	rec := newRecord(job, r.Logs, r.LogPlace, svc.CreatedAt)
+	rec.Attached = true
+	return r.follow(ctx, job, lease{serviceID: svc.ID}, rec)
+}
+
+// JobOfService is the job that a service of jobrun's runs, as its labels
+// describe it.
+func JobOfService(stack, name string, svc swarm.Service) Job {
+	labels := svc.Spec.Labels
+	return Job{
+		Name: name, Stack: stack, Version: labels[LabelVersion], RunID: labels[LabelRunID],
+		Spec: svc.Spec, Policy: policyFromLabels(labels, 0),
+	}
 }
 
 // follow watches the leased service to a verdict and finishes the run.

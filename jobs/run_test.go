@@ -231,7 +231,7 @@ func newRunnerTest(engine *fakeEngine, src logs.Source, opts RunOptions) *runner
 		opts.DrainTimeout = 30 * time.Second
 	}
 	return &runnerTest{engine: engine, out: &out, errb: &errb, runner: &Runner{
-		Engine: engine, Logs: src, Report: newTextReporter(IO{Out: &out, Err: &errb}, false),
+		Engine: engine, Logs: src, Report: NewTextReporter(&out, &errb, false, false),
 		Records: Records{Engine: engine}, Now: clock.Now, After: clock.After, Opts: opts,
 	}}
 }

@@ -2,6 +2,8 @@ package jobs
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"strconv"
@@ -19,16 +21,18 @@ import (
 
 // Labels jobrun puts on its services and run records.
 const (
-	LabelJob         = "io.jobrun.job"
-	LabelStack       = "io.jobrun.stack"
-	LabelVersion     = "io.jobrun.version"
-	LabelRunID       = "io.jobrun.run-id"
-	LabelMaxRuns     = "io.jobrun.max-runs"
-	LabelDelay       = "io.jobrun.restart-delay"
-	labelStackNS     = "com.docker.stack.namespace"
-	defaultMaxTries  = 6 // restarts, as in the seed's stack file
-	defaultDelay     = 30 * time.Second
-	legacyAPIVersion = "1.41" // the first engine API with replicated jobs
+	LabelJob     = "io.jobrun.job"
+	LabelStack   = "io.jobrun.stack"
+	LabelVersion = "io.jobrun.version"
+	LabelRunID   = "io.jobrun.run-id"
+	LabelMaxRuns = "io.jobrun.max-runs"
+	LabelDelay   = "io.jobrun.restart-delay"
+	// LabelStackNamespace marks what docker stack deploy made, and for which stack.
+	LabelStackNamespace = "com.docker.stack.namespace"
+	defaultMaxTries     = 6 // restarts, as in the seed's stack file
+	defaultDelay        = 30 * time.Second
+	// ReplicatedJobsAPI is the first engine API with replicated jobs.
+	ReplicatedJobsAPI = "1.41"
 )
 
 // SpecOptions are the flags that shape the job's service.
@@ -200,7 +204,7 @@ func stackRestarts(svc composetypes.ServiceConfig) (uint64, time.Duration, []str
 func jobLabels(have, add map[string]string) map[string]string {
 	out := make(map[string]string, len(have)+len(add))
 	for k, v := range have {
-		if k != labelStackNS {
+		if k != LabelStackNamespace {
 			out[k] = v
 		}
 	}
@@ -260,4 +264,11 @@ func convertError(job string, err error) error {
 		}
 	}
 	return &UsageError{Msg: fmt.Sprintf("job %s: %s", job, msg)}
+}
+
+// NewRunID is sortable by time and unique enough to name a Swarm config.
+func NewRunID(now time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }

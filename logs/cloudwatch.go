@@ -17,6 +17,14 @@ import (
 	"jobrun/retry"
 )
 
+// getLogEventsQuota is GetLogEvents' quota per account and region (the 2022
+// documentation says 10 a second): every stream jobrun reads shares it.
+const getLogEventsQuota = 10
+
+// NewQuotaLimiter rations GetLogEvents to the quota, with a burst of a
+// second's worth, as a token bucket quota allows. One serves a whole run.
+func NewQuotaLimiter() *rate.Limiter { return rate.NewLimiter(getLogEventsQuota, getLogEventsQuota) }
+
 // maxEventMessage is the longest message the awslogs driver puts in one
 // event (256 KiB less the 26 bytes AWS counts per event). A longer line is
 // split across events at exactly this size, so an event this long is

@@ -1,4 +1,4 @@
-package main
+package commands
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/urfave/cli/v2"
+
+	"jobrun/commands/cmdutil"
 )
 
 func TestPermute(t *testing.T) {
@@ -28,9 +30,12 @@ func TestPermute(t *testing.T) {
 		{"short flag between jobs", "jobrun migrate -c a.yml collectstatic", "jobrun -c a.yml migrate collectstatic"},
 		{"long alias", "jobrun migrate --compose-file a.yml", "jobrun --compose-file a.yml migrate"},
 		{"single-dash long flag", "jobrun migrate -stack s", "jobrun -stack s migrate"},
-		{"command then job then flag", "jobrun run migrate --stack s", "jobrun --stack s run migrate"},
+		// A command's flags are its own: they go after its name.
+		{"command then job then flag", "jobrun run migrate --stack s", "jobrun run --stack s migrate"},
 		{"many flags around", "jobrun run migrate --stack s -o json collectstatic --parallel --max-attempts 0",
-			"jobrun --stack s -o json --parallel --max-attempts 0 run migrate collectstatic"},
+			"jobrun run --stack s -o json --parallel --max-attempts 0 migrate collectstatic"},
+		{"flags before the command", "jobrun --stack s logs migrate -f", "jobrun logs --stack s -f migrate"},
+		{"a flag value that names a command is a value", "jobrun -c logs migrate", "jobrun -c logs migrate"},
 		{"value that looks like a flag", "jobrun migrate --restart-delay -5s", "jobrun --restart-delay -5s migrate"},
 		{"-- ends the flags", "jobrun --stack s -- migrate --version X", "jobrun --stack s -- migrate --version X"},
 		{"-- right away", "jobrun -- --weird", "jobrun -- --weird"},
@@ -40,14 +45,12 @@ func TestPermute(t *testing.T) {
 		{"-- after a job", "jobrun migrate --stack s -- --weird", "jobrun --stack s -- migrate --weird"},
 		{"-- after a command", "jobrun run migrate -- --weird", "jobrun run -- migrate --weird"},
 	}
-	app := newApp(io.Discard, io.Discard)
-	flags := app.Flags
-	isCmd := func(n string) bool { return app.Command(n) != nil }
+	app := NewApp(&cmdutil.Factory{IO: cmdutil.IO{Out: io.Discard, Err: io.Discard}}, "test").app
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			in := strings.Fields(tt.in)
 			orig := append([]string(nil), in...)
-			got := permute(in, flags, isCmd)
+			got := permute(in, app)
 			if strings.Join(got, " ") != tt.want || len(got) != len(strings.Fields(tt.want)) {
 				t.Errorf("permute(%q) = %q, want %q", tt.in, got, strings.Fields(tt.want))
 			}
@@ -69,8 +72,9 @@ type parsed struct {
 // what the command would see, instead of running it.
 func parse(t *testing.T, args []string) (parsed, error) {
 	t.Helper()
-	flags := newApp(io.Discard, io.Discard).Flags
-	for _, f := range flags { // the environment must not set a flag
+	jobrun := NewApp(&cmdutil.Factory{IO: cmdutil.IO{Out: io.Discard, Err: io.Discard}}, "test").app
+	flags := jobrun.Flags
+	for _, f := range append(append(flags, jobrun.Command("logs").Flags...), jobrun.Command("history").Flags...) { // the environment must not set a flag
 		if e, ok := f.(interface{ GetEnvVars() []string }); ok {
 			for _, v := range e.GetEnvVars() {
 				t.Setenv(v, "")
@@ -99,9 +103,12 @@ func parse(t *testing.T, args []string) (parsed, error) {
 		ExitErrHandler: func(*cli.Context, error) {},
 		Flags:          flags,
 		Action:         record(""),
-		Commands:       []*cli.Command{{Name: "run", Action: record("run")}},
+		Commands: []*cli.Command{
+			{Name: "run", Flags: jobrun.Command("run").Flags, Action: record("run")},
+			{Name: "logs", Flags: jobrun.Command("logs").Flags, Action: record("logs")},
+		},
 	}
-	err := app.Run(permute(args, flags, func(n string) bool { return app.Command(n) != nil }))
+	err := app.Run(permute(args, app))
 	return p, err
 }
 
@@ -123,6 +130,9 @@ func TestPermuteThenParse(t *testing.T) {
 			flags: map[string]string{"timeout": "5m0s", "max-attempts": "0", "output": "json"}},
 		{name: "-- keeps a flag-like job name", in: "jobrun --stack s -- --weird", args: "--weird", flags: map[string]string{"stack": "s"}},
 		{name: "unknown flag is an error", in: "jobrun migrate --bogus X", err: "bogus"},
+		{name: "logs flags", in: "jobrun logs migrate -f --attempt 2 --stack s", command: "logs", args: "migrate", flags: map[string]string{"follow": "true", "attempt": "2", "stack": "s"}},
+		{name: "another command's flag is refused", in: "jobrun run migrate --follow --attempt 2", err: "follow"},
+		{name: "the default command refuses logs flags too", in: "jobrun migrate --attempt 2", err: "attempt"},
 		{
 			name: "-- after a job name", in: "jobrun migrate --stack s -- --weird", args: "migrate --weird",
 			flags: map[string]string{"stack": "s"},

@@ -1,0 +1,35 @@
+// Package cmdutil holds what every jobrun command shares: its streams, the
+// way to the engine, the clock, and the flags and checks common to several
+// commands.
+package cmdutil
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/docker/docker/api/types/system"
+	"github.com/docker/docker/client"
+)
+
+// IO is where a command reads and writes; tests pass buffers.
+type IO struct {
+	Out, Err      io.Writer
+	OutIsTerminal bool
+}
+
+// Factory is what a command takes from outside: main fills it with the real
+// engine, environment and clock; tests with their own.
+type Factory struct {
+	IO IO
+	// Connect reaches the engine as the docker CLI does and checks that it
+	// is a swarm manager; Info says its default log driver.
+	Connect func(ctx context.Context, timeout time.Duration) (*client.Client, system.Info, error)
+	// RegistryAuth is X-Registry-Auth for an image, "" for none.
+	RegistryAuth func(image string) string
+	Env          map[string]string // for ${VAR} in stack files
+	Now          func() time.Time
+	After        func(time.Duration) <-chan time.Time
+	// GitVersion is the short HEAD of the git checkout in the working directory.
+	GitVersion func() (string, error)
+}

@@ -1,0 +1,94 @@
+package cmdutil
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"jobrun/jobs"
+	"jobrun/logs"
+)
+
+// Common are the flags of every command that reads a stack's jobs.
+type Common struct {
+	Stack          string
+	ConnectTimeout time.Duration
+}
+
+// CommonFlags are --stack and --connect-timeout.
+func CommonFlags(c *Common) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "stack", EnvVars: []string{"JOBRUN_STACK"}, Destination: &c.Stack, Usage: "the deployed stack's name (as in docker stack deploy ... NAME)"},
+		&cli.DurationFlag{Name: "connect-timeout", Value: 10 * time.Second, EnvVars: []string{"JOBRUN_CONNECT_TIMEOUT"}, Destination: &c.ConnectTimeout, Usage: "how long to try reaching the engine at start"},
+	}
+}
+
+// Check says what is wrong with the common flags.
+func (c Common) Check() error {
+	switch {
+	case c.Stack == "":
+		return &jobs.UsageError{Msg: "--stack is required: the name the stack was deployed with (docker stack deploy -c stack.yml NAME), or set JOBRUN_STACK"}
+	case !jobs.ValidName(c.Stack):
+		return &jobs.UsageError{Msg: fmt.Sprintf("--stack %q is not a valid stack name: use letters, digits, '-' and '_'", c.Stack)}
+	}
+	return nil
+}
+
+// OutputFlag is -o/--output: text or json.
+func OutputFlag(dest *string) cli.Flag {
+	return &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", EnvVars: []string{"JOBRUN_OUTPUT"}, Destination: dest, Usage: "text, or json: the records on stdout, progress and output on stderr"}
+}
+
+// CheckOutput says what is wrong with --output.
+func CheckOutput(output string) error {
+	if output != "text" && output != "json" {
+		return &jobs.UsageError{Msg: fmt.Sprintf("--output %q is unknown: use text or json", output)}
+	}
+	return nil
+}
+
+// LogFlags say where a job's output is read from.
+func LogFlags(o *jobs.LogOptions) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "logs", Value: "auto", EnvVars: []string{"JOBRUN_LOGS"}, Destination: &o.Mode, Usage: "where output comes from: auto (CloudWatch when the job logs with awslogs), cloudwatch or docker"},
+		&cli.StringFlag{Name: "log-group", Value: "docker-swarm-lg", EnvVars: []string{"JOBRUN_LOG_GROUP"}, Destination: &o.Group, Usage: "CloudWatch log group, when the job's logging options name none"},
+		&cli.StringFlag{Name: "log-stream-template", Value: logs.DefaultStreamTemplate, EnvVars: []string{"JOBRUN_LOG_STREAM_TEMPLATE"}, Destination: &o.StreamTemplate, Usage: "the awslogs tag the engine uses, when the job's logging options set none (\"\" = the container ID)"},
+		&cli.StringFlag{Name: "region", EnvVars: []string{"JOBRUN_REGION"}, Destination: &o.Region, DefaultText: "awslogs-region, else the AWS SDK's", Usage: "AWS region of the log group"},
+		&cli.StringFlag{Name: "profile", EnvVars: []string{"JOBRUN_PROFILE"}, Destination: &o.Profile, Usage: "AWS shared-config profile"},
+		&cli.DurationFlag{Name: "flush-wait", Value: 5 * time.Second, EnvVars: []string{"JOBRUN_FLUSH_WAIT"}, Destination: &o.FlushWait, Usage: "an ended attempt's CloudWatch stream is complete once quiet this long (the driver's flush interval)"},
+		&cli.DurationFlag{Name: "drain-timeout", Value: 30 * time.Second, EnvVars: []string{"JOBRUN_DRAIN_TIMEOUT"}, Destination: &o.DrainTimeout, Usage: "give up waiting for an ended attempt's last lines after this long, and say so"},
+	}
+}
+
+// CheckLogs says what is wrong with the log flags, and sets how often a
+// live CloudWatch stream is read.
+func CheckLogs(o *jobs.LogOptions) error {
+	switch {
+	case o.Mode != "auto" && o.Mode != "docker" && o.Mode != "cloudwatch":
+		return &jobs.UsageError{Msg: fmt.Sprintf("--logs %q is unknown: use auto, cloudwatch or docker", o.Mode)}
+	case o.FlushWait < 0 || o.DrainTimeout <= 0:
+		return &jobs.UsageError{Msg: "--flush-wait and --drain-timeout must be positive durations, e.g. 5s and 30s"}
+	}
+	o.Poll = time.Second
+	return nil
+}
+
+var tagPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+
+// ResolveVersion is the version to run: the flag (or APP_VERSION), else the
+// git checkout's short HEAD, as the team's Makefile does.
+func ResolveVersion(v string, git func() (string, error)) (string, error) {
+	if v == "" {
+		head, err := git()
+		if err != nil {
+			return "", &jobs.UsageError{Msg: "no version to run: pass --version, set APP_VERSION, or run inside the app's git checkout"}
+		}
+		v = head
+	}
+	if !tagPattern.MatchString(v) {
+		return "", &jobs.UsageError{Msg: fmt.Sprintf("version %q is not a valid image tag: use letters, digits, '_', '.' and '-' (128 at most)", v)}
+	}
+	return v, nil
+}

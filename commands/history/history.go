@@ -1,0 +1,69 @@
+// Package history is `jobrun history [JOB]`: the recorded runs of a stack.
+package history
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"jobrun/commands/cmdutil"
+	"jobrun/jobs"
+)
+
+// Options are jobrun history's flags and argument.
+type Options struct {
+	cmdutil.Common
+	Job    string // "" = every job
+	Output string
+}
+
+// NewCommand is `jobrun history`.
+func NewCommand(f *cmdutil.Factory) *cli.Command {
+	o := &Options{}
+	return &cli.Command{
+		Name: "history", Usage: "list recorded runs", ArgsUsage: "[JOB]",
+		Flags: append(cmdutil.CommonFlags(&o.Common), cmdutil.OutputFlag(&o.Output)),
+		Action: func(c *cli.Context) error {
+			o.Job = c.Args().First()
+			return Run(c.Context, f, o)
+		},
+	}
+}
+
+// Run lists the runs, oldest first, as a table or as JSON.
+func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
+	if err := o.Common.Check(); err != nil {
+		return err
+	}
+	if err := cmdutil.CheckOutput(o.Output); err != nil {
+		return err
+	}
+	engine, _, err := f.Connect(ctx, o.ConnectTimeout)
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
+	recs, err := jobs.Records{Engine: engine}.List(ctx, o.Stack, o.Job)
+	if err != nil {
+		return &jobs.EngineError{Msg: "read run records", Err: err}
+	}
+	if o.Output == "json" {
+		return jobs.WriteRuns(f.IO.Out, recs)
+	}
+	if len(recs) == 0 {
+		what := "no job"
+		if o.Job != "" {
+			what = "job " + o.Job
+		}
+		fmt.Fprintf(f.IO.Err, "jobrun: %s has no recorded runs in stack %s\n", what, o.Stack)
+		return nil
+	}
+	fmt.Fprintf(f.IO.Out, "%-24s  %-14s  %-12s  %-11s  %-8s  %-20s  %s\n", "RUN", "JOB", "VERSION", "OUTCOME", "ATTEMPTS", "STARTED", "DURATION")
+	for _, r := range recs {
+		fmt.Fprintf(f.IO.Out, "%-24s  %-14s  %-12s  %-11s  %-8s  %-20s  %s\n", r.RunID, r.Job, r.Version, r.Outcome,
+			fmt.Sprintf("%d/%d", len(r.Attempts), r.MaxRuns), r.Started.UTC().Format(time.RFC3339), r.Ended.Sub(r.Started).Round(10*time.Millisecond))
+	}
+	return nil
+}

@@ -1,0 +1,178 @@
+// Package logs is `jobrun logs JOB`: a recorded run's output, attempt by
+// attempt, after its service is gone; with --follow, the run in progress.
+package logs
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/errdefs"
+	"github.com/urfave/cli/v2"
+
+	"jobrun/commands/cmdutil"
+	"jobrun/jobs"
+	"jobrun/logs"
+)
+
+// Options are jobrun logs' flags and argument.
+type Options struct {
+	cmdutil.Common
+	Job     string
+	Version string // "" = the newest run
+	Attempt int    // 0 = every attempt
+	Follow  bool
+	Logs    jobs.LogOptions
+}
+
+// NewCommand is `jobrun logs`.
+func NewCommand(f *cmdutil.Factory) *cli.Command {
+	o := &Options{}
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "version", EnvVars: []string{"JOBRUN_VERSION", "APP_VERSION"}, Destination: &o.Version, DefaultText: "the newest run", Usage: "show the newest run of this version"},
+		&cli.IntFlag{Name: "attempt", EnvVars: []string{"JOBRUN_ATTEMPT"}, Destination: &o.Attempt, DefaultText: "all", Usage: "only this attempt"},
+		&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, EnvVars: []string{"JOBRUN_FOLLOW"}, Destination: &o.Follow, Usage: "follow the run in progress, if there is one"},
+	}
+	flags = append(flags, cmdutil.CommonFlags(&o.Common)...)
+	return &cli.Command{
+		Name: "logs", Usage: "show a run's output, attempt by attempt (the newest run, or --version's)", ArgsUsage: "JOB",
+		Flags: append(flags, cmdutil.LogFlags(&o.Logs)...),
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return &jobs.UsageError{Msg: "name one job: jobrun logs JOB [--version V] [--attempt N] [--follow]"}
+			}
+			o.Job = c.Args().First()
+			return Run(c.Context, f, o)
+		},
+	}
+}
+
+// Run prints the run's attempts and their output, then its verdict; its
+// error carries the run's exit code.
+func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
+	if err := o.Common.Check(); err != nil {
+		return err
+	}
+	if err := cmdutil.CheckLogs(&o.Logs); err != nil {
+		return err
+	}
+	engine, info, err := f.Connect(ctx, o.ConnectTimeout)
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
+	o.Logs.DefaultDriver = info.LoggingDriver
+	if o.Follow {
+		if followed, err := followRunning(ctx, f, o, engine); followed || err != nil {
+			return err
+		}
+	}
+	rec, found, err := jobs.Records{Engine: engine}.Newest(ctx, o.Stack, o.Job, func(r jobs.Record) bool {
+		return o.Version == "" || r.Version == o.Version
+	})
+	if err != nil {
+		return &jobs.EngineError{Msg: "read run records", Err: err}
+	}
+	if !found {
+		what := o.Job
+		if o.Version != "" {
+			what += " version " + o.Version
+		}
+		return &jobs.UsageError{Msg: fmt.Sprintf("%s has no recorded run in stack %s: run it first (jobrun %s), or check the name with jobrun history", what, o.Stack, o.Job)}
+	}
+	if o.Attempt < 0 || o.Attempt > len(rec.Attempts) {
+		return &jobs.UsageError{Msg: fmt.Sprintf("--attempt %d is out of range: run %s of %s had %d attempt(s)", o.Attempt, rec.RunID, o.Job, len(rec.Attempts))}
+	}
+	read, err := reader(ctx, f, o, engine, rec)
+	if err != nil {
+		return err
+	}
+	report := &jobs.TextReporter{Out: f.IO.Out, Err: f.IO.Err, Log: f.IO.Err}
+	for _, a := range rec.Attempts {
+		if o.Attempt != 0 && a.Number != o.Attempt {
+			continue
+		}
+		report.Attempt(rec.Job, a, rec.MaxRuns)
+		if err := read(a); err != nil {
+			return err
+		}
+	}
+	report.Done(rec)
+	if rec.Outcome != jobs.Succeeded {
+		return &jobs.VerdictError{Outcome: rec.Outcome}
+	}
+	return nil
+}
+
+// reader returns how to print one attempt of the recorded run: from the
+// output kept with the record, or from its CloudWatch stream.
+func reader(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.APIClient, rec jobs.Record) (func(jobs.Attempt) error, error) {
+	if rec.LogSource != "cloudwatch" {
+		outputs, err := jobs.Records{Engine: engine}.Outputs(ctx, rec.RunID)
+		if err != nil {
+			return nil, &jobs.EngineError{Msg: "read stored output", Err: err}
+		}
+		return func(a jobs.Attempt) error {
+			for _, out := range outputs {
+				if out.Number == a.Number {
+					if out.Truncated {
+						fmt.Fprintf(f.IO.Err, "jobrun: %s: attempt %d: only the last %d KiB of its output was kept\n", rec.Job, a.Number, len(out.Output)>>10)
+					}
+					_, err := f.IO.Out.Write(out.Output)
+					return err
+				}
+			}
+			if a.Started() {
+				fmt.Fprintf(f.IO.Err, "jobrun: %s: attempt %d: no output was kept\n", rec.Job, a.Number)
+			}
+			return nil
+		}, nil
+	}
+	region := rec.LogRegion
+	if region == "" {
+		region = o.Logs.Region
+	}
+	cwClient, _, err := logs.NewCloudWatchClient(ctx, logs.AWSOptions{Region: region, Profile: o.Logs.Profile, Endpoint: rec.LogEndpoint})
+	if err != nil {
+		return nil, &jobs.UsageError{Msg: err.Error()}
+	}
+	cw := &logs.CloudWatch{Client: cwClient, Group: rec.LogGroup, Limiter: logs.NewQuotaLimiter()}
+	return func(a jobs.Attempt) error {
+		if a.LogStream == "" {
+			return nil // never started a container: nothing was printed
+		}
+		_, err := cw.Read(ctx, a.LogStream, f.IO.Out)
+		switch {
+		case logs.IsNotFound(err):
+			fmt.Fprintf(f.IO.Err, "jobrun: %s: attempt %d: its output is no longer in CloudWatch (stream %s in group %s): it was deleted, or the run is older than the log group's retention\n", rec.Job, a.Number, a.LogStream, rec.LogGroup)
+			return nil
+		case err != nil:
+			return fmt.Errorf("attempt %d: %w", a.Number, err)
+		}
+		return nil
+	}, nil
+}
+
+// followRunning attaches to the job's run in progress, if there is one.
+func followRunning(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.APIClient) (bool, error) {
+	name := jobs.ServiceName(o.Stack, o.Job)
+	svc, _, err := engine.ServiceInspectWithRaw(ctx, name, swarm.ServiceInspectOptions{})
+	if errdefs.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, &jobs.EngineError{Msg: "inspect service " + name, Err: err}
+	}
+	job := jobs.JobOfService(o.Stack, o.Job, svc)
+	where, err := jobs.NewLogSources(o.Logs, logs.Engine{Client: engine}, f.Now, f.After).ForJob(ctx, job)
+	if err != nil {
+		return true, err
+	}
+	report := jobs.NewTextReporter(f.IO.Out, f.IO.Err, f.IO.OutIsTerminal, false)
+	r := &jobs.Runner{Engine: engine, Logs: where.Source, LogPlace: where.Place, Report: report, Records: jobs.Records{Engine: engine},
+		Now: f.Now, After: f.After, Opts: jobs.RunOptions{}.WithPacing(o.Logs.DrainTimeout)}
+	report.Notice(o.Job, fmt.Sprintf("following version %s (run %s) in progress", job.Version, job.RunID))
+	_, err = r.Attach(ctx, job, svc)
+	return true, err
+}

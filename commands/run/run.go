@@ -1,0 +1,244 @@
+// Package run is `jobrun run JOB...` (also jobrun's default command): run
+// the stack file's jobs to a verdict, in order or at once.
+package run
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/api/types/versions"
+	"github.com/docker/docker/client"
+	"github.com/urfave/cli/v2"
+
+	"jobrun/commands/cmdutil"
+	"jobrun/jobs"
+	"jobrun/logs"
+)
+
+// Options are jobrun run's flags and arguments.
+type Options struct {
+	cmdutil.Common
+	Files          []string
+	Jobs           []string
+	Version        string
+	Output         string
+	Parallel       bool
+	Legacy         bool
+	MaxAttempts    int    // restarts; -1: the stack file's
+	RestartDelay   string // "": the stack file's
+	ResolveImage   string
+	PendingTimeout time.Duration
+	Run            jobs.RunOptions
+	Logs           jobs.LogOptions
+}
+
+// Flags are jobrun run's flags, bound to o.
+func Flags(o *Options) []cli.Flag {
+	flags := []cli.Flag{
+		&cli.StringSliceFlag{Name: "compose-file", Aliases: []string{"c"}, Value: cli.NewStringSlice("stack.yml"), EnvVars: []string{"JOBRUN_COMPOSE_FILE"}, Usage: "stack file(s), merged in order as docker stack deploy -c does"},
+		&cli.StringFlag{Name: "version", EnvVars: []string{"JOBRUN_VERSION", "APP_VERSION"}, Destination: &o.Version, Usage: "the version to run: sets APP_VERSION for the stack file (default: git rev-parse --short HEAD)"},
+		&cli.DurationFlag{Name: "timeout", Value: time.Hour, EnvVars: []string{"JOBRUN_TIMEOUT"}, Destination: &o.Run.Timeout, Usage: "stop the job and fail after this long"},
+		&cli.DurationFlag{Name: "pending-timeout", Value: 2 * time.Minute, EnvVars: []string{"JOBRUN_PENDING_TIMEOUT"}, Destination: &o.PendingTimeout, Usage: "fail when no node takes a task for this long"},
+		&cli.IntFlag{Name: "max-attempts", Value: -1, EnvVars: []string{"JOBRUN_MAX_ATTEMPTS"}, Destination: &o.MaxAttempts, DefaultText: "the stack file's, else 6", Usage: "restarts after a failure, as Swarm's max_attempts (runs = this + 1)"},
+		&cli.StringFlag{Name: "restart-delay", EnvVars: []string{"JOBRUN_RESTART_DELAY"}, Destination: &o.RestartDelay, DefaultText: "the stack file's, else 30s", Usage: "wait between attempts"},
+		cmdutil.OutputFlag(&o.Output),
+		&cli.StringFlag{Name: "resolve-image", Value: "always", EnvVars: []string{"JOBRUN_RESOLVE_IMAGE"}, Destination: &o.ResolveImage, Usage: "pin the image to its registry digest, as docker stack deploy --resolve-image: always, changed or never"},
+		&cli.BoolFlag{Name: "keep", EnvVars: []string{"JOBRUN_KEEP"}, Destination: &o.Run.Keep, Usage: "leave the job service in place when it ends"},
+		&cli.BoolFlag{Name: "force", EnvVars: []string{"JOBRUN_FORCE"}, Destination: &o.Run.Force, Usage: "run even if this version already succeeded"},
+		&cli.BoolFlag{Name: "detach-on-interrupt", EnvVars: []string{"JOBRUN_DETACH_ON_INTERRUPT"}, Destination: &o.Run.DetachOnInterrupt, Usage: "on Ctrl-C leave the job running instead of stopping it"},
+		&cli.BoolFlag{Name: "parallel", EnvVars: []string{"JOBRUN_PARALLEL"}, Destination: &o.Parallel, Usage: "run several jobs at once instead of in order"},
+		&cli.BoolFlag{Name: "legacy-mode", EnvVars: []string{"JOBRUN_LEGACY_MODE"}, Destination: &o.Legacy, Hidden: true, Usage: "run as a replicas:1 service, as on engines older than API 1.41"},
+	}
+	flags = append(flags, cmdutil.CommonFlags(&o.Common)...)
+	return append(flags, cmdutil.LogFlags(&o.Logs)...)
+}
+
+// NewCommand is `jobrun run`.
+func NewCommand(f *cmdutil.Factory) *cli.Command {
+	o := &Options{}
+	return &cli.Command{
+		Name: "run", Usage: "run jobs (the default command)", ArgsUsage: "JOB [JOB...]", Flags: Flags(o),
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				return &jobs.UsageError{Msg: "name a job to run, e.g. jobrun run migrate"}
+			}
+			return Run(c.Context, f, o.From(c))
+		},
+	}
+}
+
+// From completes the options with what the flag destinations do not hold.
+func (o *Options) From(c *cli.Context) *Options {
+	o.Files, o.Jobs = c.StringSlice("compose-file"), c.Args().Slice()
+	return o
+}
+
+// spec checks the flags and turns them into what shapes the job services.
+func (o *Options) spec(f *cmdutil.Factory) (jobs.SpecOptions, error) {
+	if err := o.Common.Check(); err != nil {
+		return jobs.SpecOptions{}, err
+	}
+	if err := cmdutil.CheckOutput(o.Output); err != nil {
+		return jobs.SpecOptions{}, err
+	}
+	if err := cmdutil.CheckLogs(&o.Logs); err != nil {
+		return jobs.SpecOptions{}, err
+	}
+	switch {
+	case o.Run.Timeout <= 0:
+		return jobs.SpecOptions{}, &jobs.UsageError{Msg: fmt.Sprintf("--timeout %s must be positive: use e.g. 30m", o.Run.Timeout)}
+	case o.PendingTimeout <= 0:
+		return jobs.SpecOptions{}, &jobs.UsageError{Msg: fmt.Sprintf("--pending-timeout %s must be positive: use e.g. 2m", o.PendingTimeout)}
+	case o.ResolveImage != "always" && o.ResolveImage != "changed" && o.ResolveImage != "never":
+		return jobs.SpecOptions{}, &jobs.UsageError{Msg: fmt.Sprintf("--resolve-image %q is unknown: use always, changed or never", o.ResolveImage)}
+	}
+	version, err := cmdutil.ResolveVersion(o.Version, f.GitVersion)
+	if err != nil {
+		return jobs.SpecOptions{}, err
+	}
+	o.Version = version
+	// A job service is always new, so "changed" resolves as "always" does.
+	o.Run.QueryRegistry = o.ResolveImage != "never"
+	spec := jobs.SpecOptions{Version: version, PendingTimeout: o.PendingTimeout}
+	if o.MaxAttempts >= 0 {
+		n := uint64(o.MaxAttempts)
+		spec.MaxAttempts = &n
+	}
+	if o.RestartDelay != "" {
+		d, err := time.ParseDuration(o.RestartDelay)
+		if err != nil || d < 0 {
+			return jobs.SpecOptions{}, &jobs.UsageError{Msg: fmt.Sprintf("--restart-delay %q is not a duration: use e.g. 30s or 1m", o.RestartDelay)}
+		}
+		spec.RestartDelay = &d
+	}
+	return spec, nil
+}
+
+// Run runs the jobs in order, stopping at the first that does not succeed,
+// or all at once with Parallel. Its error carries the exit code.
+func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
+	spec, err := o.spec(f)
+	if err != nil {
+		return err
+	}
+	env := map[string]string{}
+	for k, v := range f.Env {
+		env[k] = v
+	}
+	env["APP_VERSION"] = o.Version
+	// The stack file is checked before the engine is reached, so a mistake
+	// in it is reported without one.
+	stack, err := jobs.LoadStack(o.Stack, o.Files, env)
+	if err != nil {
+		return err
+	}
+	for _, name := range o.Jobs {
+		if _, err := stack.Service(name); err != nil {
+			return err
+		}
+		if !jobs.ValidName(jobs.ServiceName(o.Stack, name)) {
+			return &jobs.UsageError{Msg: fmt.Sprintf("job name %q cannot name a Swarm service: use letters, digits, '-' and '_' (63 characters at most with the stack name)", name)}
+		}
+	}
+	engine, info, err := f.Connect(ctx, o.ConnectTimeout)
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
+	o.Logs.DefaultDriver = info.LoggingDriver
+	report := jobs.NewTextReporter(f.IO.Out, f.IO.Err, f.IO.OutIsTerminal, o.Output == "json")
+	spec.Legacy = o.Legacy || versions.LessThan(engine.ClientVersion(), jobs.ReplicatedJobsAPI)
+	if spec.Legacy {
+		report.Notice(o.Jobs[0], fmt.Sprintf("engine API %s has no replicated jobs (1.41+): running each job as a replicas:1 service with the same restart policy", engine.ClientVersion()))
+	}
+	runners, todo, err := prepare(ctx, f, o, engine, stack, spec, report)
+	if err != nil {
+		return err
+	}
+	records, errs := runAll(ctx, runners, todo, o.Parallel)
+	if o.Output == "json" {
+		var done []jobs.Record
+		for i, rec := range records {
+			if rec.RunID != "" || errs[i] == nil {
+				done = append(done, rec)
+			}
+		}
+		if err := jobs.WriteRuns(f.IO.Out, done); err != nil {
+			return err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prepare builds each job and the runner that runs it.
+func prepare(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.APIClient, stack *jobs.Stack, spec jobs.SpecOptions, report jobs.Reporter) ([]*jobs.Runner, []jobs.Job, error) {
+	sources := jobs.NewLogSources(o.Logs, logs.Engine{Client: engine}, f.Now, f.After)
+	runners := make([]*jobs.Runner, 0, len(o.Jobs))
+	todo := make([]jobs.Job, 0, len(o.Jobs))
+	for _, name := range o.Jobs {
+		s := spec
+		s.RunID = jobs.NewRunID(f.Now())
+		job, err := jobs.Build(ctx, engine, stack, name, s)
+		if err != nil {
+			return nil, nil, err
+		}
+		where, err := sources.ForJob(ctx, job)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, note := range job.Notes {
+			report.Notice(job.Name, note)
+		}
+		warnIfStackDeploysIt(ctx, engine, report, job)
+		r := &jobs.Runner{
+			Engine: engine, Logs: where.Source, LogPlace: where.Place, Report: report,
+			Records: jobs.Records{Engine: engine}, Now: f.Now, After: f.After, Opts: o.Run.WithPacing(o.Logs.DrainTimeout),
+		}
+		if f.RegistryAuth != nil {
+			r.Opts.RegistryAuth = f.RegistryAuth(job.Spec.TaskTemplate.ContainerSpec.Image)
+		}
+		runners, todo = append(runners, r), append(todo, job)
+	}
+	return runners, todo, nil
+}
+
+// runAll runs each job with its runner: in order, stopping at the first
+// that does not succeed, or all at once.
+func runAll(ctx context.Context, runners []*jobs.Runner, todo []jobs.Job, parallel bool) ([]jobs.Record, []error) {
+	records := make([]jobs.Record, len(todo))
+	errs := make([]error, len(todo))
+	if parallel {
+		var wg sync.WaitGroup
+		for i := range todo {
+			wg.Add(1)
+			go func() { defer wg.Done(); records[i], errs[i] = runners[i].Run(ctx, todo[i]) }()
+		}
+		wg.Wait()
+		return records, errs
+	}
+	for i := range todo {
+		if records[i], errs[i] = runners[i].Run(ctx, todo[i]); errs[i] != nil {
+			break
+		}
+	}
+	return records, errs
+}
+
+// warnIfStackDeploysIt warns when `docker stack deploy` also runs the job as
+// an ordinary service: it then runs on every deploy, beside jobrun's run.
+func warnIfStackDeploysIt(ctx context.Context, engine client.APIClient, report jobs.Reporter, job jobs.Job) {
+	name := job.Stack + "_" + job.Name
+	svc, _, err := engine.ServiceInspectWithRaw(ctx, name, swarm.ServiceInspectOptions{})
+	if err != nil || svc.Spec.Labels[jobs.LabelStackNamespace] != job.Stack {
+		return
+	}
+	report.Notice(job.Name, fmt.Sprintf("warning: stack %s also deploys %s as service %s, so it runs on every docker stack deploy: keep it out of the stack file (e.g. in jobs.yml)", job.Stack, job.Name, name))
+}
