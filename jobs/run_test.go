@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/errdefs"
 
+	"jobrun/jobs/jobstest"
 	"jobrun/logs"
 )
 
@@ -23,6 +24,7 @@ import (
 // the how-manieth TaskList of the service, stopped says whether jobrun has
 // asked the service for no more completions.
 type fakeEngine struct {
+	jobstest.Configs
 	mu        sync.Mutex
 	calls     []string
 	svc       *swarm.Service
@@ -32,7 +34,6 @@ type fakeEngine struct {
 	tasks     func(call int, stopped bool) []swarm.Task
 	byID      []swarm.Task // what a TaskList by task ID finds (orphans)
 	nodes     map[string]swarm.Node
-	configs   []swarm.Config
 }
 
 func (f *fakeEngine) record(format string, args ...any) {
@@ -119,29 +120,11 @@ func (f *fakeEngine) Events(ctx context.Context, _ events.ListOptions) (<-chan e
 	return make(chan events.Message), make(chan error)
 }
 
-func (f *fakeEngine) ConfigCreate(_ context.Context, c swarm.ConfigSpec) (swarm.ConfigCreateResponse, error) {
+func (f *fakeEngine) ConfigCreate(ctx context.Context, c swarm.ConfigSpec) (swarm.ConfigCreateResponse, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.record("config-create %s", c.Name)
-	f.configs = append(f.configs, swarm.Config{ID: c.Name, Spec: c})
-	return swarm.ConfigCreateResponse{ID: c.Name}, nil
-}
-
-func (f *fakeEngine) ConfigList(_ context.Context, o swarm.ConfigListOptions) ([]swarm.Config, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []swarm.Config
-	for _, c := range f.configs {
-		match := true
-		for _, l := range o.Filters.Get("label") {
-			k, v, _ := strings.Cut(l, "=")
-			match = match && c.Spec.Labels[k] == v
-		}
-		if match {
-			out = append(out, c)
-		}
-	}
-	return out, nil
+	f.mu.Unlock()
+	return f.Configs.ConfigCreate(ctx, c)
 }
 
 // echoSource prints one line per attempt, then waits for the attempt's end;

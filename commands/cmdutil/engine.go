@@ -21,7 +21,7 @@ import (
 // Connect reaches the engine the way the docker CLI does (DOCKER_HOST,
 // DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, ssh://) and checks it is a swarm
 // manager.
-func Connect(ctx context.Context, timeout time.Duration) (*client.Client, system.Info, error) {
+func Connect(ctx context.Context, timeout time.Duration) (client.APIClient, system.Info, error) {
 	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
 	host := os.Getenv("DOCKER_HOST")
 	invalid := func(detail string) error {

@@ -24,7 +24,7 @@ type Factory struct {
 	IO IO
 	// Connect reaches the engine as the docker CLI does and checks that it
 	// is a swarm manager; Info says its default log driver.
-	Connect func(ctx context.Context, timeout time.Duration) (*client.Client, system.Info, error)
+	Connect func(ctx context.Context, timeout time.Duration) (client.APIClient, system.Info, error)
 	// RegistryAuth is X-Registry-Auth for an image, "" for none.
 	RegistryAuth func(image string) string
 	Env          map[string]string // for ${VAR} in stack files

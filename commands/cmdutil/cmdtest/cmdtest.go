@@ -1,0 +1,57 @@
+// Package cmdtest drives jobrun's commands in tests: a Factory with
+// buffers for streams, a fixed clock, and a fake engine.
+package cmdtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"time"
+
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/api/types/system"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/errdefs"
+
+	"jobrun/commands/cmdutil"
+	"jobrun/jobs/jobstest"
+)
+
+// Engine is a swarm manager holding run records and no services. It embeds
+// the client interface: a call a test did not expect panics.
+type Engine struct {
+	client.APIClient
+	jobstest.Configs
+}
+
+func (e *Engine) ConfigCreate(ctx context.Context, c swarm.ConfigSpec) (swarm.ConfigCreateResponse, error) {
+	return e.Configs.ConfigCreate(ctx, c)
+}
+
+func (e *Engine) ConfigList(ctx context.Context, o swarm.ConfigListOptions) ([]swarm.Config, error) {
+	return e.Configs.ConfigList(ctx, o)
+}
+
+func (e *Engine) ConfigRemove(ctx context.Context, id string) error {
+	return e.Configs.ConfigRemove(ctx, id)
+}
+
+func (e *Engine) ServiceInspectWithRaw(context.Context, string, swarm.ServiceInspectOptions) (swarm.Service, []byte, error) {
+	return swarm.Service{}, nil, errdefs.NotFound(errors.New("no such service"))
+}
+
+func (e *Engine) Close() error { return nil }
+
+// Factory connects to engine, writes to out and errb, and reads the clock
+// at t.
+func Factory(engine *Engine, t time.Time) (f *cmdutil.Factory, out, errb *bytes.Buffer) {
+	out, errb = &bytes.Buffer{}, &bytes.Buffer{}
+	return &cmdutil.Factory{
+		IO: cmdutil.IO{Out: out, Err: errb},
+		Connect: func(context.Context, time.Duration) (client.APIClient, system.Info, error) {
+			return engine, system.Info{LoggingDriver: "json-file"}, nil
+		},
+		Now:   func() time.Time { return t },
+		After: func(time.Duration) <-chan time.Time { return make(chan time.Time) },
+	}, out, errb
+}

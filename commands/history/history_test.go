@@ -1,0 +1,72 @@
+package history
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"jobrun/commands/cmdutil"
+	"jobrun/commands/cmdutil/cmdtest"
+	"jobrun/jobs"
+)
+
+func TestHistory(t *testing.T) {
+	engine := &cmdtest.Engine{}
+	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	for i, r := range []struct {
+		job, version string
+		outcome      jobs.Outcome
+	}{{"migrate", "v1", jobs.Failed}, {"migrate", "v2", jobs.Succeeded}, {"collectstatic", "v2", jobs.Succeeded}} {
+		rec := jobs.Record{RunID: jobs.NewRunID(t0.Add(time.Duration(i) * time.Minute)), Job: r.job, Stack: "todo", Version: r.version,
+			Outcome: r.outcome, MaxRuns: 7, Started: t0.Add(time.Duration(i) * time.Minute), Ended: t0.Add(time.Duration(i)*time.Minute + 1500*time.Millisecond)}
+		if err := (jobs.Records{Engine: engine}).Save(context.Background(), rec, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name, job, output string
+		want              []string // lines of stdout, in order
+	}{
+		{name: "every job", output: "text", want: []string{"RUN", "migrate         v1            failed       0/7       2026-11-26T12:00:00Z  1.5s", "migrate         v2", "collectstatic   v2"}},
+		{name: "one job", job: "migrate", output: "text", want: []string{"RUN", "migrate         v1", "migrate         v2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, out, _ := cmdtest.Factory(engine, t0)
+			err := Run(context.Background(), f, &Options{Common: cmdutil.Common{Stack: "todo", ConnectTimeout: time.Second}, Job: tt.job, Output: tt.output})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			if len(lines) != len(tt.want) {
+				t.Fatalf("stdout:\n%s\nwant %d lines", out.String(), len(tt.want))
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(lines[i], w) {
+					t.Errorf("line %d %q lacks %q", i, lines[i], w)
+				}
+			}
+		})
+	}
+	t.Run("json", func(t *testing.T) {
+		f, out, _ := cmdtest.Factory(engine, t0)
+		if err := Run(context.Background(), f, &Options{Common: cmdutil.Common{Stack: "todo"}, Output: "json"}); err != nil {
+			t.Fatal(err)
+		}
+		var doc struct{ Runs []jobs.Record }
+		if err := json.Unmarshal(out.Bytes(), &doc); err != nil || len(doc.Runs) != 3 {
+			t.Fatalf("stdout is not one document of 3 runs: %v\n%s", err, out.String())
+		}
+	})
+	t.Run("no runs", func(t *testing.T) {
+		f, out, errb := cmdtest.Factory(engine, t0)
+		if err := Run(context.Background(), f, &Options{Common: cmdutil.Common{Stack: "todo"}, Job: "createsuperuser", Output: "text"}); err != nil {
+			t.Fatal(err)
+		}
+		if out.Len() != 0 || !strings.Contains(errb.String(), "job createsuperuser has no recorded runs in stack todo") {
+			t.Errorf("stdout %q stderr %q", out.String(), errb.String())
+		}
+	})
+}
