@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
@@ -27,9 +28,13 @@ func NewQuotaLimiter() *rate.Limiter { return rate.NewLimiter(getLogEventsQuota,
 
 // maxEventMessage is the longest message the awslogs driver puts in one
 // event (256 KiB less the 26 bytes AWS counts per event). A longer line is
-// split across events at exactly this size, so an event this long is
-// continued by the next one and gets no newline of its own.
+// split across events at this size, or up to three bytes short of it so as
+// not to cut a UTF-8 rune (the driver's findValidSplit): an event that long
+// is continued by the next one and gets no newline of its own.
 const maxEventMessage = 262144 - 26
+
+// continued reports whether the driver split the event's line further on.
+func continued(msg string) bool { return len(msg) > maxEventMessage-utf8.UTFMax }
 
 // ErrDrainTimeout means an attempt's stream kept moving, or never appeared,
 // until the drain timeout: its last lines may be missing.
@@ -180,7 +185,7 @@ func writeEvents(w io.Writer, events []types.OutputLogEvent) error {
 	for _, e := range events {
 		msg := aws.ToString(e.Message)
 		buf = append(buf, msg...)
-		if len(msg) < maxEventMessage {
+		if !continued(msg) {
 			buf = append(buf, '\n')
 		}
 	}

@@ -236,32 +236,23 @@ func TestCloudWatchFollowSplitLine(t *testing.T) {
 	// The awslogs driver cuts a 300 KiB line into events of maxEventMessage
 	// bytes and a remainder; only a shorter event ends a line.
 	first, rest := strings.Repeat("a", 262118), strings.Repeat("b", 45082)
-	// A 300 KiB line of 3-byte runes: the engine's copier cuts it at byte
-	// 262118, inside a rune; the driver's findValidSplit then moves the
-	// rune's two orphan bytes to an event of their own, and the service
-	// (like the test server) stores invalid bytes as U+FFFD.
+	// A 300 KiB line of 3-byte runes: the driver's findValidSplit cuts it
+	// before the rune that would cross the maximum, at 262116 bytes.
 	euro := strings.Repeat("€", 307200/3)
-	e1, e2, e3 := euro[:262116], euro[262116:262118], euro[262118:]
 	tests := []struct {
 		name     string
 		messages []string
 		want     string
-		bug      string
 	}{
-		{"300 KiB line", []string{first, rest, "next"}, first + rest + "\nnext\n", ""},
-		{"line of exactly the maximum, then another", []string{first, "c"}, first + "c\n", ""},
-		{"one byte short of the maximum", []string{first[1:], "c"}, first[1:] + "\nc\n", ""},
-		{"line twice the maximum", []string{first, first, "tail"}, first + first + "tail\n", ""},
-		{"300 KiB line of multi-byte runes", []string{e1, e2, e3},
-			e1 + "\ufffd\ufffd" + "\ufffd" + e3[1:] + "\n",
-			"a line the driver splits inside a rune is cut into events of 262116, 2 and 45082 bytes; " +
-				"writeEvents ends a line after every event shorter than maxEventMessage, so one line is printed as three"},
+		{"300 KiB line", []string{first, rest, "next"}, first + rest + "\nnext\n"},
+		{"line of exactly the maximum, then another", []string{first, "c"}, first + "c\n"},
+		{"a rune short of the maximum", []string{first[3:], "c"}, first[3:] + "c\n"},
+		{"more than a rune short of the maximum", []string{first[4:], "c"}, first[4:] + "\nc\n"},
+		{"line twice the maximum", []string{first, first, "tail"}, first + first + "tail\n"},
+		{"300 KiB line of multi-byte runes", []string{euro[:262116], euro[262116:], "next"}, euro + "\nnext\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.bug != "" {
-				t.Skip("BUG: " + tt.bug)
-			}
 			srv, cw := startCW(t)
 			ts := time.Now().UnixMilli()
 			for _, m := range tt.messages {
