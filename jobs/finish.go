@@ -3,8 +3,10 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/distribution/reference"
 	"github.com/docker/docker/api/types/swarm"
 )
 
@@ -23,6 +25,9 @@ const cleanupTimeout = 30 * time.Second
 //     the job's lock. An attached run reports the owner's record.
 func (r *Runner) finish(ctx context.Context, job Job, l lease, v Verdict, out *followers, rec Record) (Record, error) {
 	rec.Outcome, rec.Reason, rec.Attempts, rec.Surplus = v.Outcome, v.Reason, v.Attempts, v.Surplus
+	if v.Outcome == Rejected && strings.Contains(v.Reason, "No such image") {
+		rec.Reason += ": " + pullHint(rec.Image, r.Opts.RegistryAuth != "")
+	}
 	cleanCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	detached := v.Outcome == Interrupted && r.Opts.DetachOnInterrupt
@@ -106,4 +111,21 @@ func kept(outputs []AttemptOutput, attempts []Attempt) []AttemptOutput {
 		}
 	}
 	return out
+}
+
+// pullHint says why a node may have found no such image: what Swarm reports
+// when a pull from a private registry was refused.
+func pullHint(image string, hadCredentials bool) string {
+	registry := "docker.io"
+	if named, err := reference.ParseNormalizedNamed(image); err == nil {
+		registry = reference.Domain(named)
+	}
+	hint := fmt.Sprintf("the nodes could not pull it from %s; jobrun found no credentials for %s in the docker config: push the image, or docker login %s", registry, registry, registry)
+	if hadCredentials {
+		hint = fmt.Sprintf("the nodes could not pull it from %s with the credentials jobrun found for it in the docker config: check the tag exists and they may pull it", registry)
+	}
+	if strings.Contains(registry, ".dkr.ecr.") {
+		hint += " (ECR logins expire after 12 hours: aws ecr get-login-password | docker login --username AWS --password-stdin " + registry + ")"
+	}
+	return hint
 }

@@ -14,6 +14,8 @@ import (
 // follower copies one attempt's output while it runs.
 type follower struct {
 	number    int
+	nodeID    string
+	lostNode  string        // the attempt's node went down while it ran
 	ended     chan struct{} // closed when the attempt has ended
 	endedOnce sync.Once
 	done      chan struct{} // closed when all its output was copied
@@ -66,7 +68,7 @@ func (fs *followers) update(v Verdict) {
 
 func (fs *followers) start(a Attempt) *follower {
 	ctx, cancel := context.WithCancel(fs.ctx)
-	f := &follower{number: a.Number, ended: make(chan struct{}), done: make(chan struct{}), cancel: cancel, tail: &tailBuffer{max: outputTail}}
+	f := &follower{number: a.Number, nodeID: a.NodeID, ended: make(chan struct{}), done: make(chan struct{}), cancel: cancel, tail: &tailBuffer{max: outputTail}}
 	var prev <-chan struct{}
 	if n := len(fs.order); n > 0 {
 		prev = fs.order[n-1].done
@@ -90,6 +92,22 @@ func (fs *followers) start(a Attempt) *follower {
 		f.err = fs.src.Follow(ctx, t, f.ended, stdout, stderr)
 	}()
 	return f
+}
+
+// nodeDown notes that the node under unfinished attempts went down: what
+// a job prints while its node's dockerd is away is lost (the engine's log
+// files and the awslogs driver's unflushed events alike), so the output of
+// those attempts may be incomplete.
+func (fs *followers) nodeDown(nodeID, hostname string) {
+	for _, f := range fs.order {
+		select {
+		case <-f.ended:
+		default:
+			if f.nodeID == nodeID {
+				f.lostNode = hostname
+			}
+		}
+	}
 }
 
 // containerDied ends the follower of that container, if it is the job's.
@@ -121,6 +139,9 @@ func (fs *followers) drain(timeout <-chan time.Time) ([]AttemptOutput, string) {
 		}
 		if f.err != nil {
 			notes = append(notes, fmt.Sprintf("attempt %d: %v", f.number, f.err))
+		}
+		if f.lostNode != "" {
+			notes = append(notes, fmt.Sprintf("attempt %d: its node %s went down while it ran; what it printed meanwhile may be lost", f.number, f.lostNode))
 		}
 		outputs = append(outputs, AttemptOutput{Number: f.number, Output: append([]byte(nil), f.tail.Bytes()...), Truncated: f.tail.truncated})
 	}

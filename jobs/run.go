@@ -150,6 +150,13 @@ func (r *Runner) watch(ctx context.Context, job Job, l lease, out *followers) (V
 		NodeGrace: nodeGrace, Wake: wake,
 		OnNodeDown: func(id string, n DownNode) {
 			r.Report.Notice(job.Name, fmt.Sprintf("node %s (%s) is down; its attempt fails if Swarm does not move it within %s", n.Hostname, shortID(id), nodeGrace))
+			out.nodeDown(id, n.Hostname)
+		},
+		OnEngineDown: func(reason string) {
+			r.Report.Notice(job.Name, fmt.Sprintf("the engine is not answering (%s): waiting for it up to %s; the job runs on", reason, r.Opts.Reconnect))
+		},
+		OnEngineBack: func(after time.Duration) {
+			r.Report.Notice(job.Name, fmt.Sprintf("the engine answers again, after %s", after))
 		},
 	}
 	var last Verdict

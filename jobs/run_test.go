@@ -478,3 +478,20 @@ func TestAcquireClearsAStoppedRunThatEnded(t *testing.T) {
 		t.Errorf("the ended, stopped service was not removed")
 	}
 }
+
+func TestPullHint(t *testing.T) {
+	tests := []struct {
+		image string
+		creds bool
+		want  string
+	}{
+		{"jobrun-test/missing:1", false, "from docker.io; jobrun found no credentials for docker.io in the docker config: push the image, or docker login docker.io"},
+		{"127.0.0.1:5000/app:v1", true, "from 127.0.0.1:5000 with the credentials jobrun found for it"},
+		{"123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:v1", true, "ECR logins expire after 12 hours"},
+	}
+	for _, tt := range tests {
+		if got := pullHint(tt.image, tt.creds); !strings.Contains(got, tt.want) {
+			t.Errorf("pullHint(%q, %t) = %q, want %q in it", tt.image, tt.creds, got, tt.want)
+		}
+	}
+}

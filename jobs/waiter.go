@@ -47,12 +47,19 @@ type Waiter struct {
 	// Wake, when it delivers, means a task is about to change: poll now,
 	// and faster than Fast for a moment.
 	Wake <-chan struct{}
+	// OnEngineDown is told once when the engine stops answering (with its
+	// reason: unreachable, no leader), OnEngineBack once when it answers
+	// again.
+	OnEngineDown func(reason string)
+	OnEngineBack func(after time.Duration)
+	outage       *outage
 }
 
 // Watch returns the final verdict, or the last one seen with ctx's error.
 // onChange gets every verdict whose attempts differ from the one before.
 func (w Waiter) Watch(ctx context.Context, serviceID string, onChange func(Verdict)) (Verdict, error) {
 	var last Verdict
+	w.outage = &outage{now: w.Now, onDown: w.OnEngineDown, onBack: w.OnEngineBack}
 	svc, err := w.inspect(ctx, serviceID)
 	if errdefs.IsNotFound(err) {
 		return Verdict{Outcome: Removed, Reason: "the job service was removed outside jobrun"}, nil
@@ -74,6 +81,7 @@ func (w Waiter) Watch(ctx context.Context, serviceID string, onChange func(Verdi
 		err := retry.Do(ctx, retry.Policy(100*time.Millisecond, 2*time.Second, w.Reconnect), func() error {
 			var err error
 			tasks, err = w.Engine.TaskList(ctx, opts)
+			w.outage.observe(err)
 			return err
 		})
 		if errdefs.IsNotFound(err) { // the engine resolves the service filter
@@ -158,6 +166,7 @@ func (w Waiter) inspect(ctx context.Context, id string) (swarm.Service, error) {
 	err := retry.Do(ctx, retry.Policy(100*time.Millisecond, 2*time.Second, w.Reconnect), func() error {
 		var err error
 		svc, _, err = w.Engine.ServiceInspectWithRaw(ctx, id, swarm.ServiceInspectOptions{})
+		w.outage.observe(err)
 		return err
 	})
 	if err != nil && !errdefs.IsNotFound(err) && ctx.Err() == nil {

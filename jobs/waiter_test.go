@@ -367,6 +367,33 @@ func TestWaiterEngineErrors(t *testing.T) {
 	}
 }
 
+// TestWaiterSaysWhenTheEngineIsAway: one line when the engine stops
+// answering, with its reason, one when it is back, never one per retry.
+func TestWaiterSaysWhenTheEngineIsAway(t *testing.T) {
+	leaderless := errdefs.System(errors.New("The swarm does not have a leader. It's possible that too few managers are online."))
+	s := &script{steps: []step{
+		tasksOf(at("a", swarm.TaskStateRunning, 0)),
+		{err: leaderless}, {err: leaderless}, {err: leaderless},
+		tasksOf(at("a", swarm.TaskStateRunning, 0)),
+		{err: leaderless},
+		tasksOf(withExit(at("a", swarm.TaskStateComplete, 0), "c-a", 0, "")),
+	}}
+	clock := &fakeClock{now: t0}
+	w := newWaiter(&fakeTasks{taskList: s.next, inspect: foundService}, clock, Policy{MaxRuns: 7, Delay: 30 * time.Second})
+	w.Reconnect = time.Hour
+	var said []string
+	w.OnEngineDown = func(reason string) { said = append(said, "down: "+reason) }
+	w.OnEngineBack = func(time.Duration) { said = append(said, "back") }
+	v, err := w.Watch(context.Background(), "svc1", func(Verdict) {})
+	if err != nil || v.Outcome != Succeeded {
+		t.Fatalf("Watch = %s, %v; want succeeded", v.Outcome, err)
+	}
+	want := []string{"down: " + leaderless.Error(), "back", "down: " + leaderless.Error(), "back"}
+	if fmt.Sprint(said) != fmt.Sprint(want) {
+		t.Errorf("said %q, want %q", said, want)
+	}
+}
+
 func TestWaiterInspectFailsAtStart(t *testing.T) {
 	engine := &fakeTasks{
 		taskList: func(context.Context, swarm.TaskListOptions) ([]swarm.Task, error) {
