@@ -13,6 +13,7 @@ import (
 	"github.com/xrash/smetrics"
 
 	"jobrun/commands/cmdutil"
+	"jobrun/commands/deploy"
 	"jobrun/commands/history"
 	"jobrun/commands/logs"
 	"jobrun/commands/run"
@@ -39,6 +40,7 @@ func NewApp(f *cmdutil.Factory, jobrunVersion string) *App {
 		Flags:          run.Flags(o),
 		Commands: []*cli.Command{
 			run.NewCommand(f),
+			deploy.NewCommand(f),
 			history.NewCommand(f),
 			logs.NewCommand(f),
 			version.NewCommand(f, jobrunVersion),

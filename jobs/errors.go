@@ -4,14 +4,16 @@ package jobs
 // deploy pipelines branch on them, so never renumber one.
 const (
 	ExitSucceeded   = 0
-	ExitFailed      = 1 // every attempt failed
-	ExitUsage       = 2 // bad flag, stack file or job definition
-	ExitRejected    = 3 // the engine refused the task (no such image, bad mount...)
-	ExitPending     = 4 // no node could take the task within --pending-timeout
-	ExitTimedOut    = 5 // --timeout elapsed; the job was stopped
-	ExitRemoved     = 6 // the job service was removed outside jobrun
-	ExitEngine      = 7 // engine unreachable, not a swarm manager, or an API error
-	ExitConflict    = 8 // another version of the job is running
+	ExitFailed      = 1  // every attempt failed
+	ExitUsage       = 2  // bad flag, stack file or job definition
+	ExitRejected    = 3  // the engine refused the task (no such image, bad mount...)
+	ExitPending     = 4  // no node could take the task within --pending-timeout
+	ExitTimedOut    = 5  // --timeout elapsed; the job was stopped
+	ExitRemoved     = 6  // the job service was removed outside jobrun
+	ExitEngine      = 7  // engine unreachable, not a swarm manager, or an API error
+	ExitConflict    = 8  // another version of the job is running, or another deploy of the stack
+	ExitRolledBack  = 9  // jobrun deploy: a service's update was rolled back
+	ExitPaused      = 10 // jobrun deploy: a service's update paused
 	ExitInterrupted = 130
 )
 
@@ -50,3 +52,14 @@ type VerdictError struct{ Outcome Outcome }
 func (e *VerdictError) Error() string { return "job " + string(e.Outcome) }
 func (e *VerdictError) ExitCode() int { return e.Outcome.ExitCode() }
 func (e *VerdictError) Silent() bool  { return true }
+
+// ReleaseError is a release whose services did not all converge: Code
+// says how (rolled back, paused, timed out).
+type ReleaseError struct {
+	Msg  string
+	Code int
+}
+
+func (e *ReleaseError) Error() string { return e.Msg }
+func (e *ReleaseError) ExitCode() int { return e.Code }
+func (e *ReleaseError) Silent() bool  { return true } // the release's verdict line says it

@@ -136,6 +136,11 @@ func (r *TextReporter) Output(job string, attempt int, stderr bool) io.Writer {
 	return &prefixWriter{write: func(p []byte) { r.write(w, p) }, prefix: []byte(prefix), atStart: true}
 }
 
+// PrefixLines starts every line written to w with prefix.
+func PrefixLines(w io.Writer, prefix string) io.Writer {
+	return &prefixWriter{write: func(p []byte) { _, _ = w.Write(p) }, prefix: []byte(prefix), atStart: true}
+}
+
 type writerFunc func(p []byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -3,12 +3,14 @@ package history
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"jobrun/commands/cmdutil"
+	"jobrun/deploy"
 	"jobrun/jobs"
 )
 
@@ -49,9 +51,21 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if err != nil {
 		return &jobs.EngineError{Msg: "read run records", Err: err}
 	}
-	if o.Output == "json" {
-		return jobs.WriteRuns(f.IO.Out, recs)
+	var deploys []deploy.Record
+	if o.Job == "" {
+		if deploys, err = (deploy.Records{Engine: engine}).List(ctx, o.Stack); err != nil {
+			return &jobs.EngineError{Msg: "read deploy records", Err: err}
+		}
 	}
+	if o.Output == "json" {
+		enc := json.NewEncoder(f.IO.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Runs    []jobs.Record   `json:"runs"`
+			Deploys []deploy.Record `json:"deploys,omitempty"`
+		}{recs, deploys})
+	}
+	defer printDeploys(f, deploys)
 	if len(recs) == 0 {
 		what := "no job"
 		if o.Job != "" {
@@ -66,4 +80,16 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 			fmt.Sprintf("%d/%d", len(r.Attempts), r.MaxRuns), r.Started.UTC().Format(time.RFC3339), r.Ended.Sub(r.Started).Round(10*time.Millisecond))
 	}
 	return nil
+}
+
+// printDeploys lists the stack's releases after its runs.
+func printDeploys(f *cmdutil.Factory, deploys []deploy.Record) {
+	if len(deploys) == 0 {
+		return
+	}
+	fmt.Fprintf(f.IO.Out, "\n%-24s  %-12s  %-15s  %-20s  %-9s  %s\n", "DEPLOY", "VERSION", "VERDICT", "STARTED", "DURATION", "REASON")
+	for _, d := range deploys {
+		fmt.Fprintf(f.IO.Out, "%-24s  %-12s  %-15s  %-20s  %-9s  %s\n", d.ID, d.Version, d.Verdict, d.Started.UTC().Format(time.RFC3339),
+			d.Ended.Sub(d.Started).Round(100*time.Millisecond), d.Reason)
+	}
 }

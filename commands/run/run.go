@@ -76,8 +76,8 @@ func (o *Options) From(c *cli.Context) *Options {
 	return o
 }
 
-// spec checks the flags and turns them into what shapes the job services.
-func (o *Options) spec(f *cmdutil.Factory) (jobs.SpecOptions, error) {
+// Check checks the flags and turns them into what shapes the job services.
+func (o *Options) Check(f *cmdutil.Factory) (jobs.SpecOptions, error) {
 	if err := o.Common.Check(); err != nil {
 		return jobs.SpecOptions{}, err
 	}
@@ -117,73 +117,102 @@ func (o *Options) spec(f *cmdutil.Factory) (jobs.SpecOptions, error) {
 	return spec, nil
 }
 
-// Run runs the jobs in order, stopping at the first that does not succeed,
-// or all at once with Parallel. Its error carries the exit code.
-func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
-	spec, err := o.spec(f)
-	if err != nil {
-		return err
-	}
+// LoadStack reads the stack files, with APP_VERSION set to the version.
+func (o *Options) LoadStack(f *cmdutil.Factory) (*jobs.Stack, error) {
 	env := map[string]string{}
 	for k, v := range f.Env {
 		env[k] = v
 	}
 	env["APP_VERSION"] = o.Version
-	// The stack file is checked before the engine is reached, so a mistake
-	// in it is reported without one.
-	stack, err := jobs.LoadStack(o.Stack, o.Files, env)
-	if err != nil {
-		return err
-	}
-	for _, name := range o.Jobs {
+	return jobs.LoadStack(o.Stack, o.Files, env)
+}
+
+// CheckJobs says what is wrong with the named jobs of the stack file.
+func CheckJobs(stack *jobs.Stack, names []string) error {
+	for _, name := range names {
 		if _, err := stack.Service(name); err != nil {
 			return err
 		}
-		if !jobs.ValidName(jobs.ServiceName(o.Stack, name)) {
+		if !jobs.ValidName(jobs.ServiceName(stack.Name, name)) {
 			return &jobs.UsageError{Msg: fmt.Sprintf("job name %q cannot name a Swarm service: use letters, digits, '-' and '_' (63 characters at most with the stack name)", name)}
-		}
-	}
-	engine, info, err := f.Connect(ctx, o.ConnectTimeout)
-	if err != nil {
-		return err
-	}
-	defer engine.Close()
-	o.Logs.DefaultDriver = info.LoggingDriver
-	report := jobs.NewTextReporter(f.IO.Out, f.IO.Err, f.IO.OutIsTerminal, o.Output == "json")
-	spec.Legacy = o.Legacy || versions.LessThan(engine.ClientVersion(), jobs.ReplicatedJobsAPI)
-	if spec.Legacy {
-		report.Notice(o.Jobs[0], fmt.Sprintf("engine API %s has no replicated jobs (1.41+): running each job as a replicas:1 service with the same restart policy", engine.ClientVersion()))
-	}
-	runners, todo, err := prepare(ctx, f, o, engine, stack, spec, report)
-	if err != nil {
-		return err
-	}
-	records, errs := runAll(ctx, runners, todo, o.Parallel)
-	if o.Output == "json" {
-		var done []jobs.Record
-		for i, rec := range records {
-			if rec.RunID != "" || errs[i] == nil {
-				done = append(done, rec)
-			}
-		}
-		if err := jobs.WriteRuns(f.IO.Out, done); err != nil {
-			return err
-		}
-	}
-	for _, err := range errs {
-		if err != nil {
-			return err
 		}
 	}
 	return nil
 }
 
+// Connect reaches the engine and says, as who, how jobs run on it.
+func (o *Options) Connect(ctx context.Context, f *cmdutil.Factory, spec *jobs.SpecOptions, who string) (client.APIClient, jobs.Reporter, error) {
+	engine, info, err := f.Connect(ctx, o.ConnectTimeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	o.Logs.DefaultDriver = info.LoggingDriver
+	report := jobs.NewTextReporter(f.IO.Out, f.IO.Err, f.IO.OutIsTerminal, o.Output == "json")
+	spec.Legacy = o.Legacy || versions.LessThan(engine.ClientVersion(), jobs.ReplicatedJobsAPI)
+	if spec.Legacy {
+		report.Notice(who, fmt.Sprintf("engine API %s has no replicated jobs (1.41+): running each job as a replicas:1 service with the same restart policy", engine.ClientVersion()))
+	}
+	return engine, report, nil
+}
+
+// Run runs the jobs in order, stopping at the first that does not succeed,
+// or all at once with Parallel. Its error carries the exit code.
+func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
+	spec, err := o.Check(f)
+	if err != nil {
+		return err
+	}
+	// The stack file is checked before the engine is reached, so a mistake
+	// in it is reported without one.
+	stack, err := o.LoadStack(f)
+	if err != nil {
+		return err
+	}
+	if err := CheckJobs(stack, o.Jobs); err != nil {
+		return err
+	}
+	engine, report, err := o.Connect(ctx, f, &spec, o.Jobs[0])
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
+	records, err := Jobs(ctx, f, o, engine, stack, spec, report, o.Jobs)
+	if o.Output == "json" {
+		if err := jobs.WriteRuns(f.IO.Out, records); err != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// Jobs builds the named jobs and runs them: in order, stopping at the first
+// that does not succeed, or all at once with Parallel. It returns the
+// records of the runs that started or were found, and the first error.
+func Jobs(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.APIClient, stack *jobs.Stack, spec jobs.SpecOptions, report jobs.Reporter, names []string) ([]jobs.Record, error) {
+	runners, todo, err := prepare(ctx, f, o, engine, stack, spec, report, names)
+	if err != nil {
+		return nil, err
+	}
+	records, errs := runAll(ctx, runners, todo, o.Parallel)
+	var done []jobs.Record
+	var first error
+	for i, rec := range records {
+		if rec.RunID != "" || errs[i] == nil {
+			done = append(done, rec)
+		}
+		if first == nil {
+			first = errs[i]
+		}
+	}
+	return done, first
+}
+
 // prepare builds each job and the runner that runs it.
-func prepare(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.APIClient, stack *jobs.Stack, spec jobs.SpecOptions, report jobs.Reporter) ([]*jobs.Runner, []jobs.Job, error) {
+func prepare(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.APIClient, stack *jobs.Stack, spec jobs.SpecOptions, report jobs.Reporter, names []string) ([]*jobs.Runner, []jobs.Job, error) {
 	sources := jobs.NewLogSources(o.Logs, logs.Engine{Client: engine}, f.Now, f.After)
-	runners := make([]*jobs.Runner, 0, len(o.Jobs))
-	todo := make([]jobs.Job, 0, len(o.Jobs))
-	for _, name := range o.Jobs {
+	runners := make([]*jobs.Runner, 0, len(names))
+	todo := make([]jobs.Job, 0, len(names))
+	for _, name := range names {
 		s := spec
 		s.RunID = jobs.NewRunID(f.Now())
 		job, err := jobs.Build(ctx, engine, stack, name, s)

@@ -1,0 +1,301 @@
+// Package deploy is `jobrun deploy`: the whole release in one command — the
+// stack file's jobs where they belong in its own order, the rest deployed
+// as docker stack deploy deploys it, and a verdict for the services too.
+package deploy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/client"
+	"github.com/urfave/cli/v2"
+
+	"jobrun/commands/cmdutil"
+	"jobrun/commands/run"
+	"jobrun/deploy"
+	"jobrun/jobs"
+)
+
+// Options are jobrun deploy's flags: jobrun run's, and what a release needs.
+type Options struct {
+	run.Options
+	PreJobs       []string // --job: pre-deploy jobs named on the command line
+	PostJobs      []string // --post-deploy-job
+	Prune         bool
+	DeployTimeout time.Duration
+	WaitLock      time.Duration
+}
+
+// NewCommand is `jobrun deploy`.
+func NewCommand(f *cmdutil.Factory) *cli.Command {
+	o := &Options{}
+	flags := append(run.Flags(&o.Options),
+		&cli.StringSliceFlag{Name: "job", EnvVars: []string{"JOBRUN_JOBS"}, Usage: "a service of the stack file that is a pre-deploy job (besides those marked x-jobrun)"},
+		&cli.StringSliceFlag{Name: "post-deploy-job", EnvVars: []string{"JOBRUN_POST_DEPLOY_JOBS"}, Usage: "a service of the stack file that runs once the services converged"},
+		&cli.BoolFlag{Name: "prune", EnvVars: []string{"JOBRUN_PRUNE"}, Destination: &o.Prune, Usage: "remove the stack's services the stack file no longer has, as docker stack deploy --prune"},
+		&cli.DurationFlag{Name: "deploy-timeout", Value: 10 * time.Minute, EnvVars: []string{"JOBRUN_DEPLOY_TIMEOUT"}, Destination: &o.DeployTimeout, Usage: "fail when the services have not converged after this long"},
+		&cli.DurationFlag{Name: "wait-lock", EnvVars: []string{"JOBRUN_WAIT_LOCK"}, Destination: &o.WaitLock, DefaultText: "refuse at once", Usage: "wait this long for another deploy of the stack to end"},
+	)
+	return &cli.Command{
+		Name: "deploy", Usage: "release the stack: jobs in their place, the services deployed and converged", ArgsUsage: " ", Flags: flags,
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return &jobs.UsageError{Msg: fmt.Sprintf("jobrun deploy takes no arguments (got %q): name jobs with --job, or mark them in the stack file with x-jobrun", c.Args().First())}
+			}
+			o.Files = c.StringSlice("compose-file")
+			o.PreJobs, o.PostJobs = c.StringSlice("job"), c.StringSlice("post-deploy-job")
+			return Run(c.Context, f, o)
+		},
+	}
+}
+
+// release is one run of jobrun deploy: what it was given and what it did.
+type release struct {
+	f      *cmdutil.Factory
+	o      *Options
+	engine client.APIClient
+	stack  *jobs.Stack
+	spec   jobs.SpecOptions
+	report jobs.Reporter
+	plan   deploy.Plan
+	target deploy.Stack
+	rec    deploy.Record
+	runs   []jobs.Record
+}
+
+// Run releases the stack: lock, networks, the pre-deploy jobs' dependencies,
+// the pre-deploy jobs, the services, the post-deploy jobs; then the record.
+func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
+	if o.DeployTimeout <= 0 {
+		return &jobs.UsageError{Msg: fmt.Sprintf("--deploy-timeout %s must be positive: use e.g. 10m", o.DeployTimeout)}
+	}
+	spec, err := o.Check(f)
+	if err != nil {
+		return err
+	}
+	stack, err := o.LoadStack(f)
+	if err != nil {
+		return err
+	}
+	plan, err := deploy.NewPlan(stack.Config, o.PreJobs, o.PostJobs)
+	if err != nil {
+		return err
+	}
+	if err := run.CheckJobs(stack, plan.Jobs()); err != nil {
+		return err
+	}
+	engine, report, err := o.Connect(ctx, f, &spec, "deploy")
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
+	lock := &deploy.Lock{Engine: engine, Stack: o.Stack, Now: f.Now, After: f.After}
+	if err := lock.Acquire(ctx, o.Version, o.WaitLock); err != nil {
+		return err
+	}
+	r := &release{f: f, o: o, engine: engine, stack: stack, spec: spec, report: report, plan: plan,
+		target: deploy.Stack{Engine: engine, Name: o.Stack, Config: stack.Config, Out: prefixed(f, "jobrun: deploy: "), ResolveImage: o.ResolveImage},
+		rec:    deploy.Record{ID: jobs.NewRunID(f.Now()), Stack: o.Stack, Version: o.Version, Started: f.Now()}}
+	err = r.run(ctx)
+	r.rec.Ended = f.Now()
+	if serr := (deploy.Records{Engine: engine}).Save(context.WithoutCancel(ctx), r.rec); serr != nil {
+		report.Notice("deploy", "warning: "+serr.Error())
+	}
+	if lerr := lock.Release(ctx); lerr != nil {
+		report.Notice("deploy", "warning: "+lerr.Error())
+	}
+	report.Notice("deploy", fmt.Sprintf("%s %s: %s", o.Version, r.rec.Verdict, r.rec.Reason))
+	if o.Output == "json" {
+		enc := json.NewEncoder(f.IO.Out)
+		enc.SetIndent("", "  ")
+		if jerr := enc.Encode(struct {
+			Deploy deploy.Record `json:"deploy"`
+			Runs   []jobs.Record `json:"runs"`
+		}{r.rec, r.runs}); jerr != nil && err == nil {
+			err = jerr
+		}
+	}
+	return err
+}
+
+// run does the release's steps in order; each failure says what ran.
+func (r *release) run(ctx context.Context) error {
+	r.reportOldJobServices(ctx)
+	if err := r.target.CreateNetworks(ctx); err != nil {
+		return r.fail(deploy.ServicesFailed, "could not create the stack's networks", err)
+	}
+	if len(r.plan.Deps) > 0 {
+		if err := r.deployAndWait(ctx, r.plan.Deps, false); err != nil {
+			return err
+		}
+	}
+	if err := r.jobs(ctx, r.plan.Pre, deploy.PreDeploy); err != nil {
+		changed := "no service was changed"
+		if len(r.plan.Deps) > 0 {
+			changed = "only what it depends on was deployed: " + strings.Join(r.plan.Deps, ", ")
+		}
+		return r.fail(deploy.JobFailed, "a pre-deploy job did not succeed, so the release stopped; "+changed, err)
+	}
+	if err := r.deployAndWait(ctx, append(append([]string(nil), r.plan.Deps...), r.plan.Services...), r.o.Prune); err != nil {
+		return err
+	}
+	if err := r.jobs(ctx, r.plan.Post, deploy.PostDeploy); err != nil {
+		return r.fail(deploy.JobFailed, "the services are deployed and converged, but a post-deploy job did not succeed", err)
+	}
+	r.rec.Verdict, r.rec.Reason = deploy.Released, r.summary()
+	return nil
+}
+
+// jobs runs the phase's jobs in order, as jobrun run does.
+func (r *release) jobs(ctx context.Context, names []string, phase deploy.Phase) error {
+	if len(names) == 0 {
+		return nil
+	}
+	recs, err := run.Jobs(ctx, r.f, &r.o.Options, r.engine, r.stack, r.spec, r.report, names)
+	r.runs = append(r.runs, recs...)
+	for _, rec := range recs {
+		r.rec.Jobs = append(r.rec.Jobs, deploy.JobRun{Job: rec.Job, Phase: phase, RunID: rec.RunID, Outcome: rec.Outcome, Skipped: rec.Skipped})
+	}
+	return err
+}
+
+// deployAndWait deploys the named services and waits until they converge.
+func (r *release) deployAndWait(ctx context.Context, names []string, prune bool) error {
+	since := r.f.Now()
+	if err := r.target.Deploy(ctx, names, prune); err != nil {
+		return r.fail(deploy.ServicesFailed, "docker stack deploy failed", err)
+	}
+	have, err := r.target.Services(ctx)
+	if err != nil {
+		return r.fail(deploy.ServicesFailed, "could not list the stack's services", err)
+	}
+	ids := map[string]string{}
+	for _, n := range names {
+		if svc, ok := have[n]; ok {
+			ids[n] = svc.ID
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, r.o.DeployTimeout)
+	defer cancel()
+	w := deploy.Waiter{Engine: r.engine, Out: r.f.IO.Err}
+	if f, ok := r.f.IO.Err.(*os.File); ok && r.f.IO.OutIsTerminal {
+		w.Terminal, w.TerminalFd = true, f.Fd()
+	}
+	results := w.Wait(wctx, ids, since)
+	r.rec.Services = merge(r.rec.Services, results)
+	worst := jobs.ExitSucceeded
+	var bad []string
+	for _, res := range results {
+		if res.Result == deploy.Converged {
+			continue
+		}
+		bad = append(bad, fmt.Sprintf("%s %s (%s)", res.Service, res.Result, res.Message))
+		worst = max(worst, exitCode(res.Result))
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return r.failCode(deploy.ServicesFailed, strings.Join(bad, "; "), worst)
+}
+
+// merge keeps one result per service, the newest.
+func merge(have, newer []deploy.ServiceResult) []deploy.ServiceResult {
+	out := append([]deploy.ServiceResult(nil), newer...)
+	for _, h := range have {
+		if !slices.ContainsFunc(newer, func(n deploy.ServiceResult) bool { return n.Service == h.Service }) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func exitCode(res deploy.Result) int {
+	switch res {
+	case deploy.RolledBack:
+		return jobs.ExitRolledBack
+	case deploy.Paused:
+		return jobs.ExitPaused
+	case deploy.TimedOut:
+		return jobs.ExitTimedOut
+	}
+	return jobs.ExitEngine
+}
+
+// summary says what the release did: each job's run, each service's result.
+func (r *release) summary() string {
+	var parts []string
+	for _, j := range r.rec.Jobs {
+		what := fmt.Sprintf("%s %s (run %s)", j.Job, j.Outcome, j.RunID)
+		if j.Skipped {
+			what = fmt.Sprintf("%s already succeeded for this version (run %s)", j.Job, j.RunID)
+		}
+		parts = append(parts, what)
+	}
+	for _, s := range r.rec.Services {
+		parts = append(parts, s.Service+" "+string(s.Result))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// fail records why the release did not end well, and returns the error
+// that carries its exit code.
+func (r *release) fail(v deploy.Verdict, why string, err error) error {
+	r.rec.Verdict, r.rec.Reason = v, why+": "+r.summary()
+	var verdict *jobs.VerdictError
+	if errors.As(err, &verdict) {
+		return err // the job's verdict is printed already, with its code
+	}
+	r.rec.Reason += ": " + err.Error()
+	return err
+}
+
+func (r *release) failCode(v deploy.Verdict, why string, code int) error {
+	r.rec.Verdict = v
+	r.rec.Reason = why + "; so far: " + r.summary()
+	if ran := r.ranJobs(); ran != "" {
+		r.rec.Reason += "; the pre-deploy jobs ran and stay applied: " + ran
+	}
+	return &jobs.ReleaseError{Msg: "release " + r.o.Version + " failed: " + why, Code: code}
+}
+
+func (r *release) ranJobs() string {
+	var ran []string
+	for _, j := range r.rec.Jobs {
+		if j.Phase == deploy.PreDeploy && j.Outcome == jobs.Succeeded && !j.Skipped {
+			ran = append(ran, j.Job)
+		}
+	}
+	return strings.Join(ran, ", ")
+}
+
+// reportOldJobServices names the <stack>_<job> services that the old way
+// of deploying jobs left: docker stack deploy ran the job as a service.
+func (r *release) reportOldJobServices(ctx context.Context) {
+	have, err := r.target.Services(ctx)
+	if err != nil {
+		return
+	}
+	for _, job := range r.plan.Jobs() {
+		svc, ok := have[job]
+		if !ok {
+			continue
+		}
+		if r.o.Prune {
+			r.report.Notice("deploy", fmt.Sprintf("service %s runs job %s as an ordinary service (the old way of deploying jobs): --prune removes it", svc.Spec.Name, job))
+		} else {
+			r.report.Notice("deploy", fmt.Sprintf("warning: service %s runs job %s as an ordinary service (the old way of deploying jobs): remove it with --prune, or docker service rm %s", svc.Spec.Name, job, svc.Spec.Name))
+		}
+	}
+}
+
+// prefixed writes docker stack deploy's own lines to stderr as jobrun's.
+func prefixed(f *cmdutil.Factory, prefix string) io.Writer {
+	return jobs.PrefixLines(f.IO.Err, prefix)
+}

@@ -1,0 +1,98 @@
+package deploy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/errdefs"
+
+	"jobrun/jobs"
+)
+
+// ConfigStore is the part of the engine a lock and the deploy records use.
+type ConfigStore interface {
+	ConfigCreate(ctx context.Context, config swarm.ConfigSpec) (swarm.ConfigCreateResponse, error)
+	ConfigList(ctx context.Context, options swarm.ConfigListOptions) ([]swarm.Config, error)
+	ConfigRemove(ctx context.Context, id string) error
+}
+
+// lockHolder is what a lock says of the deploy holding it.
+type lockHolder struct {
+	Version string    `json:"version"`
+	Host    string    `json:"host"`
+	PID     int       `json:"pid"`
+	Since   time.Time `json:"since"`
+}
+
+// Lock is one deploy at a time per stack: a Swarm config whose name is the
+// stack's, which only one create can make.
+type Lock struct {
+	Engine ConfigStore
+	Stack  string
+	Now    func() time.Time
+	After  func(time.Duration) <-chan time.Time
+	id     string
+}
+
+func (l *Lock) name() string { return "jobrun-deploy-lock-" + l.Stack }
+
+// Acquire takes the lock, waiting up to wait for the deploy holding it.
+func (l *Lock) Acquire(ctx context.Context, version string, wait time.Duration) error {
+	host, _ := os.Hostname()
+	data, _ := json.Marshal(lockHolder{Version: version, Host: host, PID: os.Getpid(), Since: l.Now().UTC()})
+	deadline := l.Now().Add(wait)
+	for {
+		resp, err := l.Engine.ConfigCreate(ctx, swarm.ConfigSpec{
+			Annotations: swarm.Annotations{Name: l.name(), Labels: map[string]string{labelKind: kindLock, jobs.LabelStack: l.Stack}},
+			Data:        data,
+		})
+		if err == nil {
+			l.id = resp.ID
+			return nil
+		}
+		if !errdefs.IsConflict(err) && !errdefs.IsInvalidParameter(err) {
+			return &jobs.EngineError{Msg: "take the deploy lock of stack " + l.Stack, Err: err}
+		}
+		holder := l.holder(ctx)
+		if !l.Now().Before(deadline) {
+			return &jobs.ConflictError{Msg: fmt.Sprintf("another deploy of stack %s is in progress (%s): wait for it with --wait-lock 10m, or if it died, remove its lock: docker config rm %s", l.Stack, holder, l.name())}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-l.After(time.Second):
+		}
+	}
+}
+
+// holder describes the deploy that holds the lock.
+func (l *Lock) holder(ctx context.Context) string {
+	cfgs, err := l.Engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: filters.NewArgs(
+		filters.Arg("label", labelKind+"="+kindLock), filters.Arg("label", jobs.LabelStack+"="+l.Stack))})
+	if err != nil || len(cfgs) == 0 {
+		return "its holder is unknown"
+	}
+	var h lockHolder
+	if json.Unmarshal(cfgs[0].Spec.Data, &h) != nil {
+		return "its holder is unknown"
+	}
+	return fmt.Sprintf("version %s, from %s pid %d, since %s", h.Version, h.Host, h.PID, h.Since.Format(time.RFC3339))
+}
+
+// Release gives the lock up, even after an interrupt.
+func (l *Lock) Release(ctx context.Context) error {
+	if l.id == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := l.Engine.ConfigRemove(ctx, l.id); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("release the deploy lock (remove it with docker config rm %s): %w", l.name(), err)
+	}
+	return nil
+}

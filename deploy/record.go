@@ -1,0 +1,90 @@
+package deploy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/swarm"
+
+	"jobrun/jobs"
+)
+
+const (
+	labelKind  = "io.jobrun.kind"
+	kindLock   = "deploy-lock"
+	kindDeploy = "deploy"
+)
+
+// Verdict is how a release ended.
+type Verdict string
+
+const (
+	Released       Verdict = "released"        // every job succeeded, every service converged
+	JobFailed      Verdict = "job-failed"      // a job did not succeed: see its run
+	ServicesFailed Verdict = "services-failed" // a service rolled back, paused or timed out
+)
+
+// JobRun is one job's run in a release.
+type JobRun struct {
+	Job     string       `json:"job"`
+	Phase   Phase        `json:"phase"`
+	RunID   string       `json:"run_id,omitempty"`
+	Outcome jobs.Outcome `json:"outcome,omitempty"`
+	Skipped bool         `json:"skipped,omitempty"` // this version had already succeeded
+}
+
+// Record is what is kept of a release, beside the jobs' run records.
+type Record struct {
+	ID       string          `json:"id"`
+	Stack    string          `json:"stack"`
+	Version  string          `json:"version"`
+	Verdict  Verdict         `json:"verdict"`
+	Reason   string          `json:"reason"`
+	Jobs     []JobRun        `json:"jobs"`
+	Services []ServiceResult `json:"services"`
+	Started  time.Time       `json:"started"`
+	Ended    time.Time       `json:"ended"`
+}
+
+// Records keeps deploy records as labelled Swarm configs, as run records are.
+type Records struct{ Engine ConfigStore }
+
+// Save stores the record.
+func (s Records) Save(ctx context.Context, rec Record) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	_, err = s.Engine.ConfigCreate(ctx, swarm.ConfigSpec{
+		Annotations: swarm.Annotations{Name: "jobrun-deploy-" + rec.ID, Labels: map[string]string{
+			labelKind: kindDeploy, jobs.LabelStack: rec.Stack, jobs.LabelVersion: rec.Version, "io.jobrun.verdict": string(rec.Verdict),
+		}},
+		Data: data,
+	})
+	if err != nil {
+		return fmt.Errorf("save deploy record %s: %w", rec.ID, err)
+	}
+	return nil
+}
+
+// List returns the stack's deploy records, oldest first.
+func (s Records) List(ctx context.Context, stack string) ([]Record, error) {
+	cfgs, err := s.Engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: filters.NewArgs(
+		filters.Arg("label", labelKind+"="+kindDeploy), filters.Arg("label", jobs.LabelStack+"="+stack))})
+	if err != nil {
+		return nil, fmt.Errorf("list deploy records: %w", err)
+	}
+	out := make([]Record, 0, len(cfgs))
+	for _, c := range cfgs {
+		var r Record
+		if json.Unmarshal(c.Spec.Data, &r) == nil {
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Started.Before(out[j].Started) })
+	return out, nil
+}

@@ -1,0 +1,122 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/docker/cli/cli/command"
+	"github.com/docker/cli/cli/command/stack/options"
+	stackswarm "github.com/docker/cli/cli/command/stack/swarm"
+	cliflags "github.com/docker/cli/cli/flags"
+	"github.com/docker/cli/cli/compose/convert"
+	composetypes "github.com/docker/cli/cli/compose/types"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
+	"github.com/spf13/pflag"
+
+	"jobrun/jobs"
+)
+
+// Stack deploys a stack file's services with docker/cli's own stack deploy
+// code, so that networks, secrets, configs, services, labels, --prune and
+// --resolve-image are exactly what `docker stack deploy
+// --with-registry-auth` makes of them.
+type Stack struct {
+	Engine       client.APIClient
+	Name         string
+	Config       *composetypes.Config
+	Out          io.Writer // docker stack deploy's own progress lines
+	ResolveImage string    // always, changed or never
+}
+
+// CreateNetworks creates the stack's networks that do not exist yet, as
+// docker stack deploy names and labels them, so that jobs can start before
+// the stack's first deploy.
+func (s Stack) CreateNetworks(ctx context.Context) error {
+	ns := convert.NewNamespace(s.Name)
+	declared := map[string]struct{}{}
+	for _, svc := range s.Config.Services {
+		if len(svc.Networks) == 0 {
+			declared["default"] = struct{}{}
+		}
+		for name := range svc.Networks {
+			declared[name] = struct{}{}
+		}
+	}
+	networks, _ := convert.Networks(ns, s.Config.Networks, declared)
+	existing, err := s.Engine.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("label", convert.LabelNamespace+"="+s.Name))})
+	if err != nil {
+		return &jobs.EngineError{Msg: "list the stack's networks", Err: err}
+	}
+	have := map[string]bool{}
+	for _, n := range existing {
+		have[n.Name] = true
+	}
+	for name, opts := range networks {
+		if have[name] {
+			continue
+		}
+		if opts.Driver == "" {
+			opts.Driver = "overlay" // docker stack deploy's default
+		}
+		fmt.Fprintf(s.Out, "Creating network %s\n", name)
+		if _, err := s.Engine.NetworkCreate(ctx, name, opts); err != nil {
+			return &jobs.EngineError{Msg: "create network " + name, Err: err}
+		}
+	}
+	return nil
+}
+
+// Deploy deploys the named services of the stack file and nothing else;
+// with prune it removes the stack's services the file no longer has (a
+// <stack>_<job> service left by the old way of deploying jobs among them).
+func (s Stack) Deploy(ctx context.Context, names []string, prune bool) error {
+	cfg := *s.Config
+	cfg.Services = nil
+	for _, svc := range s.Config.Services {
+		for _, n := range names {
+			if svc.Name == n {
+				cfg.Services = append(cfg.Services, svc)
+			}
+		}
+	}
+	cli, err := command.NewDockerCli(command.WithAPIClient(s.Engine), command.WithOutputStream(s.Out), command.WithErrorStream(s.Out))
+	if err != nil {
+		return err
+	}
+	// Initialize sets up what the CLI resolves its endpoint with; the
+	// engine stays jobrun's. Its errors must come here: Client() exits the
+	// process on them.
+	if err := cli.Initialize(cliflags.NewClientOptions()); err != nil {
+		return &jobs.EngineError{Msg: "set up docker stack deploy", Err: err}
+	}
+	// Without a changed --detach flag, docker stack deploy prints advice
+	// about it; jobrun waits for convergence itself.
+	flags := pflag.NewFlagSet("deploy", pflag.ContinueOnError)
+	flags.Bool("detach", true, "")
+	_ = flags.Set("detach", "true")
+	opts := &options.Deploy{Namespace: s.Name, ResolveImage: s.ResolveImage, SendRegistryAuth: true, Prune: prune, Detach: true}
+	//nolint:staticcheck // RunDeploy is docker stack deploy itself, the code this must match.
+	if err := stackswarm.RunDeploy(ctx, cli, flags, opts, &cfg); err != nil {
+		return &jobs.EngineError{Msg: "deploy stack " + s.Name, Err: err}
+	}
+	return nil
+}
+
+// Services are the stack's services the engine has, by their name in the
+// stack file.
+func (s Stack) Services(ctx context.Context) (map[string]swarm.Service, error) {
+	list, err := s.Engine.ServiceList(ctx, swarm.ServiceListOptions{Filters: filters.NewArgs(filters.Arg("label", convert.LabelNamespace+"="+s.Name))})
+	if err != nil {
+		return nil, &jobs.EngineError{Msg: "list the stack's services", Err: err}
+	}
+	ns := convert.NewNamespace(s.Name)
+	out := make(map[string]swarm.Service, len(list))
+	for _, svc := range list {
+		out[ns.Descope(svc.Spec.Name)] = svc
+	}
+	return out, nil
+}

@@ -1,0 +1,293 @@
+package main
+
+// End-to-end tests of jobrun deploy: the whole release against the real
+// engine, with the jobs inside the stack file as teams write it.
+
+import (
+	"context"
+	"encoding/json"
+	"os/exec"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/swarm"
+
+	"jobrun/deploy"
+	"jobrun/jobs"
+)
+
+// releaseStack is the todobackend shape: db, migrate (a pre-deploy job that
+// needs db), app (needs both), and a post-deploy smoke test. Each job and
+// service appends to /state/order when it starts, so the order is the
+// stack's own; migrate fails while FAILS is set.
+const releaseStack = `version: "3.7"
+x-state: &state
+  type: bind
+  source: STATE
+  target: /state
+services:
+  db:
+    image: IMAGE
+    command: ["sh", "-c", "echo db >> /state/order; sleep 600"]
+    volumes: [*state]
+  migrate:
+    image: jobrun-test/app:${APP_VERSION}
+    command: ["sh", "-c", "echo migrate-$${V} >> /state/order; test -z \"$${FAILS}\""]
+    environment: {V: "${APP_VERSION}", FAILS: "${FAILS:-}"}
+    volumes: [*state]
+    depends_on: [db]
+    deploy:
+      restart_policy: {condition: none}
+    x-jobrun: {phase: pre-deploy}
+  app:
+    image: jobrun-test/app:${APP_VERSION}
+    command: ["sh", "-c", "echo app-${APP_VERSION} >> /state/order; test -z \"$${BROKEN}\" || exit 1; sleep 600"]
+    environment: {BROKEN: "${BROKEN:-}"}
+    volumes: [*state]
+    depends_on: [db, migrate]
+    deploy:
+      update_config: {failure_action: rollback, monitor: 3s}
+  smoke:
+    image: IMAGE
+    command: ["sh", "-c", "echo smoke >> /state/order"]
+    volumes: [*state]
+    depends_on: [app]
+    deploy:
+      restart_policy: {condition: none}
+    x-jobrun: {phase: post-deploy}
+`
+
+// releaseEnv tags the test image as jobrun-test/app:<version> for each
+// version, as a team's build would push it.
+func releaseEnv(t *testing.T, s *engineStack, versions ...string) {
+	t.Helper()
+	for _, v := range versions {
+		if err := s.engine.ImageTag(context.Background(), testImage(), "jobrun-test/app:"+v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		s.removeStackServices()
+	})
+}
+
+// removeStackServices removes what docker stack deploy made for the stack.
+func (s *engineStack) removeStackServices() {
+	ctx := context.Background()
+	svcs, _ := s.engine.ServiceList(ctx, swarm.ServiceListOptions{Filters: filters.NewArgs(filters.Arg("label", "com.docker.stack.namespace="+s.name))})
+	for _, svc := range svcs {
+		_ = s.engine.ServiceRemove(ctx, svc.ID)
+	}
+}
+
+func (s *engineStack) stackService(name string) (swarm.Service, bool) {
+	svc, _, err := s.engine.ServiceInspectWithRaw(context.Background(), s.name+"_"+name, swarm.ServiceInspectOptions{})
+	return svc, err == nil
+}
+
+func (s *engineStack) deployRecords() []deploy.Record {
+	s.t.Helper()
+	recs, err := deploy.Records{Engine: s.engine}.List(context.Background(), s.name)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return recs
+}
+
+func TestDeployRelease(t *testing.T) {
+	s := newStack(t)
+	releaseEnv(t, s, "v1", "v2", "v3", "v4")
+	f := s.writeStack("stack.yml", releaseStack)
+
+	// First deploy: nothing exists yet.
+	r := s.jobrun(nil, "deploy", "-c", f, "--version", "v1", "--restart-delay", "1s")
+	if r.code != 0 {
+		t.Fatalf("first deploy: exit %d", r.code)
+	}
+	waitFor(t, func() bool { return strings.Contains(s.readState("order"), "app-v1") })
+	order := strings.Fields(s.readState("order"))
+	if want := []string{"db", "migrate-v1", "app-v1", "smoke"}; !reflect.DeepEqual(order, want) {
+		t.Errorf("order %q, want %q: db before the migration, the app after it, the smoke test last", order, want)
+	}
+	for _, name := range []string{"migrate", "smoke"} {
+		if _, ok := s.stackService(name); ok {
+			t.Errorf("job %s was deployed as a stack service", name)
+		}
+	}
+	if !strings.Contains(r.stderr, "v1 released") {
+		t.Errorf("stderr lacks the verdict")
+	}
+
+	// A second version: the migration runs for it, the app is updated.
+	r = s.jobrun(nil, "deploy", "-c", f, "--version", "v2", "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("second deploy: exit %d", r.code)
+	}
+	var doc struct {
+		Deploy deploy.Record
+		Runs   []jobs.Record
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatalf("-o json: %v", err)
+	}
+	if doc.Deploy.Verdict != deploy.Released || len(doc.Runs) != 2 || len(doc.Deploy.Services) != 2 {
+		t.Errorf("deploy record %+v with %d runs, want released with migrate and smoke, db and app", doc.Deploy, len(doc.Runs))
+	}
+	if app, _ := s.stackService("app"); !strings.HasPrefix(app.Spec.TaskTemplate.ContainerSpec.Image, "jobrun-test/app:v2") {
+		t.Errorf("app runs %s, want v2", app.Spec.TaskTemplate.ContainerSpec.Image)
+	}
+
+	// A migration that fails stops the release before the app changes.
+	r = s.jobrun([]string{"FAILS=1"}, "deploy", "-c", f, "--version", "v3")
+	if r.code != jobs.ExitFailed {
+		t.Errorf("failing migration: exit %d, want %d", r.code, jobs.ExitFailed)
+	}
+	if !strings.Contains(r.stderr, "the release stopped; only what it depends on was deployed: db") {
+		t.Errorf("stderr does not say the release stopped before the app")
+	}
+	if app, _ := s.stackService("app"); !strings.HasPrefix(app.Spec.TaskTemplate.ContainerSpec.Image, "jobrun-test/app:v2") {
+		t.Errorf("after a failed migration the app runs %s, want v2 untouched", app.Spec.TaskTemplate.ContainerSpec.Image)
+	}
+
+	// An app that cannot start is rolled back: its own exit code, and the
+	// migration that ran is named.
+	r = s.jobrun([]string{"BROKEN=1"}, "deploy", "-c", f, "--version", "v4", "--deploy-timeout", "3m")
+	if r.code != jobs.ExitRolledBack {
+		t.Errorf("broken app: exit %d, want %d", r.code, jobs.ExitRolledBack)
+	}
+	for _, want := range []string{"app rolled-back", "the pre-deploy jobs ran and stay applied: migrate"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q", want)
+		}
+	}
+	if app, _ := s.stackService("app"); !strings.HasPrefix(app.Spec.TaskTemplate.ContainerSpec.Image, "jobrun-test/app:v2") {
+		t.Errorf("after the rollback the app runs %s, want v2", app.Spec.TaskTemplate.ContainerSpec.Image)
+	}
+	recs := s.deployRecords()
+	if len(recs) != 4 || recs[3].Verdict != deploy.ServicesFailed || recs[2].Verdict != deploy.JobFailed {
+		t.Errorf("deploy records %+v, want 4 ending job-failed then services-failed", recs)
+	}
+	if h := s.jobrun(nil, "history"); !strings.Contains(h.stdout, "DEPLOY") || !strings.Contains(h.stdout, "services-failed") {
+		t.Errorf("history does not show the deploys:\n%s", h.stdout)
+	}
+}
+
+// TestDeployMatchesDockerStackDeploy: the services jobrun deploys are what
+// docker stack deploy makes of the same file without the jobs — deploying
+// that file again with docker stack deploy changes nothing.
+func TestDeployMatchesDockerStackDeploy(t *testing.T) {
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Skip("needs the docker CLI (Debian's docker.io installs it)")
+	}
+	s := newStack(t)
+	releaseEnv(t, s, "v1")
+	f := s.writeStack("stack.yml", releaseStack)
+	if r := s.jobrun(nil, "deploy", "-c", f, "--version", "v1", "--resolve-image", "never"); r.code != 0 {
+		t.Fatalf("deploy: exit %d", r.code)
+	}
+	before := map[string]swarm.Service{}
+	for _, name := range []string{"db", "app"} {
+		before[name], _ = s.stackService(name)
+	}
+	plain := s.writeStack("plain.yml", strings.NewReplacer(
+		"    x-jobrun: {phase: pre-deploy}\n", "", "    x-jobrun: {phase: post-deploy}\n", "").Replace(withoutServices(releaseStack, "migrate", "smoke")))
+	cmd := exec.Command("docker", "stack", "deploy", "--resolve-image", "never", "-c", plain, s.name)
+	cmd.Env = append(cmd.Environ(), "APP_VERSION=v1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("docker stack deploy: %v\n%s", err, out)
+	}
+	for name, b := range before {
+		after, _ := s.stackService(name)
+		if !reflect.DeepEqual(b.Spec, after.Spec) {
+			t.Errorf("%s: docker stack deploy changed the spec jobrun deployed:\njobrun: %+v\ndocker: %+v", name, b.Spec, after.Spec)
+		}
+	}
+}
+
+// withoutServices drops the named services (and their depends_on entries)
+// from a stack file written as releaseStack is.
+func withoutServices(yaml string, names ...string) string {
+	lines := strings.Split(yaml, "\n")
+	var out []string
+	skip := false
+	for _, l := range lines {
+		if strings.HasPrefix(l, "  ") && !strings.HasPrefix(l, "    ") {
+			skip = false
+			for _, n := range names {
+				if l == "  "+n+":" {
+					skip = true
+				}
+			}
+		}
+		if !skip {
+			for _, n := range names {
+				l = strings.ReplaceAll(l, ", "+n+"]", "]")
+			}
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestDeployLock: two deploys of a stack at once never interleave: the
+// second is refused, or with --wait-lock waits for the first.
+func TestDeployLock(t *testing.T) {
+	s := newStack(t)
+	releaseEnv(t, s, "v1")
+	f := s.writeStack("stack.yml", releaseStack)
+	first, _, _ := s.start(nil, "deploy", "-c", f, "--version", "v1")
+	waitFor(t, func() bool { return strings.Contains(s.readState("order"), "migrate") })
+	r := s.jobrun(nil, "deploy", "-c", f, "--version", "v1")
+	if r.code != jobs.ExitConflict || !strings.Contains(r.stderr, "another deploy of stack "+s.name+" is in progress (version v1") {
+		t.Errorf("second deploy: exit %d, want %d and the holder named", r.code, jobs.ExitConflict)
+	}
+	var wg sync.WaitGroup
+	var waited result
+	wg.Add(1)
+	go func() { defer wg.Done(); waited = s.jobrunQuiet(nil, "deploy", "-c", f, "--version", "v1", "--wait-lock", "3m") }()
+	if code := exitCodeOf(first.Wait()); code != 0 {
+		t.Errorf("first deploy: exit %d", code)
+	}
+	wg.Wait()
+	if waited.code != 0 {
+		t.Errorf("deploy with --wait-lock: exit %d: %s", waited.code, waited.stderr)
+	}
+	if n := strings.Count(s.readState("order"), "migrate"); n != 1 {
+		t.Errorf("migrate ran %d times, want once: the waiting deploy found v1 done", n)
+	}
+}
+
+// TestDeployOldJobService: a <stack>_migrate service left by deploying the
+// job with docker stack deploy is reported, and --prune removes it.
+func TestDeployOldJobService(t *testing.T) {
+	s := newStack(t)
+	releaseEnv(t, s, "v1")
+	f := s.writeStack("stack.yml", releaseStack)
+	old := swarm.ServiceSpec{Annotations: swarm.Annotations{Name: s.name + "_migrate", Labels: map[string]string{"com.docker.stack.namespace": s.name}},
+		TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: testImage(), Command: []string{"sleep", "600"}}}}
+	if _, err := s.engine.ServiceCreate(context.Background(), old, swarm.ServiceCreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r := s.jobrun(nil, "deploy", "-c", f, "--version", "v1")
+	if r.code != 0 || !strings.Contains(r.stderr, "service "+s.name+"_migrate runs job migrate as an ordinary service") {
+		t.Errorf("exit %d, want 0 and the old service reported", r.code)
+	}
+	if _, ok := s.stackService("migrate"); !ok {
+		t.Errorf("without --prune the old service was removed")
+	}
+	r = s.jobrun(nil, "deploy", "-c", f, "--version", "v1", "--prune")
+	if r.code != 0 {
+		t.Errorf("--prune: exit %d", r.code)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, ok := s.stackService("migrate"); ok && time.Now().Before(deadline); _, ok = s.stackService("migrate") {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, ok := s.stackService("migrate"); ok {
+		t.Errorf("--prune left the old %s_migrate service", s.name)
+	}
+}
