@@ -25,6 +25,7 @@ type Result string
 
 const (
 	Converged  Result = "converged"
+	Unchanged  Result = "unchanged" // deployed again as it was: nothing to converge
 	RolledBack Result = "rolled-back"
 	Paused     Result = "paused"
 	TimedOut   Result = "timed-out"
@@ -117,7 +118,9 @@ func (w Waiter) render(service string, r io.Reader) {
 		if m.Progress != nil && m.Progress.Total > 0 && !m.Progress.HideCounts {
 			text = fmt.Sprintf("%s %d/%d", text, m.Progress.Current, m.Progress.Total)
 		}
-		if text == "" || last[m.ID] == text {
+		// The countdown of the verification wait is one change, not five.
+		countdown := strings.HasPrefix(text, "Waiting ") && strings.HasPrefix(last[m.ID], "Waiting ")
+		if text == "" || last[m.ID] == text || countdown {
 			continue
 		}
 		last[m.ID] = text

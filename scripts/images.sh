@@ -89,6 +89,13 @@ migrate)
     auth.0009_alter_user_last_name_max_length sessions.0001_initial todo.0001_initial; do
     echo "  Applying $m... OK"
   done
+  if [ -n "${TODOBACKEND_BROKEN_MIGRATION:-}" ]; then # examples/broken-migration.yml
+    echo "  Applying $TODOBACKEND_BROKEN_MIGRATION..."
+    echo "Traceback (most recent call last):" >&2
+    echo "  File \"/app/manage.py\", line 15, in <module>" >&2
+    echo "django.db.utils.OperationalError: (1054, \"Unknown column 'todo_todoitem.due_date' in 'field list'\")" >&2
+    exit 1
+  fi
   ;;
 collectstatic)
   echo

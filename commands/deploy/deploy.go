@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -166,19 +167,30 @@ func (r *release) jobs(ctx context.Context, names []string, phase deploy.Phase) 
 	return err
 }
 
-// deployAndWait deploys the named services and waits until they converge.
+// deployAndWait deploys the named services and waits until those it
+// created or changed converge.
 func (r *release) deployAndWait(ctx context.Context, names []string, prune bool) error {
 	since := r.f.Now()
+	before, err := r.target.Services(ctx)
+	if err != nil {
+		return r.fail(deploy.ServicesFailed, "could not list the stack's services", err)
+	}
 	if err := r.target.Deploy(ctx, names, prune); err != nil {
 		return r.fail(deploy.ServicesFailed, "docker stack deploy failed", err)
 	}
-	have, err := r.target.Services(ctx)
+	after, err := r.target.Services(ctx)
 	if err != nil {
 		return r.fail(deploy.ServicesFailed, "could not list the stack's services", err)
 	}
 	ids := map[string]string{}
+	var unchanged []deploy.ServiceResult
 	for _, n := range names {
-		if svc, ok := have[n]; ok {
+		svc, ok := after[n]
+		if old, existed := before[n]; ok && existed && reflect.DeepEqual(old.Spec, svc.Spec) {
+			unchanged = append(unchanged, deploy.ServiceResult{Service: n, Result: deploy.Unchanged})
+			continue
+		}
+		if ok {
 			ids[n] = svc.ID
 		}
 	}
@@ -189,7 +201,7 @@ func (r *release) deployAndWait(ctx context.Context, names []string, prune bool)
 		w.Terminal, w.TerminalFd = true, f.Fd()
 	}
 	results := w.Wait(wctx, ids, since)
-	r.rec.Services = merge(r.rec.Services, results)
+	r.rec.Services = merge(merge(unchanged, r.rec.Services), results) // a result of this release wins over "unchanged"
 	worst := jobs.ExitSucceeded
 	var bad []string
 	for _, res := range results {

@@ -269,5 +269,5 @@ func warnIfStackDeploysIt(ctx context.Context, engine client.APIClient, report j
 	if err != nil || svc.Spec.Labels[jobs.LabelStackNamespace] != job.Stack {
 		return
 	}
-	report.Notice(job.Name, fmt.Sprintf("warning: stack %s also deploys %s as service %s, so it runs on every docker stack deploy: keep it out of the stack file (e.g. in jobs.yml)", job.Stack, job.Name, name))
+	report.Notice(job.Name, fmt.Sprintf("warning: stack %s also deploys %s as service %s, so it runs on every docker stack deploy as well: release with jobrun deploy, which runs it as a job only", job.Stack, job.Name, name))
 }
