@@ -1,0 +1,73 @@
+package deploy
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	composetypes "github.com/docker/cli/cli/compose/types"
+
+	"jobrun/jobs"
+)
+
+// svc is a service of a stack file: "name" or "name:phase", with depends_on.
+func svc(spec string, deps ...string) composetypes.ServiceConfig {
+	name, phase, marked := strings.Cut(spec, ":")
+	s := composetypes.ServiceConfig{Name: name, DependsOn: deps}
+	if marked {
+		s.Extras = map[string]any{ExtensionKey: map[string]any{"phase": phase}}
+	}
+	return s
+}
+
+func TestNewPlan(t *testing.T) {
+	todobackend := []composetypes.ServiceConfig{
+		svc("app", "db", "migrate", "collectstatic"), svc("db"),
+		svc("migrate:pre-deploy", "db"), svc("collectstatic:pre-deploy"), svc("smoke:post-deploy", "app"),
+	}
+	tests := []struct {
+		name      string
+		services  []composetypes.ServiceConfig
+		pre, post []string
+		want      Plan
+		wantErr   string
+	}{
+		{name: "todobackend", services: todobackend,
+			want: Plan{Deps: []string{"db"}, Pre: []string{"collectstatic", "migrate"}, Services: []string{"app"}, Post: []string{"smoke"}}},
+		{name: "jobs named on the command line", services: []composetypes.ServiceConfig{svc("app"), svc("migrate"), svc("smoke")},
+			pre: []string{"migrate"}, post: []string{"smoke"},
+			want: Plan{Pre: []string{"migrate"}, Services: []string{"app"}, Post: []string{"smoke"}}},
+		{name: "a job's dependency of a dependency comes first", services: []composetypes.ServiceConfig{svc("cache"), svc("db", "cache"), svc("migrate:pre-deploy", "db"), svc("app", "db")},
+			want: Plan{Deps: []string{"cache", "db"}, Pre: []string{"migrate"}, Services: []string{"app"}}},
+		{name: "jobs in dependency order", services: []composetypes.ServiceConfig{svc("a:pre-deploy", "b"), svc("b:pre-deploy")},
+			want: Plan{Pre: []string{"b", "a"}}},
+		{name: "phase defaults to pre-deploy", services: []composetypes.ServiceConfig{{Name: "migrate", Extras: map[string]any{ExtensionKey: map[string]any{}}}},
+			want: Plan{Pre: []string{"migrate"}}},
+		{name: "cycle", services: []composetypes.ServiceConfig{svc("a:pre-deploy", "b"), svc("b:pre-deploy", "a")}, wantErr: "depends_on has a cycle: a -> b -> a"},
+		{name: "unknown name in depends_on", services: []composetypes.ServiceConfig{svc("migrate:pre-deploy", "dbb"), svc("db")}, wantErr: `service migrate depends on "dbb", which is not a service in the stack file`},
+		{name: "unknown job", services: todobackend, pre: []string{"migrat"}, wantErr: `job "migrat" is not a service in the stack file`},
+		{name: "a service needs a post-deploy job", services: []composetypes.ServiceConfig{svc("app", "smoke"), svc("smoke:post-deploy")}, wantErr: "service app depends on smoke, a post-deploy job, which runs after it"},
+		{name: "a job needs a service that needs a job", services: []composetypes.ServiceConfig{svc("migrate:pre-deploy", "db"), svc("db", "seed"), svc("seed:pre-deploy")}, wantErr: "job migrate depends on service db, which depends on job seed"},
+		{name: "unknown phase", services: []composetypes.ServiceConfig{svc("migrate:before")}, wantErr: `x-jobrun phase "before" is unknown`},
+		{name: "no job", services: []composetypes.ServiceConfig{svc("app")}, wantErr: "no service of the stack file is a job"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := NewPlan(&composetypes.Config{Services: tt.services}, tt.pre, tt.post)
+			if tt.wantErr != "" {
+				var usage *jobs.UsageError
+				if !errors.As(err, &usage) || !strings.Contains(usage.Msg, tt.wantErr) {
+					t.Fatalf("err %v, want a usage error with %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("plan %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
