@@ -10,7 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
-	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/docker/docker/api/types/container"
 	"golang.org/x/time/rate"
 
 	"jobrun/logs/cwlogstest"
@@ -45,21 +45,82 @@ func BenchmarkWriteEvents(b *testing.B) {
 	}
 }
 
-// BenchmarkEngineDemux splits the engine's multiplexed log stream.
-func BenchmarkEngineDemux(b *testing.B) {
-	var mux bytes.Buffer
-	out := stdcopy.NewStdWriter(&mux, stdcopy.Stdout)
-	for i := 0; i < 10000; i++ {
-		fmt.Fprintf(out, "  Applying todo.%06d_initial... OK\n", i)
+// migrationLog is 10,000 lines of a migration, stdout with a stderr line
+// every tenth, a microsecond apart, logged as stamped.
+func migrationLog() taskLog {
+	l := make(taskLog, 10000)
+	for i := range l {
+		l[i] = out(time.Duration(i)*time.Microsecond, fmt.Sprintf("  Applying todo.%06d_initial... OK\n", i))
+		if i%10 == 9 {
+			l[i] = errl(l[i].at, fmt.Sprintf("warning: row %d has no owner\n", i))
+		}
 	}
-	data := mux.Bytes()
-	b.SetBytes(int64(len(data)))
+	return l
+}
+
+// benchMerge reads data (one or more reads of the log, each a new read) and
+// merges it as Follow does: lines/s and allocations a line.
+func benchMerge(b *testing.B, lines int, reads ...[]byte) {
+	size := 0
+	for _, r := range reads {
+		size += len(r)
+	}
+	b.SetBytes(int64(size))
 	b.ReportAllocs()
+	now := time.Now()
 	for b.Loop() {
-		if _, err := stdcopy.StdCopy(io.Discard, io.Discard, bytes.NewReader(data)); err != nil {
+		m := newMerger(0, io.Discard, io.Discard)
+		for _, data := range reads {
+			m.replaying()
+			r := newMuxReader(bytes.NewReader(data))
+			for {
+				e, err := r.next()
+				if err != nil {
+					break
+				}
+				m.add(e, now)
+				if err := m.emit(now, emitLive); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		if err := m.emit(now, emitAll); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64(lines*b.N)/b.Elapsed().Seconds(), "lines/s")
+}
+
+// BenchmarkEngineMerge parses the engine's multiplexed stream with stamps
+// and merges stdout and stderr in stamp order.
+func BenchmarkEngineMerge(b *testing.B) {
+	benchMerge(b, 10000, migrationLog().encode(false))
+}
+
+// BenchmarkEngineResend: the whole log, then all of it again, as when a
+// worker's dockerd came back; the second copy is dropped line by line.
+func BenchmarkEngineResend(b *testing.B) {
+	data := migrationLog().encode(false)
+	benchMerge(b, 20000, data, data)
+}
+
+// BenchmarkEngineFollow runs Follow on an ended task: the final read through
+// a fake engine, the parse goroutine and the merge.
+func BenchmarkEngineFollow(b *testing.B) {
+	data := migrationLog().encode(false)
+	fake := fakeTaskLogger{taskLogs: func(context.Context, string, container.LogsOptions) (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(data)), nil
+	}}
+	ended := make(chan struct{})
+	close(ended)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := (Engine{Client: fake}).Follow(context.Background(), Task{ID: "t"}, ended, io.Discard, io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(10000*b.N)/b.Elapsed().Seconds(), "lines/s")
 }
 
 // BenchmarkCloudWatchRead reads a 100,000-line stream from the test

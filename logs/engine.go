@@ -2,11 +2,15 @@ package logs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/pkg/stdcopy"
+
+	"jobrun/retry"
 )
 
 // TaskLogger is the one engine call the engine source makes.
@@ -14,58 +18,267 @@ type TaskLogger interface {
 	TaskLogs(ctx context.Context, taskID string, options container.LogsOptions) (io.ReadCloser, error)
 }
 
+// ErrIncomplete means a task's log could not be read to its end: some of the
+// attempt's output may be missing. The error wrapping it says why.
+var ErrIncomplete = errors.New("output may be incomplete")
+
 // Engine reads output through the engine's task logs API, which works from
 // any manager for any log driver the engine can read back (json-file, local,
 // journald).
-type Engine struct{ Client TaskLogger }
+type Engine struct {
+	Client TaskLogger
+	// Window is how long a line may wait for a line of the other stream
+	// stamped before it; 0 means 150 ms.
+	Window time.Duration
+	// Backoff paces the reads that resume a broken stream; nil means from
+	// 100 ms up to 2 s, for as long as the context lasts.
+	Backoff func() backoff.BackOff
+	// Resumed, if set, is told each time a broken live stream was opened
+	// again; it runs on Follow's goroutine, so it must not block.
+	Resumed func(Task, Resume)
+}
+
+// Resume says why and when a task's log stream broke before it was read again.
+type Resume struct {
+	Cause     error
+	At        time.Time // when jobrun saw the stream break
+	LastStamp time.Time // the engine's stamp of the newest line received before; zero if none
+}
 
 func (e Engine) Name() string { return "engine" }
 
 // Location is empty: the engine keeps a task's output only while the task exists.
 func (e Engine) Location(Task) string { return "" }
 
-// Follow streams the task's logs live. Swarm's follow stream does not end
-// when the container exits, so once the task has ended the stream is closed
-// and the whole log is read again without follow, skipping what the live
-// stream already delivered: every byte once, none lost.
+// Follow reads the task's log with the engine's stamps, live until ended is
+// closed, then once more without follow for the lines the live read had not
+// received yet. Lines of stdout and stderr are written in the order of their
+// stamps (live: within Window), each once: a stream that breaks is read again
+// from its last stamps, and what the engine sends again is dropped. It
+// returns an error wrapping ErrIncomplete when the log could not be read to
+// its end before ctx ended.
 func (e Engine) Follow(ctx context.Context, t Task, ended <-chan struct{}, stdout, stderr io.Writer) error {
-	out, errw := &countingWriter{w: stdout}, &countingWriter{w: stderr}
-	liveCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	live := make(chan error, 1)
-	go func() { live <- e.copy(liveCtx, t, true, out, errw) }()
-	select {
-	case <-ended:
-		cancel()
-		<-live
-	case err := <-live: // the stream broke off early: the catch-up read below completes it
-		if ctx.Err() != nil {
-			return err
-		}
-		select {
-		case <-ended:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	f := &engineFollow{e: e, t: t}
+	if t.TTY {
+		f.m = newMerger(e.Window, stdout)
+	} else {
+		f.m = newMerger(e.Window, stdout, stderr)
 	}
-	return e.copy(ctx, t, false, &skipWriter{w: stdout, skip: out.n}, &skipWriter{w: stderr, skip: errw.n})
+	err := f.readOn(ctx, true, ended)
+	if err == nil && ctx.Err() == nil {
+		err = f.readOn(ctx, false, nil)
+	}
+	if werr := f.m.emit(time.Now(), emitAll); err == nil && werr != nil {
+		err = werr
+	}
+	return err
 }
 
-func (e Engine) copy(ctx context.Context, t Task, follow bool, stdout, stderr io.Writer) error {
-	rc, err := e.Client.TaskLogs(ctx, t.ID, container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: follow})
-	if err != nil {
-		if ctx.Err() != nil {
+// engineFollow is one Follow call: the merger and how the stream fares.
+type engineFollow struct {
+	e Engine
+	t Task
+	m *merger
+	// broke is the unresolved break of the live stream, nil while it reads.
+	broke *Resume
+}
+
+// readOn reads the log until a read ends well: a live read (follow) when
+// ended is closed, the final read at the log's end. A read that fails is
+// made again, from where the merger needs it and paced by backoff, while
+// that may help; a live read that will not is left to the final read.
+func (f *engineFollow) readOn(ctx context.Context, live bool, ended <-chan struct{}) error {
+	b := f.backoff()
+	for {
+		select {
+		case <-ended: // never for the final read: ended is nil
 			return nil
+		default:
 		}
-		return fmt.Errorf("read logs of task %s: %w", t.ID, err)
+		got, err := f.read(ctx, live, ended)
+		var werr *writeError
+		switch {
+		case err == nil || errors.As(err, &werr):
+			return err
+		case ctx.Err() != nil:
+			return f.gaveUp(live) // nil if the log read well until the caller stopped waiting
+		}
+		f.breakOff(err)
+		if got {
+			b.Reset()
+		}
+		d := b.NextBackOff()
+		if !retry.Transient(err) && !isStreamBreak(err) || d == backoff.Stop {
+			if !live {
+				return f.gaveUp(false)
+			}
+			d = -1 // wait for ended: the final read will tell
+		}
+		if !wait(ctx, ended, d) {
+			return f.gaveUp(live)
+		}
+	}
+}
+
+// breakOff notes that the stream broke, or broke again, with err.
+func (f *engineFollow) breakOff(err error) {
+	if f.broke == nil {
+		f.broke = &Resume{At: time.Now()}
+		f.broke.LastStamp = f.m.newest()
+	}
+	f.broke.Cause = err
+}
+
+// gaveUp is the error for a break not got past: of the live stream, or of
+// the final read. Nil if the log was not broken (the caller ended ctx, and
+// knows it).
+func (f *engineFollow) gaveUp(live bool) error {
+	if f.broke == nil {
+		return nil
+	}
+	after := ""
+	if !f.broke.LastStamp.IsZero() {
+		after = fmt.Sprintf(" after the line stamped %s", f.broke.LastStamp.Local().Format("15:04:05.000"))
+	}
+	what := "could not be read to its end after the task ended"
+	if live {
+		what = "could not be resumed"
+	}
+	return fmt.Errorf("%w: the engine's log stream broke at %s%s and %s: %w",
+		ErrIncomplete, f.broke.At.Format("15:04:05.000"), after, what, f.broke.Cause)
+}
+
+// read opens the task's log from where the merger needs it and takes in its
+// lines until the stream ends, ended is closed (nil error), or ctx ends. got
+// says whether any line came.
+func (f *engineFollow) read(ctx context.Context, live bool, ended <-chan struct{}) (got bool, err error) {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	opts := container.LogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true, Follow: live}
+	if since, ok := f.m.since(); ok {
+		opts.Since = fmt.Sprintf("%d.%09d", since/1e9, since%1e9)
+	}
+	rc, err := f.e.Client.TaskLogs(rctx, f.t.ID, opts)
+	if err != nil {
+		return false, fmt.Errorf("read logs of task %s: %w", f.t.ID, err)
 	}
 	defer rc.Close()
-	copyOut := func() error { _, err := stdcopy.StdCopy(stdout, stderr, rc); return err }
-	if t.TTY {
-		copyOut = func() error { _, err := io.Copy(stdout, rc); return err }
+	if live && f.broke != nil {
+		if f.e.Resumed != nil {
+			f.e.Resumed(f.t, *f.broke)
+		}
+		f.broke = nil
 	}
-	if err := copyOut(); err != nil && ctx.Err() == nil {
-		return fmt.Errorf("read logs of task %s: %w", t.ID, err)
+	f.m.replaying()
+	lines, done := f.parse(rctx, rc)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		select {
+		case e, ok := <-lines:
+			if !ok {
+				err := <-done
+				if err == nil && live {
+					err = errStreamEnded
+				}
+				if err != nil && !errors.Is(err, errBadLog) {
+					err = brokenError{err}
+				}
+				if err != nil {
+					err = fmt.Errorf("read logs of task %s: %w", f.t.ID, err)
+				}
+				return got, err
+			}
+			got = true
+			f.m.add(e, time.Now())
+		case <-timer.C:
+		case <-ended:
+			return got, nil
+		case <-ctx.Done():
+			return got, ctx.Err()
+		}
+		now, how := time.Now(), emitLive
+		if !live {
+			how = emitSettled // the rest in exact stamp order
+		}
+		if err := f.m.emit(now, how); err != nil {
+			return got, err
+		}
+		if d, ok := f.m.wait(now); ok && live {
+			timer.Reset(d)
+		}
 	}
-	return nil
+}
+
+// errStreamEnded: the engine ended a live stream before the task ended
+// (a manager's leader changed, or it stopped).
+var errStreamEnded = errors.New("the engine ended the stream")
+
+// parse reads the stream's lines into a channel until it ends; done then
+// holds nil at its end, or why it broke.
+func (f *engineFollow) parse(ctx context.Context, r io.Reader) (<-chan entry, <-chan error) {
+	var er entryReader = newMuxReader(r)
+	if f.t.TTY {
+		er = newRawReader(r)
+	}
+	lines, done := make(chan entry, 64), make(chan error, 1)
+	go func() {
+		defer close(lines)
+		for {
+			e, err := er.next()
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					err = nil
+				}
+				done <- err
+				return
+			}
+			select {
+			case lines <- e:
+			case <-ctx.Done():
+				done <- ctx.Err()
+				return
+			}
+		}
+	}()
+	return lines, done
+}
+
+// brokenError is a stream that broke while it was read (an error, an end
+// before the task's): another read may get past it, whatever the cause.
+type brokenError struct{ err error }
+
+func (e brokenError) Error() string { return e.err.Error() }
+func (e brokenError) Unwrap() error { return e.err }
+
+func isStreamBreak(err error) bool { return errors.As(err, new(brokenError)) }
+
+// backoff is a fresh pace for one run of reads. Reset: an ExponentialBackOff
+// starts from the interval it had when it was made, not InitialInterval.
+func (f *engineFollow) backoff() backoff.BackOff {
+	b := retry.Policy(100*time.Millisecond, 2*time.Second, 0)
+	if f.e.Backoff != nil {
+		b = f.e.Backoff()
+	}
+	b.Reset()
+	return b
+}
+
+// wait waits d (forever if d < 0) or until ended is closed: true; false if
+// ctx ended first.
+func wait(ctx context.Context, ended <-chan struct{}, d time.Duration) bool {
+	var after <-chan time.Time
+	if d >= 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		after = t.C
+	}
+	select {
+	case <-after:
+		return true
+	case <-ended:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

@@ -2,17 +2,25 @@ package logs
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/docker/docker/api/types/container"
+	timetypes "github.com/docker/docker/api/types/time"
+	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/pkg/stdcopy"
+
+	"jobrun/retry"
 )
 
 // fakeTaskLogger answers TaskLogs with its func field.
@@ -24,186 +32,470 @@ func (f fakeTaskLogger) TaskLogs(ctx context.Context, taskID string, o container
 	return f.taskLogs(ctx, taskID, o)
 }
 
-type frame struct {
+// stamp0 is the engine's clock when a fake task starts.
+var stamp0 = time.Date(2026, 11, 26, 12, 0, 3, 0, time.UTC)
+
+// logLine is one message of a fake task's log.
+type logLine struct {
 	stream stdcopy.StdType
+	at     time.Duration // the engine's stamp, after stamp0
 	data   string
 }
 
-// testFrames mix stdout and stderr, one frame larger than StdCopy's buffer.
-var testFrames = []frame{
-	{stdcopy.Stdout, "starting\n"},
-	{stdcopy.Stderr, "warning: low disk\n"},
-	{stdcopy.Stdout, "step 1\nstep 2\n"},
-	{stdcopy.Stdout, strings.Repeat("x", 40000) + "\n"},
-	{stdcopy.Stderr, "partial line without newline"},
-	{stdcopy.Stderr, " continued\n"},
-	{stdcopy.Stdout, "done\n"},
+func out(at time.Duration, data string) logLine { return logLine{stdcopy.Stdout, at, data} }
+func errl(at time.Duration, data string) logLine {
+	return logLine{stdcopy.Stderr, at, data}
 }
 
-// multiplex encodes frames as the engine's logs API sends them.
-func multiplex(t *testing.T, frames []frame) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	for _, f := range frames {
-		if _, err := stdcopy.NewStdWriter(&buf, f.stream).Write([]byte(f.data)); err != nil {
-			t.Fatal(err)
+// cut is a long line as the engine logs it: pieces of n bytes, all with the
+// stamp of the first.
+func cut(stream stdcopy.StdType, at time.Duration, line string, n int) []logLine {
+	var ls []logLine
+	for len(line) > n {
+		ls = append(ls, logLine{stream, at, line[:n]})
+		line = line[n:]
+	}
+	return append(ls, logLine{stream, at, line})
+}
+
+// taskLog is a task's log as the engine keeps it: in the order its copiers
+// logged the lines, which is not always the order of their stamps.
+type taskLog []logLine
+
+func logOf(parts ...any) taskLog {
+	var l taskLog
+	for _, p := range parts {
+		switch p := p.(type) {
+		case logLine:
+			l = append(l, p)
+		case []logLine:
+			l = append(l, p...)
 		}
 	}
-	return buf.Bytes()
+	return l
 }
 
-// raw is what frames of one stream (or of all, for stream 0) hold.
-func raw(frames []frame, stream stdcopy.StdType) string {
-	var b strings.Builder
-	for _, f := range frames {
-		if stream == 0 || f.stream == stream {
-			b.WriteString(f.data)
+// since is what an engine returns for a read's since: Engine 20.10 every
+// line stamped at or after it; newer engines (fromFirst) every line logged
+// after the first of those.
+func (l taskLog) since(t *testing.T, since string, fromFirst bool) taskLog {
+	if since == "" {
+		return l
+	}
+	sec, nsec, err := timetypes.ParseTimestamps(since, 0)
+	if err != nil {
+		t.Errorf("since %q: %v", since, err)
+	}
+	at := time.Unix(sec, nsec)
+	var got taskLog
+	for i, ln := range l {
+		if !stamp0.Add(ln.at).Before(at) {
+			if fromFirst {
+				return l[i:]
+			}
+			got = append(got, ln)
 		}
+	}
+	return got
+}
+
+// encode is the log as the API sends it with timestamps=1.
+func (l taskLog) encode(tty bool) []byte {
+	var b bytes.Buffer
+	for _, ln := range l {
+		msg := stamp0.Add(ln.at).Format(stampLayout) + " " + ln.data
+		if tty {
+			b.WriteString(msg)
+		} else {
+			stdcopy.NewStdWriter(&b, ln.stream).Write([]byte(msg))
+		}
+	}
+	return b.Bytes()
+}
+
+// transcript is what Follow must write: the lines in stamp order, ties in
+// the order they were logged, a write each, "stream:data|".
+func (l taskLog) transcript() string {
+	sorted := slices.Clone(l)
+	slices.SortStableFunc(sorted, func(a, b logLine) int { return cmp.Compare(a.at, b.at) })
+	var b strings.Builder
+	for _, ln := range sorted {
+		fmt.Fprintf(&b, "%d:%s|", ln.stream-1, ln.data)
 	}
 	return b.String()
 }
 
-// liveStream delivers prefix, says so on delivered, then ends with endErr,
-// or if endErr is nil blocks until ctx is done, as Swarm's follow stream does.
-func liveStream(ctx context.Context, prefix []byte, endErr error, delivered chan<- struct{}) io.ReadCloser {
+// liveRead is how the fake engine answers one live read: the first n lines
+// the read's since selects (all if n < 0) and cutBytes of the next one's
+// encoding, then perhaps the whole log again, then an end.
+type liveRead struct {
+	openErr  error // TaskLogs fails with this
+	n        int
+	cutBytes int
+	pause    time.Duration
+	resend   bool   // after pause, the whole log again from its start, as when a worker's dockerd came back
+	sysErr   string // a Systemerr frame, then the end
+	end      error  // the stream breaks with this (io.EOF: ends); nil: stays open
+}
+
+// fakeEngine serves a task's log to live reads as scripted, and to final
+// reads from their since, failing the first ones with finalErrs.
+type fakeEngine struct {
+	t         *testing.T
+	log       taskLog
+	tty       bool
+	fromFirst bool
+	live      []liveRead // the last repeats
+	finalErrs []error
+	delivered chan struct{} // closed when the last scripted live read has written its lines
+
+	mu     sync.Mutex
+	reads  []string // "live since" or "final since", a read each
+	closed sync.Once
+}
+
+func (f *fakeEngine) TaskLogs(ctx context.Context, taskID string, o container.LogsOptions) (io.ReadCloser, error) {
+	f.mu.Lock()
+	kind := map[bool]string{true: "live", false: "final"}[o.Follow]
+	f.reads = append(f.reads, kind+" "+o.Since)
+	nLive, nFinal := 0, 0
+	for _, r := range f.reads {
+		if strings.HasPrefix(r, "live") {
+			nLive++
+		} else {
+			nFinal++
+		}
+	}
+	f.mu.Unlock()
+	if taskID != "task1" || !o.ShowStdout || !o.ShowStderr || !o.Timestamps {
+		f.t.Errorf("TaskLogs(%q, %+v): want task1, stdout, stderr and timestamps", taskID, o)
+	}
+	rest := f.log.since(f.t, o.Since, f.fromFirst)
+	if !o.Follow {
+		if nFinal <= len(f.finalErrs) {
+			return nil, f.finalErrs[nFinal-1]
+		}
+		return io.NopCloser(bytes.NewReader(rest.encode(f.tty))), nil
+	}
+	r := f.live[min(nLive, len(f.live))-1]
+	last := nLive >= len(f.live)
+	if r.openErr != nil {
+		if last {
+			f.closed.Do(func() { close(f.delivered) })
+		}
+		return nil, r.openErr
+	}
+	if r.n < 0 || r.n > len(rest) {
+		r.n = len(rest)
+	}
+	data := rest[:r.n].encode(f.tty)
+	if r.cutBytes > 0 {
+		data = append(data, rest[r.n:].encode(f.tty)[:r.cutBytes]...)
+	}
+	if r.sysErr != "" {
+		data = append(data, []byte(frameOf(stdcopy.Systemerr, r.sysErr))...)
+		r.end = io.EOF
+	}
 	pr, pw := io.Pipe()
 	go func() {
-		if len(prefix) > 0 {
-			pw.Write(prefix)
+		pw.Write(data)
+		if r.resend {
+			time.Sleep(r.pause)
+			pw.Write(f.log.encode(f.tty))
 		}
-		close(delivered)
-		if endErr != nil {
-			pw.CloseWithError(endErr)
+		if last {
+			f.closed.Do(func() { close(f.delivered) })
+		}
+		if r.end != nil {
+			pw.CloseWithError(r.end)
 			return
 		}
 		<-ctx.Done()
 		pw.CloseWithError(ctx.Err())
 	}()
-	return pr
+	return pr, nil
+}
+
+// recorder keeps what Follow wrote: each stream, and all writes in order.
+type recorder struct {
+	mu     sync.Mutex
+	all    strings.Builder
+	stream [2]bytes.Buffer
+}
+
+func (r *recorder) writer(n int) io.Writer {
+	return writeFunc(func(p []byte) (int, error) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		fmt.Fprintf(&r.all, "%d:%s|", n, p)
+		r.stream[n].Write(p)
+		return len(p), nil
+	})
+}
+
+// fastRetry keeps tests quick: a failed read is tried again within 5 ms.
+func fastRetry() backoff.BackOff { return retry.Policy(time.Millisecond, 5*time.Millisecond, 0) }
+
+// runFollow runs Follow on the fake until it returns; ended is closed 30 ms
+// after the last scripted live read delivered, unless neverEnds.
+func runFollow(t *testing.T, f *fakeEngine, timeout time.Duration, neverEnds bool) (*recorder, error, []Resume) {
+	t.Helper()
+	f.t, f.delivered = t, make(chan struct{})
+	ended := make(chan struct{})
+	if !neverEnds {
+		go func() {
+			<-f.delivered
+			time.Sleep(30 * time.Millisecond)
+			close(ended)
+		}()
+	}
+	var resumes []Resume
+	e := Engine{Client: f, Window: 200 * time.Millisecond, Backoff: fastRetry,
+		Resumed: func(_ Task, r Resume) { resumes = append(resumes, r) }}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var rec recorder
+	err := e.Follow(ctx, Task{ID: "task1", TTY: f.tty}, ended, rec.writer(0), rec.writer(1))
+	return &rec, err, resumes
 }
 
 func TestEngineFollow(t *testing.T) {
-	muxed := multiplex(t, testFrames)
-	rawAll := []byte(raw(testFrames, 0))
-	headerAndHalf := 8 + len(testFrames[0].data) + 8 + 5 // first frame, second header, 5 bytes of its payload
+	ms := time.Millisecond
+	// The first lines of a job running `echo A1; echo A2; echo E1 >&2;
+	// sleep 0.01; echo A3; echo E2 >&2`, logged in another order than stamped.
+	job := logOf(errl(3*ms, "E1\n"), out(ms, "A1\n"), out(2*ms, "A2\n"), out(13*ms, "A3\n"), errl(14*ms, "E2\n"))
+	// Blocks of five lines a millisecond apart, stdout then stderr, each
+	// stderr block stamped from the middle of the stdout block before it.
+	var blocks taskLog
+	for b := range 6 {
+		s, base := stdcopy.Stdout, time.Duration(b/2)*10*ms
+		if b%2 == 1 {
+			s, base = stdcopy.Stderr, base+2500*time.Microsecond
+		}
+		for j := range 5 {
+			blocks = append(blocks, logLine{s, base + time.Duration(j)*ms, fmt.Sprintf("block %d line %d\n", b, j)})
+		}
+	}
+	long := strings.Repeat("0123456789abcdef", 3000) + "\n" // 48 KiB: three pieces and a bit
+	longLog := logOf(out(ms, "A1\n"), cut(stdcopy.Stdout, 2*ms, long, minPiece), errl(3*ms, "E1\n"),
+		cut(stdcopy.Stderr, 4*ms, strings.Repeat("e", 40000)+"\n", minPiece), out(5*ms, "A2\n"))
+	noNewline := logOf(out(ms, "A1\n"), errl(2*ms, "progress 10%"), errl(3*ms, "\rprogress 20%"), out(4*ms, "last line without newline"))
+	ttyLog := logOf(out(ms, "A1\r\n"), cut(stdcopy.Stdout, 2*ms, strings.Repeat("t", 40000)+"\r\n", minPiece), out(3*ms, "prompt> "))
+	eof, reset := io.EOF, syscall.ECONNRESET
+
 	tests := []struct {
-		name    string
-		tty     bool
-		prefix  int   // bytes of the log the live stream delivers
-		liveErr error // the live stream then ends with this error; nil: it blocks until cancelled
-		openErr error // opening the live stream fails
+		name      string
+		log       taskLog
+		tty       bool
+		fromFirst bool
+		live      []liveRead
+		finalErrs []error
+		wantReads int // TaskLogs calls, live and final
+		wantSince []string
 	}{
-		{name: "live delivers nothing", prefix: 0},
-		{name: "live delivers three frames", prefix: len(multiplex(t, testFrames[:3]))},
-		{name: "live stops mid-payload", prefix: headerAndHalf},
-		{name: "live stops mid-header", prefix: len(multiplex(t, testFrames[:2])) + 3},
-		{name: "live stops inside the large frame", prefix: len(multiplex(t, testFrames[:3])) + 8 + 20000},
-		{name: "live delivers everything", prefix: len(muxed)},
-		{name: "live breaks off early", prefix: len(multiplex(t, testFrames[:2])), liveErr: io.ErrUnexpectedEOF},
-		{name: "live breaks off mid-frame", prefix: headerAndHalf, liveErr: errors.New("connection reset")},
-		{name: "live cannot be opened", openErr: errors.New("manager unavailable")},
-		{name: "tty: raw copy", tty: true, prefix: 100},
-		{name: "tty: live breaks off", tty: true, prefix: 30, liveErr: io.ErrUnexpectedEOF},
-		{name: "tty: live delivers everything", tty: true, prefix: len(rawAll)},
+		{name: "streams logged out of order are written in stamp order", log: job, live: []liveRead{{n: -1}}, wantReads: 2},
+		{name: "blocks of both streams", log: blocks, live: []liveRead{{n: -1}}, wantReads: 2},
+		{name: "the final read brings what the live read had not", log: job, live: []liveRead{{n: 2}}, wantReads: 2,
+			wantSince: []string{"live ", "final 1795694403.001000000"}},
+		{name: "live delivers nothing", log: job, live: []liveRead{{n: 0}}, wantReads: 2, wantSince: []string{"live ", "final "}},
+		{name: "live cannot be opened: the final read brings all", log: job,
+			live: []liveRead{{openErr: errdefs.NotFound(errors.New("no such task"))}}, wantReads: 2},
+		{name: "a broken stream is resumed with overlap", log: blocks, live: []liveRead{{n: 12, end: reset}, {n: -1}}, wantReads: 3},
+		{name: "a stream broken by any error is resumed", log: blocks,
+			live: []liveRead{{n: 9, end: errors.New("rpc error: code = Unavailable desc = transport is closing")}, {n: -1}}, wantReads: 3},
+		{name: "a stream ended by the engine is resumed", log: job, live: []liveRead{{n: 3, end: eof}, {n: -1}}, wantReads: 3,
+			wantSince: []string{"live ", "live 1795694403.002000000", "final 1795694403.013000000"}},
+		{name: "a stream broken inside a frame is resumed", log: job, live: []liveRead{{n: 1, cutBytes: 20, end: io.ErrUnexpectedEOF}, {n: -1}}, wantReads: 3},
+		{name: "transport is closing", log: blocks,
+			live: []liveRead{{n: 7, sysErr: "Error grabbing logs: rpc error: code = Unavailable desc = transport is closing"}, {n: -1}}, wantReads: 3},
+		{name: "a stream that cannot be reopened at once", log: job,
+			live: []liveRead{{n: 2, end: eof}, {openErr: syscall.ECONNREFUSED}, {openErr: syscall.ECONNREFUSED}, {n: -1}}, wantReads: 5},
+		{name: "resumed on a newer engine (since: all after the first line stamped at or after)", log: blocks, fromFirst: true,
+			live: []liveRead{{n: 13, end: eof}, {n: -1}}, wantReads: 3},
+		{name: "the whole log sent again inside the live stream", log: blocks, live: []liveRead{{n: 13, resend: true}}, wantReads: 2},
+		{name: "the whole log sent again a while later, starting with a stream's only line", log: job,
+			live: []liveRead{{n: 3, pause: resendGap + 100*ms, resend: true}}, wantReads: 2},
+		{name: "the whole log sent again, then broken, then resumed", log: blocks, live: []liveRead{{n: -1, resend: true, end: reset}, {n: -1}}, wantReads: 3},
+		{name: "lines without newline", log: noNewline, live: []liveRead{{n: 2, end: eof}, {n: -1}}, wantReads: 3},
+		{name: "very long lines", log: longLog, live: []liveRead{{n: -1}}, wantReads: 2},
+		{name: "very long lines broken in the middle", log: longLog, live: []liveRead{{n: 3, cutBytes: 5000, end: reset}, {n: 2}}, wantReads: 3},
+		{name: "the final read fails once", log: job, live: []liveRead{{n: 2}}, finalErrs: []error{syscall.ECONNREFUSED}, wantReads: 3},
+		{name: "tty", log: ttyLog, tty: true, live: []liveRead{{n: -1}}, wantReads: 2},
+		{name: "tty broken and resumed", log: ttyLog, tty: true, live: []liveRead{{n: 2, cutBytes: 100, end: reset}, {n: 1}}, wantReads: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			all := muxed
-			if tt.tty {
-				all = rawAll
-			}
-			delivered := make(chan struct{})
-			var (
-				mu      sync.Mutex
-				follows []bool
-			)
-			fake := fakeTaskLogger{taskLogs: func(ctx context.Context, taskID string, o container.LogsOptions) (io.ReadCloser, error) {
-				mu.Lock()
-				follows = append(follows, o.Follow)
-				mu.Unlock()
-				if taskID != "task1" || !o.ShowStdout || !o.ShowStderr {
-					t.Errorf("TaskLogs(%q, %+v): want task1 with stdout and stderr", taskID, o)
-				}
-				if !o.Follow {
-					return io.NopCloser(bytes.NewReader(all)), nil
-				}
-				if tt.openErr != nil {
-					close(delivered)
-					return nil, tt.openErr
-				}
-				return liveStream(ctx, all[:tt.prefix], tt.liveErr, delivered), nil
-			}}
-			ended := make(chan struct{})
-			go func() {
-				<-delivered
-				time.Sleep(20 * time.Millisecond) // let the live copy write what it read
-				close(ended)
-			}()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			var stdout, stderr bytes.Buffer
-			err := Engine{Client: fake}.Follow(ctx, Task{ID: "task1", TTY: tt.tty}, ended, &stdout, &stderr)
+			f := &fakeEngine{log: tt.log, tty: tt.tty, fromFirst: tt.fromFirst, live: tt.live, finalErrs: tt.finalErrs}
+			rec, err, _ := runFollow(t, f, 10*time.Second, false)
 			if err != nil {
 				t.Fatalf("Follow: %v", err)
 			}
-			wantOut, wantErr := raw(testFrames, stdcopy.Stdout), raw(testFrames, stdcopy.Stderr)
-			if tt.tty {
-				wantOut, wantErr = string(rawAll), ""
+			if got, want := rec.all.String(), tt.log.transcript(); got != want {
+				t.Errorf("written: %s", describeDiff(got, want))
 			}
-			if got := stdout.String(); got != wantOut {
-				t.Errorf("stdout: %s", describeDiff(got, wantOut))
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if len(f.reads) != tt.wantReads {
+				t.Errorf("reads %q, want %d", f.reads, tt.wantReads)
 			}
-			if got := stderr.String(); got != wantErr {
-				t.Errorf("stderr: %s", describeDiff(got, wantErr))
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if len(follows) != 2 || !follows[0] || follows[1] {
-				t.Errorf("TaskLogs calls with Follow = %v, want [true false]", follows)
+			if tt.wantSince != nil && !slices.Equal(f.reads, tt.wantSince) {
+				t.Errorf("reads %q, want %q", f.reads, tt.wantSince)
 			}
 		})
 	}
 }
 
-func TestEngineFollowCancelled(t *testing.T) {
-	fake := fakeTaskLogger{taskLogs: func(ctx context.Context, _ string, o container.LogsOptions) (io.ReadCloser, error) {
-		if !o.Follow {
-			t.Error("catch-up read after the context was cancelled")
-		}
-		return liveStream(ctx, multiplex(t, testFrames[:1]), nil, make(chan struct{})), nil
-	}}
-	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(50*time.Millisecond, cancel)
+// TestEngineFollowLive: lines reach the writers in stamp order while the
+// task runs, a line held at most the window.
+func TestEngineFollowLive(t *testing.T) {
+	ms := time.Millisecond
+	f := &fakeEngine{t: t, log: logOf(errl(3*ms, "E1\n"), out(ms, "A1\n"), out(2*ms, "A2\n")), live: []liveRead{{n: -1}}, delivered: make(chan struct{})}
+	var rec recorder
+	ended := make(chan struct{})
 	done := make(chan error, 1)
-	var stdout, stderr bytes.Buffer
 	go func() {
-		done <- Engine{Client: fake}.Follow(ctx, Task{ID: "task1"}, make(chan struct{}), &stdout, &stderr)
+		done <- Engine{Client: f, Window: 300 * ms}.Follow(context.Background(), Task{ID: "task1"}, ended, rec.writer(0), rec.writer(1))
 	}()
-	select {
-	case err := <-done:
-		if err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("Follow = %v, want nil or context.Canceled", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Follow did not return after the context was cancelled")
+	written := func() string { rec.mu.Lock(); defer rec.mu.Unlock(); return rec.all.String() }
+	<-f.delivered
+	time.Sleep(50 * ms)
+	if got, want := written(), "0:A1\n|0:A2\n|"; got != want {
+		t.Errorf("written at once: %q, want %q (E1 held for a stdout line stamped after it)", got, want)
 	}
-	if got, want := stdout.String(), testFrames[0].data; got != want {
-		t.Errorf("stdout = %q, want %q", got, want)
+	deadline := time.Now().Add(5 * time.Second)
+	for written() == "0:A1\n|0:A2\n|" && time.Now().Before(deadline) {
+		time.Sleep(10 * ms)
+	}
+	if got, want := written(), "0:A1\n|0:A2\n|1:E1\n|"; got != want {
+		t.Errorf("written after the window: %q, want %q", got, want)
+	}
+	close(ended)
+	if err := <-done; err != nil {
+		t.Errorf("Follow: %v", err)
+	}
+	if got, want := written(), "0:A1\n|0:A2\n|1:E1\n|"; got != want {
+		t.Errorf("written in all: %q, want %q", got, want)
 	}
 }
 
-func TestEngineFollowCatchUpError(t *testing.T) {
+func TestEngineFollowIncomplete(t *testing.T) {
+	ms := time.Millisecond
+	job := logOf(out(ms, "A1\n"), errl(2*ms, "E1\n"), out(3*ms, "A2\n"))
+	tests := []struct {
+		name      string
+		live      []liveRead
+		finalErrs []error
+		neverEnds bool
+		want      []string // in the error
+		written   string
+	}{
+		{name: "a resume that keeps failing until ctx ends", neverEnds: true,
+			live: []liveRead{{n: 2, end: io.EOF}, {openErr: syscall.ECONNREFUSED}},
+			want: []string{"output may be incomplete: the engine's log stream broke at ",
+				" after the line stamped " + stamp0.Add(2*ms).Local().Format("15:04:05.000"), "could not be resumed", "connection refused"},
+			written: "0:A1\n|1:E1\n|"},
+		{name: "a final read that fails",
+			live:      []liveRead{{n: 2}},
+			finalErrs: []error{errdefs.NotFound(errors.New("no such task"))},
+			want:      []string{"output may be incomplete", "could not be read to its end after the task ended", "read logs of task task1: no such task"},
+			written:   "0:A1\n|1:E1\n|"},
+		{name: "a final read that keeps failing until ctx ends",
+			live:      []liveRead{{n: 1}},
+			finalErrs: slices.Repeat([]error{syscall.ECONNREFUSED}, 10000),
+			want:      []string{"output may be incomplete", "could not be read to its end", "connection refused"},
+			written:   "0:A1\n|"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeEngine{log: job, live: tt.live, finalErrs: tt.finalErrs}
+			rec, err, _ := runFollow(t, f, 500*time.Millisecond, tt.neverEnds)
+			if !errors.Is(err, ErrIncomplete) {
+				t.Fatalf("Follow = %v, want ErrIncomplete", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			if got := rec.all.String(); got != tt.written {
+				t.Errorf("written %q, want %q", got, tt.written)
+			}
+		})
+	}
+}
+
+// TestEngineFollowMalformed: a stream that is not what the API sends is
+// not read again and again.
+func TestEngineFollowMalformed(t *testing.T) {
+	var follows []bool
 	fake := fakeTaskLogger{taskLogs: func(ctx context.Context, _ string, o container.LogsOptions) (io.ReadCloser, error) {
-		if o.Follow {
-			return liveStream(ctx, nil, nil, make(chan struct{})), nil
-		}
-		return nil, errors.New("no such task")
+		follows = append(follows, o.Follow)
+		return io.NopCloser(strings.NewReader(frameOf(stdcopy.Stdout, "A1 without a stamp\n"))), nil
 	}}
 	ended := make(chan struct{})
+	time.AfterFunc(50*time.Millisecond, func() { close(ended) })
+	err := Engine{Client: fake, Backoff: fastRetry}.Follow(context.Background(), Task{ID: "task1"}, ended, io.Discard, io.Discard)
+	if !errors.Is(err, ErrIncomplete) || !strings.Contains(err.Error(), "malformed log stream: a message with a bad timestamp") ||
+		strings.Contains(err.Error(), "after the line stamped") {
+		t.Errorf("Follow = %v, want ErrIncomplete saying the stream is malformed, and no line stamp", err)
+	}
+	if !slices.Equal(follows, []bool{true, false}) {
+		t.Errorf("reads with follow %v, want [true false]: a malformed stream is not read again", follows)
+	}
+}
+
+func TestEngineFollowResumed(t *testing.T) {
+	ms := time.Millisecond
+	f := &fakeEngine{log: logOf(out(ms, "A1\n"), errl(2*ms, "E1\n")), live: []liveRead{{n: 1, end: io.EOF}, {openErr: syscall.ECONNREFUSED}, {n: -1}}}
+	rec, err, resumes := runFollow(t, f, 10*time.Second, false)
+	if err != nil {
+		t.Fatalf("Follow = %v, want nil after a resume", err)
+	}
+	if got, want := rec.all.String(), "0:A1\n|1:E1\n|"; got != want {
+		t.Errorf("written %q, want %q", got, want)
+	}
+	if len(resumes) != 1 || !errors.Is(resumes[0].Cause, syscall.ECONNREFUSED) ||
+		!resumes[0].LastStamp.Equal(stamp0.Add(ms)) || resumes[0].At.IsZero() {
+		t.Errorf("Resumed told %+v, want once, after the line stamped 1 ms, the last cause connection refused", resumes)
+	}
+}
+
+func TestEngineFollowCancelled(t *testing.T) {
+	var reads []bool
+	fake := fakeTaskLogger{taskLogs: func(ctx context.Context, _ string, o container.LogsOptions) (io.ReadCloser, error) {
+		reads = append(reads, o.Follow)
+		pr, pw := io.Pipe()
+		go func() {
+			pw.Write(logOf(out(time.Millisecond, "A1\n")).encode(false))
+			<-ctx.Done()
+			pw.CloseWithError(ctx.Err())
+		}()
+		return pr, nil
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	var stdout bytes.Buffer
+	err := Engine{Client: fake}.Follow(ctx, Task{ID: "task1"}, make(chan struct{}), &stdout, io.Discard)
+	if err != nil {
+		t.Errorf("Follow = %v, want nil: the caller ended it", err)
+	}
+	if got := stdout.String(); got != "A1\n" {
+		t.Errorf("stdout = %q, want the line held when ctx ended", got)
+	}
+	if !slices.Equal(reads, []bool{true}) {
+		t.Errorf("reads with follow %v, want [true]: no final read once ctx ended", reads)
+	}
+}
+
+func TestEngineFollowWriteError(t *testing.T) {
+	f := &fakeEngine{log: logOf(out(time.Millisecond, "A1\n")), live: []liveRead{{n: -1}}}
+	f.t, f.delivered = t, make(chan struct{})
+	broken := writeFunc(func([]byte) (int, error) { return 0, io.ErrClosedPipe })
+	ended := make(chan struct{})
 	close(ended)
-	err := Engine{Client: fake}.Follow(context.Background(), Task{ID: "task1"}, ended, io.Discard, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "read logs of task task1") || !strings.Contains(err.Error(), "no such task") {
-		t.Errorf("Follow = %v, want the catch-up read's error", err)
+	err := Engine{Client: f}.Follow(context.Background(), Task{ID: "task1"}, ended, broken, io.Discard)
+	if !errors.Is(err, io.ErrClosedPipe) || errors.Is(err, ErrIncomplete) {
+		t.Errorf("Follow = %v, want the write error", err)
 	}
 }
 
@@ -211,98 +503,6 @@ func TestEngineNameLocation(t *testing.T) {
 	e := Engine{}
 	if e.Name() != "engine" || e.Location(Task{ID: "x"}) != "" {
 		t.Errorf("Name, Location = %q, %q; want \"engine\", \"\"", e.Name(), e.Location(Task{ID: "x"}))
-	}
-}
-
-func TestSkipWriter(t *testing.T) {
-	tests := []struct {
-		name   string
-		skip   int64
-		writes []string
-		want   string
-	}{
-		{"no skip", 0, []string{"abc", "def"}, "abcdef"},
-		{"skip within the first write", 2, []string{"abc", "def"}, "cdef"},
-		{"skip exactly the first write", 3, []string{"abc", "def"}, "def"},
-		{"skip across several writes", 7, []string{"abc", "def", "ghij", "k"}, "hijk"},
-		{"skip larger than a write", 10, []string{"abc"}, ""},
-		{"skip larger than everything", 100, []string{"abc", "def"}, ""},
-		{"empty writes", 2, []string{"", "a", "", "bcd"}, "cd"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var buf bytes.Buffer
-			s := &skipWriter{w: &buf, skip: tt.skip}
-			for _, w := range tt.writes {
-				n, err := s.Write([]byte(w))
-				if n != len(w) || err != nil {
-					t.Errorf("Write(%q) = %d, %v; want %d, nil", w, n, err, len(w))
-				}
-			}
-			if buf.String() != tt.want {
-				t.Errorf("wrote %q, want %q", buf.String(), tt.want)
-			}
-			total := 0
-			for _, w := range tt.writes {
-				total += len(w)
-			}
-			if want := max(0, tt.skip-int64(total)); s.skip != want {
-				t.Errorf("skip left = %d, want %d", s.skip, want)
-			}
-		})
-	}
-}
-
-// errWriter fails after accepting n bytes.
-type errWriter struct {
-	n   int
-	got []byte
-}
-
-func (w *errWriter) Write(p []byte) (int, error) {
-	if len(p) <= w.n {
-		w.n -= len(p)
-		w.got = append(w.got, p...)
-		return len(p), nil
-	}
-	k := w.n
-	w.got = append(w.got, p[:k]...)
-	w.n = 0
-	return k, io.ErrShortWrite
-}
-
-func TestSkipWriterError(t *testing.T) {
-	ew := &errWriter{n: 0}
-	s := &skipWriter{w: ew, skip: 2}
-	if n, err := s.Write([]byte("ab")); n != 2 || err != nil {
-		t.Errorf("skipped Write = %d, %v; want 2, nil", n, err)
-	}
-	if n, err := s.Write([]byte("cd")); n != 0 || !errors.Is(err, io.ErrShortWrite) {
-		t.Errorf("failing Write = %d, %v; want 0, %v", n, err, io.ErrShortWrite)
-	}
-}
-
-func TestCountingWriter(t *testing.T) {
-	var buf bytes.Buffer
-	c := &countingWriter{w: &buf}
-	for _, w := range []string{"abc", "", "defgh"} {
-		if n, err := c.Write([]byte(w)); n != len(w) || err != nil {
-			t.Errorf("Write(%q) = %d, %v", w, n, err)
-		}
-	}
-	if c.n != 8 || buf.String() != "abcdefgh" {
-		t.Errorf("n = %d, wrote %q; want 8, %q", c.n, buf.String(), "abcdefgh")
-	}
-
-	// A short write counts only what got through.
-	ew := &errWriter{n: 4}
-	c = &countingWriter{w: ew}
-	c.Write([]byte("abc"))
-	if n, err := c.Write([]byte("defg")); n != 1 || !errors.Is(err, io.ErrShortWrite) {
-		t.Errorf("short Write = %d, %v; want 1, %v", n, err, io.ErrShortWrite)
-	}
-	if c.n != 4 || string(ew.got) != "abcd" {
-		t.Errorf("n = %d, wrote %q; want 4, %q", c.n, ew.got, "abcd")
 	}
 }
 

@@ -27,35 +27,3 @@ type Source interface {
 	// Location names where the task's output is kept ("" if nowhere else).
 	Location(t Task) string
 }
-
-// countingWriter counts what reached w.
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// skipWriter drops the first skip bytes written to it: what an earlier read
-// of the same stream already delivered.
-type skipWriter struct {
-	w    io.Writer
-	skip int64
-}
-
-func (s *skipWriter) Write(p []byte) (int, error) {
-	if s.skip >= int64(len(p)) {
-		s.skip -= int64(len(p))
-		return len(p), nil
-	}
-	rest := p[s.skip:]
-	s.skip = 0
-	if _, err := s.w.Write(rest); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
