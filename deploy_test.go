@@ -248,7 +248,10 @@ func TestDeployLock(t *testing.T) {
 	var wg sync.WaitGroup
 	var waited result
 	wg.Add(1)
-	go func() { defer wg.Done(); waited = s.jobrunQuiet(nil, "deploy", "-c", f, "--version", "v1", "--wait-lock", "3m") }()
+	go func() {
+		defer wg.Done()
+		waited = s.jobrunQuiet(nil, "deploy", "-c", f, "--version", "v1", "--wait-lock", "3m")
+	}()
 	if code := exitCodeOf(first.Wait()); code != 0 {
 		t.Errorf("first deploy: exit %d", code)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -114,4 +115,17 @@ func firstOf(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// EngineSource reads output through the engine's task logs API, and tells
+// report when a broken live stream was read again.
+func EngineSource(engine logs.TaskLogger, stack string, report Reporter) logs.Source {
+	return logs.Engine{Client: engine, Resumed: func(t logs.Task, r logs.Resume) {
+		job := strings.TrimPrefix(t.ServiceName, ServiceName(stack, ""))
+		since := "its start"
+		if !r.LastStamp.IsZero() {
+			since = r.LastStamp.UTC().Format("15:04:05.000")
+		}
+		report.Notice(job, fmt.Sprintf("the engine's output stream of task %s broke (%s): read again from %s", shortID(t.ID), oneLine(r.Cause), since))
+	}}
 }

@@ -7,7 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/filters"
@@ -51,9 +54,10 @@ type AttemptOutput struct {
 }
 
 const (
-	labelKind  = "io.jobrun.kind"
-	kindRecord = "record"
-	kindOutput = "output"
+	labelKind    = "io.jobrun.kind"
+	labelOutcome = "io.jobrun.outcome"
+	kindRecord   = "record"
+	kindOutput   = "output"
 	// Swarm caps a config at 500 KiB: keep the stored output well under it.
 	maxStoredOutput = 400 << 10
 )
@@ -62,12 +66,18 @@ const (
 type ConfigAPI interface {
 	ConfigCreate(ctx context.Context, config swarm.ConfigSpec) (swarm.ConfigCreateResponse, error)
 	ConfigList(ctx context.Context, options swarm.ConfigListOptions) ([]swarm.Config, error)
+	ConfigRemove(ctx context.Context, id string) error
 }
 
 // Records keeps run records as labelled Swarm configs: they live in the
 // swarm's replicated store, so any machine that reaches a manager reads them,
 // and they outlive the job service.
 type Records struct{ Engine ConfigAPI }
+
+// A run's configs are named by its ID. Run IDs sort by time, so the record
+// names do too: the newest runs are found without decoding a record.
+func recordName(runID string) string { return "jobrun-" + runID + "-record" }
+func outputName(runID string) string { return "jobrun-" + runID + "-output" }
 
 // Save stores the record and, when given, the attempts' output.
 func (s Records) Save(ctx context.Context, rec Record, outputs []AttemptOutput) error {
@@ -78,11 +88,11 @@ func (s Records) Save(ctx context.Context, rec Record, outputs []AttemptOutput) 
 	labels := func(kind string) map[string]string {
 		return map[string]string{
 			labelKind: kind, LabelStack: rec.Stack, LabelJob: rec.Job,
-			LabelVersion: rec.Version, LabelRunID: rec.RunID, "io.jobrun.outcome": string(rec.Outcome),
+			LabelVersion: rec.Version, LabelRunID: rec.RunID, labelOutcome: string(rec.Outcome),
 		}
 	}
 	if _, err := s.Engine.ConfigCreate(ctx, swarm.ConfigSpec{
-		Annotations: swarm.Annotations{Name: "jobrun-" + rec.RunID + "-record", Labels: labels(kindRecord)},
+		Annotations: swarm.Annotations{Name: recordName(rec.RunID), Labels: labels(kindRecord)},
 		Data:        data,
 	}); err != nil {
 		return fmt.Errorf("save run record %s: %w", rec.RunID, err)
@@ -95,7 +105,7 @@ func (s Records) Save(ctx context.Context, rec Record, outputs []AttemptOutput) 
 		return err
 	}
 	if _, err := s.Engine.ConfigCreate(ctx, swarm.ConfigSpec{
-		Annotations: swarm.Annotations{Name: "jobrun-" + rec.RunID + "-output", Labels: labels(kindOutput)},
+		Annotations: swarm.Annotations{Name: outputName(rec.RunID), Labels: labels(kindOutput)},
 		Data:        packed,
 	}); err != nil {
 		return fmt.Errorf("save output of run %s: %w", rec.RunID, err)
@@ -103,37 +113,113 @@ func (s Records) Save(ctx context.Context, rec Record, outputs []AttemptOutput) 
 	return nil
 }
 
-// List returns the stack's run records, oldest first; job "" means all jobs.
-func (s Records) List(ctx context.Context, stack, job string) ([]Record, error) {
-	f := filters.NewArgs(filters.Arg("label", labelKind+"="+kindRecord), filters.Arg("label", LabelStack+"="+stack))
-	if job != "" {
-		f.Add("label", LabelJob+"="+job)
+// RecordFilter selects run records by the labels Save puts on them, so that
+// the engine sends only those: Swarm lists every config with its data, and
+// a job's records grow by one a run. An empty field selects every value.
+type RecordFilter struct {
+	Stack, Job, Version, RunID string
+	Outcome                    Outcome
+}
+
+func (f RecordFilter) args() filters.Args {
+	args := filters.NewArgs(filters.Arg("label", labelKind+"="+kindRecord))
+	for _, l := range [...]struct{ key, value string }{
+		{LabelStack, f.Stack}, {LabelJob, f.Job}, {LabelVersion, f.Version}, {LabelRunID, f.RunID}, {labelOutcome, string(f.Outcome)},
+	} {
+		if l.value != "" {
+			args.Add("label", l.key+"="+l.value)
+		}
 	}
-	cfgs, err := s.Engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: f})
+	return args
+}
+
+// matches checks a decoded record against the filter: the engine matched
+// the labels, and what is returned is the record.
+func (f RecordFilter) matches(r Record) bool {
+	is := func(want, got string) bool { return want == "" || want == got }
+	return is(f.Stack, r.Stack) && is(f.Job, r.Job) && is(f.Version, r.Version) && is(f.RunID, r.RunID) && is(string(f.Outcome), string(r.Outcome))
+}
+
+// configs lists the configs of the records f selects, newest first, decoding
+// none of them: the names hold the run IDs.
+func (s Records) configs(ctx context.Context, f RecordFilter) ([]swarm.Config, error) {
+	cfgs, err := s.Engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: f.args()})
 	if err != nil {
 		return nil, fmt.Errorf("list run records: %w", err)
 	}
-	out := make([]Record, 0, len(cfgs))
-	for _, c := range cfgs {
-		var r Record
-		if err := json.Unmarshal(c.Spec.Data, &r); err != nil {
-			continue // not ours to judge: a config someone else labelled
-		}
-		out = append(out, r)
+	slices.SortFunc(cfgs, func(a, b swarm.Config) int { return strings.Compare(b.Spec.Name, a.Spec.Name) })
+	return cfgs, nil
+}
+
+// newestFirst yields the records f selects, newest first, decoding each only
+// when the loop reaches it.
+func (s Records) newestFirst(ctx context.Context, f RecordFilter) (iter.Seq[Record], error) {
+	cfgs, err := s.configs(ctx, f)
+	if err != nil {
+		return nil, err
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Started.Before(out[j].Started) })
+	return func(yield func(Record) bool) {
+		for _, c := range cfgs {
+			var r Record
+			if json.Unmarshal(c.Spec.Data, &r) != nil || !f.matches(r) {
+				continue // not ours to judge: a config someone else labelled
+			}
+			if !yield(r) {
+				return
+			}
+		}
+	}, nil
+}
+
+// Find returns the newest limit records f selects (all when limit < 1),
+// oldest first. The engine cannot limit a listing, but only the records
+// returned are decoded.
+func (s Records) Find(ctx context.Context, f RecordFilter, limit int) ([]Record, error) {
+	recs, err := s.newestFirst(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	var out []Record
+	for r := range recs {
+		if out = append(out, r); len(out) == limit {
+			break
+		}
+	}
+	slices.Reverse(out)
+	// The jobs of one `jobrun run` take their run IDs in the same second:
+	// show them in the order they started.
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Started.Before(out[j].Started) })
 	return out, nil
 }
 
-// Newest returns the newest of the job's records that match, or false.
+// List returns the stack's run records, oldest first; job "" means all jobs.
+func (s Records) List(ctx context.Context, stack, job string) ([]Record, error) {
+	return s.Find(ctx, RecordFilter{Stack: stack, Job: job}, 0)
+}
+
+// Newest returns the newest of the job's records that match, or false. It
+// decodes records, newest first, until one matches.
 func (s Records) Newest(ctx context.Context, stack, job string, match func(Record) bool) (Record, bool, error) {
-	recs, err := s.List(ctx, stack, job)
+	return s.newest(ctx, RecordFilter{Stack: stack, Job: job}, match)
+}
+
+// Succeeded returns the newest successful run of the job's version, or
+// false. The engine sends only the version's successes, so the check costs
+// the same after ten runs of the job as after ten thousand.
+func (s Records) Succeeded(ctx context.Context, stack, job, version string) (Record, bool, error) {
+	return s.newest(ctx, RecordFilter{Stack: stack, Job: job, Version: version, Outcome: Succeeded}, func(r Record) bool {
+		return r.Version == version // even "": an empty filter field selects all
+	})
+}
+
+func (s Records) newest(ctx context.Context, f RecordFilter, match func(Record) bool) (Record, bool, error) {
+	recs, err := s.newestFirst(ctx, f)
 	if err != nil {
 		return Record{}, false, err
 	}
-	for i := len(recs) - 1; i >= 0; i-- {
-		if match(recs[i]) {
-			return recs[i], true, nil
+	for r := range recs {
+		if match(r) {
+			return r, true, nil
 		}
 	}
 	return Record{}, false, nil

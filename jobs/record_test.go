@@ -2,9 +2,19 @@ package jobs
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"math/rand"
+	"runtime"
+	"slices"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/swarm"
+
+	"jobrun/jobs/jobstest"
 )
 
 func TestTailBuffer(t *testing.T) {
@@ -156,6 +166,337 @@ func TestUnpackOutputsRejectsGarbage(t *testing.T) {
 	for _, data := range [][]byte{nil, []byte("not gzip"), {0x1f, 0x8b, 0x08}} {
 		if _, err := unpackOutputs(data); err == nil {
 			t.Errorf("unpackOutputs(%q) succeeded", data)
+		}
+	}
+}
+
+// configStore is the shared in-memory store with what these tests look
+// at: the label filters of each listing, the removals done and the most in
+// flight at once. remove, when set, answers a removal first (a fault, or a
+// config gone meanwhile); it runs with the store locked.
+type configStore struct {
+	jobstest.Configs
+	mu       sync.Mutex
+	lists    [][]string // the label filters of each ConfigList, sorted
+	removes  int
+	inFlight int
+	maxIn    int
+	remove   func(id string) error
+}
+
+func (f *configStore) ConfigList(ctx context.Context, o swarm.ConfigListOptions) ([]swarm.Config, error) {
+	f.mu.Lock()
+	f.lists = append(f.lists, slices.Sorted(slices.Values(o.Filters.Get("label"))))
+	f.mu.Unlock()
+	return f.Configs.ConfigList(ctx, o)
+}
+
+func (f *configStore) ConfigRemove(ctx context.Context, id string) error {
+	f.mu.Lock()
+	f.inFlight++
+	f.maxIn = max(f.maxIn, f.inFlight)
+	f.mu.Unlock()
+	runtime.Gosched() // let removals overlap
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.inFlight--
+	if f.remove != nil {
+		if err := f.remove(id); err != nil {
+			return err
+		}
+	}
+	err := f.Configs.ConfigRemove(ctx, id)
+	if err == nil {
+		f.removes++
+	}
+	return err
+}
+
+// names lists the configs held, sorted.
+func (f *configStore) names() []string {
+	cfgs, _ := f.Configs.ConfigList(context.Background(), swarm.ConfigListOptions{})
+	var out []string
+	for _, c := range cfgs {
+		out = append(out, c.Spec.Name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// testRun is a run to seed: its version and outcome, and whether it kept output.
+type testRun struct {
+	version string
+	outcome Outcome
+	output  bool
+}
+
+// testRecord is run i of a job, as finish saves it: started i minutes after
+// the first, one attempt.
+func testRecord(stack, job string, i int, r testRun) Record {
+	started := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
+	code := 0
+	if r.outcome != Succeeded {
+		code = 1
+	}
+	return Record{
+		RunID: testRunID(i), Job: job, Stack: stack, Version: r.version, Service: ServiceName(stack, job),
+		Image: "registry.example.com/todo/app:" + r.version, Mode: "replicated-job", Outcome: r.outcome,
+		Reason: "attempt 1 ended", MaxRuns: 3, Started: started, Ended: started.Add(4 * time.Second), LogSource: "engine",
+		Attempts: []Attempt{{
+			Number: 1, TaskID: fmt.Sprintf("task%021d", i), NodeID: "node1xxxxxxxxxxxxxxxxxxxx", ContainerID: fmt.Sprintf("%064x", i),
+			State: swarm.TaskStateComplete, ExitCode: &code, Created: started, Updated: started.Add(4 * time.Second),
+		}},
+	}
+}
+
+// testRunID is run i's ID: sortable by time, as newRunID makes them.
+func testRunID(i int) string {
+	t := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
+	return fmt.Sprintf("%s-%06x", t.Format("20060102T150405Z"), i)
+}
+
+// seed saves the runs of a job, oldest first, as finish does; the first is
+// run number first.
+func seed(t testing.TB, store ConfigAPI, stack, job string, first int, runs []testRun) {
+	t.Helper()
+	for i, r := range runs {
+		var out []AttemptOutput
+		if r.output {
+			out = []AttemptOutput{{Number: 1, Output: []byte("Applying todo.0001_initial...\n")}}
+		}
+		if err := (Records{Engine: store}).Save(context.Background(), testRecord(stack, job, first+i, r), out); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// runs is n runs of one version each, every fourth failing.
+func runs(n int) []testRun {
+	out := make([]testRun, n)
+	for i := range out {
+		out[i] = testRun{version: fmt.Sprintf("v%d", i), outcome: Succeeded}
+		if i%4 == 3 {
+			out[i].outcome = Failed
+		}
+	}
+	return out
+}
+
+func runIDs(recs []Record) []string {
+	var out []string
+	for _, r := range recs {
+		out = append(out, r.RunID)
+	}
+	return out
+}
+
+func TestRecordQueriesFilterByLabel(t *testing.T) {
+	base := []string{"io.jobrun.kind=record", "io.jobrun.stack=todo"}
+	tests := []struct {
+		name  string
+		query func(Records) error
+		want  []string // beside base
+	}{
+		{"succeeded", func(r Records) error {
+			_, _, err := r.Succeeded(context.Background(), "todo", "migrate", "v7")
+			return err
+		}, []string{"io.jobrun.job=migrate", "io.jobrun.outcome=succeeded", "io.jobrun.version=v7"}},
+		{"find one job", func(r Records) error {
+			_, err := r.Find(context.Background(), RecordFilter{Stack: "todo", Job: "migrate"}, 20)
+			return err
+		}, []string{"io.jobrun.job=migrate"}},
+		{"find a run", func(r Records) error {
+			_, err := r.Find(context.Background(), RecordFilter{Stack: "todo", Job: "migrate", RunID: testRunID(3)}, 1)
+			return err
+		}, []string{"io.jobrun.job=migrate", "io.jobrun.run-id=" + testRunID(3)}},
+		{"every job", func(r Records) error {
+			_, err := r.Find(context.Background(), RecordFilter{Stack: "todo"}, 0)
+			return err
+		}, nil},
+		{"prune", func(r Records) error {
+			_, err := r.Prune(context.Background(), "todo", "migrate", 2)
+			return err
+		}, []string{"io.jobrun.job=migrate"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := &configStore{}
+			seed(t, store, "todo", "migrate", 0, runs(8))
+			store.lists = nil
+			if err := tt.query(Records{Engine: store}); err != nil {
+				t.Fatal(err)
+			}
+			want := slices.Sorted(slices.Values(append(slices.Clone(base), tt.want...)))
+			if len(store.lists) != 1 || !slices.Equal(store.lists[0], want) {
+				t.Errorf("listed with label filters %q, want one listing with %q", store.lists, want)
+			}
+		})
+	}
+}
+
+func TestFind(t *testing.T) {
+	store := &configStore{}
+	seed(t, store, "todo", "migrate", 0, runs(30))
+	seed(t, store, "todo", "seed", 30, runs(3))
+	// Someone else's config with jobrun's labels, named to sort newest.
+	_, _ = store.ConfigCreate(context.Background(), swarm.ConfigSpec{
+		Annotations: swarm.Annotations{Name: "jobrun-99999999T000000Z-zzzzzz-record", Labels: map[string]string{
+			labelKind: kindRecord, LabelStack: "todo", LabelJob: "migrate"}},
+		Data: []byte("not a record"),
+	})
+	ids := func(from, to int) []string {
+		var out []string
+		for i := from; i < to; i++ {
+			out = append(out, testRunID(i))
+		}
+		return out
+	}
+	tests := []struct {
+		name   string
+		filter RecordFilter
+		limit  int
+		want   []string
+	}{
+		{"the newest 5, oldest first", RecordFilter{Stack: "todo", Job: "migrate"}, 5, ids(25, 30)},
+		{"every run", RecordFilter{Stack: "todo", Job: "migrate"}, 0, ids(0, 30)},
+		{"more than there are", RecordFilter{Stack: "todo", Job: "seed"}, 10, ids(30, 33)},
+		{"failures of one job", RecordFilter{Stack: "todo", Job: "migrate", Outcome: Failed}, 2, []string{testRunID(23), testRunID(27)}},
+		{"one run", RecordFilter{Stack: "todo", Job: "migrate", RunID: testRunID(4)}, 1, ids(4, 5)},
+		{"another stack", RecordFilter{Stack: "other"}, 0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			recs, err := Records{Engine: store}.Find(context.Background(), tt.filter, tt.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := runIDs(recs); !slices.Equal(got, tt.want) {
+				t.Errorf("got runs %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSucceeded(t *testing.T) {
+	history := []testRun{
+		{version: "v1", outcome: Succeeded},
+		{version: "v2", outcome: Failed},
+		{version: "v1", outcome: Succeeded}, // --force
+		{version: "v1", outcome: Failed},    // --force again
+		{version: "v3", outcome: Interrupted},
+	}
+	tests := []struct {
+		version string
+		want    string // run ID, "" for none
+	}{
+		{"v1", testRunID(2)},
+		{"v2", ""},
+		{"v3", ""},
+		{"v4", ""},
+		{"", ""},
+	}
+	store := &configStore{}
+	seed(t, store, "todo", "migrate", 0, history)
+	for _, tt := range tests {
+		t.Run("version="+tt.version, func(t *testing.T) {
+			rec, ok, err := Records{Engine: store}.Succeeded(context.Background(), "todo", "migrate", tt.version)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok != (tt.want != "") || rec.RunID != tt.want {
+				t.Errorf("Succeeded = %q, %v; want %q", rec.RunID, ok, tt.want)
+			}
+		})
+	}
+}
+
+// TestQueriesDecodeOnlyWhatTheyReturn counts the allocations a query makes
+// beyond the engine's listing, a stand-in for records decoded (some 25
+// allocations each): the newest 20 of 10,000 cost what the newest 20 of 100 do.
+func TestQueriesDecodeOnlyWhatTheyReturn(t *testing.T) {
+	ctx := context.Background()
+	migrate := RecordFilter{Stack: "todo", Job: "migrate"}
+	queries := map[string]func(Records){
+		"history of 20": func(r Records) { _, _ = r.Find(ctx, migrate, 20) },
+		"newest run":    func(r Records) { _, _ = r.Find(ctx, migrate, 1) },
+	}
+	beyond := map[string][]float64{}
+	for _, n := range []int{100, 10000} {
+		store := &configStore{}
+		seed(t, store, "todo", "migrate", 0, runs(n))
+		listing := testing.AllocsPerRun(5, func() { _, _ = store.ConfigList(ctx, swarm.ConfigListOptions{Filters: migrate.args()}) })
+		for name, q := range queries {
+			beyond[name] = append(beyond[name], testing.AllocsPerRun(5, func() { q(Records{Engine: store}) })-listing)
+		}
+	}
+	for name, a := range beyond {
+		if a[1] > a[0]+10 {
+			t.Errorf("%s: %.0f allocations beyond the listing with 10,000 records, %.0f with 100: it decodes what it does not return", name, a[1], a[0])
+		}
+	}
+}
+
+// answered is a ConfigAPI that answers each listing with a copy of what
+// the store answered the first time. The engine filters on the manager: what
+// a benchmark counts is what jobrun does with what it is sent.
+type answered struct {
+	ConfigAPI
+	cache map[string][]swarm.Config
+}
+
+func (a answered) ConfigList(ctx context.Context, o swarm.ConfigListOptions) ([]swarm.Config, error) {
+	key, err := filters.ToJSON(o.Filters)
+	if err != nil {
+		return nil, err
+	}
+	cfgs, ok := a.cache[key]
+	if !ok {
+		if cfgs, err = a.ConfigAPI.ConfigList(ctx, o); err != nil {
+			return nil, err
+		}
+		a.cache[key] = cfgs
+	}
+	return slices.Clone(cfgs), nil
+}
+
+// BenchmarkRecords is the already-succeeded check and `jobrun history` over
+// a job's records, as jobrun handles what the engine sends (receiving it is
+// not counted: records_test.go measures that). "before" is what the commands
+// did until now: history decoded every record, and the check scanned them all
+// for the version (one not yet run: the usual case, and the worst).
+func BenchmarkRecords(b *testing.B) {
+	ctx := context.Background()
+	migrate := RecordFilter{Stack: "todo", Job: "migrate"}
+	cases := []struct {
+		name string
+		run  func(Records) error
+	}{
+		{"history/before=all", func(r Records) error { _, err := r.Find(ctx, migrate, 0); return err }},
+		{"history/after=newest20", func(r Records) error { _, err := r.Find(ctx, migrate, 20); return err }},
+		{"succeeded/before=scan", func(r Records) error {
+			recs, err := r.Find(ctx, migrate, 0)
+			for _, rec := range recs {
+				if rec.Version == "new" && rec.Outcome == Succeeded {
+					break
+				}
+			}
+			return err
+		}},
+		{"succeeded/after=filter", func(r Records) error { _, _, err := r.Succeeded(ctx, "todo", "migrate", "new"); return err }},
+	}
+	for _, n := range []int{10, 1000, 10000} {
+		store := &configStore{}
+		seed(b, store, "todo", "migrate", 0, runs(n))
+		engine := answered{ConfigAPI: store, cache: map[string][]swarm.Config{}}
+		for _, c := range cases {
+			b.Run(fmt.Sprintf("%s/records=%d", c.name, n), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := c.run(Records{Engine: engine}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
 		}
 	}
 }

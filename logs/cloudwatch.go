@@ -38,7 +38,7 @@ func continued(msg string) bool { return len(msg) > maxEventMessage-utf8.UTFMax 
 
 // ErrDrainTimeout means an attempt's stream kept moving, or never appeared,
 // until the drain timeout: its last lines may be missing.
-var ErrDrainTimeout = errors.New("output may be incomplete")
+var ErrDrainTimeout = fmt.Errorf("%w", ErrIncomplete)
 
 // CloudWatch reads an attempt's output from the stream the awslogs driver
 // wrote it to. One CloudWatch serves every attempt of every job of a run, so

@@ -80,6 +80,7 @@ func Policy(initial, maxInterval, maxElapsed time.Duration) backoff.BackOff {
 	b.MaxInterval = maxInterval
 	b.MaxElapsedTime = maxElapsed
 	b.RandomizationFactor = 0.5
+	b.Reset() // the first wait is initial, not the library's default
 	return b
 }
 

@@ -165,11 +165,11 @@ func followRunning(ctx context.Context, f *cmdutil.Factory, o *Options, engine c
 		return false, &jobs.EngineError{Msg: "inspect service " + name, Err: err}
 	}
 	job := jobs.JobOfService(o.Stack, o.Job, svc)
-	where, err := jobs.NewLogSources(o.Logs, logs.Engine{Client: engine}, f.Now, f.After).ForJob(ctx, job)
+	report := jobs.NewTextReporter(f.IO.Out, f.IO.Err, f.IO.OutIsTerminal, false)
+	where, err := jobs.NewLogSources(o.Logs, jobs.EngineSource(engine, o.Stack, report), f.Now, f.After).ForJob(ctx, job)
 	if err != nil {
 		return true, err
 	}
-	report := jobs.NewTextReporter(f.IO.Out, f.IO.Err, f.IO.OutIsTerminal, false)
 	r := &jobs.Runner{Engine: engine, Logs: where.Source, LogPlace: where.Place, Report: report, Records: jobs.Records{Engine: engine},
 		Now: f.Now, After: f.After, Opts: jobs.RunOptions{}.WithPacing(o.Logs.DrainTimeout)}
 	report.Notice(o.Job, fmt.Sprintf("following version %s (run %s) in progress", job.Version, job.RunID))

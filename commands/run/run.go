@@ -15,7 +15,6 @@ import (
 
 	"jobrun/commands/cmdutil"
 	"jobrun/jobs"
-	"jobrun/logs"
 )
 
 // Options are jobrun run's flags and arguments.
@@ -209,7 +208,7 @@ func Jobs(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.API
 
 // prepare builds each job and the runner that runs it.
 func prepare(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.APIClient, stack *jobs.Stack, spec jobs.SpecOptions, report jobs.Reporter, names []string) ([]*jobs.Runner, []jobs.Job, error) {
-	sources := jobs.NewLogSources(o.Logs, logs.Engine{Client: engine}, f.Now, f.After)
+	sources := jobs.NewLogSources(o.Logs, jobs.EngineSource(engine, stack.Name, report), f.Now, f.After)
 	runners := make([]*jobs.Runner, 0, len(names))
 	todo := make([]jobs.Job, 0, len(names))
 	for _, name := range names {
