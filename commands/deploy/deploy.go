@@ -77,11 +77,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if o.DeployTimeout <= 0 {
 		return &jobs.UsageError{Msg: fmt.Sprintf("--deploy-timeout %s must be positive: use e.g. 10m", o.DeployTimeout)}
 	}
-	spec, err := o.Check(f)
-	if err != nil {
-		return err
-	}
-	stack, err := o.LoadStack(f)
+	spec, stack, err := o.Load(f)
 	if err != nil {
 		return err
 	}

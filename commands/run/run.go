@@ -116,8 +116,19 @@ func (o *Options) Check(f *cmdutil.Factory) (jobs.SpecOptions, error) {
 	return spec, nil
 }
 
-// LoadStack reads the stack files, with APP_VERSION set to the version.
-func (o *Options) LoadStack(f *cmdutil.Factory) (*jobs.Stack, error) {
+// Load checks the flags, then reads the stack files with APP_VERSION set
+// to the version: a mistake in either is reported before the engine is
+// reached.
+func (o *Options) Load(f *cmdutil.Factory) (jobs.SpecOptions, *jobs.Stack, error) {
+	spec, err := o.Check(f)
+	if err != nil {
+		return spec, nil, err
+	}
+	stack, err := o.loadStack(f)
+	return spec, stack, err
+}
+
+func (o *Options) loadStack(f *cmdutil.Factory) (*jobs.Stack, error) {
 	env := map[string]string{}
 	for k, v := range f.Env {
 		env[k] = v
@@ -157,13 +168,7 @@ func (o *Options) Connect(ctx context.Context, f *cmdutil.Factory, spec *jobs.Sp
 // Run runs the jobs in order, stopping at the first that does not succeed,
 // or all at once with Parallel. Its error carries the exit code.
 func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
-	spec, err := o.Check(f)
-	if err != nil {
-		return err
-	}
-	// The stack file is checked before the engine is reached, so a mistake
-	// in it is reported without one.
-	stack, err := o.LoadStack(f)
+	spec, stack, err := o.Load(f)
 	if err != nil {
 		return err
 	}
