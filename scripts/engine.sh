@@ -9,6 +9,7 @@
 #   scripts/engine.sh env           eval "$(scripts/engine.sh env)"
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib.sh
 
 RUN_DIR=/run/jobrun-engine
 DATA_DIR=/var/lib/jobrun-engine
@@ -113,14 +114,8 @@ up() {
 down() {
   local pid
   if pid=$(running_pid); then
-    kill "$pid"
     # dockerd stops running containers first (each gets its stop grace period).
-    for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
-      echo "engine: dockerd ($pid) still running after 60s, sending SIGKILL" >&2
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    echo "engine: stopped dockerd ($pid)"
+    stop_process engine dockerd "$pid" 60
   else
     echo "engine: not running"
   fi

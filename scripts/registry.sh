@@ -12,6 +12,7 @@
 #   scripts/registry.sh env            eval "$(scripts/registry.sh env)"
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib.sh
 
 ADDR=127.0.0.1:5000
 USER_NAME=jobrun
@@ -188,13 +189,7 @@ up() {
 down() {
   local pid
   if pid=$(running_pid); then
-    kill "$pid"
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
-      echo "registry: docker-registry ($pid) still running after 10s, sending SIGKILL" >&2
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    echo "registry: stopped docker-registry ($pid)"
+    stop_process registry docker-registry "$pid" 10
   else
     echo "registry: not running"
   fi
