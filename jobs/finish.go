@@ -14,6 +14,10 @@ import (
 // interrupt.
 const cleanupTimeout = 30 * time.Second
 
+// unconfirmedDrain bounds the wait for output after a stop Swarm could not
+// confirm.
+const unconfirmedDrain = 5 * time.Second
+
 // finish applies the end-of-run rules to a watched run, in order:
 //
 //  1. The owner stops the job, so that nothing of it runs or starts again
@@ -40,13 +44,23 @@ func (r *Runner) finish(ctx context.Context, job Job, l lease, v Verdict, out *f
 	case l.owner:
 		r.checkSurplus(cleanCtx, l, &rec)
 		// Ended runs only need the stop as a guard; say it when it ends one.
-		stopped = r.stop(cleanCtx, job, l.serviceID, v.Outcome == TimedOut || v.Outcome == Interrupted)
+		// The stop waits out the job's own grace period and gives up on its
+		// own deadline: cleanupTimeout must not cut it short.
+		stopCtx, cancelStop := context.WithTimeout(context.WithoutCancel(ctx), stopGrace(job)+stopSlack+cleanupTimeout)
+		stopped = r.stop(stopCtx, job, l.serviceID, v.Outcome == TimedOut || v.Outcome == Interrupted)
+		cancelStop()
 		if !stopped {
 			rec.StopNote = "the stop could not be confirmed: see the run's last progress lines"
 		}
 	}
 
-	outputs, note := out.drain(r.After(r.Opts.DrainTimeout))
+	drainFor := r.Opts.DrainTimeout
+	if l.owner && !stopped && !detached && v.Outcome != Removed {
+		// Swarm still reports the job running where it cannot stop it (a
+		// lost node): that attempt's last output cannot be read now.
+		drainFor = min(drainFor, unconfirmedDrain)
+	}
+	outputs, note := out.drain(r.After(drainFor))
 	if note != "" {
 		rec.LogNote = note
 	}

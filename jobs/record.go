@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"iter"
 	"slices"
 	"sort"
 	"strings"
@@ -151,38 +150,34 @@ func (s Records) configs(ctx context.Context, f RecordFilter) ([]swarm.Config, e
 	return cfgs, nil
 }
 
-// newestFirst yields the records f selects, newest first, decoding each only
-// when the loop reaches it.
-func (s Records) newestFirst(ctx context.Context, f RecordFilter) (iter.Seq[Record], error) {
-	cfgs, err := s.configs(ctx, f)
-	if err != nil {
-		return nil, err
+// decode reads a record config; false for one that holds no record f
+// selects: not ours to judge, a config someone else labelled.
+func (f RecordFilter) decode(c swarm.Config) (Record, bool) {
+	var r Record
+	if err := json.Unmarshal(c.Spec.Data, &r); err != nil {
+		return Record{}, false
 	}
-	return func(yield func(Record) bool) {
-		for _, c := range cfgs {
-			var r Record
-			if json.Unmarshal(c.Spec.Data, &r) != nil || !f.matches(r) {
-				continue // not ours to judge: a config someone else labelled
-			}
-			if !yield(r) {
-				return
-			}
-		}
-	}, nil
+	return r, f.matches(r)
 }
 
 // Find returns the newest limit records f selects (all when limit < 1),
 // oldest first. The engine cannot limit a listing, but only the records
 // returned are decoded.
 func (s Records) Find(ctx context.Context, f RecordFilter, limit int) ([]Record, error) {
-	recs, err := s.newestFirst(ctx, f)
+	cfgs, err := s.configs(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	var out []Record
-	for r := range recs {
-		if out = append(out, r); len(out) == limit {
+	if limit < 1 || limit > len(cfgs) {
+		limit = len(cfgs)
+	}
+	out := make([]Record, 0, limit)
+	for _, c := range cfgs {
+		if len(out) == limit {
 			break
+		}
+		if r, ok := f.decode(c); ok {
+			out = append(out, r)
 		}
 	}
 	slices.Reverse(out)
@@ -197,8 +192,7 @@ func (s Records) List(ctx context.Context, stack, job string) ([]Record, error) 
 	return s.Find(ctx, RecordFilter{Stack: stack, Job: job}, 0)
 }
 
-// Newest returns the newest of the job's records that match, or false. It
-// decodes records, newest first, until one matches.
+// Newest returns the newest of the job's records that match, or false.
 func (s Records) Newest(ctx context.Context, stack, job string, match func(Record) bool) (Record, bool, error) {
 	return s.newest(ctx, RecordFilter{Stack: stack, Job: job}, match)
 }
@@ -208,17 +202,18 @@ func (s Records) Newest(ctx context.Context, stack, job string, match func(Recor
 // the same after ten runs of the job as after ten thousand.
 func (s Records) Succeeded(ctx context.Context, stack, job, version string) (Record, bool, error) {
 	return s.newest(ctx, RecordFilter{Stack: stack, Job: job, Version: version, Outcome: Succeeded}, func(r Record) bool {
-		return r.Version == version // even "": an empty filter field selects all
+		return r.Version == version // the filter selects every version when version is ""
 	})
 }
 
+// newest decodes the records f selects, newest first, until one matches.
 func (s Records) newest(ctx context.Context, f RecordFilter, match func(Record) bool) (Record, bool, error) {
-	recs, err := s.newestFirst(ctx, f)
+	cfgs, err := s.configs(ctx, f)
 	if err != nil {
 		return Record{}, false, err
 	}
-	for r := range recs {
-		if match(r) {
+	for _, c := range cfgs {
+		if r, ok := f.decode(c); ok && match(r) {
 			return r, true, nil
 		}
 	}

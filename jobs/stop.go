@@ -36,19 +36,27 @@ func (r *Runner) stop(ctx context.Context, job Job, serviceID string, say bool) 
 	}
 	deadline := r.Now().Add(stopGrace(job) + stopSlack)
 	resent := false
+	var live []Attempt // as the manager last listed them
+	listed := false
 	for {
 		tasks, err := r.Engine.TaskList(ctx, swarm.TaskListOptions{Filters: serviceFilter(serviceID)})
-		live := liveAttempts(tasks)
-		if err == nil && len(live) == 0 {
-			if say {
-				r.Report.Notice(job.Name, fmt.Sprintf("stopped the job: Swarm reports no attempt of it running on any node (service %s)", job.Spec.Name))
+		if err == nil {
+			live, listed = liveAttempts(tasks), true
+			if len(live) == 0 {
+				if say {
+					r.Report.Notice(job.Name, fmt.Sprintf("stopped the job: Swarm reports no attempt of it running on any node (service %s)", job.Spec.Name))
+				}
+				return true
 			}
-			return true
 		}
 		if r.Now().After(deadline) || ctx.Err() != nil {
 			what := "its tasks"
-			if err == nil {
-				what = r.describeLive(ctx, live)
+			if listed {
+				// ctx may be what ended the wait: name the node and
+				// container with a context of their own.
+				descCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				what = r.describeLive(descCtx, live)
+				cancel()
 			}
 			r.Report.Notice(job.Name, fmt.Sprintf("could not confirm the job stopped: Swarm still reports %s; service %s is kept as the job's lock until it ends (check with docker service ps %s)", what, job.Spec.Name, job.Spec.Name))
 			return false
