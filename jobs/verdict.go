@@ -100,8 +100,8 @@ var rank = map[swarm.TaskState]int{
 }
 
 // giveUpGrace is how long past the restart delay jobrun waits for Swarm to
-// start the next attempt before concluding it never will (a restart window,
-// for instance, can make Swarm stop early).
+// start the next attempt before concluding it never will (a manager failover
+// can lose a pending restart); the run's stop then makes sure none starts.
 const giveUpGrace = 30 * time.Second
 
 // Judge decides a job's outcome from its tasks. It is a pure function of its
