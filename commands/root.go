@@ -16,6 +16,7 @@ import (
 	"jobrun/commands/deploy"
 	"jobrun/commands/history"
 	"jobrun/commands/logs"
+	"jobrun/commands/prune"
 	"jobrun/commands/run"
 	"jobrun/commands/version"
 	"jobrun/jobs"
@@ -43,6 +44,7 @@ func NewApp(f *cmdutil.Factory, jobrunVersion string) *App {
 			deploy.NewCommand(f),
 			history.NewCommand(f),
 			logs.NewCommand(f),
+			prune.NewCommand(f),
 			version.NewCommand(f, jobrunVersion),
 		},
 	}

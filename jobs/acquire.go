@@ -117,9 +117,7 @@ func policyFromLabels(labels map[string]string, pendingTimeout time.Duration) Po
 }
 
 func (r *Runner) alreadySucceeded(ctx context.Context, job Job) (Record, bool, error) {
-	rec, ok, err := r.Records.Newest(ctx, job.Stack, job.Name, func(rec Record) bool {
-		return rec.Version == job.Version && rec.Outcome == Succeeded
-	})
+	rec, ok, err := r.Records.Succeeded(ctx, job.Stack, job.Name, job.Version)
 	if err != nil {
 		return Record{}, false, &EngineError{Msg: "read run records", Err: err}
 	}

@@ -75,9 +75,9 @@ func (r *Runner) finish(ctx context.Context, job Job, l lease, v Verdict, out *f
 	switch {
 	case !l.owner && v.Outcome == Removed:
 		// The owner removes the service when the run ends: its record has the verdict.
-		if found, ok, _ := r.Records.Newest(saveCtx, job.Stack, job.Name, func(f Record) bool { return f.RunID == job.RunID }); ok {
-			found.Attached = true
-			rec = found
+		if found, _ := r.Records.Find(saveCtx, RecordFilter{Stack: job.Stack, Job: job.Name, RunID: job.RunID}, 1); len(found) == 1 {
+			rec = found[0]
+			rec.Attached = true
 		}
 	case l.owner:
 		// Record first, remove second: whoever finds the service gone finds
@@ -88,6 +88,7 @@ func (r *Runner) finish(ctx context.Context, job Job, l lease, v Verdict, out *f
 		if stopped && !r.Opts.Keep {
 			_ = r.remove(saveCtx, job, l.serviceID)
 		}
+		r.pruneRecords(saveCtx, job)
 	}
 	r.Report.Done(rec)
 	if rec.Outcome != Succeeded {
@@ -142,4 +143,15 @@ func pullHint(image string, hadCredentials bool) string {
 		hint += " (ECR logins expire after 12 hours: aws ecr get-login-password | docker login --username AWS --password-stdin " + registry + ")"
 	}
 	return hint
+}
+
+// pruneRecords keeps the job's records bounded (--keep-runs): best effort,
+// it never changes the run's verdict.
+func (r *Runner) pruneRecords(ctx context.Context, job Job) {
+	if r.Opts.KeepRuns < 1 {
+		return
+	}
+	if _, err := r.Records.Prune(ctx, job.Stack, job.Name, r.Opts.KeepRuns); err != nil {
+		r.Report.Notice(job.Name, fmt.Sprintf("warning: could not prune old run records (%s): jobrun prune %s retries", oneLine(err), job.Name))
+	}
 }

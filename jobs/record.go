@@ -187,16 +187,6 @@ func (s Records) Find(ctx context.Context, f RecordFilter, limit int) ([]Record,
 	return out, nil
 }
 
-// List returns the stack's run records, oldest first; job "" means all jobs.
-func (s Records) List(ctx context.Context, stack, job string) ([]Record, error) {
-	return s.Find(ctx, RecordFilter{Stack: stack, Job: job}, 0)
-}
-
-// Newest returns the newest of the job's records that match, or false.
-func (s Records) Newest(ctx context.Context, stack, job string, match func(Record) bool) (Record, bool, error) {
-	return s.newest(ctx, RecordFilter{Stack: stack, Job: job}, match)
-}
-
 // Succeeded returns the newest successful run of the job's version, or
 // false. The engine sends only the version's successes, so the check costs
 // the same after ten runs of the job as after ten thousand.

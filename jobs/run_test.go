@@ -409,11 +409,11 @@ func TestRunnerLifecycle(t *testing.T) {
 				}
 			}
 			if tt.wantRecord != nil {
-				saved, ok, err := rt.runner.Records.Newest(ctx, "todo", "migrate", func(Record) bool { return true })
-				if err != nil || !ok {
+				saved, err := rt.runner.Records.Find(ctx, RecordFilter{Stack: "todo", Job: "migrate"}, 1)
+				if err != nil || len(saved) != 1 {
 					t.Fatalf("no record saved: %v", err)
 				}
-				if problem := tt.wantRecord(saved); problem != "" {
+				if problem := tt.wantRecord(saved[0]); problem != "" {
 					t.Errorf("saved record: %s", problem)
 				}
 			}

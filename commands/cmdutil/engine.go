@@ -5,63 +5,177 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/docker/cli/cli/command"
 	"github.com/docker/cli/cli/config"
-	"github.com/docker/cli/cli/connhelper"
+	"github.com/docker/cli/cli/context/docker"
+	cliflags "github.com/docker/cli/cli/flags"
 	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/client"
+	"github.com/spf13/pflag"
 
 	"jobrun/jobs"
 )
 
-// Connect reaches the engine the way the docker CLI does (DOCKER_HOST,
-// DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, ssh://) and checks it is a swarm
-// manager.
+// EngineInfo is the engine Connect reached: its docker info, and how jobrun
+// reached it.
+type EngineInfo struct {
+	system.Info
+	// Context is the docker context the engine was found through; "default"
+	// is DOCKER_HOST, else the platform's default socket.
+	Context string
+	// Host is the context's endpoint (unix://, tcp://, ssh://), its
+	// password hidden.
+	Host string
+	// API is the engine API version the client negotiated.
+	API string
+}
+
+// String names the engine as every run's first progress line does.
+func (e EngineInfo) String() string {
+	return fmt.Sprintf("engine %s (docker context %s): swarm manager %s, Docker %s, API %s", e.Host, e.Context, e.Name, e.ServerVersion, e.API)
+}
+
+// Connect reaches the engine as Connect does with no --context.
 func Connect(ctx context.Context, timeout time.Duration) (client.APIClient, system.Info, error) {
-	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
-	host := os.Getenv("DOCKER_HOST")
-	invalid := func(detail string) error {
-		return &jobs.UsageError{Msg: fmt.Sprintf("DOCKER_HOST %q is not valid%s: use unix:///path, tcp://host:port or ssh://user@host", Redact(host), detail)}
-	}
-	if scheme, _, _ := strings.Cut(host, "://"); host != "" && !map[string]bool{"unix": true, "tcp": true, "ssh": true, "npipe": true, "http": true, "https": true}[scheme] {
-		return nil, system.Info{}, invalid("")
-	}
-	if host != "" {
-		helper, err := connhelper.GetConnectionHelper(host)
-		if err != nil {
-			return nil, system.Info{}, invalid(fmt.Sprintf(" (%v)", err))
-		}
-		if helper != nil {
-			opts = append(opts, client.WithHost(helper.Host), client.WithDialContext(helper.Dialer))
-		}
-	}
-	engine, err := client.NewClientWithOpts(opts...)
+	engine, info, err := ConnectTo(ctx, Common{ConnectTimeout: timeout})
+	return engine, info.Info, err
+}
+
+// ConnectTo reaches the engine the way the docker CLI does, through
+// docker/cli's own context store: the context named by --context, else
+// DOCKER_HOST (the "default" context, with DOCKER_TLS_VERIFY and
+// DOCKER_CERT_PATH), else DOCKER_CONTEXT, else the current context of
+// ~/.docker/config.json (DOCKER_CONFIG), else the default socket. It checks
+// that the engine is a swarm manager.
+func ConnectTo(ctx context.Context, c Common) (client.APIClient, EngineInfo, error) {
+	ep, reached, err := resolveEndpoint(c.DockerContext)
 	if err != nil {
-		return nil, system.Info{}, invalid(": " + Redact(err.Error()))
+		return nil, EngineInfo{}, err
 	}
-	cctx, cancel := context.WithTimeout(ctx, timeout)
+	opts, err := ep.ClientOpts()
+	if err != nil {
+		return nil, EngineInfo{}, reached.invalid(err)
+	}
+	engine, err := client.NewClientWithOpts(append(opts, client.WithUserAgent("jobrun"))...)
+	if err != nil {
+		return nil, EngineInfo{}, reached.invalid(err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.ConnectTimeout)
 	defer cancel()
 	info, err := engine.Info(cctx)
 	if err != nil {
 		engine.Close()
 		if ctx.Err() != nil {
-			return nil, system.Info{}, ctx.Err()
+			return nil, EngineInfo{}, ctx.Err()
 		}
-		return nil, system.Info{}, &jobs.EngineError{Msg: fmt.Sprintf("cannot reach the Docker engine at %s within %s: start it, or point DOCKER_HOST at a swarm manager", Redact(engine.DaemonHost()), timeout)}
+		return nil, EngineInfo{}, &jobs.EngineError{Msg: fmt.Sprintf("cannot reach the Docker engine at %s within %s (%s): start it, or %s", reached.where(), c.ConnectTimeout, oneLine(err), reached.fix())}
 	}
 	switch {
 	case info.Swarm.LocalNodeState != "active":
 		engine.Close()
-		return nil, system.Info{}, &jobs.EngineError{Msg: fmt.Sprintf("the engine at %s is not in swarm mode: run docker swarm init, or point DOCKER_HOST at a swarm manager", Redact(engine.DaemonHost()))}
+		return nil, EngineInfo{}, &jobs.EngineError{Msg: fmt.Sprintf("the engine at %s is not in swarm mode: run docker swarm init, or %s", reached.where(), reached.fix())}
 	case !info.Swarm.ControlAvailable:
 		engine.Close()
-		return nil, system.Info{}, &jobs.EngineError{Msg: fmt.Sprintf("the engine at %s is a swarm worker: point DOCKER_HOST at a manager (docker node ls there lists them; managers are marked Leader or Reachable)", Redact(engine.DaemonHost()))}
+		return nil, EngineInfo{}, &jobs.EngineError{Msg: fmt.Sprintf("the engine at %s is a swarm worker: %s (docker node ls there lists them; managers are marked Leader or Reachable)", reached.where(), reached.fix())}
 	}
-	return engine, info, nil
+	reached.Info, reached.API = info, engine.ClientVersion()
+	return engine, reached, nil
+}
+
+// resolveEndpoint is the endpoint the docker CLI would use given --context
+// dockerContext and this environment, and the context it comes from.
+func resolveEndpoint(dockerContext string) (docker.Endpoint, EngineInfo, error) {
+	// The CLI's own flags and their defaults from DOCKER_TLS,
+	// DOCKER_TLS_VERIFY and DOCKER_CERT_PATH.
+	opts := cliflags.NewClientOptions()
+	flags := pflag.NewFlagSet("docker", pflag.ContinueOnError)
+	opts.InstallFlags(flags)
+	opts.Context = dockerContext
+	opts.SetDefaultOptions(flags)
+	host := os.Getenv(client.EnvOverrideHost)
+	reached := EngineInfo{Context: dockerContext, Host: Redact(host)}
+	cli, err := command.NewDockerCli()
+	if err == nil {
+		err = cli.Initialize(opts)
+	}
+	if err != nil {
+		return docker.Endpoint{}, reached, &jobs.UsageError{Msg: "docker client settings: " + Redact(err.Error())}
+	}
+	reached.Context = cli.CurrentContext()
+	if reached.Context == command.DefaultContextName && host != "" {
+		if scheme, _, _ := strings.Cut(host, "://"); !map[string]bool{"unix": true, "tcp": true, "ssh": true, "npipe": true, "http": true, "https": true}[scheme] {
+			return docker.Endpoint{}, reached, reached.invalid(nil)
+		}
+	}
+	store := cli.ContextStore()
+	meta, err := store.GetMetadata(reached.Context)
+	if errdefs.IsNotFound(err) {
+		return docker.Endpoint{}, reached, &jobs.UsageError{Msg: fmt.Sprintf("docker context %q (%s) does not exist: docker context ls lists them", reached.Context, contextSource(dockerContext))}
+	}
+	var ep docker.Endpoint
+	if err == nil {
+		var epMeta docker.EndpointMeta
+		if epMeta, err = docker.EndpointFromContext(meta); err == nil {
+			ep, err = docker.WithTLSData(store, reached.Context, epMeta)
+		}
+	}
+	if err != nil {
+		return docker.Endpoint{}, reached, reached.invalid(err)
+	}
+	reached.Host = Redact(ep.Host)
+	return ep, reached, nil
+}
+
+// oneLine is an error on one line (ssh's stderr may have several), its
+// passwords hidden.
+func oneLine(err error) string {
+	return Redact(strings.Join(strings.Fields(err.Error()), " "))
+}
+
+// contextSource says where the docker CLI took a context's name from.
+func contextSource(flag string) string {
+	switch {
+	case flag != "":
+		return "--context"
+	case os.Getenv(command.EnvOverrideContext) != "":
+		return command.EnvOverrideContext
+	default:
+		return "the current context in " + filepath.Join(config.Dir(), config.ConfigFileName)
+	}
+}
+
+// invalid is the usage error for an endpoint the client cannot use.
+func (e EngineInfo) invalid(err error) error {
+	detail := ""
+	if err != nil {
+		detail = " (" + Redact(err.Error()) + ")"
+	}
+	if e.Context == command.DefaultContextName {
+		return &jobs.UsageError{Msg: fmt.Sprintf("DOCKER_HOST %q is not valid%s: use unix:///path, tcp://host:port or ssh://user@host", e.Host, detail)}
+	}
+	return &jobs.UsageError{Msg: fmt.Sprintf("docker context %q is not usable%s: docker context inspect %s shows it", e.Context, detail, e.Context)}
+}
+
+// where names the endpoint, and its context when it is not the default.
+func (e EngineInfo) where() string {
+	if e.Context == command.DefaultContextName {
+		return e.Host
+	}
+	return fmt.Sprintf("%s (docker context %s)", e.Host, e.Context)
+}
+
+// fix says how to point jobrun at a swarm manager.
+func (e EngineInfo) fix() string {
+	if e.Context == command.DefaultContextName {
+		return "point DOCKER_HOST (or --context) at a swarm manager"
+	}
+	return "choose a swarm manager's context with --context or docker context use, or set DOCKER_HOST"
 }
 
 var passwordInURL = regexp.MustCompile(`(://[^:/@\s]+):[^@/\s]+@`)

@@ -13,7 +13,10 @@ import (
 
 // Common are the flags of every command that reads a stack's jobs.
 type Common struct {
-	Stack          string
+	Stack string
+	// DockerContext is --context: a docker context by name, which wins
+	// over DOCKER_HOST as docker --context does ("": the CLI's choice).
+	DockerContext  string
 	ConnectTimeout time.Duration
 }
 
@@ -91,4 +94,15 @@ func ResolveVersion(v string, git func() (string, error)) (string, error) {
 		return "", &jobs.UsageError{Msg: fmt.Sprintf("version %q is not a valid image tag: use letters, digits, '_', '.' and '-' (128 at most)", v)}
 	}
 	return v, nil
+}
+
+// KeepRunsFlag is --keep-runs: how many runs of each job keep their records.
+func KeepRunsFlag(dest *int) cli.Flag {
+	return &cli.IntFlag{Name: "keep-runs", Value: jobs.DefaultKeep, EnvVars: []string{"JOBRUN_KEEP_RUNS"}, Destination: dest,
+		Usage: "keep the records of each job's newest N runs (and the newest success of each version among them); older ones are pruned"}
+}
+
+// KeepRunsError says what is wrong with --keep-runs N.
+func KeepRunsError(n int) error {
+	return &jobs.UsageError{Msg: fmt.Sprintf("--keep-runs %d must be at least 1: the newest runs are always kept (default %d)", n, jobs.DefaultKeep)}
 }

@@ -19,6 +19,7 @@ type Options struct {
 	cmdutil.Common
 	Job    string // "" = every job
 	Output string
+	Last   int // the newest runs shown; 0 = all
 }
 
 // NewCommand is `jobrun history`.
@@ -26,7 +27,8 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 	o := &Options{}
 	return &cli.Command{
 		Name: "history", Usage: "list recorded runs", ArgsUsage: "[JOB]",
-		Flags: append(cmdutil.CommonFlags(&o.Common), cmdutil.OutputFlag(&o.Output)),
+		Flags: append(cmdutil.CommonFlags(&o.Common), cmdutil.OutputFlag(&o.Output),
+			&cli.IntFlag{Name: "last", Value: 20, Destination: &o.Last, Usage: "show the newest `N` runs (0: all)"}),
 		Action: func(c *cli.Context) error {
 			o.Job = c.Args().First()
 			return Run(c.Context, f, o)
@@ -42,12 +44,15 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if err := cmdutil.CheckOutput(o.Output); err != nil {
 		return err
 	}
+	if o.Last < 0 {
+		return &jobs.UsageError{Msg: fmt.Sprintf("--last %d: give the number of runs to show, or 0 for all", o.Last)}
+	}
 	engine, _, err := f.Connect(ctx, o.ConnectTimeout)
 	if err != nil {
 		return err
 	}
 	defer engine.Close()
-	recs, err := jobs.Records{Engine: engine}.List(ctx, o.Stack, o.Job)
+	recs, err := jobs.Records{Engine: engine}.Find(ctx, jobs.RecordFilter{Stack: o.Stack, Job: o.Job}, o.Last)
 	if err != nil {
 		return &jobs.EngineError{Msg: "read run records", Err: err}
 	}

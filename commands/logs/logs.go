@@ -68,19 +68,18 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 			return err
 		}
 	}
-	rec, found, err := jobs.Records{Engine: engine}.Newest(ctx, o.Stack, o.Job, func(r jobs.Record) bool {
-		return o.Version == "" || r.Version == o.Version
-	})
+	newest, err := jobs.Records{Engine: engine}.Find(ctx, jobs.RecordFilter{Stack: o.Stack, Job: o.Job, Version: o.Version}, 1)
 	if err != nil {
 		return &jobs.EngineError{Msg: "read run records", Err: err}
 	}
-	if !found {
+	if len(newest) == 0 {
 		what := o.Job
 		if o.Version != "" {
 			what += " version " + o.Version
 		}
 		return &jobs.UsageError{Msg: fmt.Sprintf("%s has no recorded run in stack %s: run it first (jobrun %s), or check the name with jobrun history", what, o.Stack, o.Job)}
 	}
+	rec := newest[0]
 	if o.Attempt < 0 || o.Attempt > len(rec.Attempts) {
 		return &jobs.UsageError{Msg: fmt.Sprintf("--attempt %d is out of range: run %s of %s had %d attempt(s)", o.Attempt, rec.RunID, o.Job, len(rec.Attempts))}
 	}

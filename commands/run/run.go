@@ -46,6 +46,7 @@ func Flags(o *Options) []cli.Flag {
 		cmdutil.OutputFlag(&o.Output),
 		&cli.StringFlag{Name: "resolve-image", Value: "always", EnvVars: []string{"JOBRUN_RESOLVE_IMAGE"}, Destination: &o.ResolveImage, Usage: "pin the image to its registry digest, as docker stack deploy --resolve-image: always, changed or never"},
 		&cli.BoolFlag{Name: "keep", EnvVars: []string{"JOBRUN_KEEP"}, Destination: &o.Run.Keep, Usage: "leave the job service in place when it ends"},
+		cmdutil.KeepRunsFlag(&o.Run.KeepRuns),
 		&cli.BoolFlag{Name: "force", EnvVars: []string{"JOBRUN_FORCE"}, Destination: &o.Run.Force, Usage: "run even if this version already succeeded"},
 		&cli.BoolFlag{Name: "detach-on-interrupt", EnvVars: []string{"JOBRUN_DETACH_ON_INTERRUPT"}, Destination: &o.Run.DetachOnInterrupt, Usage: "on Ctrl-C leave the job running instead of stopping it"},
 		&cli.BoolFlag{Name: "parallel", EnvVars: []string{"JOBRUN_PARALLEL"}, Destination: &o.Parallel, Usage: "run several jobs at once instead of in order"},
@@ -91,6 +92,8 @@ func (o *Options) Check(f *cmdutil.Factory) (jobs.SpecOptions, error) {
 		return jobs.SpecOptions{}, &jobs.UsageError{Msg: fmt.Sprintf("--timeout %s must be positive: use e.g. 30m", o.Run.Timeout)}
 	case o.PendingTimeout <= 0:
 		return jobs.SpecOptions{}, &jobs.UsageError{Msg: fmt.Sprintf("--pending-timeout %s must be positive: use e.g. 2m", o.PendingTimeout)}
+	case o.Run.KeepRuns < 1:
+		return jobs.SpecOptions{}, cmdutil.KeepRunsError(o.Run.KeepRuns)
 	case o.ResolveImage != "always" && o.ResolveImage != "changed" && o.ResolveImage != "never":
 		return jobs.SpecOptions{}, &jobs.UsageError{Msg: fmt.Sprintf("--resolve-image %q is unknown: use always, changed or never", o.ResolveImage)}
 	}

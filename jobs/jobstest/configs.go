@@ -43,8 +43,9 @@ func (c *Configs) ConfigList(_ context.Context, o swarm.ConfigListOptions) ([]sw
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []swarm.Config
+	want := o.Filters.Get("label")
 	for _, cfg := range c.configs {
-		if matches(cfg.Spec.Labels, o.Filters.Get("label")) {
+		if matches(cfg.Spec.Labels, want) {
 			out = append(out, cfg)
 		}
 	}

@@ -1,0 +1,109 @@
+package cmdutil
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/docker/cli/cli/command"
+	"github.com/docker/cli/cli/config"
+	"github.com/docker/cli/cli/context/docker"
+	"github.com/docker/cli/cli/context/store"
+
+	"jobrun/jobs"
+)
+
+// dockerConfig makes dir the docker CLI's config directory, with the
+// contexts (name → host) written by docker/cli's own store, as `docker
+// context create NAME --docker host=HOST` writes them, and currentContext
+// set as `docker context use` sets it.
+func dockerConfig(t *testing.T, current string, contexts map[string]string) {
+	t.Helper()
+	dir := t.TempDir()
+	config.SetDir(dir) // config.Dir() reads DOCKER_CONFIG once per process
+	s := store.New(config.ContextStoreDir(), command.DefaultContextStoreConfig())
+	for name, host := range contexts {
+		meta := store.Metadata{Name: name, Metadata: command.DockerContext{},
+			Endpoints: map[string]any{docker.DockerEndpoint: docker.EndpointMeta{Host: host}}}
+		if err := s.CreateOrUpdate(meta); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if current != "" {
+		if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"currentContext": "`+current+`"}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// The engine is the one the docker CLI picks, in the CLI's order.
+func TestResolveEndpoint(t *testing.T) {
+	contexts := map[string]string{"prod": "ssh://deploy@prod-manager", "staging": "tcp://staging:2375", "local": "unix:///run/local.sock"}
+	tests := []struct {
+		name, flag, current, host, dockerContext string
+		wantContext, wantHost                    string
+	}{
+		{name: "nothing set: the default socket", wantContext: "default", wantHost: "unix:///var/run/docker.sock"},
+		{name: "DOCKER_HOST", host: "unix:///run/x.sock", wantContext: "default", wantHost: "unix:///run/x.sock"},
+		{name: "docker context use", current: "prod", wantContext: "prod", wantHost: "ssh://deploy@prod-manager"},
+		{name: "DOCKER_CONTEXT over the current context", current: "prod", dockerContext: "staging", wantContext: "staging", wantHost: "tcp://staging:2375"},
+		{name: "DOCKER_HOST over DOCKER_CONTEXT and the current context", current: "prod", dockerContext: "staging", host: "unix:///run/x.sock", wantContext: "default", wantHost: "unix:///run/x.sock"},
+		{name: "--context over DOCKER_HOST", flag: "local", host: "unix:///run/x.sock", dockerContext: "staging", wantContext: "local", wantHost: "unix:///run/local.sock"},
+		{name: "--context default is DOCKER_HOST", flag: "default", host: "unix:///run/x.sock", current: "prod", wantContext: "default", wantHost: "unix:///run/x.sock"},
+		{name: "a password in DOCKER_HOST is hidden", host: "tcp://deploy:hunter2@10.0.0.1:2376", wantContext: "default", wantHost: "tcp://10.0.0.1:2376"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dockerConfig(t, tt.current, contexts)
+			t.Setenv("DOCKER_HOST", tt.host)
+			t.Setenv("DOCKER_CONTEXT", tt.dockerContext)
+			ep, reached, err := resolveEndpoint(tt.flag)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if reached.Context != tt.wantContext || reached.Host != tt.wantHost {
+				t.Errorf("got context %q host %q, want %q %q", reached.Context, reached.Host, tt.wantContext, tt.wantHost)
+			}
+			if _, err := ep.ClientOpts(); err != nil {
+				t.Errorf("client options: %v", err)
+			}
+		})
+	}
+}
+
+// A context that does not exist, or a DOCKER_HOST the client cannot use,
+// is a usage error that says where the name came from and what to do.
+func TestResolveEndpointErrors(t *testing.T) {
+	tests := []struct {
+		name, flag, current, host, dockerContext string
+		want                                     []string
+	}{
+		{name: "--context unknown", flag: "nosuch", want: []string{`docker context "nosuch" (--context) does not exist`, "docker context ls"}},
+		{name: "DOCKER_CONTEXT unknown", dockerContext: "nosuch", want: []string{`"nosuch" (DOCKER_CONTEXT)`}},
+		{name: "current context unknown", current: "nosuch", want: []string{`"nosuch" (the current context in `, "config.json)"}},
+		{name: "DOCKER_HOST malformed", host: "nonsense://x", want: []string{`DOCKER_HOST "nonsense://x" is not valid`, "unix:///path"}},
+		{name: "DOCKER_HOST password", host: "tcp://deploy:hunter2@host:port", want: []string{"DOCKER_HOST", "deploy:***@"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dockerConfig(t, tt.current, nil)
+			t.Setenv("DOCKER_HOST", tt.host)
+			t.Setenv("DOCKER_CONTEXT", tt.dockerContext)
+			_, _, err := resolveEndpoint(tt.flag)
+			var usage *jobs.UsageError
+			if !errors.As(err, &usage) {
+				t.Fatalf("got %v, want a usage error", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%q lacks %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("%q shows the password", err)
+			}
+		})
+	}
+}
