@@ -18,44 +18,63 @@ const cleanupTimeout = 30 * time.Second
 // confirm.
 const unconfirmedDrain = 5 * time.Second
 
-// finish applies the end-of-run rules to a watched run, in order:
+// finish applies the end-of-run rules to a watched run, one step each:
 //
-//  1. The owner stops the job, so that nothing of it runs or starts again
-//     on any node — unless the user detached on interrupt, or the service
-//     was removed outside jobrun (then it says what Swarm still runs).
-//  2. The last output of every attempt is read, within the drain timeout.
-//  3. The owner records the run, then removes the service, unless --keep,
-//     a detach, or a stop it could not confirm: the service then stays as
-//     the job's lock. An attached run reports the owner's record.
+//  1. end: the owner stops the job, so that nothing of it runs or starts
+//     again on any node — unless the user detached on interrupt, or the
+//     service was removed outside jobrun (then it says what Swarm still runs).
+//  2. drain: the last output of every attempt is read, within the drain
+//     timeout (a short one when Swarm could not confirm the stop).
+//  3. keep: the owner records the run, then removes the service, unless
+//     --keep, a detach, or a stop it could not confirm: the service then
+//     stays as the job's lock. An attached run reports the owner's record.
 func (r *Runner) finish(ctx context.Context, job Job, l lease, v Verdict, out *followers, rec Record) (Record, error) {
 	rec.Outcome, rec.Reason, rec.Attempts, rec.Surplus = v.Outcome, v.Reason, v.Attempts, v.Surplus
 	if v.Outcome == Rejected && strings.Contains(v.Reason, "No such image") {
 		rec.Reason += ": " + pullHint(rec.Image, r.Opts.RegistryAuth != "")
 	}
+	stopped := r.end(ctx, job, l, v, &rec)
+	outputs := r.drain(job, l, v, stopped, out, &rec)
+	rec = r.keep(ctx, job, l, v, stopped, outputs, rec)
+	r.Report.Done(rec)
+	if rec.Outcome != Succeeded {
+		return rec, &VerdictError{Outcome: rec.Outcome}
+	}
+	return rec, nil
+}
+
+// end is rule 1: it reports whether nothing of the job runs any more.
+func (r *Runner) end(ctx context.Context, job Job, l lease, v Verdict, rec *Record) bool {
 	cleanCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	detached := v.Outcome == Interrupted && r.Opts.DetachOnInterrupt
-	stopped := false
 	switch {
 	case v.Outcome == Removed:
 		r.orphans(cleanCtx, job, v.Attempts)
-	case detached:
+	case r.detached(v):
 		r.Report.Notice(job.Name, fmt.Sprintf("left running: service %s (stop it with docker service rm %s)", job.Spec.Name, job.Spec.Name))
 	case l.owner:
-		r.checkSurplus(cleanCtx, l, &rec)
+		r.checkSurplus(cleanCtx, l, rec)
 		// Ended runs only need the stop as a guard; say it when it ends one.
 		// The stop waits out the job's own grace period and gives up on its
 		// own deadline: cleanupTimeout must not cut it short.
 		stopCtx, cancelStop := context.WithTimeout(context.WithoutCancel(ctx), stopGrace(job)+stopSlack+cleanupTimeout)
-		stopped = r.stop(stopCtx, job, l.serviceID, v.Outcome == TimedOut || v.Outcome == Interrupted)
-		cancelStop()
-		if !stopped {
-			rec.StopNote = "the stop could not be confirmed: see the run's last progress lines"
+		defer cancelStop()
+		if r.stop(stopCtx, job, l.serviceID, v.Outcome == TimedOut || v.Outcome == Interrupted) {
+			return true
 		}
+		rec.StopNote = "the stop could not be confirmed: see the run's last progress lines"
 	}
+	return false
+}
 
+func (r *Runner) detached(v Verdict) bool {
+	return v.Outcome == Interrupted && r.Opts.DetachOnInterrupt
+}
+
+// drain is rule 2: the attempts' last output, and the streams' locations.
+func (r *Runner) drain(job Job, l lease, v Verdict, stopped bool, out *followers, rec *Record) []AttemptOutput {
 	drainFor := r.Opts.DrainTimeout
-	if l.owner && !stopped && !detached && v.Outcome != Removed {
+	if l.owner && !stopped && !r.detached(v) && v.Outcome != Removed {
 		// Swarm still reports the job running where it cannot stop it (a
 		// lost node): that attempt's last output cannot be read now.
 		drainFor = min(drainFor, unconfirmedDrain)
@@ -70,8 +89,13 @@ func (r *Runner) finish(ctx context.Context, job Job, l lease, v Verdict, out *f
 			rec.Attempts[i].LogStream = r.Logs.Location(taskOf(job, a))
 		}
 	}
-	saveCtx, cancelSave := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-	defer cancelSave()
+	return outputs
+}
+
+// keep is rule 3: the record kept, then the service removed.
+func (r *Runner) keep(ctx context.Context, job Job, l lease, v Verdict, stopped bool, outputs []AttemptOutput, rec Record) Record {
+	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
 	switch {
 	case !l.owner && v.Outcome == Removed:
 		// The owner removes the service when the run ends: its record has the verdict.
@@ -90,11 +114,7 @@ func (r *Runner) finish(ctx context.Context, job Job, l lease, v Verdict, out *f
 		}
 		r.pruneRecords(saveCtx, job)
 	}
-	r.Report.Done(rec)
-	if rec.Outcome != Succeeded {
-		return rec, &VerdictError{Outcome: rec.Outcome}
-	}
-	return rec, nil
+	return rec
 }
 
 // checkSurplus looks once more at every task of the service: more
