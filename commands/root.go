@@ -13,6 +13,7 @@ import (
 	"github.com/xrash/smetrics"
 
 	"jobrun/commands/cmdutil"
+	"jobrun/commands/completion"
 	"jobrun/commands/deploy"
 	"jobrun/commands/history"
 	"jobrun/commands/logs"
@@ -46,6 +47,7 @@ func NewApp(f *cmdutil.Factory, jobrunVersion string) *App {
 			logs.NewCommand(f),
 			prune.NewCommand(f),
 			version.NewCommand(f, jobrunVersion),
+			completion.NewCommand(f),
 		},
 	}
 	for _, c := range app.Commands {

@@ -4,15 +4,17 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/cli/cli/command"
 	"github.com/docker/cli/cli/config"
+	"github.com/docker/cli/cli/connhelper"
 	"github.com/docker/cli/cli/context/docker"
 	cliflags "github.com/docker/cli/cli/flags"
 	"github.com/docker/docker/api/types/system"
@@ -41,19 +43,13 @@ func (e EngineInfo) String() string {
 	return fmt.Sprintf("engine %s (docker context %s): swarm manager %s, Docker %s, API %s", e.Host, e.Context, e.Name, e.ServerVersion, e.API)
 }
 
-// Connect reaches the engine as Connect does with no --context.
-func Connect(ctx context.Context, timeout time.Duration) (client.APIClient, system.Info, error) {
-	engine, info, err := ConnectTo(ctx, Common{ConnectTimeout: timeout})
-	return engine, info.Info, err
-}
-
-// ConnectTo reaches the engine the way the docker CLI does, through
+// Connect reaches the engine the way the docker CLI does, through
 // docker/cli's own context store: the context named by --context, else
 // DOCKER_HOST (the "default" context, with DOCKER_TLS_VERIFY and
 // DOCKER_CERT_PATH), else DOCKER_CONTEXT, else the current context of
 // ~/.docker/config.json (DOCKER_CONFIG), else the default socket. It checks
 // that the engine is a swarm manager.
-func ConnectTo(ctx context.Context, c Common) (client.APIClient, EngineInfo, error) {
+func Connect(ctx context.Context, c Common) (client.APIClient, EngineInfo, error) {
 	ep, reached, err := resolveEndpoint(c.DockerContext)
 	if err != nil {
 		return nil, EngineInfo{}, err
@@ -62,9 +58,18 @@ func ConnectTo(ctx context.Context, c Common) (client.APIClient, EngineInfo, err
 	if err != nil {
 		return nil, EngineInfo{}, reached.invalid(err)
 	}
-	engine, err := client.NewClientWithOpts(append(opts, client.WithUserAgent("jobrun"))...)
+	var streams *streamsApart
+	if helper, _ := connhelper.GetConnectionHelper(ep.Host); helper != nil {
+		streams = newStreamsApart(helper.Dialer)
+		opts = append(opts, client.WithHTTPClient(&http.Client{Transport: streams}))
+	}
+	cl, err := client.NewClientWithOpts(append(opts, client.WithUserAgent("jobrun"))...)
 	if err != nil {
 		return nil, EngineInfo{}, reached.invalid(err)
+	}
+	var engine client.APIClient = cl
+	if streams != nil {
+		engine = closing{cl, streams}
 	}
 	cctx, cancel := context.WithTimeout(ctx, c.ConnectTimeout)
 	defer cancel()
@@ -84,8 +89,41 @@ func ConnectTo(ctx context.Context, c Common) (client.APIClient, EngineInfo, err
 		engine.Close()
 		return nil, EngineInfo{}, &jobs.EngineError{Msg: fmt.Sprintf("the engine at %s is a swarm worker: %s (docker node ls there lists them; managers are marked Leader or Reachable)", reached.where(), reached.fix())}
 	}
-	reached.Info, reached.API = info, engine.ClientVersion()
+	reached.Info, reached.API = info, cl.ClientVersion()
 	return engine, reached, nil
+}
+
+// streamsApart sends the engine's long-lived streams (events, followed
+// logs) over connections of their own. Through a connection helper (ssh://)
+// every connection is an ssh process and a login, about 300 ms: a stream
+// that took the one warm connection would have the next request wait for a
+// new login; apart, requests keep theirs and a stream's login overlaps the
+// run (BENCHMARKS.md, ssh).
+type streamsApart struct{ requests, streams *http.Transport }
+
+func newStreamsApart(dial func(ctx context.Context, network, addr string) (net.Conn, error)) *streamsApart {
+	return &streamsApart{requests: &http.Transport{DialContext: dial}, streams: &http.Transport{DialContext: dial}}
+}
+
+func (t *streamsApart) RoundTrip(req *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(req.URL.Path, "/events") || req.URL.Query().Get("follow") != "" {
+		return t.streams.RoundTrip(req)
+	}
+	return t.requests.RoundTrip(req)
+}
+
+// closing is the client whose Close also ends the idle connections (ssh
+// processes) of its own transports, as the client's Close does for its
+// default one.
+type closing struct {
+	*client.Client
+	streams *streamsApart
+}
+
+func (c closing) Close() error {
+	c.streams.requests.CloseIdleConnections()
+	c.streams.streams.CloseIdleConnections()
+	return c.Client.Close()
 }
 
 // resolveEndpoint is the endpoint the docker CLI would use given --context

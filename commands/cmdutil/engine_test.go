@@ -1,10 +1,16 @@
 package cmdutil
 
 import (
+	"context"
 	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/docker/cli/cli/command"
@@ -105,5 +111,36 @@ func TestResolveEndpointErrors(t *testing.T) {
 				t.Errorf("%q shows the password", err)
 			}
 		})
+	}
+}
+
+// Over a connection helper, the events and followed-logs streams get
+// connections of their own; every other request reuses one.
+func TestStreamsApart(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	var mu sync.Mutex
+	dials := map[string]int{}
+	dialer := func(name string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return func(ctx context.Context, _, _ string) (net.Conn, error) {
+			mu.Lock()
+			dials[name]++
+			mu.Unlock()
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", srv.Listener.Addr().String())
+		}
+	}
+	rt := &streamsApart{requests: &http.Transport{DialContext: dialer("requests")}, streams: &http.Transport{DialContext: dialer("streams")}}
+	c := &http.Client{Transport: rt}
+	for _, path := range []string{"/_ping", "/v1.41/info", "/v1.41/events?filters=x", "/v1.41/tasks", "/v1.41/tasks/t1/logs?follow=1&stdout=1", "/v1.41/tasks/t1/logs?stdout=1", "/v1.41/services/s"} {
+		resp, err := c.Get("http://docker.example.com" + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	if dials["requests"] != 1 || dials["streams"] != 1 {
+		t.Errorf("dials %v, want one for the requests and one for the streams", dials)
 	}
 }

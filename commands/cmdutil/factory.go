@@ -8,7 +8,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/client"
 )
 
@@ -22,9 +21,10 @@ type IO struct {
 // engine, environment and clock; tests with their own.
 type Factory struct {
 	IO IO
-	// Connect reaches the engine as the docker CLI does and checks that it
-	// is a swarm manager; Info says its default log driver.
-	Connect func(ctx context.Context, timeout time.Duration) (client.APIClient, system.Info, error)
+	// Connect reaches the engine as the docker CLI does (--context,
+	// DOCKER_HOST, DOCKER_CONTEXT, docker context use) and checks that it is
+	// a swarm manager; EngineInfo names it and says its default log driver.
+	Connect func(ctx context.Context, c Common) (client.APIClient, EngineInfo, error)
 	// RegistryAuth is X-Registry-Auth for an image, "" for none.
 	RegistryAuth func(image string) string
 	Env          map[string]string // for ${VAR} in stack files

@@ -20,10 +20,11 @@ type Common struct {
 	ConnectTimeout time.Duration
 }
 
-// CommonFlags are --stack and --connect-timeout.
+// CommonFlags are --stack, --context and --connect-timeout.
 func CommonFlags(c *Common) []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "stack", EnvVars: []string{"JOBRUN_STACK"}, Destination: &c.Stack, Usage: "the deployed stack's name (as in docker stack deploy ... NAME)"},
+		&cli.StringFlag{Name: "context", EnvVars: []string{"JOBRUN_CONTEXT"}, Destination: &c.DockerContext, Usage: "the docker context to reach the engine through (docker context ls), over DOCKER_HOST, DOCKER_CONTEXT and docker context use, as docker --context"},
 		&cli.DurationFlag{Name: "connect-timeout", Value: 10 * time.Second, EnvVars: []string{"JOBRUN_CONNECT_TIMEOUT"}, Destination: &c.ConnectTimeout, Usage: "how long to try reaching the engine at start"},
 	}
 }

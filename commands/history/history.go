@@ -47,7 +47,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if o.Last < 0 {
 		return &jobs.UsageError{Msg: fmt.Sprintf("--last %d: give the number of runs to show, or 0 for all", o.Last)}
 	}
-	engine, _, err := f.Connect(ctx, o.ConnectTimeout)
+	engine, _, err := f.Connect(ctx, o.Common)
 	if err != nil {
 		return err
 	}

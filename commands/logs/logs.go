@@ -57,7 +57,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if err := cmdutil.CheckLogs(&o.Logs); err != nil {
 		return err
 	}
-	engine, info, err := f.Connect(ctx, o.ConnectTimeout)
+	engine, info, err := f.Connect(ctx, o.Common)
 	if err != nil {
 		return err
 	}

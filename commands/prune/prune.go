@@ -40,7 +40,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if o.KeepRuns < 1 {
 		return cmdutil.KeepRunsError(o.KeepRuns)
 	}
-	engine, _, err := f.Connect(ctx, o.ConnectTimeout)
+	engine, _, err := f.Connect(ctx, o.Common)
 	if err != nil {
 		return err
 	}

@@ -155,12 +155,13 @@ func CheckJobs(stack *jobs.Stack, names []string) error {
 
 // Connect reaches the engine and says, as who, how jobs run on it.
 func (o *Options) Connect(ctx context.Context, f *cmdutil.Factory, spec *jobs.SpecOptions, who string) (client.APIClient, jobs.Reporter, error) {
-	engine, info, err := f.Connect(ctx, o.ConnectTimeout)
+	engine, info, err := f.Connect(ctx, o.Common)
 	if err != nil {
 		return nil, nil, err
 	}
 	o.Logs.DefaultDriver = info.LoggingDriver
 	report := jobs.NewTextReporter(f.IO.Out, f.IO.Err, f.IO.OutIsTerminal, o.Output == "json")
+	report.Notice(who, info.String()) // the run's first line: which engine
 	spec.Legacy = o.Legacy || versions.LessThan(engine.ClientVersion(), jobs.ReplicatedJobsAPI)
 	if spec.Legacy {
 		report.Notice(who, fmt.Sprintf("engine API %s has no replicated jobs (1.41+): running each job as a replicas:1 service with the same restart policy", engine.ClientVersion()))

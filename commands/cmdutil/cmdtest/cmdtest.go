@@ -48,8 +48,8 @@ func Factory(engine *Engine, t time.Time) (f *cmdutil.Factory, out, errb *bytes.
 	out, errb = &bytes.Buffer{}, &bytes.Buffer{}
 	return &cmdutil.Factory{
 		IO: cmdutil.IO{Out: out, Err: errb},
-		Connect: func(context.Context, time.Duration) (client.APIClient, system.Info, error) {
-			return engine, system.Info{LoggingDriver: "json-file"}, nil
+		Connect: func(context.Context, cmdutil.Common) (client.APIClient, cmdutil.EngineInfo, error) {
+			return engine, cmdutil.EngineInfo{Info: system.Info{LoggingDriver: "json-file"}, Context: "default", Host: "unix:///var/run/docker.sock"}, nil
 		},
 		Now:   func() time.Time { return t },
 		After: func(time.Duration) <-chan time.Time { return make(chan time.Time) },
