@@ -16,8 +16,10 @@ type outage struct {
 	since  time.Time // zero while the engine answers
 }
 
-// observe takes the outcome of one engine call.
-func (o *outage) observe(err error) {
+// observe takes the outcome of one engine call made at start: an engine
+// that does not answer may take long to say so (a manager without a leader
+// gives up on a request after 20 s), and it was out from that call on.
+func (o *outage) observe(start time.Time, err error) {
 	switch {
 	case o == nil:
 	case err == nil && !o.since.IsZero():
@@ -26,7 +28,7 @@ func (o *outage) observe(err error) {
 		}
 		o.since = time.Time{}
 	case retry.Transient(err) && o.since.IsZero():
-		o.since = o.now()
+		o.since = start
 		if o.onDown != nil {
 			o.onDown(oneLine(err))
 		}

@@ -80,8 +80,9 @@ func (w Waiter) Watch(ctx context.Context, serviceID string, onChange func(Verdi
 		var tasks []swarm.Task
 		err := retry.Do(ctx, retry.Policy(100*time.Millisecond, 2*time.Second, w.Reconnect), func() error {
 			var err error
+			start := w.Now()
 			tasks, err = w.Engine.TaskList(ctx, opts)
-			w.outage.observe(err)
+			w.outage.observe(start, err)
 			return err
 		})
 		if errdefs.IsNotFound(err) { // the engine resolves the service filter
@@ -165,8 +166,9 @@ func (w Waiter) inspect(ctx context.Context, id string) (swarm.Service, error) {
 	var svc swarm.Service
 	err := retry.Do(ctx, retry.Policy(100*time.Millisecond, 2*time.Second, w.Reconnect), func() error {
 		var err error
+		start := w.Now()
 		svc, _, err = w.Engine.ServiceInspectWithRaw(ctx, id, swarm.ServiceInspectOptions{})
-		w.outage.observe(err)
+		w.outage.observe(start, err)
 		return err
 	})
 	if err != nil && !errdefs.IsNotFound(err) && ctx.Err() == nil {

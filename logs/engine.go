@@ -163,12 +163,6 @@ func (f *engineFollow) read(ctx context.Context, live bool, ended <-chan struct{
 		return false, fmt.Errorf("read logs of task %s: %w", f.t.ID, err)
 	}
 	defer rc.Close()
-	if live && f.broke != nil {
-		if f.e.Resumed != nil {
-			f.e.Resumed(f.t, *f.broke)
-		}
-		f.broke = nil
-	}
 	f.m.replaying()
 	lines, done := f.parse(rctx, rc)
 	timer := time.NewTimer(time.Hour)
@@ -190,6 +184,7 @@ func (f *engineFollow) read(ctx context.Context, live bool, ended <-chan struct{
 				return got, err
 			}
 			got = true
+			f.resumed(live)
 			f.m.add(e, time.Now())
 		case <-timer.C:
 		case <-ended:
@@ -208,6 +203,21 @@ func (f *engineFollow) read(ctx context.Context, live bool, ended <-chan struct{
 			timer.Reset(d)
 		}
 	}
+}
+
+// resumed tells, once a live read that follows a break delivers a line, that
+// the stream was read again. The engine answers a logs call before it knows
+// whether it can follow the task (a new leader's log broker that is not
+// running yet, no leader): an opened stream that only brings an error is one
+// more failed try, not a resumed stream.
+func (f *engineFollow) resumed(live bool) {
+	if !live || f.broke == nil {
+		return
+	}
+	if f.e.Resumed != nil {
+		f.e.Resumed(f.t, *f.broke)
+	}
+	f.broke = nil
 }
 
 // errStreamEnded: the engine ended a live stream before the task ended
