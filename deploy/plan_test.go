@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -9,6 +8,7 @@ import (
 	composetypes "github.com/docker/cli/cli/compose/types"
 
 	"jobrun/jobs"
+	"jobrun/jobs/jobstest"
 )
 
 // svc is a service of a stack file: "name" or "name:phase", with depends_on.
@@ -56,10 +56,7 @@ func TestNewPlan(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := NewPlan(&composetypes.Config{Services: tt.services}, tt.pre, tt.post)
 			if tt.wantErr != "" {
-				var usage *jobs.UsageError
-				if !errors.As(err, &usage) || !strings.Contains(usage.Msg, tt.wantErr) {
-					t.Fatalf("err %v, want a usage error with %q", err, tt.wantErr)
-				}
+				jobstest.WantExit(t, err, jobs.ExitUsage, tt.wantErr)
 				return
 			}
 			if err != nil {

@@ -1,13 +1,14 @@
 package jobs
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	composetypes "github.com/docker/cli/cli/compose/types"
+
+	"jobrun/jobs/jobstest"
 )
 
 const baseStack = `version: "3.7"
@@ -48,27 +49,6 @@ func loadService(t *testing.T, s *Stack, name string) composetypes.ServiceConfig
 		t.Fatalf("Service(%q): %v", name, err)
 	}
 	return svc
-}
-
-// wantUsage checks that err is a *UsageError whose message has every word.
-func wantUsage(t *testing.T, err error, words ...string) {
-	t.Helper()
-	var ue *UsageError
-	if !errors.As(err, &ue) {
-		t.Fatalf("err = %v (%T), want *UsageError", err, err)
-	}
-	t.Logf("usage error: %s", ue.Msg)
-	if strings.ContainsRune(ue.Msg, '\n') {
-		t.Errorf("usage error is not one line: %q", ue.Msg)
-	}
-	for _, w := range words {
-		if !strings.Contains(ue.Msg, w) {
-			t.Errorf("usage error %q does not contain %q", ue.Msg, w)
-		}
-	}
-	if ue.ExitCode() != ExitUsage {
-		t.Errorf("exit code %d, want %d", ue.ExitCode(), ExitUsage)
-	}
 }
 
 func TestLoadStackInterpolates(t *testing.T) {
@@ -187,7 +167,7 @@ func TestLoadStackErrors(t *testing.T) {
 			if s != nil {
 				t.Errorf("got a stack with the error: %+v", s)
 			}
-			wantUsage(t, err, tt.words...)
+			jobstest.WantExit(t, err, ExitUsage, tt.words...)
 		})
 	}
 }
@@ -196,7 +176,7 @@ func TestLoadStackVersionMismatch(t *testing.T) {
 	a := writeStack(t, "a.yml", "version: \"3.7\"\nservices:\n  migrate:\n    image: x\n")
 	b := writeStack(t, "b.yml", "version: \"3.8\"\nservices:\n  other:\n    image: y\n")
 	_, err := LoadStack("todobackend", []string{a, b}, nil)
-	wantUsage(t, err, "invalid stack file", "a.yml", "b.yml", "version")
+	jobstest.WantExit(t, err, ExitUsage, "invalid stack file", "a.yml", "b.yml", "version")
 }
 
 func TestStackService(t *testing.T) {
@@ -275,7 +255,7 @@ func TestStackService(t *testing.T) {
 			}
 			svc, err := s.Service(tt.job)
 			if tt.words != nil {
-				wantUsage(t, err, tt.words...)
+				jobstest.WantExit(t, err, ExitUsage, tt.words...)
 				return
 			}
 			if err != nil {

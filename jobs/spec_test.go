@@ -8,6 +8,8 @@ import (
 
 	composetypes "github.com/docker/cli/cli/compose/types"
 	"github.com/docker/docker/api/types/swarm"
+
+	"jobrun/jobs/jobstest"
 )
 
 func durp(d time.Duration) *time.Duration { return &d }
@@ -55,7 +57,7 @@ func TestRestartPolicy(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p, rp, notes, err := restartPolicy(tt.svc, tt.opts)
 			if tt.wantErr != "" {
-				wantUsage(t, err, tt.wantErr)
+				jobstest.WantExit(t, err, ExitUsage, tt.wantErr)
 				return
 			}
 			if err != nil {

@@ -2,7 +2,6 @@ package cmdutil
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"github.com/docker/cli/cli/context/store"
 
 	"jobrun/jobs"
+	"jobrun/jobs/jobstest"
 )
 
 // dockerConfig makes dir the docker CLI's config directory, with the
@@ -98,15 +98,7 @@ func TestResolveEndpointErrors(t *testing.T) {
 			t.Setenv("DOCKER_HOST", tt.host)
 			t.Setenv("DOCKER_CONTEXT", tt.dockerContext)
 			_, _, err := resolveEndpoint(tt.flag)
-			var usage *jobs.UsageError
-			if !errors.As(err, &usage) {
-				t.Fatalf("got %v, want a usage error", err)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("%q lacks %q", err, w)
-				}
-			}
+			jobstest.WantExit(t, err, jobs.ExitUsage, tt.want...)
 			if strings.Contains(err.Error(), "hunter2") {
 				t.Errorf("%q shows the password", err)
 			}

@@ -12,6 +12,7 @@ import (
 	"jobrun/commands/cmdutil"
 	"jobrun/commands/cmdutil/cmdtest"
 	"jobrun/jobs"
+	"jobrun/jobs/jobstest"
 )
 
 var started = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -60,11 +61,8 @@ func TestLogs(t *testing.T) {
 			o.Common = cmdutil.Common{Stack: "todo", ConnectTimeout: time.Second}
 			o.Logs = jobs.LogOptions{Mode: "auto", FlushWait: time.Second, DrainTimeout: time.Second}
 			err := Run(context.Background(), f, &o)
-			var usage *jobs.UsageError
 			if tt.wantUsage != "" {
-				if !errors.As(err, &usage) || !strings.Contains(usage.Msg, tt.wantUsage) {
-					t.Fatalf("err %v, want a usage error with %q", err, tt.wantUsage)
-				}
+				jobstest.WantExit(t, err, jobs.ExitUsage, tt.wantUsage)
 				return
 			}
 			var verdict *jobs.VerdictError

@@ -2,12 +2,12 @@ package run
 
 import (
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
 	"jobrun/commands/cmdutil"
 	"jobrun/jobs"
+	"jobrun/jobs/jobstest"
 )
 
 // valid is a run's options as the flags' defaults leave them.
@@ -78,10 +78,7 @@ func TestOptionsCheck(t *testing.T) {
 			}
 			spec, err := o.Check(&cmdutil.Factory{GitVersion: git})
 			if tt.wantErr != "" {
-				var usage *jobs.UsageError
-				if !errors.As(err, &usage) || !strings.Contains(usage.Msg, tt.wantErr) {
-					t.Fatalf("err %v, want a usage error with %q", err, tt.wantErr)
-				}
+				jobstest.WantExit(t, err, jobs.ExitUsage, tt.wantErr)
 				return
 			}
 			if err != nil {
