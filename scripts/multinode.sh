@@ -5,10 +5,22 @@
 # swarm mode. It never touches a system dockerd, nor scripts/engine.sh's engine
 # (which it only reads the test image from, starting it if it is not running).
 #
-#   scripts/multinode.sh up      start (idempotent; also restarts a dockerd that died)
+#   scripts/multinode.sh up      start (idempotent; also restarts a dockerd that died,
+#                                continues a stopped one, and demotes the managers a
+#                                process promoted and left behind when it ended)
 #   scripts/multinode.sh down    stop every dockerd, remove its state, namespaces,
 #                                links and bridge
 #   scripts/multinode.sh env     eval "$(scripts/multinode.sh env)"
+#
+# Faults, for multinode_faults_test.go (NODE: manager, worker1 or worker2):
+#   scripts/multinode.sh promote      worker1 and worker2 become managers too: three
+#                                     managers, all reachable, one of them leader
+#   scripts/multinode.sh demote       back to the shape up makes: every dockerd running,
+#                                     manager the one manager (and leader), worker1
+#                                     and worker2 workers, all Ready
+#   scripts/multinode.sh leader       prints the NODE that leads the swarm now
+#   scripts/multinode.sh kill NODE    SIGKILL to its dockerd (up restarts it)
+#   scripts/multinode.sh freeze NODE  SIGSTOP to its dockerd; thaw NODE: SIGCONT
 #
 # Layout (NET defaults to 10.213.7, JOBRUN_MULTINODE_NET overrides it):
 #   bridge jrmn0             NET.1/24 on the host (BRIDGE_HOST_IP)
@@ -49,6 +61,13 @@ alive() { # true if pid $1 runs; a zombie does not (PID 1 may reap it seconds la
   [[ ${stat%% *} != Z ]]
 }
 
+stopped() { # true if pid $1 is stopped (SIGSTOP)
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat%% *} == T ]]
+}
+
 running_pid() { # prints node $1's dockerd pid if it is alive
   local pid
   pid=$(cat "$(pidfile "$1")" 2>/dev/null) || return 1
@@ -63,6 +82,7 @@ install_deps() {
   command -v ip >/dev/null || missing+=(iproute2)
   command -v iptables >/dev/null || missing+=(iptables)
   command -v nsenter >/dev/null && command -v unshare >/dev/null || missing+=(util-linux)
+  command -v openssl >/dev/null || missing+=(openssl)
   ((${#missing[@]} == 0)) && return
   echo "multinode: installing ${missing[*]}" >&2
   apt-get update -qq
@@ -194,6 +214,7 @@ stop_all() {
   for n in "${NODES[@]}"; do
     if pid=$(running_pid "$n"); then
       kill "$pid"
+      kill -CONT "$pid" # a frozen one handles SIGTERM once continued
       pids+=("$pid")
     fi
   done
@@ -275,19 +296,218 @@ load_images() {
   done
 }
 
+# --- faults ----------------------------------------------------------------------
+
+SWARM_NODES=(manager worker1 worker2)
+
+# dkt: dk with a bound, for nodes that may be frozen.
+dkt() { local n=$1; shift; timeout 10 docker -H "$(sock "$n")" "$@"; }
+
+node_of_hostname() { echo "${1#jobrun-}"; } # jobrun-worker1 → worker1
+
+is_node() { [[ $1 == manager || $1 == worker1 || $1 == worker2 ]] || fail "no such swarm node: ${1:-(none)}: manager, worker1 or worker2"; }
+
+# node_ls prints "NODE status manager-status" lines, as the first manager that
+# answers sees them; fails if none does.
+node_ls() {
+  local n out
+  for n in "${SWARM_NODES[@]}"; do
+    out=$(dkt "$n" node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}' 2>/dev/null) || continue
+    while read -r host status mstatus; do
+      echo "$(node_of_hostname "$host") $status ${mstatus:--}"
+    done <<<"$out"
+    return 0
+  done
+  return 1
+}
+
+has_leader() { node_ls | awk '$3 == "Leader" {found=1} END {exit !found}'; }
+
+leader() {
+  local out
+  out=$(node_ls) || fail "no manager answers node ls (no leader?)"
+  awk '$3 == "Leader" {print $1; found=1} END {exit !found}' <<<"$out" || fail "no leader: $(tr '\n' ';' <<<"$out")"
+}
+
+# wait_until SECONDS WHAT COMMAND...: runs COMMAND every 0.2 s until it succeeds.
+wait_until() {
+  local seconds=$1 what=$2
+  shift 2
+  for _ in $(seq $((seconds * 5))); do
+    "$@" >/dev/null 2>&1 && return
+    sleep 0.2
+  done
+  node_ls >&2 || true
+  fail "$what: not within ${seconds}s"
+}
+
+control_available() { [[ $(dkt "$1" info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}') == "active $2" ]]; }
+
+# three_managers: every swarm node Ready and a reachable manager (or leader),
+# and each answers as a manager.
+three_managers() {
+  local out n
+  out=$(node_ls) || return 1
+  [[ $(awk '$2 == "Ready" && ($3 == "Leader" || $3 == "Reachable")' <<<"$out" | wc -l) == 3 ]] || return 1
+  for n in "${SWARM_NODES[@]}"; do control_available "$n" true || return 1; done
+}
+
+# one_manager: the shape up makes: manager leads, alone; the workers are
+# workers, down to their certificates (a demoted node renews its own some
+# seconds later; promoted again before that, it takes 16 s and more).
+one_manager() {
+  local out n
+  out=$(node_ls) || return 1
+  [[ $(awk '$2 == "Ready"' <<<"$out" | wc -l) == 3 ]] || return 1
+  [[ $(awk '$3 != "-" {print $1, $3}' <<<"$out") == "manager Leader" ]] || return 1
+  control_available manager true || return 1
+  for n in worker1 worker2; do
+    control_available "$n" false && [[ $(cert_role "$n") == swarm-worker ]] || return 1
+  done
+}
+
+# cert_role NODE: the role its swarm certificate names (swarm-manager, swarm-worker).
+cert_role() {
+  openssl x509 -noout -subject -in "$DATA_DIR/$1/swarm/certificates/swarm-node.crt" | sed -n 's/.*OU *= *\([a-z-]*\).*/\1/p'
+}
+
+reachable_manager() {
+  node_ls | grep -Eq "^$1 Ready (Reachable|Leader)\$" && control_available "$1" true
+}
+
+is_manager() { node_ls | awk -v n="$1" '$1 == n && $3 != "-" {found=1} END {exit !found}'; }
+
+# promote: one node at a time. Two at once make one join time out ("can't
+# initialize raft node"), after which its engine reports the swarm state
+# "error" until it restarts.
+promote() {
+  local n todo=()
+  for n in worker1 worker2; do is_manager "$n" || todo+=("$n"); done
+  ((${#todo[@]} == 0)) || compact_raft
+  for n in "${todo[@]}"; do
+    # The call may time out (DeadlineExceeded) while the raft takes the
+    # new member in; the promotion still happens: wait for it.
+    dkt manager node promote "$(hostname_of "$n")" >/dev/null 2>&1 || true
+    wait_until 90 "$n: a reachable manager" reachable_manager "$n"
+  done
+  wait_until 60 "three managers" three_managers
+  clean_orchestrators three_managers
+  # Whoever asked (a test) owns the three managers until it demotes them.
+  echo "$PPID" >"$PROMOTED_BY"
+  echo "multinode: three managers; leader $(leader)"
+}
+
+# restore_abandoned demotes the three managers of a test that ended without
+# putting the swarm back (killed, say): the tests after it need the shape up
+# makes.
+PROMOTED_BY=$RUN_DIR/promoted-by
+restore_abandoned() {
+  local pid
+  pid=$(cat "$PROMOTED_BY" 2>/dev/null) || return 0
+  [[ -n $pid ]] && alive "$pid" && return 0
+  echo "multinode: the three managers of a process that has ended ($pid): back to one" >&2
+  demote >/dev/null
+}
+
+# compact_raft has the managers snapshot their raft logs. A new manager gets
+# the snapshot and the entries after it; without one it replays every entry
+# since the swarm began (each run record is one, up to 400 KiB), which takes
+# it a minute and more of tests, while the raft commits nothing: the leader
+# then hands its leadership on ("data store lock held too long").
+compact_raft() {
+  local lead interval
+  lead=$(leader)
+  interval=$(dkt "$lead" info --format '{{.Swarm.Cluster.Spec.Raft.SnapshotInterval}}')
+  dkt "$lead" swarm update --snapshot-interval 1 >/dev/null
+  dkt "$lead" swarm update --snapshot-interval 2 >/dev/null # applied with 1: a snapshot
+  dkt "$lead" swarm update --snapshot-interval "$interval" >/dev/null
+}
+
+# leads NODE: how many times the manager in NODE's dockerd became the raft
+# leader (its log since the dockerd started or stopped its manager).
+leads() {
+  awk '/msg="Starting up"|msg="Manager shut down"/ {n = 0} /became leader at term/ {n++} END {print n + 0}' "$(logfile "$1")"
+}
+
+# clean_orchestrators SHAPE restarts, one at a time, the dockerd of each
+# manager that runs a jobs orchestrator it should not: one that became the
+# leader and is no longer, or became it twice. Swarm never stops a leader's
+# jobs orchestrator until its dockerd stops, and each one starts the job
+# again (moby/moby#53632). SHAPE is the wait after each restart.
+clean_orchestrators() {
+  local shape=$1 n lead stale
+  for _ in 1 2 3; do
+    lead=$(leader)
+    stale=""
+    for n in "${SWARM_NODES[@]}"; do
+      if (($(leads "$n") > 1)) || { (($(leads "$n") == 1)) && [[ $n != "$lead" ]]; }; then
+        stale=$n
+        break
+      fi
+    done
+    [[ -n $stale ]] || return 0
+    echo "multinode: $stale: its dockerd became the leader $(leads "$stale") time(s) and $lead leads: restarting it, for its jobs orchestrator (moby/moby#53632)" >&2
+    stop_dockerd "$stale"
+    start_all
+    wait_until 90 "$shape after restarting $stale" "$shape"
+  done
+  fail "managers still running a jobs orchestrator they should not after 3 restarts"
+}
+
+# stop_dockerd NODE: SIGTERM, then SIGKILL after 30 s; up starts it again.
+stop_dockerd() {
+  local pid
+  pid=$(running_pid "$1") || return 0
+  kill "$pid"
+  kill -CONT "$pid"
+  for _ in $(seq 300); do alive "$pid" || return 0; sleep 0.1; done
+  kill -KILL "$pid"
+}
+
+# demote: everything back as up leaves it, whatever a test did: every
+# dockerd running and continued, manager the one manager, without a
+# second jobs orchestrator (see clean_orchestrators).
+demote() {
+  local n
+  start_all
+  # An engine whose swarm node restarted itself (a failed raft join) says
+  # its swarm state is "error" until its dockerd restarts.
+  for n in worker1 worker2; do
+    if [[ $(dkt "$n" info --format '{{.Swarm.LocalNodeState}}') == error ]]; then
+      echo "multinode: $n: swarm state error: restarting its dockerd" >&2
+      stop_dockerd "$n"
+    fi
+  done
+  start_all
+  wait_until 60 "a leader" has_leader
+  for n in worker1 worker2; do
+    # Demoting the leader hands leadership on first. A demoted manager
+    # stops its manager whole, jobs orchestrator included.
+    if is_manager "$n"; then
+      dkt manager node demote "$(hostname_of "$n")" >/dev/null 2>&1 ||
+        dkt "$(leader)" node demote "$(hostname_of "$n")" >/dev/null
+    fi
+  done
+  wait_until 90 "one manager (manager) and two workers, all Ready" one_manager
+  clean_orchestrators one_manager
+  rm -f "$PROMOTED_BY"
+  echo "multinode: one manager (manager), two workers, all Ready"
+}
+
+signal_dockerd() { # NODE SIGNAL
+  is_node "$1"
+  local pid
+  pid=$(running_pid "$1") || fail "$1: no dockerd running"
+  kill -"$2" "$pid"
+  echo "multinode: $1: SIG$2 to dockerd $pid"
+}
+
 # --- commands ------------------------------------------------------------------
 
 up() {
-  install_deps
-  net_up
-  local n
-  for n in "${NODES[@]}"; do
-    running_pid "$n" >/dev/null || start_dockerd "$n"
-  done
-  for n in "${NODES[@]}"; do wait_dockerd "$n"; done
-  ensure_swarm
-  load_images
-  local id role
+  start_all
+  restore_abandoned
+  local n id role
   for n in "${NODES[@]}"; do
     if [[ $n == plain ]]; then
       role="not in swarm mode"
@@ -297,6 +517,25 @@ up() {
     fi
     echo "multinode: $n: DOCKER_HOST=$(sock "$n") hostname $(dk "$n" info --format '{{.Name}}') ip ${IP[$n]} pid $(running_pid "$n"), $role"
   done
+}
+
+# start_all starts what is not running (continues what is stopped), joins
+# the swarm and loads the test image.
+start_all() {
+  install_deps
+  net_up
+  local n pid
+  for n in "${NODES[@]}"; do
+    if pid=$(running_pid "$n"); then
+      # A stopped dockerd (freeze) answers nothing: continue it.
+      if stopped "$pid"; then kill -CONT "$pid"; fi
+    else
+      start_dockerd "$n"
+    fi
+  done
+  for n in "${NODES[@]}"; do wait_dockerd "$n"; done
+  ensure_swarm
+  load_images
 }
 
 down() {
@@ -324,5 +563,11 @@ case ${1:-} in
   up) up ;;
   down) down ;;
   env) env_vars ;;
-  *) echo "usage: $0 up | down | env" >&2; exit 2 ;;
+  promote) promote ;;
+  demote) demote ;;
+  leader) leader ;;
+  kill) signal_dockerd "${2:-}" KILL ;;
+  freeze) signal_dockerd "${2:-}" STOP ;;
+  thaw) signal_dockerd "${2:-}" CONT ;;
+  *) echo "usage: $0 up | down | env | promote | demote | leader | kill NODE | freeze NODE | thaw NODE" >&2; exit 2 ;;
 esac
