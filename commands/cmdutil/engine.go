@@ -2,6 +2,7 @@ package cmdutil
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"github.com/docker/cli/cli/connhelper"
 	"github.com/docker/cli/cli/context/docker"
 	cliflags "github.com/docker/cli/cli/flags"
+	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/client"
 	"github.com/spf13/pflag"
@@ -81,16 +83,33 @@ func Connect(ctx context.Context, c Common) (client.APIClient, EngineInfo, error
 		}
 		return nil, EngineInfo{}, &jobs.EngineError{Msg: fmt.Sprintf("cannot reach the Docker engine at %s within %s (%s): start it, or %s", reached.where(), c.ConnectTimeout, oneLine(err), reached.fix())}
 	}
-	switch {
-	case info.Swarm.LocalNodeState != "active":
+	if why := notAManager(info.Swarm, reached.fix()); why != "" {
 		engine.Close()
-		return nil, EngineInfo{}, &jobs.EngineError{Msg: fmt.Sprintf("the engine at %s is not in swarm mode: run docker swarm init, or %s", reached.where(), reached.fix())}
-	case !info.Swarm.ControlAvailable:
-		engine.Close()
-		return nil, EngineInfo{}, &jobs.EngineError{Msg: fmt.Sprintf("the engine at %s is a swarm worker: %s (docker node ls there lists them; managers are marked Leader or Reachable)", reached.where(), reached.fix())}
+		return nil, EngineInfo{}, &jobs.EngineError{Msg: fmt.Sprintf("the engine at %s %s", reached.where(), why)}
 	}
 	reached.Info, reached.API = info, cl.ClientVersion()
 	return engine, reached, nil
+}
+
+// notAManager says why an engine in this swarm state cannot run jobs, and
+// the fix; "" if it is a manager that can. Each state docker info reports
+// has its own fix: an error state, say, is a failed join or a manager
+// that cannot read its raft, not a missing docker swarm init.
+func notAManager(s swarm.Info, fix string) string {
+	switch s.LocalNodeState {
+	case swarm.LocalNodeStateActive:
+		if s.ControlAvailable {
+			return ""
+		}
+		return fmt.Sprintf("is a swarm worker: %s (docker node ls there lists them; managers are marked Leader or Reachable)", fix)
+	case swarm.LocalNodeStateLocked:
+		return fmt.Sprintf("is a locked swarm manager (autolock): run docker swarm unlock there, or %s", fix)
+	case swarm.LocalNodeStatePending:
+		return fmt.Sprintf("is still joining its swarm: wait until docker info there says Swarm: active, or %s", fix)
+	case swarm.LocalNodeStateError:
+		return fmt.Sprintf("reports a swarm error (%s): restart its dockerd or have it join again, or %s", oneLine(errors.New(s.Error)), fix)
+	}
+	return fmt.Sprintf("is not in swarm mode: run docker swarm init, or %s", fix)
 }
 
 // streamsApart sends the engine's long-lived streams (events, followed

@@ -16,6 +16,7 @@ import (
 	"github.com/docker/cli/cli/config"
 	"github.com/docker/cli/cli/context/docker"
 	"github.com/docker/cli/cli/context/store"
+	"github.com/docker/docker/api/types/swarm"
 
 	"jobrun/jobs"
 	"jobrun/jobs/jobstest"
@@ -134,5 +135,40 @@ func TestStreamsApart(t *testing.T) {
 	}
 	if dials["requests"] != 1 || dials["streams"] != 1 {
 		t.Errorf("dials %v, want one for the requests and one for the streams", dials)
+	}
+}
+
+func TestNotAManager(t *testing.T) {
+	const fix = "point DOCKER_HOST at a swarm manager"
+	tests := []struct {
+		name  string
+		swarm swarm.Info
+		want  []string // "" = a manager jobrun can use
+	}{
+		{"manager", swarm.Info{LocalNodeState: swarm.LocalNodeStateActive, ControlAvailable: true}, nil},
+		{"worker", swarm.Info{LocalNodeState: swarm.LocalNodeStateActive}, []string{"is a swarm worker", fix}},
+		{"no swarm", swarm.Info{LocalNodeState: swarm.LocalNodeStateInactive}, []string{"not in swarm mode", "docker swarm init", fix}},
+		{"locked", swarm.Info{LocalNodeState: swarm.LocalNodeStateLocked}, []string{"locked swarm manager", "docker swarm unlock", fix}},
+		{"joining", swarm.Info{LocalNodeState: swarm.LocalNodeStatePending}, []string{"still joining", fix}},
+		{"error", swarm.Info{LocalNodeState: swarm.LocalNodeStateError, ControlAvailable: true, Error: "could not\nread raft"}, []string{"swarm error (could not read raft)", "restart its dockerd", fix}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := notAManager(tt.swarm, fix)
+			if tt.want == nil {
+				if got != "" {
+					t.Fatalf("notAManager = %q, want a manager", got)
+				}
+				return
+			}
+			if strings.ContainsRune(got, '\n') {
+				t.Errorf("not one line: %q", got)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("%q lacks %q", got, w)
+				}
+			}
+		})
 	}
 }
