@@ -20,11 +20,9 @@ import (
 	"jobrun/jobs"
 )
 
-// releaseStack is the todobackend shape: db, migrate (a pre-deploy job that
-// needs db), app (needs both), and a post-deploy smoke test. Each job and
-// service appends to /state/order when it starts, so the order is the
-// stack's own; migrate fails while FAILS is set.
-const releaseStack = `version: "3.7"
+// releaseStackHead is how the release stacks begin: the state folder each
+// job and service appends to, and db.
+const releaseStackHead = `version: "3.7"
 x-state: &state
   type: bind
   source: STATE
@@ -34,7 +32,13 @@ services:
     image: IMAGE
     command: ["sh", "-c", "echo db >> /state/order; sleep 600"]
     volumes: [*state]
-  migrate:
+`
+
+// releaseStack is the todobackend shape: db, migrate (a pre-deploy job that
+// needs db), app (needs both), and a post-deploy smoke test. Each job and
+// service appends to /state/order when it starts, so the order is the
+// stack's own; migrate fails while FAILS is set.
+const releaseStack = releaseStackHead + `  migrate:
     image: jobrun-test/app:${APP_VERSION}
     command: ["sh", "-c", "echo migrate-$${V} >> /state/order; test -z \"$${FAILS}\""]
     environment: {V: "${APP_VERSION}", FAILS: "${FAILS:-}"}

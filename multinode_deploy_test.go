@@ -13,17 +13,7 @@ import (
 
 // multiNodeRelease places db and the app on one worker and the migration on
 // the other: jobrun deploy must order them across nodes.
-const multiNodeRelease = `version: "3.7"
-x-state: &state
-  type: bind
-  source: STATE
-  target: /state
-services:
-  db:
-    image: IMAGE
-    command: ["sh", "-c", "echo db >> /state/order; sleep 600"]
-    volumes: [*state]
-    deploy: {placement: {constraints: ["node.hostname == WORKER1"]}}
+const multiNodeRelease = releaseStackHead + `    deploy: {placement: {constraints: ["node.hostname == WORKER1"]}}
   migrate:
     image: jobrun-test/app:${APP_VERSION}
     command: ["sh", "-c", "echo migrate-$$(hostname) >> /state/order"]
