@@ -329,16 +329,18 @@ leader() {
   awk '$3 == "Leader" {print $1; found=1} END {exit !found}' <<<"$out" || fail "no leader: $(tr '\n' ';' <<<"$out")"
 }
 
-# wait_until SECONDS WHAT COMMAND...: runs COMMAND every 0.2 s until it succeeds.
+# wait_until SECONDS WHAT COMMAND...: runs COMMAND every 0.2 s until it
+# succeeds, for SECONDS of the clock (one try may take 30 s: frozen nodes).
 wait_until() {
-  local seconds=$1 what=$2
+  local seconds=$1 what=$2 deadline
   shift 2
-  for _ in $(seq $((seconds * 5))); do
+  deadline=$((SECONDS + seconds))
+  while ((SECONDS < deadline)); do
     "$@" >/dev/null 2>&1 && return
     sleep 0.2
   done
   node_ls >&2 || true
-  fail "$what: not within ${seconds}s"
+  fail "$what: not within ${seconds}s (a new swarm: scripts/multinode.sh down && scripts/multinode.sh up)"
 }
 
 control_available() { [[ $(dkt "$1" info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}') == "active $2" ]]; }
@@ -377,11 +379,24 @@ reachable_manager() {
 
 is_manager() { node_ls | awk -v n="$1" '$1 == n && $3 != "-" {found=1} END {exit !found}'; }
 
+# demoted NODE: true once it is a worker; asks a manager to demote it if not.
+demoted() {
+  local out lead
+  out=$(node_ls) || return 1
+  awk -v n="$1" '$1 == n && $3 == "-" {found=1} END {exit !found}' <<<"$out" && return 0
+  lead=$(awk '$3 == "Leader" {print $1}' <<<"$out")
+  dkt "${lead:-manager}" node demote "$(hostname_of "$1")" >/dev/null 2>&1
+  return 1
+}
+
 # promote: one node at a time. Two at once make one join time out ("can't
 # initialize raft node"), after which its engine reports the swarm state
 # "error" until it restarts.
 promote() {
   local n todo=()
+  # Whoever asked (a test) owns the three managers until it demotes them;
+  # said first, so that up undoes a promotion its owner did not see end.
+  echo "$PPID $(start_time "$PPID")" >"$PROMOTED_BY"
   for n in worker1 worker2; do is_manager "$n" || todo+=("$n"); done
   ((${#todo[@]} == 0)) || compact_raft
   for n in "${todo[@]}"; do
@@ -392,9 +407,7 @@ promote() {
   done
   wait_until 60 "three managers" three_managers
   clean_orchestrators three_managers
-  # Whoever asked (a test) owns the three managers until it demotes them.
-  echo "$PPID" >"$PROMOTED_BY"
-  echo "multinode: three managers; leader $(leader)"
+  echo "multinode: three managers; leader $(leader || echo unknown)"
 }
 
 # restore_abandoned demotes the three managers of a test that ended without
@@ -402,11 +415,20 @@ promote() {
 # makes.
 PROMOTED_BY=$RUN_DIR/promoted-by
 restore_abandoned() {
-  local pid
-  pid=$(cat "$PROMOTED_BY" 2>/dev/null) || return 0
-  [[ -n $pid ]] && alive "$pid" && return 0
+  local pid started
+  read -r pid started 2>/dev/null <"$PROMOTED_BY" || return 0
+  # The start time tells the owner from a process that took its pid since.
+  [[ -n $pid ]] && alive "$pid" && [[ $(start_time "$pid") == "$started" ]] && return 0
   echo "multinode: the three managers of a process that has ended ($pid): back to one" >&2
   demote >/dev/null
+}
+
+# start_time PID: when the process started (field 22 of its stat), "" if gone.
+start_time() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+  stat=${stat##*) }
+  awk '{print $20}' <<<"$stat"
 }
 
 # compact_raft has the managers snapshot their raft logs. A new manager gets
@@ -418,8 +440,13 @@ compact_raft() {
   local lead interval
   lead=$(leader)
   interval=$(dkt "$lead" info --format '{{.Swarm.Cluster.Spec.Raft.SnapshotInterval}}')
-  dkt "$lead" swarm update --snapshot-interval 1 >/dev/null
-  dkt "$lead" swarm update --snapshot-interval 2 >/dev/null # applied with 1: a snapshot
+  # A run that failed half-way left 1 or 2: Swarm's default then.
+  ((interval >= 100)) || interval=10000
+  if ! { dkt "$lead" swarm update --snapshot-interval 1 >/dev/null &&
+    dkt "$lead" swarm update --snapshot-interval 2 >/dev/null; }; then # applied with 1: a snapshot
+    dkt "$lead" swarm update --snapshot-interval "$interval" >/dev/null || true
+    fail "could not have the managers snapshot their raft logs"
+  fi
   dkt "$lead" swarm update --snapshot-interval "$interval" >/dev/null
 }
 
@@ -435,8 +462,8 @@ leads() {
 # jobs orchestrator until its dockerd stops, and each one starts the job
 # again (moby/moby#53632). SHAPE is the wait after each restart.
 clean_orchestrators() {
-  local shape=$1 n lead stale
-  for _ in 1 2 3; do
+  local shape=$1 n lead stale restarts=0
+  while :; do
     lead=$(leader)
     stale=""
     for n in "${SWARM_NODES[@]}"; do
@@ -446,12 +473,12 @@ clean_orchestrators() {
       fi
     done
     [[ -n $stale ]] || return 0
+    ((restarts++ < 3)) || fail "managers still run a jobs orchestrator they should not after 3 restarts (a new swarm: scripts/multinode.sh down && scripts/multinode.sh up)"
     echo "multinode: $stale: its dockerd became the leader $(leads "$stale") time(s) and $lead leads: restarting it, for its jobs orchestrator (moby/moby#53632)" >&2
     stop_dockerd "$stale"
     start_all
     wait_until 90 "$shape after restarting $stale" "$shape"
   done
-  fail "managers still running a jobs orchestrator they should not after 3 restarts"
 }
 
 # stop_dockerd NODE: SIGTERM, then SIGKILL after 30 s; up starts it again.
@@ -462,6 +489,8 @@ stop_dockerd() {
   kill -CONT "$pid"
   for _ in $(seq 300); do alive "$pid" || return 0; sleep 0.1; done
   kill -KILL "$pid"
+  for _ in $(seq 100); do alive "$pid" || return 0; sleep 0.1; done
+  fail "$1: dockerd $pid did not end after SIGKILL"
 }
 
 # demote: everything back as up leaves it, whatever a test did: every
@@ -481,12 +510,11 @@ demote() {
   start_all
   wait_until 60 "a leader" has_leader
   for n in worker1 worker2; do
-    # Demoting the leader hands leadership on first. A demoted manager
-    # stops its manager whole, jobs orchestrator included.
-    if is_manager "$n"; then
-      dkt manager node demote "$(hostname_of "$n")" >/dev/null 2>&1 ||
-        dkt "$(leader)" node demote "$(hostname_of "$n")" >/dev/null
-    fi
+    # Demoting the leader hands leadership on first (an election, while
+    # which no manager answers node ls). A demoted manager stops its
+    # manager whole, jobs orchestrator included.
+    wait_until 60 "a leader" has_leader
+    wait_until 90 "$n demoted" demoted "$n"
   done
   wait_until 90 "one manager (manager) and two workers, all Ready" one_manager
   clean_orchestrators one_manager

@@ -101,13 +101,18 @@ func notAManager(s swarm.Info, fix string) string {
 		if s.ControlAvailable {
 			return ""
 		}
-		return fmt.Sprintf("is a swarm worker: %s (docker node ls there lists them; managers are marked Leader or Reachable)", fix)
+		// A manager whose control API is not up yet looks the same.
+		return fmt.Sprintf("is a swarm worker (or a manager not ready yet): %s (docker node ls there lists them; managers are marked Leader or Reachable)", fix)
 	case swarm.LocalNodeStateLocked:
 		return fmt.Sprintf("is a locked swarm manager (autolock): run docker swarm unlock there, or %s", fix)
 	case swarm.LocalNodeStatePending:
 		return fmt.Sprintf("is still joining its swarm: wait until docker info there says Swarm: active, or %s", fix)
 	case swarm.LocalNodeStateError:
-		return fmt.Sprintf("reports a swarm error (%s): restart its dockerd or have it join again, or %s", oneLine(errors.New(s.Error)), fix)
+		why := ""
+		if s.Error != "" {
+			why = " (" + oneLine(errors.New(s.Error)) + ")"
+		}
+		return fmt.Sprintf("reports a swarm error%s: restart its dockerd or have it join again, or %s", why, fix)
 	}
 	return fmt.Sprintf("is not in swarm mode: run docker swarm init, or %s", fix)
 }

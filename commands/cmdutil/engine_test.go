@@ -151,6 +151,7 @@ func TestNotAManager(t *testing.T) {
 		{"locked", swarm.Info{LocalNodeState: swarm.LocalNodeStateLocked}, []string{"locked swarm manager", "docker swarm unlock", fix}},
 		{"joining", swarm.Info{LocalNodeState: swarm.LocalNodeStatePending}, []string{"still joining", fix}},
 		{"error", swarm.Info{LocalNodeState: swarm.LocalNodeStateError, ControlAvailable: true, Error: "could not\nread raft"}, []string{"swarm error (could not read raft)", "restart its dockerd", fix}},
+		{"error without a reason", swarm.Info{LocalNodeState: swarm.LocalNodeStateError}, []string{"reports a swarm error: restart its dockerd", fix}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
