@@ -29,6 +29,8 @@
 #                            hostname jobrun-NODE (own UTS namespace)
 #   NODE: manager .11, worker1 .12, worker2 .13, plain .14
 set -euo pipefail
+# Under pipefail a pipe into grep -q (or head) fails when the reader exits
+# before the writer is done (SIGPIPE, 141): grep here reads to the end.
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 NET=${JOBRUN_MULTINODE_NET:-10.213.7}
@@ -99,7 +101,7 @@ FW_RULE=(-i "$BRIDGE" -o "$BRIDGE" -j ACCEPT)
 
 net_up() {
   if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
-    if ip -4 route show | grep -q "^$NET\.0/24 "; then
+    if ip -4 route show | grep "^$NET\.0/24 " >/dev/null; then
       fail "$NET.0/24 is already routed on this host: set JOBRUN_MULTINODE_NET to another private /24 prefix"
     fi
     ip link add "$BRIDGE" type bridge
@@ -119,7 +121,7 @@ net_up() {
     ip -n "$ns" addr replace "${IP[$n]}/24" dev eth0
     ip -n "$ns" link set eth0 up
   done
-  if iptables -S FORWARD 2>/dev/null | grep -qx -- '-P FORWARD DROP' || iptables -S DOCKER-USER >/dev/null 2>&1; then
+  if iptables -S FORWARD 2>/dev/null | grep -x -- '-P FORWARD DROP' >/dev/null || iptables -S DOCKER-USER >/dev/null 2>&1; then
     local chain
     chain=$(fw_chain)
     iptables -C "$chain" "${FW_RULE[@]}" 2>/dev/null || iptables -I "$chain" "${FW_RULE[@]}"
@@ -374,7 +376,7 @@ cert_role() {
 }
 
 reachable_manager() {
-  node_ls | grep -Eq "^$1 Ready (Reachable|Leader)\$" && control_available "$1" true
+  node_ls | grep -E "^$1 Ready (Reachable|Leader)\$" >/dev/null && control_available "$1" true
 }
 
 is_manager() { node_ls | awk -v n="$1" '$1 == n && $3 != "-" {found=1} END {exit !found}'; }
