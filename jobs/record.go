@@ -191,23 +191,14 @@ func (s Records) Find(ctx context.Context, f RecordFilter, limit int) ([]Record,
 // false. The engine sends only the version's successes, so the check costs
 // the same after ten runs of the job as after ten thousand.
 func (s Records) Succeeded(ctx context.Context, stack, job, version string) (Record, bool, error) {
-	return s.newest(ctx, RecordFilter{Stack: stack, Job: job, Version: version, Outcome: Succeeded}, func(r Record) bool {
-		return r.Version == version // the filter selects every version when version is ""
-	})
-}
-
-// newest decodes the records f selects, newest first, until one matches.
-func (s Records) newest(ctx context.Context, f RecordFilter, match func(Record) bool) (Record, bool, error) {
-	cfgs, err := s.configs(ctx, f)
-	if err != nil {
+	if version == "" {
+		return Record{}, false, nil // a filter's "" is every version; no run has none
+	}
+	found, err := s.Find(ctx, RecordFilter{Stack: stack, Job: job, Version: version, Outcome: Succeeded}, 1)
+	if err != nil || len(found) == 0 {
 		return Record{}, false, err
 	}
-	for _, c := range cfgs {
-		if r, ok := f.decode(c); ok && match(r) {
-			return r, true, nil
-		}
-	}
-	return Record{}, false, nil
+	return found[0], true, nil
 }
 
 // newRecord is a run's record as it starts.
