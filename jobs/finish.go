@@ -33,8 +33,8 @@ func (r *Runner) finish(ctx context.Context, job Job, l lease, v Verdict, out *f
 	if v.Outcome == Rejected && strings.Contains(v.Reason, "No such image") {
 		rec.Reason += ": " + pullHint(rec.Image, r.Opts.RegistryAuth != "")
 	}
-	stopped := r.end(ctx, job, l, v, &rec)
-	outputs := r.drain(job, l, v, stopped, out, &rec)
+	stopped, unconfirmed := r.end(ctx, job, l, v, &rec)
+	outputs := r.drain(job, unconfirmed, out, &rec)
 	rec = r.keep(ctx, job, l, v, stopped, outputs, rec)
 	r.Report.Done(rec)
 	if rec.Outcome != Succeeded {
@@ -43,8 +43,9 @@ func (r *Runner) finish(ctx context.Context, job Job, l lease, v Verdict, out *f
 	return rec, nil
 }
 
-// end is rule 1: it reports whether nothing of the job runs any more.
-func (r *Runner) end(ctx context.Context, job Job, l lease, v Verdict, rec *Record) bool {
+// end is rule 1: it reports whether nothing of the job runs any more, and
+// whether it asked for a stop that Swarm did not confirm.
+func (r *Runner) end(ctx context.Context, job Job, l lease, v Verdict, rec *Record) (stopped, unconfirmed bool) {
 	cleanCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	switch {
@@ -60,11 +61,12 @@ func (r *Runner) end(ctx context.Context, job Job, l lease, v Verdict, rec *Reco
 		stopCtx, cancelStop := context.WithTimeout(context.WithoutCancel(ctx), stopGrace(job)+stopSlack+cleanupTimeout)
 		defer cancelStop()
 		if r.stop(stopCtx, job, l.serviceID, v.Outcome == TimedOut || v.Outcome == Interrupted) {
-			return true
+			return true, false
 		}
 		rec.StopNote = "the stop could not be confirmed: see the run's last progress lines"
+		return false, true
 	}
-	return false
+	return false, false
 }
 
 func (r *Runner) detached(v Verdict) bool {
@@ -72,9 +74,9 @@ func (r *Runner) detached(v Verdict) bool {
 }
 
 // drain is rule 2: the attempts' last output, and the streams' locations.
-func (r *Runner) drain(job Job, l lease, v Verdict, stopped bool, out *followers, rec *Record) []AttemptOutput {
+func (r *Runner) drain(job Job, unconfirmed bool, out *followers, rec *Record) []AttemptOutput {
 	drainFor := r.Opts.DrainTimeout
-	if l.owner && !stopped && !r.detached(v) && v.Outcome != Removed {
+	if unconfirmed {
 		// Swarm still reports the job running where it cannot stop it (a
 		// lost node): that attempt's last output cannot be read now.
 		drainFor = min(drainFor, unconfirmedDrain)
@@ -172,6 +174,6 @@ func (r *Runner) pruneRecords(ctx context.Context, job Job) {
 		return
 	}
 	if _, err := r.Records.Prune(ctx, job.Stack, job.Name, r.Opts.KeepRuns); err != nil {
-		r.Report.Notice(job.Name, fmt.Sprintf("warning: could not prune old run records (%s): jobrun prune %s retries", oneLine(err), job.Name))
+		r.Report.Notice(job.Name, fmt.Sprintf("warning: could not prune old run records (%s): jobrun prune %s retries", OneLine(err), job.Name))
 	}
 }
