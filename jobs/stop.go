@@ -31,17 +31,16 @@ func (r *Runner) stop(ctx context.Context, job Job, serviceID string, say bool) 
 		if errdefs.IsNotFound(err) {
 			return true
 		}
-		r.Report.Notice(job.Name, fmt.Sprintf("warning: could not stop service %s: %s: stop it with docker service rm %s, and check docker service ps %s", job.Spec.Name, oneLine(err), job.Spec.Name, job.Spec.Name))
+		r.Report.Notice(job.Name, fmt.Sprintf("warning: could not stop service %s: %s: stop it with docker service rm %s, and check docker service ps %s", job.Spec.Name, OneLine(err), job.Spec.Name, job.Spec.Name))
 		return false
 	}
 	deadline := r.Now().Add(stopGrace(job) + stopSlack)
 	resent := false
-	var live []Attempt // as the manager last listed them
-	listed := false
+	var live []Attempt // as the manager last listed them: none until it does
 	for {
 		tasks, err := r.Engine.TaskList(ctx, swarm.TaskListOptions{Filters: serviceFilter(serviceID)})
 		if err == nil {
-			live, listed = liveAttempts(tasks), true
+			live = liveAttempts(tasks)
 			if len(live) == 0 {
 				if say {
 					r.Report.Notice(job.Name, fmt.Sprintf("stopped the job: Swarm reports no attempt of it running on any node (service %s)", job.Spec.Name))
@@ -51,7 +50,7 @@ func (r *Runner) stop(ctx context.Context, job Job, serviceID string, say bool) 
 		}
 		if r.Now().After(deadline) || ctx.Err() != nil {
 			what := "its tasks"
-			if listed {
+			if len(live) > 0 { // listed: an empty listing ended the wait
 				// ctx may be what ended the wait: name the node and
 				// container with a context of their own.
 				descCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -155,7 +154,7 @@ func stopGrace(job Job) time.Duration {
 
 func (r *Runner) remove(ctx context.Context, job Job, serviceID string) error {
 	if err := r.Engine.ServiceRemove(ctx, serviceID); err != nil && !errdefs.IsNotFound(err) {
-		r.Report.Notice(job.Name, fmt.Sprintf("warning: could not remove service %s: %s: remove it with docker service rm %s", job.Spec.Name, oneLine(err), job.Spec.Name))
+		r.Report.Notice(job.Name, fmt.Sprintf("warning: could not remove service %s: %s: remove it with docker service rm %s", job.Spec.Name, OneLine(err), job.Spec.Name))
 		return &EngineError{Msg: "remove service " + job.Spec.Name, Err: err}
 	}
 	return nil
