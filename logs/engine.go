@@ -263,13 +263,14 @@ func (e brokenError) Unwrap() error { return e.err }
 
 func isStreamBreak(err error) bool { return errors.As(err, new(brokenError)) }
 
-// backoff is a fresh pace for one run of reads. Reset: an ExponentialBackOff
-// starts from the interval it had when it was made, not InitialInterval.
+// backoff is a fresh pace for one run of reads. A Backoff hook's is Reset:
+// an ExponentialBackOff starts from the interval it had when it was made,
+// not InitialInterval (retry.Policy resets its own).
 func (f *engineFollow) backoff() backoff.BackOff {
-	b := retry.Policy(100*time.Millisecond, 2*time.Second, 0)
-	if f.e.Backoff != nil {
-		b = f.e.Backoff()
+	if f.e.Backoff == nil {
+		return retry.Policy(100*time.Millisecond, 2*time.Second, 0)
 	}
+	b := f.e.Backoff()
 	b.Reset()
 	return b
 }
