@@ -34,7 +34,7 @@ func (r *Runner) acquire(ctx context.Context, job *Job) (lease, error) {
 		}
 		if !errdefs.IsConflict(err) && !strings.Contains(err.Error(), "already exists") {
 			if errdefs.IsInvalidParameter(err) {
-				return lease{}, &UsageError{Msg: fmt.Sprintf("the engine refused job %s: %s", job.Name, oneLine(err))}
+				return lease{}, &UsageError{Msg: fmt.Sprintf("the engine refused job %s: %s", job.Name, OneLine(err))}
 			}
 			return lease{}, &EngineError{Msg: "create service " + job.Spec.Name, Err: err}
 		}

@@ -46,7 +46,7 @@ func LoadStack(name string, files []string, env map[string]string) (*Stack, erro
 	//nolint:staticcheck // GetConfigDetails is the loader docker stack deploy itself uses.
 	details, err := stackloader.GetConfigDetails(files, os.Stdin)
 	if err != nil {
-		return nil, &UsageError{Msg: fmt.Sprintf("read stack file: %v: fix the YAML syntax", oneLine(err))}
+		return nil, &UsageError{Msg: fmt.Sprintf("read stack file: %v: fix the YAML syntax", OneLine(err))}
 	}
 	details.Environment = env
 	cfg, err := loader.Load(details)
@@ -60,7 +60,7 @@ func LoadStack(name string, files []string, env map[string]string) (*Stack, erro
 			sort.Strings(keys)
 			return nil, &UsageError{Msg: fmt.Sprintf("stack file uses options docker stack deploy does not support: %s", strings.Join(keys, ", "))}
 		}
-		return nil, &UsageError{Msg: fmt.Sprintf("invalid stack file %s: %s", strings.Join(files, ", "), oneLine(err))}
+		return nil, &UsageError{Msg: fmt.Sprintf("invalid stack file %s: %s", strings.Join(files, ", "), OneLine(err))}
 	}
 	return &Stack{Name: name, Files: files, Config: cfg, unset: unsetImageVariables(details, env)}, nil
 }
@@ -143,6 +143,7 @@ func ValidName(name string) bool {
 
 var serviceNamePattern = regexp.MustCompile(`^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$`)
 
-func oneLine(err error) string { return oneLineString(err.Error()) }
+// OneLine is an error's message on one line, as jobrun prints every error.
+func OneLine(err error) string { return oneLineString(err.Error()) }
 
 func oneLineString(s string) string { return strings.Join(strings.Fields(s), " ") }

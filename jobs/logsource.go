@@ -126,6 +126,6 @@ func EngineSource(engine logs.TaskLogger, stack string, report Reporter) logs.So
 		if !r.LastStamp.IsZero() {
 			since = r.LastStamp.UTC().Format("15:04:05.000")
 		}
-		report.Notice(job, fmt.Sprintf("the engine's output stream of task %s broke (%s): read again from %s", shortID(t.ID), oneLine(r.Cause), since))
+		report.Notice(job, fmt.Sprintf("the engine's output stream of task %s broke (%s): read again from %s", shortID(t.ID), OneLine(r.Cause), since))
 	}}
 }

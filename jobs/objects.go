@@ -32,7 +32,7 @@ func createJobObjects(ctx context.Context, engine client.APIClient, stack *Stack
 	}
 	secretSpecs, err := convert.Secrets(ns, secrets)
 	if err != nil {
-		return &UsageError{Msg: fmt.Sprintf("job %s: %s: fix the secret's file: in the stack file", svc.Name, oneLine(err))}
+		return &UsageError{Msg: fmt.Sprintf("job %s: %s: fix the secret's file: in the stack file", svc.Name, OneLine(err))}
 	}
 	for _, spec := range secretSpecs {
 		_, _, err := engine.SecretInspectWithRaw(ctx, spec.Name)
@@ -47,7 +47,7 @@ func createJobObjects(ctx context.Context, engine client.APIClient, stack *Stack
 	}
 	configSpecs, err := convert.Configs(ns, configs)
 	if err != nil {
-		return &UsageError{Msg: fmt.Sprintf("job %s: %s: fix the config's file: in the stack file", svc.Name, oneLine(err))}
+		return &UsageError{Msg: fmt.Sprintf("job %s: %s: fix the config's file: in the stack file", svc.Name, OneLine(err))}
 	}
 	for _, spec := range configSpecs {
 		_, _, err := engine.ConfigInspectWithRaw(ctx, spec.Name)

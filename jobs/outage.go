@@ -30,7 +30,7 @@ func (o *outage) observe(start time.Time, err error) {
 	case retry.Transient(err) && o.since.IsZero():
 		o.since = start
 		if o.onDown != nil {
-			o.onDown(oneLine(err))
+			o.onDown(OneLine(err))
 		}
 	}
 }

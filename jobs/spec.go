@@ -253,7 +253,7 @@ func checkNetworks(ctx context.Context, engine client.NetworkAPIClient, stack *S
 // the fix. Every secret and config the stack file defines was created
 // above, so one not found is external: only its owner can create it.
 func convertError(job string, err error) error {
-	msg := strings.TrimPrefix(oneLine(err), "service "+job+": ")
+	msg := strings.TrimPrefix(OneLine(err), "service "+job+": ")
 	for _, kind := range []string{"secret", "config"} {
 		if name, ok := strings.CutPrefix(msg, kind+" not found: "); ok {
 			create := fmt.Sprintf("docker secret create %s FILE (or - to read it from stdin)", name)

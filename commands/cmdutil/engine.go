@@ -197,7 +197,7 @@ func resolveEndpoint(dockerContext string) (docker.Endpoint, EngineInfo, error) 
 // oneLine is an error on one line (ssh's stderr may have several), its
 // passwords hidden.
 func oneLine(err error) string {
-	return Redact(strings.Join(strings.Fields(err.Error()), " "))
+	return Redact(jobs.OneLine(err))
 }
 
 // contextSource says where the docker CLI took a context's name from.
