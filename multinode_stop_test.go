@@ -61,16 +61,10 @@ func TestMultiNodeStopMeansStopped(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			worker := mn.worker1
-			s := mn.stack(t)
-			f := s.writeStack("stack.yml", strings.ReplaceAll(mnStopJobs, "WORKER", worker.hostname))
-			nodes := mn.engines(t)
-			service := jobs.ServiceName(s.name, "sleeper")
-			watch := mnWatchContainers(nodes, service)
+			sc := mn.stopCase(t, worker, mnStopJobs)
+			nodes, service, watch := sc.nodes, sc.service, sc.watch
 			defer watch.stop()
-
-			first := mnStart(s, mn.onManager(), append([]string{"-c", f, "sleeper", "--version", "v1"}, c.args...)...)
-			waitFor(t, func() bool { return strings.Contains(first.out.String(), "start on "+worker.hostname) })
-			firstID := mnOnlyRunning(t, nodes, service, worker.hostname)
+			first, firstID := sc.start(t, c.args...)
 
 			stopAt := first.started.Add(15 * time.Second) // --timeout
 			if c.signal != nil {
@@ -84,10 +78,10 @@ func TestMultiNodeStopMeansStopped(t *testing.T) {
 			if code != c.code {
 				t.Errorf("exit %d, want %d", code, c.code)
 			}
-			mnAssertStopped(t, first, s, nodes, service)
+			sc.assertStopped(t, first)
 
 			// The same version again: one new container, never beside the first.
-			second := mnStart(s, mn.onManager(), "-c", f, "sleeper", "--version", "v1")
+			second := sc.launch()
 			waitFor(t, func() bool { return mnRunningRE.MatchString(second.err.String()) })
 			running := mnRunning(t, nodes, service)
 			if n := mnCount(running); n != 1 {
@@ -96,15 +90,8 @@ func TestMultiNodeStopMeansStopped(t *testing.T) {
 			if ids := running[worker.hostname]; len(ids) == 1 && ids[0] == firstID {
 				t.Errorf("the running container is the first run's %.12s", firstID)
 			}
-			_ = second.cmd.Process.Signal(syscall.SIGTERM)
-			if code := second.wait(t, 90*time.Second); code != jobs.ExitInterrupted {
-				t.Errorf("second run: exit %d, want %d", code, jobs.ExitInterrupted)
-			}
-			mnAssertStopped(t, second, s, nodes, service)
-
-			max, timeline := watch.stop()
-			t.Logf("the job's containers, as each node's engine showed them:\n%s", strings.Join(timeline, "\n"))
-			if max > 1 {
+			sc.interrupt(t, second, "second run")
+			if max := sc.endWatch(t); max > 1 {
 				t.Errorf("up to %d containers of the job ran at once across the nodes, want 1", max)
 			}
 		})
@@ -113,47 +100,30 @@ func TestMultiNodeStopMeansStopped(t *testing.T) {
 	// A migration may need long to end cleanly: jobrun waits out the job's
 	// own stop_grace_period, longer than its 30 s for each cleanup step.
 	t.Run("a long stop grace period is waited out", func(t *testing.T) {
-		worker := mn.worker1
-		s := mn.stack(t)
-		yaml := strings.ReplaceAll(mnStopJobs, "WORKER", worker.hostname)
-		yaml = strings.Replace(yaml, "    deploy:", "    stop_grace_period: 40s\n    deploy:", 1)
-		f := s.writeStack("stack.yml", yaml)
-		nodes := mn.engines(t)
-		service := jobs.ServiceName(s.name, "sleeper")
-		watch := mnWatchContainers(nodes, service)
-		defer watch.stop()
-
-		run := mnStart(s, mn.onManager(), "-c", f, "sleeper", "--version", "v1")
-		waitFor(t, func() bool { return strings.Contains(run.out.String(), "start on "+worker.hostname) })
-		id := mnOnlyRunning(t, nodes, service, worker.hostname)
+		sc := mn.stopCase(t, mn.worker1, strings.Replace(mnStopJobs, "    deploy:", "    stop_grace_period: 40s\n    deploy:", 1))
+		defer sc.watch.stop()
+		run, id := sc.start(t)
 		stopAt := time.Now()
 		_ = run.cmd.Process.Signal(syscall.SIGTERM)
 		code := run.wait(t, 150*time.Second)
 		t.Logf("exit %d, %s after SIGTERM; the worker's engine saw its container end %s after it",
-			code, time.Since(stopAt).Round(100*time.Millisecond), watch.endedAfter(id, stopAt))
+			code, time.Since(stopAt).Round(100*time.Millisecond), sc.watch.endedAfter(id, stopAt))
 		if code != jobs.ExitInterrupted {
 			t.Errorf("exit %d, want %d", code, jobs.ExitInterrupted)
 		}
-		mnAssertStopped(t, run, s, nodes, service)
-		_, timeline := watch.stop()
-		t.Logf("the job's containers, as each node's engine showed them:\n%s", strings.Join(timeline, "\n"))
+		sc.assertStopped(t, run)
+		sc.endWatch(t)
 	})
 
 	t.Run("worker lost: the stop cannot be confirmed and the service stays the lock", func(t *testing.T) {
 		worker := mn.worker2
-		s := mn.stack(t)
+		sc := mn.stopCase(t, worker, mnStopJobs)
+		s, f, nodes, service := sc.s, sc.file, sc.nodes, sc.service
 		// Runs before the stack's cleanup: its network is freed only once the
 		// worker is back and has shut the task down.
 		t.Cleanup(func() { mnUp(t) })
-		f := s.writeStack("stack.yml", strings.ReplaceAll(mnStopJobs, "WORKER", worker.hostname))
-		nodes := mn.engines(t)
-		service := jobs.ServiceName(s.name, "sleeper")
-		watch := mnWatchContainers(nodes, service)
-		defer watch.stop()
-
-		first := mnStart(s, mn.onManager(), "-c", f, "sleeper", "--version", "v1")
-		waitFor(t, func() bool { return strings.Contains(first.out.String(), "start on "+worker.hostname) })
-		firstID := mnOnlyRunning(t, nodes, service, worker.hostname)
+		defer sc.watch.stop()
+		first, firstID := sc.start(t)
 
 		mnKillDockerd(t, worker.pidfile)
 		t.Logf("killed %s's dockerd; its container, as runc sees it:\n%s", worker.hostname, mnRuncList(worker))
@@ -220,7 +190,7 @@ func TestMultiNodeStopMeansStopped(t *testing.T) {
 
 		var next *mnRun
 		mnWaitUntil(t, 120*time.Second, "a jobrun that clears the stopped service and runs", func() bool {
-			next = mnStart(s, mn.onManager(), "-c", f, "sleeper", "--version", "v1")
+			next = sc.launch()
 			for {
 				select {
 				case <-next.exited:
@@ -240,18 +210,69 @@ func TestMultiNodeStopMeansStopped(t *testing.T) {
 		if running := mnRunning(t, nodes, service); mnCount(running) != 1 || len(running[worker.hostname]) != 1 {
 			t.Errorf("when the next run reported its attempt running, the job's containers ran on %v; want one, on %s", running, worker.hostname)
 		}
-		_ = next.cmd.Process.Signal(syscall.SIGTERM)
-		if code := next.wait(t, 90*time.Second); code != jobs.ExitInterrupted {
-			t.Errorf("next run: exit %d, want %d", code, jobs.ExitInterrupted)
-		}
-		mnAssertStopped(t, next, s, nodes, service)
-
-		max, timeline := watch.stop()
-		t.Logf("the job's containers, as each node's engine showed them:\n%s", strings.Join(timeline, "\n"))
-		if max > 1 {
+		sc.interrupt(t, next, "next run")
+		if max := sc.endWatch(t); max > 1 {
 			t.Errorf("up to %d containers of the job ran at once across the reachable nodes, want 1", max)
 		}
 	})
+}
+
+// mnStopCase is one stop subtest: the sleeper job's stack file placed on
+// a worker, each node's engine, and a watch of the job's containers on all
+// of them (the caller stops it).
+type mnStopCase struct {
+	s       *engineStack
+	env     []string // jobrun's: the manager
+	file    string
+	worker  mnNode
+	nodes   map[string]*client.Client
+	service string
+	watch   *mnContainerWatch
+}
+
+// stopCase makes the subtest's stack from yaml (mnStopJobs or a variant),
+// its job placed on worker.
+func (mn *multiNode) stopCase(t *testing.T, worker mnNode, yaml string) *mnStopCase {
+	t.Helper()
+	c := &mnStopCase{s: mn.stack(t), env: mn.onManager(), worker: worker, nodes: mn.engines(t)}
+	c.file = c.s.writeStack("stack.yml", strings.ReplaceAll(yaml, "WORKER", worker.hostname))
+	c.service = jobs.ServiceName(c.s.name, "sleeper")
+	c.watch = mnWatchContainers(c.nodes, c.service)
+	return c
+}
+
+// launch starts jobrun on version v1, with args.
+func (c *mnStopCase) launch(args ...string) *mnRun {
+	return mnStart(c.s, c.env, append([]string{"-c", c.file, "sleeper", "--version", "v1"}, args...)...)
+}
+
+// start launches jobrun and waits until the job runs on the worker: the
+// run, and the ID of its one container there.
+func (c *mnStopCase) start(t *testing.T, args ...string) (*mnRun, string) {
+	t.Helper()
+	r := c.launch(args...)
+	waitFor(t, func() bool { return strings.Contains(r.out.String(), "start on "+c.worker.hostname) })
+	return r, mnOnlyRunning(t, c.nodes, c.service, c.worker.hostname)
+}
+
+// interrupt sends r SIGTERM: it must exit interrupted, the job stopped on
+// every node.
+func (c *mnStopCase) interrupt(t *testing.T, r *mnRun, what string) {
+	t.Helper()
+	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	if code := r.wait(t, 90*time.Second); code != jobs.ExitInterrupted {
+		t.Errorf("%s: exit %d, want %d", what, code, jobs.ExitInterrupted)
+	}
+	c.assertStopped(t, r)
+}
+
+// endWatch stops the watch, logs what each node's engine showed, and
+// returns the most containers of the job that ran at once.
+func (c *mnStopCase) endWatch(t *testing.T) int {
+	t.Helper()
+	max, timeline := c.watch.stop()
+	t.Logf("the job's containers, as each node's engine showed them:\n%s", strings.Join(timeline, "\n"))
+	return max
 }
 
 // mnRun is a jobrun running in the background.
@@ -289,10 +310,11 @@ func (r *mnRun) wait(t *testing.T, within time.Duration) int {
 	return exitCodeOf(err)
 }
 
-// mnAssertStopped checks a run that jobrun stopped: it said so, its service
+// assertStopped checks a run that jobrun stopped: it said so, its service
 // is gone, and no node's engine runs a container of the job.
-func mnAssertStopped(t *testing.T, r *mnRun, s *engineStack, nodes map[string]*client.Client, service string) {
+func (c *mnStopCase) assertStopped(t *testing.T, r *mnRun) {
 	t.Helper()
+	s, nodes, service := c.s, c.nodes, c.service
 	if !strings.Contains(r.err.String(), "stopped the job") {
 		t.Errorf("stderr does not say %q", "stopped the job")
 	}
