@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -51,7 +50,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		os.Exit(jobs.ExitInterrupted)
 	}()
 	app := commands.NewApp(factory(stdout, stderr), version)
-	return exitCode(app.Run(ctx, args), stderr)
+	return commands.Exit(app.Run(ctx, args), stderr)
 }
 
 // factory is what the commands take from this process: its streams,
@@ -75,22 +74,4 @@ func factory(stdout, stderr io.Writer) *cmdutil.Factory {
 			return strings.TrimSpace(string(out)), err
 		},
 	}
-}
-
-func exitCode(err error, stderr io.Writer) int {
-	if err == nil {
-		return 0
-	}
-	var silent interface{ Silent() bool }
-	if !errors.As(err, &silent) || !silent.Silent() {
-		fmt.Fprintln(stderr, "jobrun: "+cmdutil.Redact(err.Error()))
-	}
-	var coded interface{ ExitCode() int }
-	if errors.As(err, &coded) {
-		return coded.ExitCode()
-	}
-	if errors.Is(err, context.Canceled) {
-		return jobs.ExitInterrupted
-	}
-	return jobs.ExitUsage // urfave/cli's own flag and argument errors
 }

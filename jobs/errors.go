@@ -14,6 +14,9 @@ const (
 	ExitConflict    = 8  // another version of the job is running, or another deploy of the stack
 	ExitRolledBack  = 9  // jobrun deploy: a service's update was rolled back
 	ExitPaused      = 10 // jobrun deploy: a service's update paused
+	ExitCloudWatch  = 11 // CloudWatch Logs or its AWS configuration: credentials, region, log group, unreachable, a failed read
+	ExitOutput      = 12 // jobrun could not write what it was asked to (stdout closed or full)
+	ExitInternal    = 70 // an error jobrun did not classify: a bug (sysexits' EX_SOFTWARE)
 	ExitInterrupted = 130
 )
 
@@ -38,6 +41,31 @@ func (e *EngineError) Error() string {
 }
 func (e *EngineError) Unwrap() error { return e.Err }
 func (e *EngineError) ExitCode() int { return ExitEngine }
+
+// CloudWatchError is a problem reading CloudWatch Logs or configuring the
+// AWS SDK for it; Msg names the fix.
+type CloudWatchError struct {
+	Msg string
+	Err error
+}
+
+func (e *CloudWatchError) Error() string {
+	if e.Err == nil {
+		return e.Msg
+	}
+	return e.Msg + ": " + e.Err.Error()
+}
+func (e *CloudWatchError) Unwrap() error { return e.Err }
+func (e *CloudWatchError) ExitCode() int { return ExitCloudWatch }
+
+// OutputError means jobrun could not write its own output (the -o json
+// document, a recorded run's output): the reader went away or the disk is
+// full. A job's live output never fails a run (the reporter copes).
+type OutputError struct{ Err error }
+
+func (e *OutputError) Error() string { return "cannot write the output: " + e.Err.Error() + ": check where stdout goes" }
+func (e *OutputError) Unwrap() error { return e.Err }
+func (e *OutputError) ExitCode() int { return ExitOutput }
 
 // ConflictError means another version of the same job holds the lock.
 type ConflictError struct{ Msg string }

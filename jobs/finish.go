@@ -18,16 +18,22 @@ const cleanupTimeout = 30 * time.Second
 // confirm.
 const unconfirmedDrain = 5 * time.Second
 
-// finish applies the end-of-run rules to a watched run, one step each:
+// finish ends a watched run in the order the user needs its steps:
 //
 //  1. end: the owner stops the job, so that nothing of it runs or starts
 //     again on any node — unless the user detached on interrupt, or the
 //     service was removed outside jobrun (then it says what Swarm still runs).
 //  2. drain: the last output of every attempt is read, within the drain
 //     timeout (a short one when Swarm could not confirm the stop).
-//  3. keep: the owner records the run, then removes the service, unless
-//     --keep, a detach, or a stop it could not confirm: the service then
-//     stays as the job's lock. An attached run reports the owner's record.
+//  3. save: the owner records the run; an attached run reports the owner's
+//     record.
+//  4. the verdict is printed.
+//  5. remove: the owner removes the service, only once the record is saved
+//     (the service is the evidence until then), and not with --keep, a
+//     detach, or a stop Swarm could not confirm: the service then stays as
+//     the job's lock.
+//  6. prune: old records go; this can take seconds and never delays or
+//     changes the verdict.
 func (r *Runner) finish(ctx context.Context, job Job, l lease, v Verdict, out *followers, rec Record) (Record, error) {
 	rec.Outcome, rec.Reason, rec.Attempts, rec.Surplus = v.Outcome, v.Reason, v.Attempts, v.Surplus
 	if v.Outcome == Rejected && strings.Contains(v.Reason, "No such image") {
@@ -35,8 +41,12 @@ func (r *Runner) finish(ctx context.Context, job Job, l lease, v Verdict, out *f
 	}
 	stopped, unconfirmed := r.end(ctx, job, l, v, &rec)
 	outputs := r.drain(job, unconfirmed, out, &rec)
-	rec = r.keep(ctx, job, l, v, stopped, outputs, rec)
+	rec, saved := r.save(ctx, job, l, v, outputs, rec)
 	r.Report.Done(rec)
+	if l.owner {
+		r.removeOnce(ctx, job, l, stopped, saved)
+		r.pruneRecords(ctx, job)
+	}
 	if rec.Outcome != Succeeded {
 		return rec, &VerdictError{Outcome: rec.Outcome}
 	}
@@ -94,29 +104,36 @@ func (r *Runner) drain(job Job, unconfirmed bool, out *followers, rec *Record) [
 	return outputs
 }
 
-// keep is rule 3: the record kept, then the service removed.
-func (r *Runner) keep(ctx context.Context, job Job, l lease, v Verdict, stopped bool, outputs []AttemptOutput, rec Record) Record {
+// save is step 3: the owner's record kept (and whether it was); an
+// attached run whose service was removed takes the owner's record, which
+// has the verdict.
+func (r *Runner) save(ctx context.Context, job Job, l lease, v Verdict, outputs []AttemptOutput, rec Record) (Record, bool) {
 	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	switch {
 	case !l.owner && v.Outcome == Removed:
-		// The owner removes the service when the run ends: its record has the verdict.
 		if found, _ := r.Records.Find(saveCtx, RecordFilter{Stack: job.Stack, Job: job.Name, RunID: job.RunID}, 1); len(found) == 1 {
 			rec = found[0]
 			rec.Attached = true
 		}
 	case l.owner:
-		// Record first, remove second: whoever finds the service gone finds
-		// the record.
 		if err := r.Records.Save(saveCtx, rec, kept(outputs, rec.Attempts)); err != nil {
-			r.Report.Notice(job.Name, "warning: "+err.Error())
+			r.Report.Notice(job.Name, fmt.Sprintf("WARNING: the run's record could not be saved (%s): service %s is kept as its evidence (docker service ps %s --no-trunc); jobrun history and jobrun logs will not show this run; the next run of %s removes the service", OneLine(err), job.Spec.Name, job.Spec.Name, job.Name))
+			return rec, false
 		}
-		if stopped && !r.Opts.Keep {
-			_ = r.remove(saveCtx, job, l.serviceID)
-		}
-		r.pruneRecords(saveCtx, job)
 	}
-	return rec
+	return rec, true
+}
+
+// removeOnce is step 5: the service goes once nothing of it runs and its
+// record is saved, unless the user asked to keep it.
+func (r *Runner) removeOnce(ctx context.Context, job Job, l lease, stopped, saved bool) {
+	if !stopped || !saved || r.Opts.Keep {
+		return
+	}
+	removeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	_ = r.remove(removeCtx, job, l.serviceID)
 }
 
 // checkSurplus looks once more at every task of the service: more
@@ -167,13 +184,15 @@ func pullHint(image string, hadCredentials bool) string {
 	return hint
 }
 
-// pruneRecords keeps the job's records bounded (--keep-runs): best effort,
-// it never changes the run's verdict.
+// pruneRecords is step 6: the job's records bounded (--keep-runs), best
+// effort, after the verdict was printed.
 func (r *Runner) pruneRecords(ctx context.Context, job Job) {
 	if r.Opts.KeepRuns < 1 {
 		return
 	}
-	if _, err := r.Records.Prune(ctx, job.Stack, job.Name, r.Opts.KeepRuns); err != nil {
-		r.Report.Notice(job.Name, fmt.Sprintf("warning: could not prune old run records (%s): jobrun prune %s retries", OneLine(err), job.Name))
+	pruneCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	if _, err := r.Records.Prune(pruneCtx, job.Stack, job.Name, r.Opts.KeepRuns); err != nil {
+		r.Report.Notice(job.Name, fmt.Sprintf("WARNING: could not prune old run records (%s): jobrun prune %s retries", OneLine(err), job.Name))
 	}
 }

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -32,13 +31,16 @@ type LogOptions struct {
 type LogSources struct {
 	opts    LogOptions
 	engine  logs.Source
+	report  Reporter
 	limiter *rate.Limiter
 	now     func() time.Time
 	after   func(time.Duration) <-chan time.Time
 }
 
-func NewLogSources(o LogOptions, engine logs.Source, now func() time.Time, after func(time.Duration) <-chan time.Time) *LogSources {
-	return &LogSources{opts: o, engine: engine, limiter: logs.NewQuotaLimiter(), now: now, after: after}
+// NewLogSources picks among the engine and CloudWatch; report hears when a
+// CloudWatch read stalls.
+func NewLogSources(o LogOptions, engine logs.Source, report Reporter, now func() time.Time, after func(time.Duration) <-chan time.Time) *LogSources {
+	return &LogSources{opts: o, engine: engine, report: report, limiter: logs.NewQuotaLimiter(), now: now, after: after}
 }
 
 // LogPlace is where a CloudWatch source reads.
@@ -82,30 +84,30 @@ func (s *LogSources) ForJob(ctx context.Context, job Job) (JobLogs, error) {
 		Region: firstOf(opts["awslogs-region"], s.opts.Region), Profile: s.opts.Profile, Endpoint: endpoint,
 	})
 	if err != nil {
-		var cred *logs.CredentialsError
-		var region logs.RegionError
-		if errors.As(err, &cred) || errors.As(err, &region) {
-			return JobLogs{}, &UsageError{Msg: fmt.Sprintf("job %s logs to CloudWatch: %v", job.Name, err)}
-		}
-		return JobLogs{}, fmt.Errorf("job %s: %w", job.Name, err)
+		return JobLogs{}, &CloudWatchError{Msg: fmt.Sprintf("job %s logs to CloudWatch", job.Name), Err: err}
 	}
 	if opts["awslogs-create-group"] != "true" {
 		if err := logs.CheckGroup(ctx, client, group, cfg.Region); err != nil {
-			var missing *logs.GroupError
-			if errors.As(err, &missing) {
-				return JobLogs{}, &UsageError{Msg: fmt.Sprintf("job %s: %v", job.Name, err)}
-			}
-			return JobLogs{}, fmt.Errorf("job %s: %w", job.Name, err)
+			return JobLogs{}, &CloudWatchError{Msg: "job " + job.Name, Err: err}
 		}
 	}
 	return JobLogs{
 		Source: &logs.CloudWatch{
 			Client: client, Group: group, Stream: namer.Name, Limiter: s.limiter,
 			Poll: s.opts.Poll, FlushWait: s.opts.FlushWait, DrainTimeout: s.opts.DrainTimeout,
-			Now: s.now, After: s.after,
+			Stalled: s.stalled(job.Name, group), Now: s.now, After: s.after,
 		},
 		Place: LogPlace{Group: group, Region: cfg.Region, Endpoint: endpoint},
 	}, nil
+}
+
+// stalled says what a stalled CloudWatch read of the job waits for, and
+// its bound: the job runs on; an ended attempt's lines are waited for at
+// most --drain-timeout.
+func (s *LogSources) stalled(job, group string) func(string, error) {
+	return func(stream string, err error) {
+		s.report.Notice(job, fmt.Sprintf("WARNING: waiting for CloudWatch Logs (stream %s/%s): %s; the job runs on, and its output is waited for at most --drain-timeout %s once it ends", group, stream, OneLine(err), s.opts.DrainTimeout))
+	}
 }
 
 func firstOf(s ...string) string {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -56,9 +57,16 @@ type CloudWatch struct {
 	FlushWait time.Duration
 	// DrainTimeout caps the wait for an ended attempt's last lines.
 	DrainTimeout time.Duration
-	Now          func() time.Time
-	After        func(time.Duration) <-chan time.Time
+	// Stalled, if set, is told once per outage when a read of stream has
+	// failed for StallAfter, with the last error: a wait on CloudWatch says
+	// what it waits for instead of hanging silently.
+	Stalled func(stream string, err error)
+	Now     func() time.Time
+	After   func(time.Duration) <-chan time.Time
 }
+
+// StallAfter is how long a read may keep failing before Stalled is told.
+const StallAfter = 5 * time.Second
 
 func (c *CloudWatch) Name() string { return "cloudwatch" }
 
@@ -150,7 +158,7 @@ func (c *CloudWatch) Read(ctx context.Context, stream string, w io.Writer) (int,
 			return n, fmt.Errorf("read stream %s/%s: %w", c.Group, stream, err)
 		}
 		if err := writeEvents(w, out.Events); err != nil {
-			return n, err
+			return n, &WriteError{Err: err}
 		}
 		n += len(out.Events)
 		// The same token back means the end of the stream, for now.
@@ -164,17 +172,63 @@ func (c *CloudWatch) Read(ctx context.Context, stream string, w io.Writer) (int,
 // page asks for the next page, waiting for the shared limiter and retrying
 // throttling and outages until ctx ends: a log-reading fault never ends a run.
 func (c *CloudWatch) page(ctx context.Context, in *cloudwatchlogs.GetLogEventsInput) (*cloudwatchlogs.GetLogEventsOutput, error) {
+	watch := c.watchStall(aws.ToString(in.LogStreamName))
+	defer watch.stop()
 	var out *cloudwatchlogs.GetLogEventsOutput
-	err := retry.Do(ctx, retry.Policy(200*time.Millisecond, 5*time.Second, 0), func() error {
+	err := retry.DoNotify(ctx, retry.Policy(200*time.Millisecond, 5*time.Second, 0), func() error {
 		if err := c.Limiter.Wait(ctx); err != nil {
 			return err
 		}
 		var err error
 		out, err = c.Client.GetLogEvents(ctx, in)
 		return err
-	})
+	}, watch.failed)
 	return out, err
 }
+
+// stallWatch tells Stalled, once, when a read has not succeeded StallAfter
+// after it began: one call may itself take that long (the SDK retries
+// inside it), so a timer decides, not the failures.
+type stallWatch struct {
+	mu   sync.Mutex
+	last error
+	done chan struct{}
+}
+
+func (c *CloudWatch) watchStall(stream string) *stallWatch {
+	w := &stallWatch{done: make(chan struct{})}
+	if c.Stalled == nil || c.After == nil {
+		return w
+	}
+	timer := c.After(StallAfter)
+	go func() {
+		select {
+		case <-w.done:
+		case <-timer:
+			select {
+			case <-w.done: // both ready: the read succeeded in time
+				return
+			default:
+			}
+			w.mu.Lock()
+			err := w.last
+			w.mu.Unlock()
+			if err == nil {
+				err = fmt.Errorf("no answer within %s", StallAfter)
+			}
+			c.Stalled(stream, err)
+		}
+	}()
+	return w
+}
+
+func (w *stallWatch) failed(err error, _ time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.last = err
+}
+
+func (w *stallWatch) stop() { close(w.done) }
 
 func writeEvents(w io.Writer, events []types.OutputLogEvent) error {
 	size := 0
@@ -195,6 +249,13 @@ func writeEvents(w io.Writer, events []types.OutputLogEvent) error {
 	_, err := w.Write(buf)
 	return err
 }
+
+// WriteError is a failure to write what was read: the reader's, not
+// CloudWatch's.
+type WriteError struct{ Err error }
+
+func (e *WriteError) Error() string { return "write: " + e.Err.Error() }
+func (e *WriteError) Unwrap() error { return e.Err }
 
 // IsNotFound reports whether err says a log group or stream does not exist.
 func IsNotFound(err error) bool {

@@ -87,11 +87,17 @@ func Policy(initial, maxInterval, maxElapsed time.Duration) backoff.BackOff {
 // Do runs op until it succeeds, fails with a non-transient error, the backoff
 // gives up or ctx is done. The last error is returned.
 func Do(ctx context.Context, b backoff.BackOff, op func() error) error {
-	return backoff.Retry(func() error {
+	return DoNotify(ctx, b, op, nil)
+}
+
+// DoNotify is Do that tells notify (if not nil) of each failed try it will
+// try again after, and how long it waits first.
+func DoNotify(ctx context.Context, b backoff.BackOff, op func() error, notify func(error, time.Duration)) error {
+	return backoff.RetryNotify(func() error {
 		err := op()
 		if err != nil && !Transient(err) {
 			return backoff.Permanent(err)
 		}
 		return err
-	}, backoff.WithContext(b, ctx))
+	}, backoff.WithContext(b, ctx), notify)
 }

@@ -4,7 +4,9 @@ package logs
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
@@ -118,8 +120,10 @@ func reader(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.A
 					if out.Truncated {
 						fmt.Fprintf(f.IO.Err, "jobrun: %s: attempt %d: only the last %d KiB of its output was kept\n", rec.Job, a.Number, len(out.Output)>>10)
 					}
-					_, err := f.IO.Out.Write(out.Output)
-					return err
+					if _, err := f.IO.Out.Write(out.Output); err != nil {
+						return &jobs.OutputError{Err: err}
+					}
+					return nil
 				}
 			}
 			if a.Started() {
@@ -134,23 +138,42 @@ func reader(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.A
 	}
 	cwClient, _, err := logs.NewCloudWatchClient(ctx, logs.AWSOptions{Region: region, Profile: o.Logs.Profile, Endpoint: rec.LogEndpoint})
 	if err != nil {
-		return nil, &jobs.UsageError{Msg: err.Error()}
+		return nil, &jobs.CloudWatchError{Msg: fmt.Sprintf("read %s's output from CloudWatch Logs", rec.Job), Err: err}
 	}
-	cw := &logs.CloudWatch{Client: cwClient, Group: rec.LogGroup, Limiter: logs.NewQuotaLimiter()}
+	cw := &logs.CloudWatch{Client: cwClient, Group: rec.LogGroup, Limiter: logs.NewQuotaLimiter(), Now: f.Now, After: f.After,
+		Stalled: func(stream string, err error) {
+			fmt.Fprintf(f.IO.Err, "jobrun: %s: waiting for CloudWatch Logs (stream %s/%s): %s; giving up after --drain-timeout %s\n", rec.Job, rec.LogGroup, stream, jobs.OneLine(err), o.Logs.DrainTimeout)
+		}}
 	return func(a jobs.Attempt) error {
 		if a.LogStream == "" {
 			return nil // never started a container: nothing was printed
 		}
-		_, err := cw.Read(ctx, a.LogStream, f.IO.Out)
-		switch {
-		case logs.IsNotFound(err):
-			fmt.Fprintf(f.IO.Err, "jobrun: %s: attempt %d: its output is no longer in CloudWatch (stream %s in group %s): it was deleted, or the run is older than the log group's retention\n", rec.Job, a.Number, a.LogStream, rec.LogGroup)
-			return nil
-		case err != nil:
-			return fmt.Errorf("attempt %d: %w", a.Number, err)
-		}
-		return nil
+		return readStream(ctx, cw, rec, a, o.Logs.DrainTimeout, f.IO)
 	}, nil
+}
+
+// readStream prints an attempt's CloudWatch stream, giving up after bound:
+// a recorded run's stream is complete, so a read that takes longer is
+// CloudWatch not answering.
+func readStream(ctx context.Context, cw *logs.CloudWatch, rec jobs.Record, a jobs.Attempt, bound time.Duration, streams cmdutil.IO) error {
+	readCtx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	_, err := cw.Read(readCtx, a.LogStream, streams.Out)
+	var werr *logs.WriteError
+	switch {
+	case err == nil:
+		return nil
+	case logs.IsNotFound(err):
+		fmt.Fprintf(streams.Err, "jobrun: %s: attempt %d: its output is no longer in CloudWatch (stream %s in group %s): it was deleted, or the run is older than the log group's retention\n", rec.Job, a.Number, a.LogStream, rec.LogGroup)
+		return nil
+	case errors.As(err, &werr):
+		return &jobs.OutputError{Err: werr.Err}
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case readCtx.Err() != nil:
+		return &jobs.CloudWatchError{Msg: fmt.Sprintf("attempt %d's output: CloudWatch Logs did not answer within --drain-timeout %s (stream %s/%s): check AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, the network and the credentials, or raise --drain-timeout", a.Number, bound, rec.LogGroup, a.LogStream), Err: err}
+	}
+	return &jobs.CloudWatchError{Msg: fmt.Sprintf("attempt %d's output from CloudWatch Logs (stream %s/%s)", a.Number, rec.LogGroup, a.LogStream), Err: err}
 }
 
 // followRunning attaches to the job's run in progress, if there is one.
@@ -165,12 +188,10 @@ func followRunning(ctx context.Context, f *cmdutil.Factory, o *Options, engine c
 	}
 	job := jobs.JobOfService(o.Stack, o.Job, svc)
 	report := jobs.NewTextReporter(f.IO.Out, f.IO.Err, f.IO.OutIsTerminal, false)
-	where, err := jobs.NewLogSources(o.Logs, jobs.EngineSource(engine, o.Stack, report), f.Now, f.After).ForJob(ctx, job)
+	r, err := cmdutil.NewRunners(f, engine, o.Stack, o.Logs, report, jobs.RunOptions{}).For(ctx, job)
 	if err != nil {
 		return true, err
 	}
-	r := &jobs.Runner{Engine: engine, Logs: where.Source, LogPlace: where.Place, Report: report, Records: jobs.Records{Engine: engine},
-		Now: f.Now, After: f.After, Opts: jobs.RunOptions{}.WithPacing(o.Logs.DrainTimeout)}
 	report.Notice(o.Job, fmt.Sprintf("following version %s (run %s) in progress", job.Version, job.RunID))
 	_, err = r.Attach(ctx, job, svc)
 	return true, err

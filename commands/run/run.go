@@ -217,7 +217,7 @@ func Jobs(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.API
 
 // prepare builds each job and the runner that runs it.
 func prepare(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.APIClient, stack *jobs.Stack, spec jobs.SpecOptions, report jobs.Reporter, names []string) ([]*jobs.Runner, []jobs.Job, error) {
-	sources := jobs.NewLogSources(o.Logs, jobs.EngineSource(engine, stack.Name, report), f.Now, f.After)
+	set := cmdutil.NewRunners(f, engine, stack.Name, o.Logs, report, o.Run)
 	runners := make([]*jobs.Runner, 0, len(names))
 	todo := make([]jobs.Job, 0, len(names))
 	for _, name := range names {
@@ -227,7 +227,7 @@ func prepare(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.
 		if err != nil {
 			return nil, nil, err
 		}
-		where, err := sources.ForJob(ctx, job)
+		r, err := set.For(ctx, job)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -235,13 +235,6 @@ func prepare(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.
 			report.Notice(job.Name, note)
 		}
 		warnIfStackDeploysIt(ctx, engine, report, job)
-		r := &jobs.Runner{
-			Engine: engine, Logs: where.Source, LogPlace: where.Place, Report: report,
-			Records: jobs.Records{Engine: engine}, Now: f.Now, After: f.After, Opts: o.Run.WithPacing(o.Logs.DrainTimeout),
-		}
-		if f.RegistryAuth != nil {
-			r.Opts.RegistryAuth = f.RegistryAuth(job.Spec.TaskTemplate.ContainerSpec.Image)
-		}
 		runners, todo = append(runners, r), append(todo, job)
 	}
 	return runners, todo, nil
