@@ -1,6 +1,8 @@
 package commands
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"jobrun/commands/cmdutil"
+	"jobrun/jobs"
 )
 
 func TestPermute(t *testing.T) {
@@ -106,6 +109,8 @@ func parse(t *testing.T, args []string) (parsed, error) {
 		Commands: []*cli.Command{
 			{Name: "run", Flags: jobrun.Command("run").Flags, Action: record("run")},
 			{Name: "logs", Flags: jobrun.Command("logs").Flags, Action: record("logs")},
+			{Name: "history", Flags: jobrun.Command("history").Flags, Action: record("history")},
+			{Name: "prune", Flags: jobrun.Command("prune").Flags, Action: record("prune")},
 		},
 	}
 	err := app.Run(permute(args, app))
@@ -131,6 +136,11 @@ func TestPermuteThenParse(t *testing.T) {
 		{name: "-- keeps a flag-like job name", in: "jobrun --stack s -- --weird", args: "--weird", flags: map[string]string{"stack": "s"}},
 		{name: "unknown flag is an error", in: "jobrun migrate --bogus X", err: "bogus"},
 		{name: "logs flags", in: "jobrun logs migrate -f --attempt 2 --stack s", command: "logs", args: "migrate", flags: map[string]string{"follow": "true", "attempt": "2", "stack": "s"}},
+		// A shell alias (jr='jobrun -c stack.yml --stack s') puts the shared
+		// flags before every command.
+		{name: "alias flags before logs", in: "jobrun -c stack.yml --stack s --context prod logs migrate", command: "logs", args: "migrate", flags: map[string]string{"stack": "s", "context": "prod"}},
+		{name: "alias flags before history", in: "jobrun -c stack.yml --stack s history", command: "history", flags: map[string]string{"stack": "s"}},
+		{name: "alias flags before prune", in: "jobrun --compose-file stack.yml --stack s prune migrate", command: "prune", args: "migrate", flags: map[string]string{"stack": "s"}},
 		{name: "another command's flag is refused", in: "jobrun run migrate --follow --attempt 2", err: "follow"},
 		{name: "the default command refuses logs flags too", in: "jobrun migrate --attempt 2", err: "attempt"},
 		{
@@ -160,6 +170,27 @@ func TestPermuteThenParse(t *testing.T) {
 				if got, ok := p.flags[name]; !ok || got != want {
 					t.Errorf("flag %s = %q (set %v), want %q; all set: %v", name, got, ok, want, p.flags)
 				}
+			}
+		})
+	}
+}
+
+// TestFlagOfAnotherCommand: a flag given to a command that lacks it is
+// refused with one line naming the command that has it; help for no
+// command is a usage error too.
+func TestFlagOfAnotherCommand(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"jobrun --timeout 5m logs migrate --stack s", "flag provided but not defined: -timeout: --timeout is a flag of jobrun run (jobrun --help lists the flags)"},
+		{"jobrun run migrate --stack s --follow", "flag provided but not defined: -follow: --follow is a flag of jobrun logs (jobrun --help lists the flags)"},
+		{"jobrun help nosuch", `no command "nosuch": jobrun --help lists them`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			app := NewApp(&cmdutil.Factory{IO: cmdutil.IO{Out: io.Discard, Err: io.Discard}}, "test")
+			err := app.Run(context.Background(), strings.Fields(tt.in))
+			var usage *jobs.UsageError
+			if !errors.As(err, &usage) || usage.Msg != tt.want {
+				t.Errorf("err = %v, want the usage error %q", err, tt.want)
 			}
 		})
 	}

@@ -74,6 +74,11 @@ func NewApp(f *cmdutil.Factory, jobrunVersion string) *App {
 
 // Run runs the command line args (args[0] is the program).
 func (a *App) Run(ctx context.Context, args []string) error {
+	// urfave/cli answers `help NOSUCH` with its own exit code 3, which is
+	// jobrun's "rejected": say it as the usage error it is.
+	if len(args) > 2 && (args[1] == "help" || args[1] == "h") && a.app.Command(args[2]) == nil {
+		return &jobs.UsageError{Msg: fmt.Sprintf("no command %q: jobrun --help lists them", args[2])}
+	}
 	return a.app.RunContext(ctx, permute(args, a.app))
 }
 

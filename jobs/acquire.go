@@ -27,7 +27,7 @@ func (r *Runner) acquire(ctx context.Context, job *Job) (lease, error) {
 		resp, err := r.Engine.ServiceCreate(ctx, job.Spec, swarm.ServiceCreateOptions{EncodedRegistryAuth: r.Opts.RegistryAuth, QueryRegistry: r.Opts.QueryRegistry})
 		if err == nil {
 			for _, w := range resp.Warnings {
-				r.Report.Notice(job.Name, "engine warning: "+oneLineString(w))
+				r.Report.Notice(job.Name, "WARNING: the engine says: "+oneLineString(w))
 			}
 			r.Report.Notice(job.Name, fmt.Sprintf("started %s as service %s (run %s, %s)", job.Version, job.Spec.Name, job.RunID, job.Policy))
 			return lease{serviceID: resp.ID, owner: true, image: r.serviceImage(ctx, resp.ID)}, nil

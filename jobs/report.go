@@ -80,7 +80,9 @@ func (r *TextReporter) logf(format string, args ...any) {
 	_, _ = fmt.Fprintf(r.Log, format+"\n", args...) // progress is best effort: the run goes on
 }
 
-func (r *TextReporter) Notice(job, msg string) { r.logf("jobrun: %s: %s", job, msg) }
+// Notice prints msg on one line: engine and ssh errors inside it may have
+// several.
+func (r *TextReporter) Notice(job, msg string) { r.logf("jobrun: %s: %s", job, oneLineString(msg)) }
 
 func (r *TextReporter) Attempt(job string, a Attempt, maxRuns int) {
 	where := ""
@@ -88,13 +90,8 @@ func (r *TextReporter) Attempt(job string, a Attempt, maxRuns int) {
 		where = " on node " + shortID(a.NodeID)
 	}
 	detail := ""
-	switch {
-	case a.ExitCode != nil && a.Err != "":
-		detail = fmt.Sprintf(" (exit code %d: %s)", *a.ExitCode, a.Err)
-	case a.ExitCode != nil:
-		detail = fmt.Sprintf(" (exit code %d)", *a.ExitCode)
-	case a.Err != "":
-		detail = " (" + a.Err + ")"
+	if d := describeExit(a); d != "" {
+		detail = " (" + d + ")"
 	}
 	r.logf("jobrun: %s: attempt %d of at most %d%s: %s%s [task %s]", job, a.Number, maxRuns, where, a.State, detail, shortID(a.TaskID))
 }

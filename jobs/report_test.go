@@ -130,12 +130,19 @@ func TestTextReporterAttempt(t *testing.T) {
 		notWant []string
 	}{
 		{
-			name: "failed with exit code and error",
+			name: "failed with exit code and the engine's error saying it again",
 			a: Attempt{Number: 2, TaskID: "t0123456789abcdef", NodeID: "n0123456789abcdef", State: swarm.TaskStateFailed,
 				ExitCode: intp(1), Err: "task: non-zero exit (1)"},
 			want: []string{"jobrun: migrate: ", "attempt 2 of at most 7", "on node n0123456789a", "failed",
-				"exit code 1: task: non-zero exit (1)", "[task t0123456789a]"},
-			notWant: []string{"n0123456789abcdef", "t0123456789abcdef"},
+				"(exit code 1) [task t0123456789a]"},
+			notWant: []string{"n0123456789abcdef", "t0123456789abcdef", "non-zero exit", "  "},
+		},
+		{
+			name: "failed with exit code and an error of its own",
+			a: Attempt{Number: 2, TaskID: "t1", NodeID: "n1", State: swarm.TaskStateFailed,
+				ExitCode: intp(137), Err: "task: non-zero exit (137): dockerexec: unhealthy\ncontainer"},
+			want:    []string{"(exit code 137: task: non-zero exit (137): dockerexec: unhealthy container) [task t1]"},
+			notWant: []string{"  "},
 		},
 		{
 			name: "complete with exit code only",

@@ -31,7 +31,7 @@ func (r *Runner) stop(ctx context.Context, job Job, serviceID string, say bool) 
 		if errdefs.IsNotFound(err) {
 			return true
 		}
-		r.Report.Notice(job.Name, fmt.Sprintf("warning: could not stop service %s: %s: stop it with docker service rm %s, and check docker service ps %s", job.Spec.Name, OneLine(err), job.Spec.Name, job.Spec.Name))
+		r.Report.Notice(job.Name, fmt.Sprintf("WARNING: could not stop service %s: %s: stop it with docker service rm %s, and check docker service ps %s", job.Spec.Name, OneLine(err), job.Spec.Name, job.Spec.Name))
 		return false
 	}
 	deadline := r.Now().Add(stopGrace(job) + stopSlack)
@@ -154,7 +154,7 @@ func stopGrace(job Job) time.Duration {
 
 func (r *Runner) remove(ctx context.Context, job Job, serviceID string) error {
 	if err := r.Engine.ServiceRemove(ctx, serviceID); err != nil && !errdefs.IsNotFound(err) {
-		r.Report.Notice(job.Name, fmt.Sprintf("warning: could not remove service %s: %s: remove it with docker service rm %s", job.Spec.Name, OneLine(err), job.Spec.Name))
+		r.Report.Notice(job.Name, fmt.Sprintf("WARNING: could not remove service %s: %s: remove it with docker service rm %s", job.Spec.Name, OneLine(err), job.Spec.Name))
 		return &EngineError{Msg: "remove service " + job.Spec.Name, Err: err}
 	}
 	return nil

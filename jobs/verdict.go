@@ -209,13 +209,23 @@ func Stranded(v Verdict, down map[string]DownNode, grace time.Duration, now time
 }
 
 func describeEnd(a Attempt) string {
-	if a.Err != "" {
-		return a.Err
-	}
-	if a.ExitCode != nil {
-		return fmt.Sprintf("exit code %d", *a.ExitCode)
+	if d := describeExit(a); d != "" {
+		return d
 	}
 	return string(a.State)
+}
+
+// describeExit is an attempt's exit code and the engine's error, each said
+// once: the engine's "task: non-zero exit (3)" only repeats exit code 3.
+func describeExit(a Attempt) string {
+	err := oneLineString(a.Err)
+	switch {
+	case a.ExitCode != nil && (err == "" || err == fmt.Sprintf("task: non-zero exit (%d)", *a.ExitCode)):
+		return fmt.Sprintf("exit code %d", *a.ExitCode)
+	case a.ExitCode != nil:
+		return fmt.Sprintf("exit code %d: %s", *a.ExitCode, err)
+	}
+	return err
 }
 
 // Attempts lists the run's tasks oldest first, numbered from 1.

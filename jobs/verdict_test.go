@@ -105,7 +105,7 @@ func TestJudge(t *testing.T) {
 			policy:   Policy{MaxRuns: 3, Delay: 30 * time.Second},
 			now:      81 * time.Second,
 			outcome:  Failed,
-			reason:   []string{"all 3 attempts failed", "task: non-zero exit (3)"},
+			reason:   []string{"all 3 attempts failed; last: exit code 3"},
 			attempts: 3,
 		},
 		{
@@ -137,7 +137,7 @@ func TestJudge(t *testing.T) {
 			},
 			now:      40*time.Second + 30*time.Second + 31*time.Second, // past Delay+grace
 			outcome:  Failed,
-			reason:   []string{"Swarm started no new attempt", "2 of 7", "task: non-zero exit (1)"},
+			reason:   []string{"Swarm started no new attempt", "2 of 7", "last: exit code 1"},
 			attempts: 2,
 		},
 		{

@@ -107,3 +107,10 @@ func KeepRunsFlag(dest *int) cli.Flag {
 func KeepRunsError(n int) error {
 	return &jobs.UsageError{Msg: fmt.Sprintf("--keep-runs %d must be at least 1: the newest runs are always kept (default %d)", n, jobs.DefaultKeep)}
 }
+
+// AliasComposeFileFlag is -c on the commands that read records, not the
+// stack file: a shell alias such as `alias jr='jobrun -c stack.yml --stack
+// todo'` puts it before every command, as every earlier release accepted.
+func AliasComposeFileFlag() cli.Flag {
+	return &cli.StringSliceFlag{Name: "compose-file", Aliases: []string{"c"}, Hidden: true, Usage: "accepted, and not needed: this command reads the swarm's records, not the stack file"}
+}

@@ -27,7 +27,7 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 	o := &Options{}
 	return &cli.Command{
 		Name: "history", Usage: "list recorded runs", ArgsUsage: "[JOB]",
-		Flags: append(cmdutil.CommonFlags(&o.Common), cmdutil.OutputFlag(&o.Output),
+		Flags: append(cmdutil.CommonFlags(&o.Common), cmdutil.OutputFlag(&o.Output), cmdutil.AliasComposeFileFlag(),
 			&cli.IntFlag{Name: "last", Value: 20, Destination: &o.Last, Usage: "show the newest `N` runs (0: all)"}),
 		Action: func(c *cli.Context) error {
 			o.Job = c.Args().First()

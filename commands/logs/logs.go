@@ -37,6 +37,7 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 		&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, EnvVars: []string{"JOBRUN_FOLLOW"}, Destination: &o.Follow, Usage: "follow the run in progress, if there is one"},
 	}
 	flags = append(flags, cmdutil.CommonFlags(&o.Common)...)
+	flags = append(flags, cmdutil.AliasComposeFileFlag())
 	return &cli.Command{
 		Name: "logs", Usage: "show a run's output, attempt by attempt (the newest run, or --version's)", ArgsUsage: "JOB",
 		Flags: append(flags, cmdutil.LogFlags(&o.Logs)...),

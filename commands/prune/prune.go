@@ -24,7 +24,7 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 	o := &Options{}
 	return &cli.Command{
 		Name: "prune", Usage: "remove old run records, keeping each job's newest runs", ArgsUsage: "[JOB]",
-		Flags: append(cmdutil.CommonFlags(&o.Common), cmdutil.KeepRunsFlag(&o.KeepRuns)),
+		Flags: append(cmdutil.CommonFlags(&o.Common), cmdutil.KeepRunsFlag(&o.KeepRuns), cmdutil.AliasComposeFileFlag()),
 		Action: func(c *cli.Context) error {
 			o.Job = c.Args().First()
 			return Run(c.Context, f, o)
