@@ -66,8 +66,9 @@ func factory(stdout, stderr io.Writer) *cmdutil.Factory {
 			env[k] = v
 		}
 	}
+	docker := &cmdutil.DockerCLI{}
 	return &cmdutil.Factory{
-		IO: streams, Connect: cmdutil.Connect, RegistryAuth: cmdutil.RegistryAuth, Env: env,
+		IO: streams, Connect: docker.Connect, RegistryAuth: docker.RegistryAuth, DockerCLI: docker.Get, Env: env,
 		Now: time.Now, After: time.After,
 		GitVersion: func() (string, error) {
 			out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()

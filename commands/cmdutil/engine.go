@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -17,11 +16,9 @@ import (
 	"github.com/docker/cli/cli/config"
 	"github.com/docker/cli/cli/connhelper"
 	"github.com/docker/cli/cli/context/docker"
-	cliflags "github.com/docker/cli/cli/flags"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/client"
-	"github.com/spf13/pflag"
 
 	"jobrun/jobs"
 )
@@ -51,8 +48,8 @@ func (e EngineInfo) String() string {
 // DOCKER_CERT_PATH), else DOCKER_CONTEXT, else the current context of
 // ~/.docker/config.json (DOCKER_CONFIG), else the default socket. It checks
 // that the engine is a swarm manager.
-func Connect(ctx context.Context, c Common) (client.APIClient, EngineInfo, error) {
-	ep, reached, err := resolveEndpoint(c.DockerContext)
+func (d *DockerCLI) Connect(ctx context.Context, c Common) (client.APIClient, EngineInfo, error) {
+	ep, reached, err := d.resolveEndpoint(c.DockerContext)
 	if err != nil {
 		return nil, EngineInfo{}, err
 	}
@@ -152,22 +149,12 @@ func (c closing) Close() error {
 
 // resolveEndpoint is the endpoint the docker CLI would use given --context
 // dockerContext and this environment, and the context it comes from.
-func resolveEndpoint(dockerContext string) (docker.Endpoint, EngineInfo, error) {
-	// The CLI's own flags and their defaults from DOCKER_TLS,
-	// DOCKER_TLS_VERIFY and DOCKER_CERT_PATH.
-	opts := cliflags.NewClientOptions()
-	flags := pflag.NewFlagSet("docker", pflag.ContinueOnError)
-	opts.InstallFlags(flags)
-	opts.Context = dockerContext
-	opts.SetDefaultOptions(flags)
+func (d *DockerCLI) resolveEndpoint(dockerContext string) (docker.Endpoint, EngineInfo, error) {
 	host := os.Getenv(client.EnvOverrideHost)
 	reached := EngineInfo{Context: dockerContext, Host: Redact(host)}
-	cli, err := command.NewDockerCli()
-	if err == nil {
-		err = cli.Initialize(opts)
-	}
+	cli, err := d.Get(dockerContext)
 	if err != nil {
-		return docker.Endpoint{}, reached, &jobs.UsageError{Msg: "docker client settings: " + Redact(err.Error())}
+		return docker.Endpoint{}, reached, err
 	}
 	reached.Context = cli.CurrentContext()
 	if reached.Context == command.DefaultContextName && host != "" {
@@ -244,15 +231,3 @@ var passwordInURL = regexp.MustCompile(`(://[^:/@\s]+):[^@/\s]+@`)
 
 // Redact hides a password in a URL such as tcp://user:pass@host.
 func Redact(s string) string { return passwordInURL.ReplaceAllString(s, "$1:***@") }
-
-// RegistryAuth is what `docker stack deploy --with-registry-auth` sends:
-// the credentials for the image's registry from ~/.docker/config.json and
-// its credential helpers. Without any, the engine pulls anonymously.
-func RegistryAuth(image string) string {
-	cfg := config.LoadDefaultConfigFile(io.Discard)
-	auth, err := command.RetrieveAuthTokenFromImage(cfg, image)
-	if err != nil {
-		return ""
-	}
-	return auth
-}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/docker/cli/cli/command"
 	"github.com/docker/docker/client"
 )
 
@@ -27,6 +28,9 @@ type Factory struct {
 	Connect func(ctx context.Context, c Common) (client.APIClient, EngineInfo, error)
 	// RegistryAuth is X-Registry-Auth for an image, "" for none.
 	RegistryAuth func(image string) string
+	// DockerCLI is the command's one docker CLI (docker stack deploy's
+	// code needs one), made with its --context on first use.
+	DockerCLI func(dockerContext string) (*command.DockerCli, error)
 	Env          map[string]string // for ${VAR} in stack files
 	Now          func() time.Time
 	After        func(time.Duration) <-chan time.Time

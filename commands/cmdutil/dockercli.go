@@ -1,0 +1,61 @@
+package cmdutil
+
+import (
+	"io"
+	"sync"
+
+	"github.com/docker/cli/cli/command"
+	cliflags "github.com/docker/cli/cli/flags"
+	"github.com/spf13/pflag"
+
+	"jobrun/jobs"
+)
+
+// DockerCLI is a command's one docker CLI: made on first use with the
+// command's --context, then shared by the engine connection, the registry
+// credentials of every job and docker stack deploy, so the docker config
+// and the context store are read once per command.
+type DockerCLI struct {
+	once sync.Once
+	cli  *command.DockerCli
+	err  error
+}
+
+// Get is the docker CLI, initialised as `docker --context dockerContext`
+// would be (with DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH,
+// DOCKER_CONTEXT and DOCKER_CONFIG). Only the first call's context counts:
+// one command has one.
+func (d *DockerCLI) Get(dockerContext string) (*command.DockerCli, error) {
+	d.once.Do(func() {
+		opts := cliflags.NewClientOptions()
+		flags := pflag.NewFlagSet("docker", pflag.ContinueOnError)
+		opts.InstallFlags(flags)
+		opts.Context = dockerContext
+		opts.SetDefaultOptions(flags)
+		// The CLI's own notices (a deprecated option, a config it could not
+		// read) are for docker's users; jobrun says what matters itself.
+		d.cli, d.err = command.NewDockerCli(command.WithOutputStream(io.Discard), command.WithErrorStream(io.Discard))
+		if d.err == nil {
+			d.err = d.cli.Initialize(opts)
+		}
+		if d.err != nil {
+			d.err = &jobs.UsageError{Msg: "docker client settings: " + Redact(jobs.OneLine(d.err)) + ": fix ~/.docker/config.json (or DOCKER_CONFIG) and the docker context"}
+		}
+	})
+	return d.cli, d.err
+}
+
+// RegistryAuth is what `docker stack deploy --with-registry-auth` sends:
+// the credentials for the image's registry from the docker config and its
+// credential helpers. Without any, the engine pulls anonymously.
+func (d *DockerCLI) RegistryAuth(image string) string {
+	cli, err := d.Get("")
+	if err != nil {
+		return ""
+	}
+	auth, err := command.RetrieveAuthTokenFromImage(cli.ConfigFile(), image)
+	if err != nil {
+		return ""
+	}
+	return auth
+}
