@@ -91,7 +91,7 @@ func (r *Runner) clearLeftover(ctx context.Context, job Job, svc swarm.Service) 
 	if labels[LabelStopped] == "" {
 		if v := Judge(tasks, nil, policyFromLabels(labels, 0), r.Now()); v.Outcome == Running {
 			return &ConflictError{Msg: fmt.Sprintf("%s version %s is running (run %s, since %s): wait for it, or stop it with docker service rm %s",
-				job.Name, labels[LabelVersion], labels[LabelRunID], svc.CreatedAt.Format(time.RFC3339), job.Spec.Name)}
+				job.Name, labels[LabelVersion], labels[LabelRunID], FormatTime(svc.CreatedAt), job.Spec.Name)}
 		}
 	} else if live := liveAttempts(tasks); len(live) > 0 {
 		return &ConflictError{Msg: fmt.Sprintf("%s version %s (run %s) was stopped, but Swarm still reports %s: wait until it ends, or stop that container on its node",
@@ -126,7 +126,7 @@ func (r *Runner) alreadySucceeded(ctx context.Context, job Job) (Record, bool, e
 
 func (r *Runner) skip(prev Record) Record {
 	r.Report.Notice(prev.Job, fmt.Sprintf("version %s already succeeded (run %s, %s): not running it again; --force runs it again",
-		prev.Version, prev.RunID, prev.Ended.Format(time.RFC3339)))
+		prev.Version, prev.RunID, FormatTime(prev.Ended)))
 	prev.Skipped = true
 	return prev
 }

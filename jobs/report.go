@@ -39,12 +39,25 @@ func NewTextReporter(out, errw io.Writer, outIsTerminal, jsonOut bool) *TextRepo
 
 // WriteRuns writes run records as the one JSON document of -o json.
 func WriteRuns(w io.Writer, recs []Record) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(struct {
+	return WriteJSON(w, struct {
 		Runs []Record `json:"runs"`
 	}{recs})
 }
+
+// WriteJSON writes v as jobrun's -o json documents are written: indented,
+// one document. A failed write is an OutputError.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return &OutputError{Err: err}
+	}
+	return nil
+}
+
+// FormatTime is how jobrun shows a time: RFC 3339 in UTC, the same on
+// every machine of a team.
+func FormatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // TextReporter writes job output to Out and Err and progress to Log. On a
 // terminal (Prefix) each output line carries "job#attempt | ", in colour;

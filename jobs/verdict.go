@@ -204,7 +204,7 @@ func Stranded(v Verdict, down map[string]DownNode, grace time.Duration, now time
 	}
 	v.Outcome = Failed
 	v.Reason = fmt.Sprintf("node %s (%s) is down since %s: attempt %d was lost there (Swarm still reports it %s)",
-		d.Hostname, shortID(last.NodeID), d.Since.UTC().Format(time.RFC3339), last.Number, last.State)
+		d.Hostname, shortID(last.NodeID), FormatTime(d.Since), last.Number, last.State)
 	return v
 }
 

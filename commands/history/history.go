@@ -3,7 +3,6 @@ package history
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -63,9 +62,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		}
 	}
 	if o.Output == "json" {
-		enc := json.NewEncoder(f.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
+		return jobs.WriteJSON(f.IO.Out, struct {
 			Runs    []jobs.Record   `json:"runs"`
 			Deploys []deploy.Record `json:"deploys,omitempty"`
 		}{recs, deploys})
@@ -82,7 +79,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	fmt.Fprintf(f.IO.Out, "%-24s  %-14s  %-12s  %-11s  %-8s  %-20s  %s\n", "RUN", "JOB", "VERSION", "OUTCOME", "ATTEMPTS", "STARTED", "DURATION")
 	for _, r := range recs {
 		fmt.Fprintf(f.IO.Out, "%-24s  %-14s  %-12s  %-11s  %-8s  %-20s  %s\n", r.RunID, r.Job, r.Version, r.Outcome,
-			fmt.Sprintf("%d/%d", len(r.Attempts), r.MaxRuns), r.Started.UTC().Format(time.RFC3339), r.Ended.Sub(r.Started).Round(10*time.Millisecond))
+			fmt.Sprintf("%d/%d", len(r.Attempts), r.MaxRuns), jobs.FormatTime(r.Started), r.Ended.Sub(r.Started).Round(10*time.Millisecond))
 	}
 	return nil
 }
@@ -94,7 +91,7 @@ func printDeploys(f *cmdutil.Factory, deploys []deploy.Record) {
 	}
 	fmt.Fprintf(f.IO.Out, "\n%-24s  %-12s  %-15s  %-20s  %-9s  %s\n", "DEPLOY", "VERSION", "VERDICT", "STARTED", "DURATION", "REASON")
 	for _, d := range deploys {
-		fmt.Fprintf(f.IO.Out, "%-24s  %-12s  %-15s  %-20s  %-9s  %s\n", d.ID, d.Version, d.Verdict, d.Started.UTC().Format(time.RFC3339),
+		fmt.Fprintf(f.IO.Out, "%-24s  %-12s  %-15s  %-20s  %-9s  %s\n", d.ID, d.Version, d.Verdict, jobs.FormatTime(d.Started),
 			d.Ended.Sub(d.Started).Round(100*time.Millisecond), d.Reason)
 	}
 }

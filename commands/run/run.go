@@ -186,8 +186,10 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	defer engine.Close()
 	records, err := Jobs(ctx, f, o, engine, stack, spec, report, o.Jobs)
 	if o.Output == "json" {
-		if err := jobs.WriteRuns(f.IO.Out, records); err != nil {
-			return err
+		// The run's own outcome wins: a pipeline that could not read the
+		// document still learns how the job ended.
+		if werr := jobs.WriteRuns(f.IO.Out, records); werr != nil && err == nil {
+			return werr
 		}
 	}
 	return err

@@ -3,7 +3,6 @@
 package version
 
 import (
-	"encoding/json"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -11,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"jobrun/commands/cmdutil"
+	"jobrun/jobs"
 )
 
 // Options are jobrun version's flags and what the binary knows of itself.
@@ -55,12 +55,12 @@ func Run(f *cmdutil.Factory, o *Options) error {
 	}
 	info := Read(o.Version, o.ReadBuildInfo)
 	if o.Output == "json" {
-		enc := json.NewEncoder(f.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(info)
+		return jobs.WriteJSON(f.IO.Out, info)
 	}
-	_, err := fmt.Fprint(f.IO.Out, info.String())
-	return err
+	if _, err := fmt.Fprint(f.IO.Out, info.String()); err != nil {
+		return &jobs.OutputError{Err: err}
+	}
+	return nil
 }
 
 // Read is the binary's Info: the version main was built with, else the
