@@ -44,7 +44,7 @@ func (r *Runner) finish(ctx context.Context, job Job, l lease, v Verdict, out *f
 	rec, saved := r.save(ctx, job, l, v, outputs, rec)
 	r.Report.Done(rec)
 	if l.owner {
-		r.removeOnce(ctx, job, l, stopped, saved)
+		r.removeOnce(ctx, job, l, stopped, saved, rec.Attempts)
 		r.pruneRecords(ctx, job)
 	}
 	if rec.Outcome != Succeeded {
@@ -126,14 +126,17 @@ func (r *Runner) save(ctx context.Context, job Job, l lease, v Verdict, outputs 
 }
 
 // removeOnce is step 5: the service goes once nothing of it runs and its
-// record is saved, unless the user asked to keep it.
-func (r *Runner) removeOnce(ctx context.Context, job Job, l lease, stopped, saved bool) {
+// record is saved, unless the user asked to keep it; then the exited
+// containers the engine keeps of it (reap).
+func (r *Runner) removeOnce(ctx context.Context, job Job, l lease, stopped, saved bool, attempts []Attempt) {
 	if !stopped || !saved || r.Opts.Keep {
 		return
 	}
 	removeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	_ = r.remove(removeCtx, job, l.serviceID)
+	if r.remove(removeCtx, job, l.serviceID) == nil {
+		r.reap(removeCtx, job, l.serviceID, attempts)
+	}
 }
 
 // checkSurplus looks once more at every task of the service: more

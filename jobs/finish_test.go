@@ -3,13 +3,16 @@ package jobs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/errdefs"
 
 	"jobrun/jobs/jobstest"
@@ -165,5 +168,49 @@ func TestFinishKeepsTheServiceWhenTheRecordIsNotSaved(t *testing.T) {
 		if !strings.Contains(tl.events[warn], words) {
 			t.Errorf("the WARNING lacks %q: %s", words, tl.events[warn])
 		}
+	}
+}
+
+// nodeContainers is the engine jobrun talks to, node n1, holding the
+// containers of the job's attempts that ran there.
+type nodeContainers struct {
+	timeline   *timeline
+	containers []container.Summary
+}
+
+func (n *nodeContainers) Info(context.Context) (system.Info, error) {
+	return system.Info{Swarm: swarm.Info{NodeID: "n1"}}, nil
+}
+
+func (n *nodeContainers) ContainerList(_ context.Context, o container.ListOptions) ([]container.Summary, error) {
+	if !o.All || !o.Filters.ExactMatch("label", "com.docker.swarm.service.id=svc1") {
+		return nil, fmt.Errorf("unexpected listing %+v", o)
+	}
+	return n.containers, nil
+}
+
+func (n *nodeContainers) ContainerRemove(_ context.Context, id string, _ container.RemoveOptions) error {
+	n.timeline.add("container-remove " + id)
+	return nil
+}
+
+// TestFinishReapsExitedContainers: once the service is removed, the exited
+// containers Engine 20.10 keeps of it go from the node jobrun talks to, and
+// the attempts that ran on other nodes are counted.
+func TestFinishReapsExitedContainers(t *testing.T) {
+	tl := &timeline{}
+	engine := &endingEngine{timeline: tl}
+	node := &nodeContainers{timeline: tl, containers: []container.Summary{{ID: "c-exited", State: container.StateExited}, {ID: "c-running", State: container.StateRunning}}}
+	attempts := []Attempt{{Number: 1, NodeID: "n1", ContainerID: "c-exited"}, {Number: 2, NodeID: "n2", ContainerID: "c-other"}}
+	r := &Runner{Engine: engine, Containers: node, Report: timelineReporter{tl}}
+	r.reap(context.Background(), Job{Name: "migrate"}, "svc1", attempts)
+	if tl.first("container-remove c-exited") < 0 {
+		t.Errorf("the exited container was not removed: %q", tl.events)
+	}
+	if tl.first("container-remove c-running") >= 0 {
+		t.Errorf("a running container was removed: %q", tl.events)
+	}
+	if tl.first("notice 1 attempt(s) ran on other nodes") < 0 {
+		t.Errorf("the attempt on another node was not counted: %q", tl.events)
 	}
 }

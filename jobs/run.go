@@ -50,14 +50,17 @@ func (o RunOptions) WithPacing(drain time.Duration) RunOptions {
 // Runner runs jobs: one service each, watched to a verdict, then ended by
 // the end-of-run rules (finish).
 type Runner struct {
-	Engine   Engine
-	Logs     logs.Source
-	LogPlace LogPlace // where a CloudWatch source reads, for the record
-	Report   Reporter
-	Records  Records
-	Now      func() time.Time
-	After    func(time.Duration) <-chan time.Time
-	Opts     RunOptions
+	Engine Engine
+	// Containers, if set, is the engine jobrun talks to, whose exited
+	// containers of a removed job are reaped (reap).
+	Containers ContainerAPI
+	Logs       logs.Source
+	LogPlace   LogPlace // where a CloudWatch source reads, for the record
+	Report     Reporter
+	Records    Records
+	Now        func() time.Time
+	After      func(time.Duration) <-chan time.Time
+	Opts       RunOptions
 }
 
 // nodeGrace is how long an attempt may sit on a down node. Swarm declares a

@@ -202,11 +202,16 @@ func stackRestarts(svc composetypes.ServiceConfig) (uint64, time.Duration, []str
 // jobLabels drops the stack namespace label, so that `docker stack rm` and
 // `deploy --prune` never remove a running migration, and adds jobrun's own.
 func jobLabels(have, add map[string]string) map[string]string {
-	out := make(map[string]string, len(have)+len(add))
-	for k, v := range have {
-		if k != LabelStackNamespace {
-			out[k] = v
-		}
+	out := withMarks(have, add)
+	delete(out, LabelStackNamespace)
+	return out
+}
+
+// withMarks is a copy of labels with add set.
+func withMarks(labels, add map[string]string) map[string]string {
+	out := make(map[string]string, len(labels)+len(add))
+	for k, v := range labels {
+		out[k] = v
 	}
 	for k, v := range add {
 		out[k] = v

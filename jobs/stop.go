@@ -89,7 +89,14 @@ func (r *Runner) askToStop(ctx context.Context, serviceID string) error {
 		case spec.Mode.Replicated != nil:
 			spec.Mode.Replicated.Replicas = &zero
 		}
-		spec.Labels = jobLabels(spec.Labels, map[string]string{LabelStopped: "true"})
+		marks := map[string]string{LabelStopped: "true"}
+		if r.Opts.Keep {
+			// A kept service runs nothing more: docker stack rm may take it
+			// with the rest of the stack (it uses the stack's network, which
+			// docker stack rm could not remove otherwise).
+			marks[LabelStackNamespace] = spec.Labels[LabelStack]
+		}
+		spec.Labels = withMarks(spec.Labels, marks)
 		_, err = r.Engine.ServiceUpdate(ctx, svc.ID, svc.Version, spec, swarm.ServiceUpdateOptions{})
 		if err == nil || try == 2 || !strings.Contains(err.Error(), "update out of sequence") {
 			return err

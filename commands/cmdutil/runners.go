@@ -35,7 +35,7 @@ func (rs *Runners) For(ctx context.Context, job jobs.Job) (*jobs.Runner, error) 
 		return nil, err
 	}
 	r := &jobs.Runner{
-		Engine: rs.engine, Logs: where.Source, LogPlace: where.Place, Report: rs.report,
+		Engine: rs.engine, Containers: rs.engine, Logs: where.Source, LogPlace: where.Place, Report: rs.report,
 		Records: jobs.Records{Engine: rs.engine}, Now: rs.f.Now, After: rs.f.After, Opts: rs.opts,
 	}
 	if rs.f.RegistryAuth != nil && job.Spec.TaskTemplate.ContainerSpec != nil {

@@ -1,0 +1,55 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/system"
+	"github.com/docker/docker/errdefs"
+)
+
+// ContainerAPI is what reaping a removed job's containers asks of the
+// engine jobrun talks to.
+type ContainerAPI interface {
+	Info(ctx context.Context) (system.Info, error)
+	ContainerList(ctx context.Context, options container.ListOptions) ([]container.Summary, error)
+	ContainerRemove(ctx context.Context, containerID string, options container.RemoveOptions) error
+}
+
+// reap removes the exited containers of a removed job service from the
+// node jobrun talks to. Engine 20.10 keeps them when the service goes (so
+// does docker's own replicated job there): a hundred runs left a hundred,
+// holding their volumes. Other nodes' engines cannot be reached from here:
+// it says how many attempts ran there. Best effort: the run is over.
+func (r *Runner) reap(ctx context.Context, job Job, serviceID string, attempts []Attempt) {
+	if r.Containers == nil {
+		return
+	}
+	info, err := r.Containers.Info(ctx)
+	if err != nil {
+		return
+	}
+	list, err := r.Containers.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", "com.docker.swarm.service.id="+serviceID))})
+	if err != nil {
+		return
+	}
+	for _, c := range list {
+		if c.State == container.StateRunning {
+			continue // never: the stop was confirmed; a running one is not ours to end
+		}
+		if err := r.Containers.ContainerRemove(ctx, c.ID, container.RemoveOptions{}); err != nil && !errdefs.IsNotFound(err) && !errdefs.IsConflict(err) {
+			r.Report.Notice(job.Name, fmt.Sprintf("WARNING: could not remove the exited container %s of the job (%s): docker rm %s", shortID(c.ID), OneLine(err), shortID(c.ID)))
+		}
+	}
+	elsewhere := 0
+	for _, a := range attempts {
+		if a.ContainerID != "" && a.NodeID != info.Swarm.NodeID {
+			elsewhere++
+		}
+	}
+	if elsewhere > 0 {
+		r.Report.Notice(job.Name, fmt.Sprintf("%d attempt(s) ran on other nodes, whose engines jobrun does not reach: where they keep exited job containers (Engine 20.10 does), docker container prune there removes them", elsewhere))
+	}
+}
