@@ -55,14 +55,19 @@ type Waiter struct {
 	outage       *outage
 }
 
+// removedOutside is the verdict on a service removed by someone else.
+const removedOutside = "the job service was removed outside jobrun"
+
 // Watch returns the final verdict, or the last one seen with ctx's error.
 // onChange gets every verdict whose attempts differ from the one before.
+// Each round queries the tasks, judges them, checks for the end and waits:
+// fast while they change, backing off while a task just runs.
 func (w Waiter) Watch(ctx context.Context, serviceID string, onChange func(Verdict)) (Verdict, error) {
 	var last Verdict
 	w.outage = &outage{now: w.Now, onDown: w.OnEngineDown, onBack: w.OnEngineBack}
 	svc, err := w.inspect(ctx, serviceID)
 	if errdefs.IsNotFound(err) {
-		return Verdict{Outcome: Removed, Reason: "the job service was removed outside jobrun"}, nil
+		return Verdict{Outcome: Removed, Reason: removedOutside}, nil
 	}
 	if err != nil {
 		return last, err
@@ -75,56 +80,29 @@ func (w Waiter) Watch(ctx context.Context, serviceID string, onChange func(Verdi
 	var wokeAt time.Time // when a container of the job last stopped
 	lastNodeCheck := w.Now()
 	down := map[string]DownNode{}
-	opts := swarm.TaskListOptions{Filters: serviceFilter(serviceID)}
 	for {
-		var tasks []swarm.Task
-		err := retry.Do(ctx, retry.Policy(100*time.Millisecond, 2*time.Second, w.Reconnect), func() error {
-			var err error
-			start := w.Now()
-			tasks, err = w.Engine.TaskList(ctx, opts)
-			w.outage.observe(start, err)
-			return err
-		})
+		tasks, err := w.listTasks(ctx, serviceID)
 		if errdefs.IsNotFound(err) { // the engine resolves the service filter
-			last.Outcome, last.Reason = Removed, "the job service was removed outside jobrun"
+			last.Outcome, last.Reason = Removed, removedOutside
 			return last, nil
 		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return last, ctx.Err()
-			}
-			return last, &EngineError{Msg: "list tasks of " + serviceID, Err: err}
+			return last, err
 		}
 		v := Stranded(Judge(tasks, iteration, w.Policy, w.Now()), down, w.NodeGrace, w.Now())
-		switch {
-		case changed(last, v):
+		if changed(last, v) {
 			onChange(v)
-			interval = w.Fast
-		case w.Now().Sub(wokeAt) < wakeWindow:
-			// A container stopped; Swarm reports its task ended some 100
-			// to 300 ms later: keep looking closely until it does.
-			interval = w.Fast / 2
-		default:
-			if interval = interval * 3 / 2; interval > w.Slow {
-				interval = w.Slow
-			}
 		}
+		interval = w.pace(interval, changed(last, v), wokeAt)
 		last = v
 		if v.Outcome != Running {
 			return v, nil
 		}
-		// A removed service shows as NotFound from TaskList; an empty list
-		// (no task yet, or the service going away) is checked here.
-		if len(tasks) == 0 {
-			if _, err := w.inspect(ctx, serviceID); errdefs.IsNotFound(err) {
-				last.Outcome, last.Reason = Removed, "the job service was removed outside jobrun"
-				return last, nil
-			} else if err != nil {
-				if ctx.Err() != nil {
-					return last, ctx.Err()
-				}
-				return last, err
-			}
+		if removed, err := w.goneWithNoTask(ctx, serviceID, tasks); err != nil {
+			return last, err
+		} else if removed {
+			last.Outcome, last.Reason = Removed, removedOutside
+			return last, nil
 		}
 		if w.Now().Sub(lastNodeCheck) >= w.NodeCheckEvery {
 			lastNodeCheck = w.Now()
@@ -138,6 +116,56 @@ func (w Waiter) Watch(ctx context.Context, serviceID string, onChange func(Verdi
 			wokeAt = w.Now()
 		}
 	}
+}
+
+// listTasks lists the service's tasks, retrying while the engine is away
+// (up to Reconnect) and telling the outage what it saw.
+func (w Waiter) listTasks(ctx context.Context, serviceID string) ([]swarm.Task, error) {
+	var tasks []swarm.Task
+	err := retry.Do(ctx, retry.Policy(100*time.Millisecond, 2*time.Second, w.Reconnect), func() error {
+		var err error
+		start := w.Now()
+		tasks, err = w.Engine.TaskList(ctx, swarm.TaskListOptions{Filters: serviceFilter(serviceID)})
+		w.outage.observe(start, err)
+		return err
+	})
+	switch {
+	case err == nil, errdefs.IsNotFound(err):
+		return tasks, err
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	}
+	return nil, &EngineError{Msg: "list tasks of " + serviceID, Err: err}
+}
+
+// pace is the wait before the next poll: Fast after a change, closer
+// still just after a container stopped (Swarm reports its task ended some
+// 100 to 300 ms later), else backing off to Slow.
+func (w Waiter) pace(interval time.Duration, changed bool, wokeAt time.Time) time.Duration {
+	switch {
+	case changed:
+		return w.Fast
+	case w.Now().Sub(wokeAt) < wakeWindow:
+		return w.Fast / 2
+	}
+	return min(interval*3/2, w.Slow)
+}
+
+// goneWithNoTask tells a service removed outside jobrun from one with no
+// task yet: a removed service shows as NotFound from TaskList, but an empty
+// list (no task yet, or the service going away) must be checked.
+func (w Waiter) goneWithNoTask(ctx context.Context, serviceID string, tasks []swarm.Task) (bool, error) {
+	if len(tasks) > 0 {
+		return false, nil
+	}
+	_, err := w.inspect(ctx, serviceID)
+	switch {
+	case errdefs.IsNotFound(err):
+		return true, nil
+	case err != nil && ctx.Err() != nil:
+		return false, ctx.Err()
+	}
+	return false, err
 }
 
 // checkNodes notes the nodes of unfinished attempts that the manager reports
