@@ -122,6 +122,36 @@ func TestCloudWatchReadOutage(t *testing.T) {
 	if srv.Stats().Dropped == 0 {
 		t.Errorf("no read was dropped: the outage did not happen")
 	}
+	if n := strings.Count(errb.String(), "WARNING: waiting for CloudWatch Logs (stream docker-swarm-lg/"); n != 1 {
+		t.Errorf("said %d times what it waited for during the outage, want once", n)
+	}
+}
+
+// TestLogsGivesUpOnCloudWatch: jobrun logs of a run whose output is in
+// CloudWatch, with CloudWatch not answering, says what it waits for and
+// gives up after --drain-timeout with CloudWatch's own exit code.
+func TestLogsGivesUpOnCloudWatch(t *testing.T) {
+	s := newStack(t)
+	srv := cwlogstest.NewServer()
+	defer srv.Close()
+	f := s.writeStack("stack.yml", withAWSLogs(faultJobs, srv))
+	if r := s.jobrun(append([]string{"TICKS=3"}, awsEnv...), "-c", f, "ticker", "--version", "v1"); r.code != 0 {
+		t.Fatalf("run: exit %d: %s", r.code, tail(r.stderr, 5))
+	}
+	srv.SetReadOutage(true)
+	l := s.jobrun(awsEnv, "logs", "ticker", "--drain-timeout", "8s")
+	t.Logf("stderr:\n%s", l.stderr)
+	if l.code != jobs.ExitCloudWatch {
+		t.Errorf("exit %d, want %d (CloudWatch)", l.code, jobs.ExitCloudWatch)
+	}
+	for _, want := range []string{
+		"jobrun: ticker: waiting for CloudWatch Logs (stream docker-swarm-lg/", "giving up after --drain-timeout 8s",
+		"jobrun: ticker: attempt 1's output: CloudWatch Logs did not answer within --drain-timeout 8s",
+	} {
+		if !strings.Contains(l.stderr, want) {
+			t.Errorf("stderr lacks %q", want)
+		}
+	}
 }
 
 func TestServiceRemovedOutsideJobrun(t *testing.T) {

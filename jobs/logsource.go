@@ -87,7 +87,12 @@ func (s *LogSources) ForJob(ctx context.Context, job Job) (JobLogs, error) {
 		return JobLogs{}, &CloudWatchError{Msg: fmt.Sprintf("job %s logs to CloudWatch", job.Name), Err: err}
 	}
 	if opts["awslogs-create-group"] != "true" {
-		if err := logs.CheckGroup(ctx, client, group, cfg.Region); err != nil {
+		watch := logs.WatchStall(s.after, func(err error) {
+			s.report.Notice(job.Name, fmt.Sprintf("WARNING: waiting for CloudWatch Logs to confirm that log group %s exists: %s; giving up after %s", group, OneLine(err), logs.CheckGroupBound))
+		})
+		err := logs.CheckGroup(ctx, client, group, cfg.Region, watch.Failed)
+		watch.Stop()
+		if err != nil {
 			return JobLogs{}, &CloudWatchError{Msg: "job " + job.Name, Err: err}
 		}
 	}

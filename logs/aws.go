@@ -78,16 +78,21 @@ func (e *GroupError) Error() string {
 	return fmt.Sprintf("log group %s does not exist in region %s: check --log-group or the job's awslogs-group and awslogs-region (or set awslogs-create-group: \"true\")", e.Group, e.Region)
 }
 
+// CheckGroupBound bounds the check that the log group exists.
+const CheckGroupBound = 30 * time.Second
+
 // CheckGroup fails with a GroupError when the group does not exist, so a
 // mistyped group is reported at start instead of as a stream that never
-// appears.
-func CheckGroup(ctx context.Context, c cloudwatchlogs.DescribeLogGroupsAPIClient, group, region string) error {
+// appears. It gives up after CheckGroupBound; notify hears each failed try.
+func CheckGroup(ctx context.Context, c cloudwatchlogs.DescribeLogGroupsAPIClient, group, region string, notify func(error, time.Duration)) error {
+	ctx, cancel := context.WithTimeout(ctx, CheckGroupBound)
+	defer cancel()
 	var out *cloudwatchlogs.DescribeLogGroupsOutput
-	err := retry.Do(ctx, retry.Policy(200*time.Millisecond, 2*time.Second, 30*time.Second), func() error {
+	err := retry.DoNotify(ctx, retry.Policy(200*time.Millisecond, 2*time.Second, CheckGroupBound), func() error {
 		var err error
 		out, err = c.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String(group)})
 		return err
-	})
+	}, notify)
 	if err != nil {
 		return fmt.Errorf("check log group %s (needs logs:DescribeLogGroups): %w", group, err)
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -65,8 +64,7 @@ type CloudWatch struct {
 	After   func(time.Duration) <-chan time.Time
 }
 
-// StallAfter is how long a read may keep failing before Stalled is told.
-const StallAfter = 5 * time.Second
+
 
 func (c *CloudWatch) Name() string { return "cloudwatch" }
 
@@ -172,8 +170,13 @@ func (c *CloudWatch) Read(ctx context.Context, stream string, w io.Writer) (int,
 // page asks for the next page, waiting for the shared limiter and retrying
 // throttling and outages until ctx ends: a log-reading fault never ends a run.
 func (c *CloudWatch) page(ctx context.Context, in *cloudwatchlogs.GetLogEventsInput) (*cloudwatchlogs.GetLogEventsOutput, error) {
-	watch := c.watchStall(aws.ToString(in.LogStreamName))
-	defer watch.stop()
+	stream := aws.ToString(in.LogStreamName)
+	watch := WatchStall(c.After, func(err error) {
+		if c.Stalled != nil {
+			c.Stalled(stream, err)
+		}
+	})
+	defer watch.Stop()
 	var out *cloudwatchlogs.GetLogEventsOutput
 	err := retry.DoNotify(ctx, retry.Policy(200*time.Millisecond, 5*time.Second, 0), func() error {
 		if err := c.Limiter.Wait(ctx); err != nil {
@@ -182,53 +185,9 @@ func (c *CloudWatch) page(ctx context.Context, in *cloudwatchlogs.GetLogEventsIn
 		var err error
 		out, err = c.Client.GetLogEvents(ctx, in)
 		return err
-	}, watch.failed)
+	}, watch.Failed)
 	return out, err
 }
-
-// stallWatch tells Stalled, once, when a read has not succeeded StallAfter
-// after it began: one call may itself take that long (the SDK retries
-// inside it), so a timer decides, not the failures.
-type stallWatch struct {
-	mu   sync.Mutex
-	last error
-	done chan struct{}
-}
-
-func (c *CloudWatch) watchStall(stream string) *stallWatch {
-	w := &stallWatch{done: make(chan struct{})}
-	if c.Stalled == nil || c.After == nil {
-		return w
-	}
-	timer := c.After(StallAfter)
-	go func() {
-		select {
-		case <-w.done:
-		case <-timer:
-			select {
-			case <-w.done: // both ready: the read succeeded in time
-				return
-			default:
-			}
-			w.mu.Lock()
-			err := w.last
-			w.mu.Unlock()
-			if err == nil {
-				err = fmt.Errorf("no answer within %s", StallAfter)
-			}
-			c.Stalled(stream, err)
-		}
-	}()
-	return w
-}
-
-func (w *stallWatch) failed(err error, _ time.Duration) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.last = err
-}
-
-func (w *stallWatch) stop() { close(w.done) }
 
 func writeEvents(w io.Writer, events []types.OutputLogEvent) error {
 	size := 0

@@ -172,9 +172,9 @@ func readStream(ctx context.Context, cw *logs.CloudWatch, rec jobs.Record, a job
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case readCtx.Err() != nil:
-		return &jobs.CloudWatchError{Msg: fmt.Sprintf("attempt %d's output: CloudWatch Logs did not answer within --drain-timeout %s (stream %s/%s): check AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, the network and the credentials, or raise --drain-timeout", a.Number, bound, rec.LogGroup, a.LogStream), Err: err}
+		return &jobs.CloudWatchError{Msg: fmt.Sprintf("%s: attempt %d's output: CloudWatch Logs did not answer within --drain-timeout %s (stream %s/%s): check AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, the network and the credentials, or raise --drain-timeout", rec.Job, a.Number, bound, rec.LogGroup, a.LogStream)}
 	}
-	return &jobs.CloudWatchError{Msg: fmt.Sprintf("attempt %d's output from CloudWatch Logs (stream %s/%s)", a.Number, rec.LogGroup, a.LogStream), Err: err}
+	return &jobs.CloudWatchError{Msg: fmt.Sprintf("%s: attempt %d's output from CloudWatch Logs", rec.Job, a.Number), Err: err}
 }
 
 // followRunning attaches to the job's run in progress, if there is one.
