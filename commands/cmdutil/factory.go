@@ -31,9 +31,9 @@ type Factory struct {
 	// DockerCLI is the command's one docker CLI (docker stack deploy's
 	// code needs one), made with its --context on first use.
 	DockerCLI func(dockerContext string) (*command.DockerCli, error)
-	Env          map[string]string // for ${VAR} in stack files
-	Now          func() time.Time
-	After        func(time.Duration) <-chan time.Time
+	Env       map[string]string // for ${VAR} in stack files
+	Now       func() time.Time
+	After     func(time.Duration) <-chan time.Time
 	// GitVersion is the short HEAD of the git checkout in the working directory.
 	GitVersion func() (string, error)
 }

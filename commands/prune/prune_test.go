@@ -17,10 +17,8 @@ import (
 func TestPrune(t *testing.T) {
 	engine := &cmdtest.Engine{}
 	t0 := time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)
-	for i := 0; i < 4; i++ {
-		at := t0.Add(time.Duration(i) * time.Minute)
-		rec := jobs.Record{RunID: jobs.NewRunID(at), Job: "migrate", Stack: "todo", Version: "v" + string(rune('1'+i)), Outcome: jobs.Failed, MaxRuns: 7, Started: at, Ended: at.Add(time.Second)}
-		if err := (jobs.Records{Engine: engine}).Save(context.Background(), rec, nil); err != nil {
+	for i, v := range []string{"v1", "v2", "v3", "v4"} {
+		if err := engine.Save("todo", cmdtest.Run{Job: "migrate", Version: v, Outcome: jobs.Failed, At: t0.Add(time.Duration(i) * time.Minute)}); err != nil {
 			t.Fatal(err)
 		}
 	}
