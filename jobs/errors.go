@@ -63,7 +63,9 @@ func (e *CloudWatchError) ExitCode() int { return ExitCloudWatch }
 // full. A job's live output never fails a run (the reporter copes).
 type OutputError struct{ Err error }
 
-func (e *OutputError) Error() string { return "cannot write the output: " + e.Err.Error() + ": check where stdout goes" }
+func (e *OutputError) Error() string {
+	return "cannot write the output: " + e.Err.Error() + ": check where stdout goes"
+}
 func (e *OutputError) Unwrap() error { return e.Err }
 func (e *OutputError) ExitCode() int { return ExitOutput }
 

@@ -64,8 +64,6 @@ type CloudWatch struct {
 	After   func(time.Duration) <-chan time.Time
 }
 
-
-
 func (c *CloudWatch) Name() string { return "cloudwatch" }
 
 // Location is the task's log stream.
