@@ -113,6 +113,7 @@ func policyFromLabels(labels map[string]string, pendingTimeout time.Duration) Po
 	if d, err := time.ParseDuration(labels[LabelDelay]); err == nil {
 		p.Delay = d
 	}
+	p.FinalExitCodes = exitCodesFromLabel(labels[LabelFinalExitCodes])
 	return p
 }
 

@@ -15,7 +15,8 @@ import (
 
 // RunOptions are the flags that shape how a run is watched and ended.
 type RunOptions struct {
-	Timeout           time.Duration // 0: none
+	Timeout           time.Duration // --timeout when given; 0: the job's x-jobrun timeout, else DefaultTimeout
+	DefaultTimeout    time.Duration // 0: none
 	Keep              bool          // leave the job service in place when it ends
 	Force             bool          // run even if this version already succeeded
 	DetachOnInterrupt bool          // on Ctrl-C leave the job running
@@ -142,8 +143,9 @@ func (r *Runner) follow(ctx context.Context, job Job, l lease, rec Record) (Reco
 // with their own outcome; only a lost engine is an error.
 func (r *Runner) watch(ctx context.Context, job Job, l lease, out *followers) (Verdict, error) {
 	waitCtx, cancel := ctx, context.CancelFunc(func() {})
-	if r.Opts.Timeout > 0 {
-		waitCtx, cancel = context.WithTimeout(ctx, r.Opts.Timeout)
+	timeout, from := r.timeout(job)
+	if timeout > 0 {
+		waitCtx, cancel = context.WithTimeout(ctx, timeout)
 	}
 	defer cancel()
 	wake, stopWake := r.containerEvents(waitCtx, l.serviceID, out.containerDied)
@@ -174,9 +176,21 @@ func (r *Runner) watch(ctx context.Context, job Job, l lease, out *followers) (V
 	case ctx.Err() != nil:
 		v.Outcome, v.Reason, err = Interrupted, "interrupted", nil
 	case errors.Is(err, context.DeadlineExceeded):
-		v.Outcome, v.Reason, err = TimedOut, fmt.Sprintf("still running after --timeout %s", r.Opts.Timeout), nil
+		v.Outcome, v.Reason, err = TimedOut, fmt.Sprintf("still running after %s %s", from, timeout), nil
 	}
 	return v, err
+}
+
+// timeout is how long the job may run, and what set it: --timeout when
+// given, else the job's x-jobrun timeout, else the default.
+func (r *Runner) timeout(job Job) (time.Duration, string) {
+	switch {
+	case r.Opts.Timeout > 0:
+		return r.Opts.Timeout, "--timeout"
+	case job.Timeout > 0:
+		return job.Timeout, ExtensionKey + " timeout"
+	}
+	return r.Opts.DefaultTimeout, "--timeout"
 }
 
 // update prints each attempt that appeared or changed state since old.

@@ -42,7 +42,8 @@ type SpecOptions struct {
 	MaxAttempts    *uint64        // restarts; nil: the stack file's, else 6
 	RestartDelay   *time.Duration // nil: the stack file's, else 30s
 	PendingTimeout time.Duration
-	Legacy         bool // a replicas:1 service, for engines older than API 1.41
+	Legacy         bool       // a replicas:1 service, for engines older than API 1.41
+	FinalExitCodes *ExitCodes // nil: the stack file's x-jobrun final-exit-codes
 }
 
 // Job is one job ready to run: its service spec and the policy to judge it by.
@@ -54,7 +55,8 @@ type Job struct {
 	Spec    swarm.ServiceSpec
 	Policy  Policy
 	Legacy  bool
-	Notes   []string // where the job departs from the stack file, and why
+	Timeout time.Duration // x-jobrun timeout; 0: --timeout's
+	Notes   []string      // where the job departs from the stack file, and why
 }
 
 // ServiceName is the job service's name. It is not the stack's own
@@ -89,6 +91,14 @@ func Build(ctx context.Context, engine client.APIClient, stack *Stack, name stri
 	if err != nil {
 		return Job{}, err
 	}
+	ext, err := extensionOf(svc)
+	if err != nil {
+		return Job{}, err
+	}
+	policy.FinalExitCodes = ext.FinalExitCodes
+	if o.FinalExitCodes != nil {
+		policy.FinalExitCodes = *o.FinalExitCodes
+	}
 	notes = append(created, notes...)
 	spec.TaskTemplate.RestartPolicy = restart
 	spec.Name = ServiceName(stack.Name, name)
@@ -100,6 +110,9 @@ func Build(ctx context.Context, engine client.APIClient, stack *Stack, name stri
 		LabelMaxRuns: strconv.Itoa(policy.MaxRuns),
 		LabelDelay:   policy.Delay.String(),
 	})
+	if codes := policy.FinalExitCodes.String(); codes != "" {
+		spec.Labels[LabelFinalExitCodes] = codes
+	}
 	if cs := spec.TaskTemplate.ContainerSpec; cs != nil {
 		cs.Labels = jobLabels(cs.Labels, map[string]string{LabelJob: name, LabelRunID: o.RunID})
 	}
@@ -112,7 +125,7 @@ func Build(ctx context.Context, engine client.APIClient, stack *Stack, name stri
 		spec.UpdateConfig, spec.RollbackConfig = nil, nil
 	}
 	policy.PendingTimeout = o.PendingTimeout
-	return Job{Name: name, Stack: stack.Name, Version: o.Version, RunID: o.RunID, Spec: spec, Policy: policy, Legacy: o.Legacy, Notes: notes}, nil
+	return Job{Name: name, Stack: stack.Name, Version: o.Version, RunID: o.RunID, Spec: spec, Policy: policy, Legacy: o.Legacy, Timeout: ext.Timeout, Notes: notes}, nil
 }
 
 // restartPolicy decides how often the job may run from what the stack file

@@ -47,6 +47,7 @@ type Policy struct {
 	MaxRuns        int           // Swarm's max_attempts counts restarts: runs = max_attempts + 1
 	Delay          time.Duration // restart delay
 	PendingTimeout time.Duration // a task pending longer than this is stuck
+	FinalExitCodes ExitCodes     // a failure with one of these is the last attempt
 }
 
 // Attempt is one task of the job: one try, one container.
@@ -129,6 +130,12 @@ func Judge(tasks []swarm.Task, iteration *uint64, p Policy, now time.Time) Verdi
 		if a.Done() {
 			failures++
 		}
+	}
+	if a, ok := finalExit(attempts, p); ok {
+		// A migration that fails with "column already exists" fails the
+		// same way six more times: the team said which codes mean that.
+		v.Outcome, v.Reason = Failed, fmt.Sprintf("attempt %d exited %d, a final exit code (%s final-exit-codes): no further attempt", a.Number, *a.ExitCode, ExtensionKey)
+		return v
 	}
 	last := attempts[len(attempts)-1]
 	if failures >= p.MaxRuns {

@@ -30,6 +30,7 @@ type Options struct {
 	RestartDelay   string // "": the stack file's
 	ResolveImage   string
 	PendingTimeout time.Duration
+	FinalExitCodes []int // --final-exit-code; nil: the stack file's
 	Run            jobs.RunOptions
 	Logs           jobs.LogOptions
 }
@@ -39,7 +40,8 @@ func Flags(o *Options) []cli.Flag {
 	flags := []cli.Flag{
 		&cli.StringSliceFlag{Name: "compose-file", Aliases: []string{"c"}, Value: cli.NewStringSlice("stack.yml"), EnvVars: []string{"JOBRUN_COMPOSE_FILE"}, Usage: "stack file(s), merged in order as docker stack deploy -c does"},
 		&cli.StringFlag{Name: "version", EnvVars: []string{"JOBRUN_VERSION", "APP_VERSION"}, Destination: &o.Version, Usage: "the version to run: sets APP_VERSION for the stack file (default: git rev-parse --short HEAD)"},
-		&cli.DurationFlag{Name: "timeout", Value: time.Hour, EnvVars: []string{"JOBRUN_TIMEOUT"}, Destination: &o.Run.Timeout, Usage: "stop the job and fail after this long"},
+		&cli.DurationFlag{Name: "timeout", Value: time.Hour, EnvVars: []string{"JOBRUN_TIMEOUT"}, Destination: &o.Run.Timeout, DefaultText: "the job's x-jobrun timeout, else 1h", Usage: "stop the job and fail after this long"},
+		&cli.IntSliceFlag{Name: "final-exit-code", EnvVars: []string{"JOBRUN_FINAL_EXIT_CODES"}, DefaultText: "the job's x-jobrun final-exit-codes", Usage: "an exit code after which the job is not tried again (repeat for several)"},
 		&cli.DurationFlag{Name: "pending-timeout", Value: 2 * time.Minute, EnvVars: []string{"JOBRUN_PENDING_TIMEOUT"}, Destination: &o.PendingTimeout, Usage: "fail when no node takes a task for this long"},
 		&cli.IntFlag{Name: "max-attempts", Value: -1, EnvVars: []string{"JOBRUN_MAX_ATTEMPTS"}, Destination: &o.MaxAttempts, DefaultText: "the stack file's, else 6", Usage: "restarts after a failure, as Swarm's max_attempts (runs = this + 1)"},
 		&cli.StringFlag{Name: "restart-delay", EnvVars: []string{"JOBRUN_RESTART_DELAY"}, Destination: &o.RestartDelay, DefaultText: "the stack file's, else 30s", Usage: "wait between attempts"},
@@ -73,6 +75,13 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 // From completes the options with what the flag destinations do not hold.
 func (o *Options) From(c *cli.Context) *Options {
 	o.Files, o.Jobs = c.StringSlice("compose-file"), c.Args().Slice()
+	if !c.IsSet("timeout") {
+		// Not given: the job's x-jobrun timeout wins over the default.
+		o.Run.DefaultTimeout, o.Run.Timeout = o.Run.Timeout, 0
+	}
+	if c.IsSet("final-exit-code") {
+		o.FinalExitCodes = append([]int{}, c.IntSlice("final-exit-code")...)
+	}
 	return o
 }
 
@@ -88,7 +97,7 @@ func (o *Options) Check(f *cmdutil.Factory) (jobs.SpecOptions, error) {
 		return jobs.SpecOptions{}, err
 	}
 	switch {
-	case o.Run.Timeout <= 0:
+	case o.Run.Timeout < 0 || o.Run.Timeout == 0 && o.Run.DefaultTimeout <= 0:
 		return jobs.SpecOptions{}, &jobs.UsageError{Msg: fmt.Sprintf("--timeout %s must be positive: use e.g. 30m", o.Run.Timeout)}
 	case o.PendingTimeout <= 0:
 		return jobs.SpecOptions{}, &jobs.UsageError{Msg: fmt.Sprintf("--pending-timeout %s must be positive: use e.g. 2m", o.PendingTimeout)}
@@ -96,6 +105,9 @@ func (o *Options) Check(f *cmdutil.Factory) (jobs.SpecOptions, error) {
 		return jobs.SpecOptions{}, cmdutil.KeepRunsError(o.Run.KeepRuns)
 	case o.ResolveImage != "always" && o.ResolveImage != "changed" && o.ResolveImage != "never":
 		return jobs.SpecOptions{}, &jobs.UsageError{Msg: fmt.Sprintf("--resolve-image %q is unknown: use always, changed or never", o.ResolveImage)}
+	}
+	if err := jobs.CheckExitCodes(o.FinalExitCodes); err != nil {
+		return jobs.SpecOptions{}, err
 	}
 	version, err := cmdutil.ResolveVersion(o.Version, f.GitVersion)
 	if err != nil {
@@ -105,6 +117,10 @@ func (o *Options) Check(f *cmdutil.Factory) (jobs.SpecOptions, error) {
 	// A job service is always new, so "changed" resolves as "always" does.
 	o.Run.QueryRegistry = o.ResolveImage != "never"
 	spec := jobs.SpecOptions{Version: version, PendingTimeout: o.PendingTimeout}
+	if o.FinalExitCodes != nil {
+		codes := jobs.NewExitCodes(o.FinalExitCodes...)
+		spec.FinalExitCodes = &codes
+	}
 	if o.MaxAttempts >= 0 {
 		n := uint64(o.MaxAttempts)
 		spec.MaxAttempts = &n

@@ -1,0 +1,98 @@
+package jobs
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/swarm"
+
+	"jobrun/jobs/jobstest"
+)
+
+// TestExtension reads x-jobrun from stack files as teams write them.
+func TestExtension(t *testing.T) {
+	tests := []struct {
+		name    string
+		ext     string // the x-jobrun mapping
+		want    Extension
+		wantErr string // words of a *UsageError
+	}{
+		{name: "none", ext: "", want: Extension{}},
+		{name: "phase only", ext: "{phase: pre-deploy}", want: Extension{}},
+		{name: "timeout and final codes", ext: "{phase: pre-deploy, timeout: 10m, final-exit-codes: [3, 4]}", want: Extension{Timeout: 10 * time.Minute, FinalExitCodes: NewExitCodes(3, 4)}},
+		{name: "timeout not a duration", ext: "{timeout: soon}", wantErr: "x-jobrun timeout soon is not a positive duration such as 10m"},
+		{name: "timeout zero", ext: "{timeout: 0s}", wantErr: "x-jobrun timeout 0s is not a positive duration"},
+		{name: "final codes not a list", ext: "{final-exit-codes: 3}", wantErr: "x-jobrun final-exit-codes 3 is not a list of exit codes from 1 to 255"},
+		{name: "final code out of range", ext: "{final-exit-codes: [0]}", wantErr: "is not a list of exit codes from 1 to 255"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			yaml := "version: \"3.7\"\nservices:\n  migrate:\n    image: app:1\n"
+			if tt.ext != "" {
+				yaml += "    x-jobrun: " + tt.ext + "\n"
+			}
+			path := filepath.Join(t.TempDir(), "stack.yml")
+			if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			stack, err := LoadStack("todo", []string{path}, nil)
+			if err != nil {
+				t.Fatalf("load: %v", err)
+			}
+			svc, err := stack.Service("migrate")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := extensionOf(svc)
+			if tt.wantErr != "" {
+				jobstest.WantExit(t, err, ExitUsage, tt.wantErr)
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("extension %+v (%v), want %+v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestFinalExitCodes: a failure with a final exit code is the last
+// attempt, however many the policy allows; other codes are retried; the
+// codes survive the trip through the service's labels.
+func TestFinalExitCodes(t *testing.T) {
+	failedWith := func(code int) swarm.Task {
+		return withExit(task("a", swarm.TaskStateFailed, 0, 5*time.Second), "c-a", code, "task: non-zero exit")
+	}
+	p := Policy{MaxRuns: 7, Delay: 30 * time.Second, FinalExitCodes: NewExitCodes(3)}
+	if v := Judge([]swarm.Task{failedWith(3)}, nil, p, t0.Add(6*time.Second)); v.Outcome != Failed || v.Reason != "attempt 1 exited 3, a final exit code (x-jobrun final-exit-codes): no further attempt" {
+		t.Errorf("exit 3: %s (%s), want failed at once", v.Outcome, v.Reason)
+	}
+	if v := Judge([]swarm.Task{failedWith(1)}, nil, p, t0.Add(6*time.Second)); v.Outcome != Running {
+		t.Errorf("exit 1: %s (%s), want running: another attempt follows", v.Outcome, v.Reason)
+	}
+	labels := map[string]string{LabelFinalExitCodes: NewExitCodes(3, 200).String()}
+	if got := policyFromLabels(labels, 0).FinalExitCodes; got != NewExitCodes(3, 200) || NewExitCodes(3, 200).String() != "3,200" {
+		t.Errorf("from labels %q: %v, want 3 and 200", labels[LabelFinalExitCodes], got.List())
+	}
+}
+
+// TestRunTimeout: --timeout wins, then the job's x-jobrun timeout, then
+// the default, and the verdict names which one ran out.
+func TestRunTimeout(t *testing.T) {
+	tests := []struct {
+		flag, job, want time.Duration
+		from            string
+	}{
+		{flag: 5 * time.Minute, job: 10 * time.Minute, want: 5 * time.Minute, from: "--timeout"},
+		{job: 10 * time.Minute, want: 10 * time.Minute, from: "x-jobrun timeout"},
+		{want: time.Hour, from: "--timeout"},
+	}
+	for _, tt := range tests {
+		r := &Runner{Opts: RunOptions{Timeout: tt.flag, DefaultTimeout: time.Hour}}
+		if got, from := r.timeout(Job{Timeout: tt.job}); got != tt.want || from != tt.from {
+			t.Errorf("flag %s, job %s: %s from %s, want %s from %s", tt.flag, tt.job, got, from, tt.want, tt.from)
+		}
+	}
+}
