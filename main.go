@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"os/user"
 	"strings"
 	"syscall"
 	"time"
@@ -67,9 +68,14 @@ func factory(stdout, stderr io.Writer) *cmdutil.Factory {
 		}
 	}
 	docker := &cmdutil.DockerCLI{}
+	host, _ := os.Hostname()
+	account := ""
+	if u, err := user.Current(); err == nil {
+		account = u.Username
+	}
 	return &cmdutil.Factory{
 		IO: streams, Connect: docker.Connect, RegistryAuth: docker.RegistryAuth, DockerCLI: docker.Get, Env: env,
-		Now: time.Now, After: time.After,
+		Now: time.Now, After: time.After, Hostname: host, Account: account,
 		GitVersion: func() (string, error) {
 			out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
 			return strings.TrimSpace(string(out)), err

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -28,6 +29,7 @@ type App struct{ app *cli.App }
 
 // NewApp builds the command line; jobrunVersion is set when jobrun is built.
 func NewApp(f *cmdutil.Factory, jobrunVersion string) *App {
+	f.Jobrun = version.Read(jobrunVersion, debug.ReadBuildInfo).Short()
 	o := &run.Options{}
 	app := &cli.App{
 		Name:           "jobrun",

@@ -43,6 +43,7 @@ type Record struct {
 	StopNote    string `json:"stop_note,omitempty"` // why the job may not have stopped
 	Attached    bool   `json:"attached,omitempty"`  // this process watched another's run
 	Skipped     bool   `json:"skipped,omitempty"`   // an earlier run of this version had succeeded
+	Origin      Origin `json:"origin"`              // who ran it, from where
 }
 
 // AttemptOutput is the tail of one attempt's output, kept with the record.

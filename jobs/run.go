@@ -62,6 +62,7 @@ type Runner struct {
 	Now        func() time.Time
 	After      func(time.Duration) <-chan time.Time
 	Opts       RunOptions
+	Origin     Origin // who runs it, for the record
 }
 
 // nodeGrace is how long an attempt may sit on a down node. Swarm declares a
@@ -76,6 +77,7 @@ const outputTail = 128 << 10
 // found; the error says why the run did not succeed.
 func (r *Runner) Run(ctx context.Context, job Job) (Record, error) {
 	rec := newRecord(job, r.Logs, r.LogPlace, r.Now())
+	rec.Origin = r.Origin
 	if !r.Opts.Force {
 		if prev, ok, err := r.alreadySucceeded(ctx, job); err != nil {
 			return rec, err

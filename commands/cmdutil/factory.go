@@ -10,6 +10,8 @@ import (
 
 	"github.com/docker/cli/cli/command"
 	"github.com/docker/docker/client"
+
+	"jobrun/jobs"
 )
 
 // IO is where a command reads and writes; tests pass buffers.
@@ -36,4 +38,17 @@ type Factory struct {
 	After     func(time.Duration) <-chan time.Time
 	// GitVersion is the short HEAD of the git checkout in the working directory.
 	GitVersion func() (string, error)
+	Hostname   string // this machine's, for who ran what
+	Account    string // the user jobrun runs as, when $USER is not set
+	Jobrun     string // jobrun's own version and commit (set by commands.NewApp)
+}
+
+// Origin is who runs the command, from where, for its records.
+func (f *Factory) Origin() jobs.Origin {
+	o := jobs.OriginFrom(f.Env, f.Account, f.Hostname)
+	o.Jobrun = f.Jobrun
+	if f.GitVersion != nil {
+		o.Commit, _ = f.GitVersion()
+	}
+	return o
 }

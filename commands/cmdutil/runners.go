@@ -13,6 +13,7 @@ import (
 // quota limiter.
 type Runners struct {
 	f       *Factory
+	origin  jobs.Origin
 	engine  client.APIClient
 	report  jobs.Reporter
 	sources *jobs.LogSources
@@ -23,7 +24,7 @@ type Runners struct {
 // logOpts say, progress told to report, runs shaped by opts.
 func NewRunners(f *Factory, engine client.APIClient, stack string, logOpts jobs.LogOptions, report jobs.Reporter, opts jobs.RunOptions) *Runners {
 	return &Runners{
-		f: f, engine: engine, report: report, opts: opts.WithPacing(logOpts.DrainTimeout),
+		f: f, engine: engine, report: report, opts: opts.WithPacing(logOpts.DrainTimeout), origin: f.Origin(),
 		sources: jobs.NewLogSources(logOpts, jobs.EngineSource(engine, stack, report), report, f.Now, f.After),
 	}
 }
@@ -36,7 +37,7 @@ func (rs *Runners) For(ctx context.Context, job jobs.Job) (*jobs.Runner, error) 
 	}
 	r := &jobs.Runner{
 		Engine: rs.engine, Containers: rs.engine, Logs: where.Source, LogPlace: where.Place, Report: rs.report,
-		Records: jobs.Records{Engine: rs.engine}, Now: rs.f.Now, After: rs.f.After, Opts: rs.opts,
+		Records: jobs.Records{Engine: rs.engine}, Now: rs.f.Now, After: rs.f.After, Opts: rs.opts, Origin: rs.origin,
 	}
 	if rs.f.RegistryAuth != nil && job.Spec.TaskTemplate.ContainerSpec != nil {
 		r.Opts.RegistryAuth = rs.f.RegistryAuth(job.Spec.TaskTemplate.ContainerSpec.Image)

@@ -95,6 +95,19 @@ func Read(version string, readBuildInfo func() (*debug.BuildInfo, bool)) Info {
 	return info
 }
 
+// Short names the build in one word, as records keep it: the version and,
+// when stamped, the commit.
+func (i Info) Short() string {
+	if i.Commit == "" {
+		return i.Version
+	}
+	short := i.Commit[:min(12, len(i.Commit))]
+	if i.Dirty {
+		short += "-dirty"
+	}
+	return i.Version + "+" + short
+}
+
 func (i Info) String() string {
 	commit := "unknown (built without VCS stamps: go build -buildvcs=false or outside a git checkout)"
 	if i.Commit != "" {
