@@ -21,6 +21,7 @@ import (
 	"jobrun/commands"
 	"jobrun/commands/cmdutil"
 	"jobrun/jobs"
+	"jobrun/notify"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -75,7 +76,7 @@ func factory(stdout, stderr io.Writer) *cmdutil.Factory {
 	}
 	return &cmdutil.Factory{
 		IO: streams, Connect: docker.Connect, RegistryAuth: docker.RegistryAuth, DockerCLI: docker.Get, Env: env,
-		Now: time.Now, After: time.After, Hostname: host, Account: account,
+		Now: time.Now, After: time.After, Hostname: host, Account: account, Notifier: notify.Default(),
 		GitVersion: func() (string, error) {
 			out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
 			return strings.TrimSpace(string(out)), err

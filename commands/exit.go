@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -27,18 +26,7 @@ func Exit(err error, stderr io.Writer) int {
 }
 
 // ExitCode is the exit code of err's cause.
-func ExitCode(err error) int {
-	var coded interface{ ExitCode() int }
-	switch {
-	case err == nil:
-		return jobs.ExitSucceeded
-	case errors.As(err, &coded):
-		return coded.ExitCode()
-	case errors.Is(err, context.Canceled):
-		return jobs.ExitInterrupted
-	}
-	return jobs.ExitInternal
-}
+func ExitCode(err error) int { return jobs.ExitCodeOf(err) }
 
 // Message is err as the user sees it: one line (engine and ssh errors may
 // have several), passwords in URLs hidden.

@@ -1,5 +1,10 @@
 package jobs
 
+import (
+	"context"
+	"errors"
+)
+
 // Exit codes, one per way a run can end. They are part of jobrun's interface:
 // deploy pipelines branch on them, so never renumber one.
 const (
@@ -93,3 +98,19 @@ type ReleaseError struct {
 func (e *ReleaseError) Error() string { return e.Msg }
 func (e *ReleaseError) ExitCode() int { return e.Code }
 func (e *ReleaseError) Silent() bool  { return true } // the release's verdict line says it
+
+// ExitCodeOf is the exit code of err's cause: the code its kind carries
+// (the kinds above), 130 for an interrupt, and 70 for anything else — a
+// bug of jobrun's, never a usage error it is not.
+func ExitCodeOf(err error) int {
+	var coded interface{ ExitCode() int }
+	switch {
+	case err == nil:
+		return ExitSucceeded
+	case errors.As(err, &coded):
+		return coded.ExitCode()
+	case errors.Is(err, context.Canceled):
+		return ExitInterrupted
+	}
+	return ExitInternal
+}

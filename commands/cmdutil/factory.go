@@ -12,6 +12,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"jobrun/jobs"
+	"jobrun/notify"
 )
 
 // IO is where a command reads and writes; tests pass buffers.
@@ -40,6 +41,7 @@ type Factory struct {
 	GitVersion func() (string, error)
 	Hostname   string // this machine's, for who ran what
 	Account    string // the user jobrun runs as, when $USER is not set
+	Notifier   notify.Notifier
 	Jobrun     string // jobrun's own version and commit (set by commands.NewApp)
 }
 

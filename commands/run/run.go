@@ -31,6 +31,7 @@ type Options struct {
 	ResolveImage   string
 	PendingTimeout time.Duration
 	FinalExitCodes []int // --final-exit-code; nil: the stack file's
+	Notify         []string
 	Run            jobs.RunOptions
 	Logs           jobs.LogOptions
 }
@@ -46,6 +47,7 @@ func Flags(o *Options) []cli.Flag {
 		&cli.IntFlag{Name: "max-attempts", Value: -1, EnvVars: []string{"JOBRUN_MAX_ATTEMPTS"}, Destination: &o.MaxAttempts, DefaultText: "the stack file's, else 6", Usage: "restarts after a failure, as Swarm's max_attempts (runs = this + 1)"},
 		&cli.StringFlag{Name: "restart-delay", EnvVars: []string{"JOBRUN_RESTART_DELAY"}, Destination: &o.RestartDelay, DefaultText: "the stack file's, else 30s", Usage: "wait between attempts"},
 		cmdutil.OutputFlag(&o.Output),
+		cmdutil.NotifyFlag(),
 		&cli.StringFlag{Name: "resolve-image", Value: "always", EnvVars: []string{"JOBRUN_RESOLVE_IMAGE"}, Destination: &o.ResolveImage, Usage: "pin the image to its registry digest, as docker stack deploy --resolve-image: always, changed or never"},
 		&cli.BoolFlag{Name: "keep", EnvVars: []string{"JOBRUN_KEEP"}, Destination: &o.Run.Keep, Usage: "leave the job service in place when it ends"},
 		cmdutil.KeepRunsFlag(&o.Run.KeepRuns),
@@ -74,7 +76,7 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 
 // From completes the options with what the flag destinations do not hold.
 func (o *Options) From(c *cli.Context) *Options {
-	o.Files, o.Jobs = c.StringSlice("compose-file"), c.Args().Slice()
+	o.Files, o.Jobs, o.Notify = c.StringSlice("compose-file"), c.Args().Slice(), c.StringSlice("notify")
 	if !c.IsSet("timeout") {
 		// Not given: the job's x-jobrun timeout wins over the default.
 		o.Run.DefaultTimeout, o.Run.Timeout = o.Run.Timeout, 0
@@ -107,6 +109,9 @@ func (o *Options) Check(f *cmdutil.Factory) (jobs.SpecOptions, error) {
 		return jobs.SpecOptions{}, &jobs.UsageError{Msg: fmt.Sprintf("--resolve-image %q is unknown: use always, changed or never", o.ResolveImage)}
 	}
 	if err := jobs.CheckExitCodes(o.FinalExitCodes); err != nil {
+		return jobs.SpecOptions{}, err
+	}
+	if err := cmdutil.CheckNotify(o.Notify); err != nil {
 		return jobs.SpecOptions{}, err
 	}
 	version, err := cmdutil.ResolveVersion(o.Version, f.GitVersion)
@@ -200,7 +205,10 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		return err
 	}
 	defer engine.Close()
-	records, err := Jobs(ctx, f, o, engine, stack, spec, report, o.Jobs)
+	records, errs, err := runJobs(ctx, f, o, engine, stack, spec, report, o.Jobs)
+	for i, rec := range records {
+		cmdutil.Announce(ctx, f, report, o.Notify, cmdutil.RunEvent(rec, errs[i]))
+	}
 	if o.Output == "json" {
 		// The run's own outcome wins: a pipeline that could not read the
 		// document still learns how the job ended.
@@ -215,22 +223,29 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 // that does not succeed, or all at once with Parallel. It returns the
 // records of the runs that started or were found, and the first error.
 func Jobs(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.APIClient, stack *jobs.Stack, spec jobs.SpecOptions, report jobs.Reporter, names []string) ([]jobs.Record, error) {
+	records, _, first := runJobs(ctx, f, o, engine, stack, spec, report, names)
+	return records, first
+}
+
+// runJobs is Jobs with each record's own error beside it.
+func runJobs(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.APIClient, stack *jobs.Stack, spec jobs.SpecOptions, report jobs.Reporter, names []string) ([]jobs.Record, []error, error) {
 	runners, todo, err := prepare(ctx, f, o, engine, stack, spec, report, names)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	records, errs := runAll(ctx, runners, todo, o.Parallel)
 	var done []jobs.Record
+	var doneErrs []error
 	var first error
 	for i, rec := range records {
-		if rec.RunID != "" || errs[i] == nil {
-			done = append(done, rec)
+		if rec.Job != "" { // a job left unrun after an earlier one failed has none
+			done, doneErrs = append(done, rec), append(doneErrs, errs[i])
 		}
 		if first == nil {
 			first = errs[i]
 		}
 	}
-	return done, first
+	return done, doneErrs, first
 }
 
 // prepare builds each job and the runner that runs it.
