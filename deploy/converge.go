@@ -73,45 +73,55 @@ func (w Waiter) Wait(ctx context.Context, targets []Target, since time.Time) []S
 }
 
 func (w Waiter) one(ctx context.Context, t Target, since time.Time) ServiceResult {
-	res := ServiceResult{Service: t.Name, Result: Converged}
 	// An unchanged service that runs as asked needs no wait (nor the
 	// progress code's 5 s of verification); one that does not is waited for
 	// as a changed one is: its spec being the file's is not its running.
-	st, err := w.look(ctx, t.ID)
-	if err == nil && st.Converged() && !t.Changed {
-		res.Result = Unchanged
-		return res
+	// Past the deadline (spent on an earlier service) a look still says
+	// which.
+	st, err := w.look(context.WithoutCancel(ctx), t.ID)
+	waited := t.Changed || err != nil || !st.Converged()
+	if waited {
+		err = w.progress(ctx, t)
 	}
-	if err == nil {
-		st, err = w.progress(ctx, t)
+	// However the wait ended, the verdict is where the service stands now.
+	if now, lerr := w.look(context.WithoutCancel(ctx), t.ID); lerr == nil {
+		st = now
+	} else if err == nil {
+		err = lerr
 	}
-	switch {
-	case err != nil && strings.Contains(err.Error(), "paused"):
-		res.Result, res.Message = Paused, err.Error()
-	case err == nil && st.Converged():
-	case ctx.Err() != nil:
-		// The deadline came while waiting for this service or an earlier
-		// one: say where this one stands now.
-		st, err = w.look(context.WithoutCancel(ctx), t.ID)
-		switch {
-		case err != nil:
-			res.Result, res.Message = TimedOut, "not converged by --deploy-timeout"
-		case !st.Converged():
-			res.Result, res.Message = TimedOut, "not converged by --deploy-timeout: "+st.String()
-		case !t.Changed:
-			res.Result = Unchanged
-		}
-	default:
-		res.Result, res.Message = Failed, err.Error()
-	}
-	w.rolledBack(ctx, t.ID, since, &res)
+	res := Rollout(t, st, since, waited, err, ctx.Err() != nil)
 	if !res.Result.Done() {
 		if why := w.failingTasks(context.WithoutCancel(ctx), t.ID); why != "" {
 			res.Message = strings.TrimSpace(res.Message + "; " + why)
 		}
-		if !t.Changed {
-			res.Message = "deployed again as it was; " + res.Message
-		}
+	}
+	return res
+}
+
+// Rollout judges a service's rollout from where it stands once the wait
+// ended: waited says it was waited for, err is what ended the wait, if not
+// its converging, and timedOut that --deploy-timeout had passed.
+func Rollout(t Target, st State, since time.Time, waited bool, err error, timedOut bool) ServiceResult {
+	res := ServiceResult{Service: t.Name}
+	switch {
+	case st.RolledBackSince(since):
+		// The progress code calls a finished rollback converged.
+		res.Result, res.Message = RolledBack, st.UpdateMessage
+	case st.Paused():
+		res.Result, res.Message = Paused, st.String()
+	case st.Converged() && !waited:
+		res.Result = Unchanged
+	case st.Converged():
+		res.Result = Converged
+	case timedOut:
+		res.Result, res.Message = TimedOut, "not converged by --deploy-timeout: "+st.String()
+	case err != nil:
+		res.Result, res.Message = Failed, err.Error()
+	default:
+		res.Result, res.Message = Failed, st.String() // not reached: a wait ends converged, paused, timed out or failed
+	}
+	if !res.Result.Done() && !t.Changed {
+		res.Message = "deployed again as it was; " + res.Message
 	}
 	return res
 }
@@ -119,28 +129,25 @@ func (w Waiter) one(ctx context.Context, t Target, since time.Time) ServiceResul
 // progress shows docker/cli's service progress until it calls the service
 // converged, then settles it: the progress code trusts an update the engine
 // completed earlier, whatever runs now.
-func (w Waiter) progress(ctx context.Context, t Target) (State, error) {
+func (w Waiter) progress(ctx context.Context, t Target) error {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() { done <- progress.ServiceProgress(ctx, w.Engine, t.ID, pw) }()
 	w.render(t.Name, pr)
 	if err := <-done; err != nil {
-		return State{}, err
+		return err
 	}
 	return w.Settle(ctx, t.Name, t.ID)
 }
 
 // Settle polls the service until it is converged, its update paused, or ctx
 // ends, and says what changed on the way.
-func (w Waiter) Settle(ctx context.Context, name, id string) (State, error) {
+func (w Waiter) Settle(ctx context.Context, name, id string) error {
 	last := ""
 	for {
 		st, err := w.look(ctx, id)
-		if err != nil || st.Converged() {
-			return st, err
-		}
-		if st.Update == swarm.UpdateStatePaused || st.Update == swarm.UpdateStateRollbackPaused {
-			return st, fmt.Errorf("service update %s: %s", st.Update, st.UpdateMessage) // as the progress code says it
+		if err != nil || st.Converged() || st.Paused() {
+			return err
 		}
 		if now := st.String(); now != last {
 			fmt.Fprintf(w.Out, "jobrun: deploy: %s: %s\n", name, now)
@@ -148,7 +155,7 @@ func (w Waiter) Settle(ctx context.Context, name, id string) (State, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return st, ctx.Err()
+			return ctx.Err()
 		case <-w.After(time.Second):
 		}
 	}
@@ -174,19 +181,6 @@ func (w Waiter) look(ctx context.Context, id string) (State, error) {
 		active[n.ID] = n.Status.State != swarm.NodeStateDown
 	}
 	return Judge(svc, tasks, active), nil
-}
-
-// rolledBack marks a result rolled back when the service's update of this
-// release was: the progress code reports a finished rollback as converged.
-func (w Waiter) rolledBack(ctx context.Context, id string, since time.Time, res *ServiceResult) {
-	svc, _, err := w.Engine.ServiceInspectWithRaw(context.WithoutCancel(ctx), id, swarm.ServiceInspectOptions{})
-	if err != nil || svc.UpdateStatus == nil || svc.UpdateStatus.StartedAt == nil || svc.UpdateStatus.StartedAt.Before(since) {
-		return
-	}
-	switch svc.UpdateStatus.State {
-	case swarm.UpdateStateRollbackCompleted, swarm.UpdateStateRollbackStarted, swarm.UpdateStateRollbackPaused:
-		res.Result, res.Message = RolledBack, svc.UpdateStatus.Message
-	}
 }
 
 // render shows the progress stream: as docker service update does on a

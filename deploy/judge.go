@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/docker/docker/api/types/swarm"
 )
@@ -13,6 +14,7 @@ type State struct {
 	Job              bool              // a job mode: the progress code judges it, by its completions
 	Update           swarm.UpdateState // "" when the service was never updated
 	UpdateMessage    string
+	UpdateStarted    time.Time
 	Waiting          string // why a task does not run, as the engine says: "no suitable node (insufficient resources on 1 node)"
 }
 
@@ -24,6 +26,22 @@ func (s State) Converged() bool {
 		return false
 	}
 	return s.Job || s.Running >= s.Desired
+}
+
+// Paused is a service whose update, or the rollback of it, stopped halfway:
+// it waits for an operator, not for time.
+func (s State) Paused() bool {
+	return s.Update == swarm.UpdateStatePaused || s.Update == swarm.UpdateStateRollbackPaused
+}
+
+// RolledBackSince is a service whose update of since or later was rolled
+// back, or is being rolled back: an earlier release's rollback is history.
+func (s State) RolledBackSince(since time.Time) bool {
+	switch s.Update {
+	case swarm.UpdateStateRollbackStarted, swarm.UpdateStateRollbackPaused, swarm.UpdateStateRollbackCompleted:
+		return !s.UpdateStarted.Before(since)
+	}
+	return false
 }
 
 func (s State) String() string {
@@ -51,6 +69,9 @@ func Judge(svc swarm.Service, tasks []swarm.Task, up map[string]bool) State {
 	var st State
 	if u := svc.UpdateStatus; u != nil {
 		st.Update, st.UpdateMessage = u.State, u.Message
+		if u.StartedAt != nil {
+			st.UpdateStarted = *u.StartedAt
+		}
 	}
 	mode := svc.Spec.Mode
 	switch {

@@ -1,7 +1,10 @@
 package deploy
 
 import (
+	"context"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/docker/docker/api/types/swarm"
 )
@@ -52,6 +55,49 @@ func TestJudge(t *testing.T) {
 			st := Judge(tt.svc, tt.tasks, up)
 			if st.Converged() != tt.converged || st.String() != tt.want {
 				t.Errorf("converged %v, %q; want %v, %q", st.Converged(), st.String(), tt.converged, tt.want)
+			}
+		})
+	}
+}
+
+func TestRollout(t *testing.T) {
+	since := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	running := State{Running: 1, Desired: 1}
+	waiting := State{Desired: 1, Waiting: "no suitable node (insufficient resources on 1 node)"}
+	update := func(st State, u swarm.UpdateState, started time.Time) State {
+		st.Update, st.UpdateMessage, st.UpdateStarted = u, "update rolled back due to failure of task x", started
+		return st
+	}
+	changed, unchanged := Target{Name: "app", Changed: true}, Target{Name: "app"}
+	tests := []struct {
+		name     string
+		target   Target
+		st       State
+		waited   bool
+		err      error
+		timedOut bool
+		want     ServiceResult
+	}{
+		{name: "unchanged and running", target: unchanged, st: running, want: ServiceResult{Service: "app", Result: Unchanged}},
+		{name: "changed and converged", target: changed, st: running, waited: true, want: ServiceResult{Service: "app", Result: Converged}},
+		{name: "unchanged, waited for until it ran", target: unchanged, st: running, waited: true, want: ServiceResult{Service: "app", Result: Converged}},
+		{name: "timed out", target: changed, st: waiting, waited: true, err: context.DeadlineExceeded, timedOut: true,
+			want: ServiceResult{Service: "app", Result: TimedOut, Message: "not converged by --deploy-timeout: 0/1 tasks running; a task waits: no suitable node (insufficient resources on 1 node)"}},
+		{name: "deployed again as it was, and still not running", target: unchanged, st: waiting, waited: true, err: context.DeadlineExceeded, timedOut: true,
+			want: ServiceResult{Service: "app", Result: TimedOut, Message: "deployed again as it was; not converged by --deploy-timeout: 0/1 tasks running; a task waits: no suitable node (insufficient resources on 1 node)"}},
+		{name: "rolled back by this release", target: changed, st: update(running, swarm.UpdateStateRollbackCompleted, since.Add(time.Second)), waited: true,
+			want: ServiceResult{Service: "app", Result: RolledBack, Message: "update rolled back due to failure of task x"}},
+		{name: "rolled back by an earlier release, running what the file says", target: unchanged, st: update(running, swarm.UpdateStateRollbackCompleted, since.Add(-time.Hour)),
+			want: ServiceResult{Service: "app", Result: Unchanged}},
+		{name: "an earlier update paused", target: unchanged, st: update(running, swarm.UpdateStatePaused, since.Add(-time.Hour)), waited: true, err: errors.New("service update paused: x"),
+			want: ServiceResult{Service: "app", Result: Paused, Message: "deployed again as it was; 1/1 tasks running, update paused: update rolled back due to failure of task x"}},
+		{name: "the engine could not be asked", target: changed, st: waiting, waited: true, err: errors.New("inspect service x: connection refused"),
+			want: ServiceResult{Service: "app", Result: Failed, Message: "inspect service x: connection refused"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Rollout(tt.target, tt.st, since, tt.waited, tt.err, tt.timedOut); got != tt.want {
+				t.Errorf("%+v\nwant %+v", got, tt.want)
 			}
 		})
 	}

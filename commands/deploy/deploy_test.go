@@ -226,16 +226,21 @@ func TestDeployUsageErrors(t *testing.T) {
 	}
 }
 
-func TestDeployServices(t *testing.T) {
-	tests := []struct {
-		name, stack string
-		stuck       []string
-		paused      string
-		twice       bool // deploy the same file again, on the same swarm
-		code        int
-		want        []string // lines of stderr, each exactly once
-		not         []string // nowhere in stderr
-	}{
+// aRelease is a release of a stack file on a fake swarm, and what it says.
+type aRelease struct {
+	name, stack string
+	stuck       []string // services no node has the CPU for
+	paused      string   // a service whose update paused
+	twice       bool     // deploy the same file again, on the same swarm
+	code        int
+	want        []string // lines of stderr, each exactly once
+	not         []string // nowhere in stderr
+}
+
+// TestDeployWarnings: what the release ignores, and docker/cli's warnings,
+// are each said once.
+func TestDeployWarnings(t *testing.T) {
+	for _, tt := range []aRelease{
 		{name: "no job", stack: dbAndApp, want: []string{
 			"jobrun: deploy: " + deploy.NoJob,
 			"jobrun: deploy: v1 released: no job, db converged, app converged",
@@ -265,6 +270,15 @@ networks:
 `, want: []string{
 			"jobrun: deploy: WARNING: network outside: network.external.name is deprecated in favor of network.name",
 		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) { checkRelease(t, tt) })
+	}
+}
+
+// TestDeployVerdicts: a release is released only once every service runs as
+// asked, changed or not; post-deploy jobs never run before.
+func TestDeployVerdicts(t *testing.T) {
+	for _, tt := range []aRelease{
 		{name: "no post-deploy job on a service that cannot start", stack: dbAndApp + `  smoke:
     image: busybox
     depends_on: [app]
@@ -273,7 +287,7 @@ networks:
 			"jobrun: deploy: v1 services-failed: app timed-out (not converged by --deploy-timeout: 0/1 tasks running; a task waits: no suitable node (insufficient resources on 1 node)); so far: db converged, app timed-out",
 		}, not: []string{"smoke", "released"}},
 		{name: "an update that paused", stack: dbAndApp, paused: "app", code: jobs.ExitPaused, want: []string{
-			"jobrun: deploy: v1 services-failed: app paused (service update paused: update paused due to failure or early termination of task x); so far: no job, db converged, app paused",
+			"jobrun: deploy: v1 services-failed: app paused (1/1 tasks running, update paused: update paused due to failure or early termination of task x); so far: no job, db converged, app paused",
 		}, not: []string{"released"}},
 		{name: "a service that cannot start", stack: dbAndApp, stuck: []string{"app"}, code: jobs.ExitTimedOut, want: []string{
 			"jobrun: deploy: app: 0/1 tasks running; a task waits: no suitable node (insufficient resources on 1 node)",
@@ -282,39 +296,43 @@ networks:
 		{name: "deployed again as it was and still not running", stack: dbAndApp, stuck: []string{"app"}, twice: true, code: jobs.ExitTimedOut, want: []string{
 			"jobrun: deploy: v1 services-failed: app timed-out (deployed again as it was; not converged by --deploy-timeout: 0/1 tasks running; a task waits: no suitable node (insufficient resources on 1 node)); so far: no job, db unchanged, app timed-out",
 		}, not: []string{"released"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) { checkRelease(t, tt) })
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			engine := newFakeSwarm(tt.stuck...)
-			engine.paused = tt.paused
-			engine.warnings = []string{"the engine says so"}
-			args := []string{"--deploy-timeout", "100ms"}
-			err, _, stderr := jobrunDeploy(t, engine, tt.stack, args...)
-			if tt.twice {
-				err, _, stderr = jobrunDeploy(t, engine, tt.stack, args...)
-			}
-			if tt.code == 0 && err != nil {
-				t.Fatalf("exit: %v\n%s", err, stderr)
-			} else if tt.code != 0 {
-				jobstest.WantExit(t, err, tt.code)
-			}
-			lines := strings.Split(stderr, "\n")
-			for _, w := range tt.want {
-				if n := count(lines, w); n != 1 {
-					t.Errorf("stderr has %d lines %q, want 1:\n%s", n, w, stderr)
-				}
-			}
-			for _, name := range engine.created {
-				if strings.HasPrefix(name, "jobrun_") {
-					t.Errorf("job service %s was created", name)
-				}
-			}
-			for _, n := range tt.not {
-				if strings.Contains(stderr, n) {
-					t.Errorf("stderr says %q:\n%s", n, stderr)
-				}
-			}
-		})
+}
+
+// checkRelease deploys the stack file (twice with tt.twice) and checks the
+// exit code, the lines of stderr, and that no job service was created.
+func checkRelease(t *testing.T, tt aRelease) {
+	t.Helper()
+	engine := newFakeSwarm(tt.stuck...)
+	engine.paused = tt.paused
+	engine.warnings = []string{"the engine says so"}
+	args := []string{"--deploy-timeout", "100ms"}
+	err, _, stderr := jobrunDeploy(t, engine, tt.stack, args...)
+	if tt.twice {
+		err, _, stderr = jobrunDeploy(t, engine, tt.stack, args...)
+	}
+	if tt.code == 0 && err != nil {
+		t.Fatalf("exit: %v\n%s", err, stderr)
+	} else if tt.code != 0 {
+		jobstest.WantExit(t, err, tt.code)
+	}
+	lines := strings.Split(stderr, "\n")
+	for _, w := range tt.want {
+		if n := count(lines, w); n != 1 {
+			t.Errorf("stderr has %d lines %q, want 1:\n%s", n, w, stderr)
+		}
+	}
+	for _, name := range engine.created {
+		if strings.HasPrefix(name, "jobrun_") {
+			t.Errorf("job service %s was created", name)
+		}
+	}
+	for _, n := range tt.not {
+		if strings.Contains(stderr, n) {
+			t.Errorf("stderr says %q:\n%s", n, stderr)
+		}
 	}
 }
 
