@@ -61,7 +61,8 @@ func (s Stack) CreateNetworks(ctx context.Context) error {
 	for _, n := range existing {
 		have[n.Name] = true
 	}
-	for name, opts := range networks {
+	for _, name := range slices.Sorted(maps.Keys(networks)) { // the same lines on every run
+		opts := networks[name]
 		if have[name] {
 			continue
 		}
