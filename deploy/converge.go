@@ -80,6 +80,11 @@ func (w Waiter) one(ctx context.Context, t Target, since time.Time) ServiceResul
 	// which.
 	st, err := w.look(context.WithoutCancel(ctx), t.ID)
 	waited := t.Changed || err != nil || !st.Converged()
+	if !t.Changed && st.Update == swarm.UpdateStateUpdating {
+		// The file asks for what an earlier release's update, still under
+		// way, rolls out: its rollback would be this release's too.
+		since = st.UpdateStarted
+	}
 	if waited {
 		err = w.progress(ctx, t)
 	}

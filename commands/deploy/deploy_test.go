@@ -34,9 +34,13 @@ import (
 // named in stuck: their tasks wait for a node with enough CPU.
 type fakeSwarm struct {
 	*cmdtest.Engine
-	stuck    map[string]bool // by name in the stack file
-	paused   string          // this service's update is paused
-	warnings []string        // the engine's warnings on every update
+	stuck  map[string]bool // by name in the stack file
+	paused string          // this service's update is paused
+	// rollsBack: an update under way when the release begins, which the
+	// engine rolls back once the release looked at its tasks.
+	rollsBack string
+	looked    int      // the release's looks at the tasks of rollsBack
+	warnings  []string // the engine's warnings on every update
 
 	mu       sync.Mutex
 	services []swarm.Service
@@ -145,9 +149,16 @@ func (s *fakeSwarm) TaskList(_ context.Context, o swarm.TaskListOptions) ([]swar
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var tasks []swarm.Task
-	for _, svc := range s.services {
+	for i, svc := range s.services {
 		if !o.Filters.ExactMatch("service", svc.ID) {
 			continue
+		}
+		if svc.Spec.Name == "todo_"+s.rollsBack {
+			if s.looked++; s.looked == 2 {
+				svc.UpdateStatus = &swarm.UpdateStatus{State: swarm.UpdateStateRollbackCompleted, StartedAt: svc.UpdateStatus.StartedAt,
+					Message: "update rolled back due to failure or early termination of task x"}
+				s.services[i] = svc
+			}
 		}
 		status := swarm.TaskStatus{State: swarm.TaskStateRunning}
 		if s.stuck[strings.TrimPrefix(svc.Spec.Name, "todo_")] {
@@ -158,6 +169,20 @@ func (s *fakeSwarm) TaskList(_ context.Context, o swarm.TaskListOptions) ([]swar
 		}
 	}
 	return tasks, nil
+}
+
+// updateUnderWay starts an update of the service, as an earlier release
+// that timed out leaves it, and has the engine roll it back.
+func (s *fakeSwarm) updateUnderWay(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	long := time.Date(2026, 12, 4, 11, 0, 0, 0, time.UTC)
+	for i := range s.services {
+		if s.services[i].Spec.Name == "todo_"+name {
+			s.services[i].UpdateStatus = &swarm.UpdateStatus{State: swarm.UpdateStateUpdating, StartedAt: &long}
+		}
+	}
+	s.rollsBack = name
 }
 
 // jobrunDeploy runs `jobrun deploy --stack todo` with the stack file and
@@ -232,6 +257,7 @@ type aRelease struct {
 	stuck       []string // services no node has the CPU for
 	paused      string   // a service whose update paused
 	twice       bool     // deploy the same file again, on the same swarm
+	between     func(*fakeSwarm)
 	code        int
 	want        []string // lines of stderr, each exactly once
 	not         []string // nowhere in stderr
@@ -289,6 +315,10 @@ func TestDeployVerdicts(t *testing.T) {
 		{name: "an update that paused", stack: dbAndApp, paused: "app", code: jobs.ExitPaused, want: []string{
 			"jobrun: deploy: v1 services-failed: app paused (1/1 tasks running, update paused: update paused due to failure or early termination of task x); so far: no job, db converged, app paused",
 		}, not: []string{"released"}},
+		{name: "an earlier release's update rolls back", stack: dbAndApp + "    deploy: {update_config: {monitor: 1ms}}\n", twice: true,
+			between: func(s *fakeSwarm) { s.updateUnderWay("app") }, code: jobs.ExitRolledBack, want: []string{
+				"jobrun: deploy: v1 services-failed: app rolled-back (deployed again as it was; update rolled back due to failure or early termination of task x); so far: no job, db unchanged, app rolled-back",
+			}, not: []string{"released"}},
 		{name: "a service that cannot start", stack: dbAndApp, stuck: []string{"app"}, code: jobs.ExitTimedOut, want: []string{
 			"jobrun: deploy: app: 0/1 tasks running; a task waits: no suitable node (insufficient resources on 1 node)",
 			"jobrun: deploy: v1 services-failed: app timed-out (not converged by --deploy-timeout: 0/1 tasks running; a task waits: no suitable node (insufficient resources on 1 node)); so far: no job, db converged, app timed-out",
@@ -311,6 +341,9 @@ func checkRelease(t *testing.T, tt aRelease) {
 	args := []string{"--deploy-timeout", "100ms"}
 	err, _, stderr := jobrunDeploy(t, engine, tt.stack, args...)
 	if tt.twice {
+		if tt.between != nil {
+			tt.between(engine)
+		}
 		err, _, stderr = jobrunDeploy(t, engine, tt.stack, args...)
 	}
 	if tt.code == 0 && err != nil {
