@@ -58,7 +58,7 @@ type Waiter struct {
 	// progress bars.
 	Terminal   bool
 	TerminalFd uintptr
-	After      func(time.Duration) <-chan time.Time // paces the polls of Settle
+	After      func(time.Duration) <-chan time.Time // paces the polls of settle
 }
 
 // Wait waits for each service in turn, in the order given, until ctx ends,
@@ -72,6 +72,7 @@ func (w Waiter) Wait(ctx context.Context, targets []Target, since time.Time) []S
 	return results
 }
 
+// one waits for a service, if it must, and judges it.
 func (w Waiter) one(ctx context.Context, t Target, since time.Time) ServiceResult {
 	// An unchanged service that runs as asked needs no wait (nor the
 	// progress code's 5 s of verification); one that does not is waited for
@@ -142,12 +143,12 @@ func (w Waiter) progress(ctx context.Context, t Target) error {
 	if err := <-done; err != nil {
 		return err
 	}
-	return w.Settle(ctx, t.Name, t.ID)
+	return w.settle(ctx, t.Name, t.ID)
 }
 
-// Settle polls the service until it is converged, its update paused, or ctx
+// settle polls the service until it is converged, its update paused, or ctx
 // ends, and says what changed on the way.
-func (w Waiter) Settle(ctx context.Context, name, id string) error {
+func (w Waiter) settle(ctx context.Context, name, id string) error {
 	last := ""
 	for {
 		st, err := w.look(ctx, id)
