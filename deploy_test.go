@@ -280,8 +280,9 @@ func TestDeployOldJobService(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := s.jobrun(nil, "deploy", "-c", f, "--version", "v1")
-	if r.code != 0 || !strings.Contains(r.stderr, "service "+s.name+"_migrate runs job migrate as an ordinary service") {
-		t.Errorf("exit %d, want 0 and the old service reported", r.code)
+	if r.code != 0 || strings.Count(r.stderr, "WARNING: service "+s.name+"_migrate runs job migrate as an ordinary service") != 1 ||
+		strings.Contains(r.stderr, "runs on every docker stack deploy") {
+		t.Errorf("exit %d, want 0 and the old service reported once, by the release", r.code)
 	}
 	if _, ok := s.stackService("migrate"); !ok {
 		t.Errorf("without --prune the old service was removed")
@@ -296,5 +297,123 @@ func TestDeployOldJobService(t *testing.T) {
 	}
 	if _, ok := s.stackService("migrate"); ok {
 		t.Errorf("--prune left the old %s_migrate service", s.name)
+	}
+}
+
+// noCPU is a service no node can run: it reserves more CPUs than any has,
+// as a stack whose services outgrew the cluster does.
+const noCPU = `  big:
+    image: IMAGE
+    command: ["sleep", "600"]
+    deploy:
+      resources: {reservations: {cpus: "1000"}}
+`
+
+// TestDeployUnconvergedRedeploy: a service that does not run is not
+// released, on its first deploy or when deployed again unchanged; the
+// verdict names it and why, and the exit code is the timed-out one.
+func TestDeployUnconvergedRedeploy(t *testing.T) {
+	s := newStack(t)
+	releaseEnv(t, s)
+	f := s.writeStack("stack.yml", releaseStackHead+noCPU)
+	for _, version := range []string{"v1", "v2"} {
+		r := s.jobrun(nil, "deploy", "-c", f, "--version", version, "--deploy-timeout", "5s")
+		if r.code != jobs.ExitTimedOut || strings.Contains(r.stderr, "released") {
+			t.Errorf("%s: exit %d, want %d and not released", version, r.code, jobs.ExitTimedOut)
+		}
+		if !strings.Contains(r.stderr, "big timed-out (") || !strings.Contains(r.stderr, "0/1 tasks running; a task waits: no suitable node (insufficient resources on 1 node)") {
+			t.Errorf("%s: the verdict does not name big and why it does not run", version)
+		}
+		recs := s.deployRecords()
+		if last := recs[len(recs)-1]; last.Verdict != deploy.ServicesFailed {
+			t.Errorf("%s: deploy record says %s, want %s", version, last.Verdict, deploy.ServicesFailed)
+		}
+	}
+	if r := s.jobrun(nil, "deploy", "-c", f, "--version", "v2", "--deploy-timeout", "5s"); !strings.Contains(r.stderr, "big timed-out (deployed again as it was;") ||
+		!strings.Contains(r.stderr, "db unchanged") {
+		t.Errorf("exit %d: the verdict does not say big was deployed again as it was, and db unchanged", r.code)
+	}
+}
+
+// TestDeployPostDeployWaitsForServices: a post-deploy job never runs while
+// a service of the stack does not, changed or not.
+func TestDeployPostDeployWaitsForServices(t *testing.T) {
+	s := newStack(t)
+	releaseEnv(t, s)
+	smokeAfterBig := strings.Replace(withoutServices(releaseStack, "migrate", "app"), "depends_on: [app]", "depends_on: [big]", 1)
+	f := s.writeStack("stack.yml", smokeAfterBig+"\n"+noCPU)
+	for _, version := range []string{"v1", "v2"} {
+		r := s.jobrun(nil, "deploy", "-c", f, "--version", version, "--deploy-timeout", "5s")
+		if r.code != jobs.ExitTimedOut || strings.Contains(r.stderr, "converged, but a post-deploy job") {
+			t.Errorf("%s: exit %d, want %d, and no word of a post-deploy job", version, r.code, jobs.ExitTimedOut)
+		}
+		recs := s.deployRecords()
+		if strings.Contains(s.readState("order"), "smoke") || len(recs) == 0 || len(recs[len(recs)-1].Jobs) != 0 {
+			t.Errorf("%s: the post-deploy job ran while big did not", version)
+		}
+	}
+}
+
+// TestDeployNoJob: a stack without jobs is deployed, with a verdict for
+// each service, and the release says it had no job.
+func TestDeployNoJob(t *testing.T) {
+	s := newStack(t)
+	releaseEnv(t, s)
+	f := s.writeStack("stack.yml", releaseStackHead+`  app:
+    image: IMAGE
+    command: ["sleep", "600"]
+    depends_on: [db]
+`)
+	for _, want := range []string{"no job, db converged, app converged", "no job, db unchanged, app unchanged"} {
+		r := s.jobrun(nil, "deploy", "-c", f, "--version", "v1")
+		if r.code != 0 || !strings.Contains(r.stderr, "jobrun: deploy: "+deploy.NoJob+"\n") || !strings.Contains(r.stderr, "v1 released: "+want+"\n") {
+			t.Errorf("exit %d, want 0, that there was no job, and %q", r.code, want)
+		}
+	}
+	for _, name := range []string{"db", "app"} {
+		if _, ok := s.stackService(name); !ok {
+			t.Errorf("service %s was not deployed", name)
+		}
+	}
+}
+
+// TestDeployDanglingDependsOn: a depends_on naming what the file lacks is
+// ignored with a warning, as docker stack deploy ignores it, unless a job's
+// order needs it. Every warning, docker's own included, is said once.
+func TestDeployDanglingDependsOn(t *testing.T) {
+	s := newStack(t)
+	releaseEnv(t, s, "v1")
+	app := `  app:
+    image: IMAGE
+    command: ["sleep", "600"]
+    depends_on: [db, redis, migrate]
+    restart: always
+    expose: ["80"]
+`
+	f := s.writeStack("stack.yml", withoutServices(releaseStack, "app", "smoke")+"\n"+app)
+	r := s.jobrun(nil, "deploy", "-c", f, "--version", "v1")
+	if r.code != 0 || !strings.Contains(r.stderr, "v1 released") {
+		t.Fatalf("exit %d, want 0 and released", r.code)
+	}
+	for _, want := range []string{
+		"jobrun: deploy: WARNING: depends_on names services the stack file does not have: app -> redis: ignored, as docker stack deploy ignores them",
+		"jobrun: deploy: WARNING: Ignoring unsupported options: restart",
+		"jobrun: deploy: WARNING: Ignoring deprecated options: expose: ",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q", want)
+		}
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(r.stderr, "\n") {
+		if strings.Contains(line, "WARNING") && seen[line] {
+			t.Errorf("said twice: %q", line)
+		}
+		seen[line] = true
+	}
+	f = s.writeStack("stack.yml", strings.Replace(releaseStack, "    depends_on: [db]\n", "    depends_on: [db, cache]\n", 1))
+	if r := s.jobrun(nil, "deploy", "-c", f, "--version", "v1"); r.code != jobs.ExitUsage ||
+		strings.TrimSpace(r.stderr) != "jobrun: depends_on names services the stack file does not have, and the jobs' order needs them: migrate -> cache: add them to the stack file, or drop them from depends_on" {
+		t.Errorf("a job's dangling depends_on: exit %d, want %d and one line naming it", r.code, jobs.ExitUsage)
 	}
 }

@@ -25,18 +25,28 @@ type Result string
 
 const (
 	Converged  Result = "converged"
-	Unchanged  Result = "unchanged" // deployed again as it was: nothing to converge
+	Unchanged  Result = "unchanged" // deployed again as it was, and converged already
 	RolledBack Result = "rolled-back"
 	Paused     Result = "paused"
 	TimedOut   Result = "timed-out"
 	Failed     Result = "failed" // the engine could not be asked
 )
 
+// Done says whether a result lets the release go on.
+func (r Result) Done() bool { return r == Converged || r == Unchanged }
+
 // ServiceResult is one service's verdict in a release.
 type ServiceResult struct {
 	Service string `json:"service"`
 	Result  Result `json:"result"`
 	Message string `json:"message,omitempty"` // the engine's update message, or the failing tasks' errors
+}
+
+// Target is a service of the release to judge: changed or not, it must
+// converge before the release goes on.
+type Target struct {
+	Name, ID string
+	Changed  bool // created or updated by this release
 }
 
 // Waiter waits for services to converge with docker/cli's own service
@@ -48,54 +58,135 @@ type Waiter struct {
 	// progress bars.
 	Terminal   bool
 	TerminalFd uintptr
+	After      func(time.Duration) <-chan time.Time // paces the polls of settle
 }
 
-// Wait waits for each service in turn, until ctx ends, and returns each
-// one's result. since is when the release updated them: a rollback that
-// started before it is an earlier release's.
-func (w Waiter) Wait(ctx context.Context, services map[string]string, since time.Time) []ServiceResult {
-	names := make([]string, 0, len(services))
-	for name := range services {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	results := make([]ServiceResult, 0, len(names))
-	for _, name := range names {
-		results = append(results, w.one(ctx, name, services[name], since))
+// Wait waits for each service in turn, in the order given, until ctx ends,
+// and returns each one's result. since is when the release updated them: a
+// rollback that started before it is an earlier release's.
+func (w Waiter) Wait(ctx context.Context, targets []Target, since time.Time) []ServiceResult {
+	results := make([]ServiceResult, 0, len(targets))
+	for _, t := range targets {
+		results = append(results, w.one(ctx, t, since))
 	}
 	return results
 }
 
-func (w Waiter) one(ctx context.Context, name, id string, since time.Time) ServiceResult {
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() { done <- progress.ServiceProgress(ctx, w.Engine, id, pw) }()
-	w.render(name, pr)
-	err := <-done
-	res := ServiceResult{Service: name, Result: Converged}
-	switch {
-	case ctx.Err() != nil:
-		res.Result, res.Message = TimedOut, "still updating after --deploy-timeout"
-	case err != nil && strings.Contains(err.Error(), "paused"):
-		res.Result, res.Message = Paused, err.Error()
-	case err != nil:
-		res.Result, res.Message = Failed, err.Error()
+// one waits for a service, if it must, and judges it.
+func (w Waiter) one(ctx context.Context, t Target, since time.Time) ServiceResult {
+	// An unchanged service that runs as asked needs no wait (nor the
+	// progress code's 5 s of verification); one that does not is waited for
+	// as a changed one is: its spec being the file's is not its running.
+	// Past the deadline (spent on an earlier service) a look still says
+	// which.
+	st, err := w.look(context.WithoutCancel(ctx), t.ID)
+	waited := t.Changed || err != nil || !st.Converged()
+	if !t.Changed && st.Update == swarm.UpdateStateUpdating {
+		// The file asks for what an earlier release's update, still under
+		// way, rolls out: its rollback would be this release's too.
+		since = st.UpdateStarted
 	}
-	// ServiceProgress reports a finished rollback as converged: the
-	// service's update status says which it was.
-	if svc, _, err := w.Engine.ServiceInspectWithRaw(context.WithoutCancel(ctx), id, swarm.ServiceInspectOptions{}); err == nil && svc.UpdateStatus != nil &&
-		svc.UpdateStatus.StartedAt != nil && !svc.UpdateStatus.StartedAt.Before(since) {
-		switch svc.UpdateStatus.State {
-		case swarm.UpdateStateRollbackCompleted, swarm.UpdateStateRollbackStarted, swarm.UpdateStateRollbackPaused:
-			res.Result, res.Message = RolledBack, svc.UpdateStatus.Message
-		}
+	if waited {
+		err = w.progress(ctx, t)
 	}
-	if res.Result != Converged {
-		if why := w.failingTasks(context.WithoutCancel(ctx), id); why != "" {
+	// However the wait ended, the verdict is where the service stands now.
+	if now, lerr := w.look(context.WithoutCancel(ctx), t.ID); lerr == nil {
+		st = now
+	} else if err == nil {
+		err = lerr
+	}
+	res := Rollout(t, st, since, waited, err, ctx.Err() != nil)
+	if !res.Result.Done() {
+		if why := w.failingTasks(context.WithoutCancel(ctx), t.ID); why != "" {
 			res.Message = strings.TrimSpace(res.Message + "; " + why)
 		}
 	}
 	return res
+}
+
+// Rollout judges a service's rollout from where it stands once the wait
+// ended: waited says it was waited for, err is what ended the wait, if not
+// its converging, and timedOut that --deploy-timeout had passed.
+func Rollout(t Target, st State, since time.Time, waited bool, err error, timedOut bool) ServiceResult {
+	res := ServiceResult{Service: t.Name}
+	switch {
+	case st.RolledBackSince(since):
+		// The progress code calls a finished rollback converged.
+		res.Result, res.Message = RolledBack, st.UpdateMessage
+	case st.Paused():
+		res.Result, res.Message = Paused, st.String()
+	case st.Converged() && !waited:
+		res.Result = Unchanged
+	case st.Converged():
+		res.Result = Converged
+	case timedOut:
+		res.Result, res.Message = TimedOut, "not converged by --deploy-timeout: "+st.String()
+	case err != nil:
+		res.Result, res.Message = Failed, err.Error()
+	default:
+		res.Result, res.Message = Failed, st.String() // not reached: a wait ends converged, paused, timed out or failed
+	}
+	if !res.Result.Done() && !t.Changed {
+		res.Message = "deployed again as it was; " + res.Message
+	}
+	return res
+}
+
+// progress shows docker/cli's service progress until it calls the service
+// converged, then settles it: the progress code trusts an update the engine
+// completed earlier, whatever runs now.
+func (w Waiter) progress(ctx context.Context, t Target) error {
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- progress.ServiceProgress(ctx, w.Engine, t.ID, pw) }()
+	w.render(t.Name, pr)
+	if err := <-done; err != nil {
+		return err
+	}
+	return w.settle(ctx, t.Name, t.ID)
+}
+
+// settle polls the service until it is converged, its update paused, or ctx
+// ends, and says what changed on the way.
+func (w Waiter) settle(ctx context.Context, name, id string) error {
+	last := ""
+	for {
+		st, err := w.look(ctx, id)
+		if err != nil || st.Converged() || st.Paused() {
+			return err
+		}
+		if now := st.String(); now != last {
+			fmt.Fprintf(w.Out, "jobrun: deploy: %s: %s\n", name, now)
+			last = now
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-w.After(time.Second):
+		}
+	}
+}
+
+// look reads what Judge needs from the engine.
+func (w Waiter) look(ctx context.Context, id string) (State, error) {
+	svc, _, err := w.Engine.ServiceInspectWithRaw(ctx, id, swarm.ServiceInspectOptions{})
+	if err != nil {
+		return State{}, fmt.Errorf("inspect service %s: %w", id, err)
+	}
+	tasks, err := w.Engine.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(
+		filters.Arg("service", id), filters.Arg("desired-state", "running"), filters.Arg("_up-to-date", "true"))})
+	if err != nil {
+		return State{}, fmt.Errorf("list the tasks of service %s: %w", svc.Spec.Name, err)
+	}
+	nodes, err := w.Engine.NodeList(ctx, swarm.NodeListOptions{})
+	if err != nil {
+		return State{}, fmt.Errorf("list the nodes: %w", err)
+	}
+	active := map[string]bool{}
+	for _, n := range nodes {
+		active[n.ID] = n.Status.State != swarm.NodeStateDown
+	}
+	return Judge(svc, tasks, active), nil
 }
 
 // render shows the progress stream: as docker service update does on a

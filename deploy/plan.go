@@ -5,6 +5,8 @@ package deploy
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -32,26 +34,35 @@ type Plan struct {
 	Pre      []string // pre-deploy jobs, dependencies first
 	Services []string // every other service, deployed after the pre-deploy jobs
 	Post     []string // post-deploy jobs, dependencies first
+	Warnings []string // what the stack file has that the release ignores, as docker stack deploy does
 }
 
 // Jobs is every job of the plan, in the order they run.
 func (p Plan) Jobs() []string { return append(append([]string(nil), p.Pre...), p.Post...) }
 
 // NewPlan reads which services are jobs (marked in the stack file, or named
-// by --job and --post-deploy-job) and orders the release by depends_on.
+// by --job and --post-deploy-job) and orders the release by depends_on. A
+// stack without jobs is a plan of services only. Services are read by name:
+// the loader hands them over in map order, and every message must name the
+// same offender on every run.
 func NewPlan(cfg *composetypes.Config, pre, post []string) (Plan, error) {
+	services := slices.SortedFunc(slices.Values(cfg.Services), func(a, b composetypes.ServiceConfig) int { return strings.Compare(a.Name, b.Name) })
 	byName := map[string]composetypes.ServiceConfig{}
-	for _, s := range cfg.Services {
+	for _, s := range services {
 		byName[s.Name] = s
 	}
-	phases, err := phasesOf(cfg.Services, byName, pre, post)
+	phases, err := phasesOf(services, byName, pre, post)
 	if err != nil {
 		return Plan{}, err
 	}
-	if err := checkDependencies(cfg.Services, byName, phases); err != nil {
+	var p Plan
+	if p.Warnings, err = dropDangling(services, byName, phases); err != nil {
 		return Plan{}, err
 	}
-	order, err := topological(cfg.Services, byName)
+	if err := checkDependencies(services, byName, phases); err != nil {
+		return Plan{}, err
+	}
+	order, err := topological(byName)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -65,7 +76,6 @@ func NewPlan(cfg *composetypes.Config, pre, post []string) (Plan, error) {
 			}
 		}
 	}
-	var p Plan
 	for _, name := range order {
 		switch {
 		case phases[name] == PreDeploy:
@@ -78,11 +88,11 @@ func NewPlan(cfg *composetypes.Config, pre, post []string) (Plan, error) {
 			p.Services = append(p.Services, name)
 		}
 	}
-	if len(p.Pre)+len(p.Post) == 0 {
-		return Plan{}, &jobs.UsageError{Msg: fmt.Sprintf("no service of the stack file is a job: mark one with %s: {phase: pre-deploy}, or name it with --job", ExtensionKey)}
-	}
 	return p, nil
 }
+
+// NoJob says that a stack has no job, and how to mark one.
+const NoJob = "no service of the stack file is a job (mark one with " + ExtensionKey + ": {phase: pre-deploy}, or name it with --job): deploying its services only"
 
 // phasesOf says which services are jobs, and when they run.
 func phasesOf(services []composetypes.ServiceConfig, byName map[string]composetypes.ServiceConfig, pre, post []string) (map[string]Phase, error) {
@@ -102,25 +112,70 @@ func phasesOf(services []composetypes.ServiceConfig, byName map[string]composety
 		}
 		phases[s.Name] = phase
 	}
-	for phase, names := range map[Phase][]string{PreDeploy: pre, PostDeploy: post} {
-		for _, name := range names {
+	named := map[string]bool{}
+	for _, flag := range []struct {
+		phase Phase
+		names []string
+	}{{PreDeploy, pre}, {PostDeploy, post}} {
+		for _, name := range flag.names {
 			if _, ok := byName[name]; !ok {
-				return nil, &jobs.UsageError{Msg: fmt.Sprintf("job %q is not a service in the stack file; it has: %s", name, strings.Join(sortedNames(byName), ", "))}
+				return nil, &jobs.UsageError{Msg: fmt.Sprintf("job %q is not a service in the stack file; it has: %s", name, strings.Join(slices.Sorted(maps.Keys(byName)), ", "))}
 			}
-			phases[name] = phase
+			if named[name] && phases[name] != flag.phase {
+				return nil, &jobs.UsageError{Msg: fmt.Sprintf("job %s is named by both --job and --post-deploy-job: name it once", name)}
+			}
+			named[name], phases[name] = true, flag.phase
 		}
 	}
 	return phases, nil
 }
 
-// checkDependencies refuses what cannot be ordered: a name depends_on does
-// not know, and a service that needs a job which runs after it.
+// dropDangling removes from byName's depends_on the names that are not
+// services of the stack file, as docker stack deploy ignores depends_on
+// altogether, and warns of them. A job's order cannot ignore them: what a
+// job, or a service deployed before a pre-deploy job, depends on must be
+// in the file.
+func dropDangling(services []composetypes.ServiceConfig, byName map[string]composetypes.ServiceConfig, phases map[string]Phase) ([]string, error) {
+	orders := map[string]bool{} // the services whose depends_on orders a job
+	for _, s := range services {
+		if phases[s.Name] != "" {
+			orders[s.Name] = true
+		}
+		if phases[s.Name] == PreDeploy {
+			for _, d := range closure(s.Name, byName) {
+				orders[d] = true
+			}
+		}
+	}
+	var ignored, needed []string
+	for _, s := range services {
+		var kept []string
+		for _, d := range s.DependsOn {
+			if _, ok := byName[d]; ok {
+				kept = append(kept, d)
+			} else if orders[s.Name] {
+				needed = append(needed, s.Name+" -> "+d)
+			} else {
+				ignored = append(ignored, s.Name+" -> "+d)
+			}
+		}
+		s.DependsOn = kept
+		byName[s.Name] = s
+	}
+	if len(needed) > 0 {
+		return nil, &jobs.UsageError{Msg: fmt.Sprintf("depends_on names services the stack file does not have, and the jobs' order needs them: %s: add them to the stack file, or drop them from depends_on", strings.Join(needed, ", "))}
+	}
+	if len(ignored) > 0 {
+		return []string{fmt.Sprintf("depends_on names services the stack file does not have: %s: ignored, as docker stack deploy ignores them", strings.Join(ignored, ", "))}, nil
+	}
+	return nil, nil
+}
+
+// checkDependencies refuses what cannot be ordered: a service that needs a
+// job which runs after it.
 func checkDependencies(services []composetypes.ServiceConfig, byName map[string]composetypes.ServiceConfig, phases map[string]Phase) error {
 	for _, s := range services {
-		for _, d := range s.DependsOn {
-			if _, ok := byName[d]; !ok {
-				return &jobs.UsageError{Msg: fmt.Sprintf("service %s depends on %q, which is not a service in the stack file: fix depends_on", s.Name, d)}
-			}
+		for _, d := range byName[s.Name].DependsOn {
 			if phases[d] == PostDeploy && phases[s.Name] != PostDeploy {
 				return &jobs.UsageError{Msg: fmt.Sprintf("service %s depends on %s, a post-deploy job, which runs after it: make %s pre-deploy, or drop the dependency", s.Name, d, d)}
 			}
@@ -137,8 +192,8 @@ func checkDependencies(services []composetypes.ServiceConfig, byName map[string]
 }
 
 // topological orders the services so that each comes after what it
-// depends on; among equals, as the stack file lists them (by name).
-func topological(services []composetypes.ServiceConfig, byName map[string]composetypes.ServiceConfig) ([]string, error) {
+// depends on; among equals, by name.
+func topological(byName map[string]composetypes.ServiceConfig) ([]string, error) {
 	const (
 		visiting = 1
 		done     = 2
@@ -165,7 +220,7 @@ func topological(services []composetypes.ServiceConfig, byName map[string]compos
 		order = append(order, name)
 		return nil
 	}
-	for _, name := range sortedNames(byName) {
+	for _, name := range slices.Sorted(maps.Keys(byName)) {
 		if err := visit(name, nil); err != nil {
 			return nil, err
 		}
@@ -189,13 +244,4 @@ func closure(name string, byName map[string]composetypes.ServiceConfig) []string
 	}
 	walk(name)
 	return out
-}
-
-func sortedNames(byName map[string]composetypes.ServiceConfig) []string {
-	names := make([]string, 0, len(byName))
-	for n := range byName {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }

@@ -4,11 +4,16 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/docker/cli/cli/command"
+	stackloader "github.com/docker/cli/cli/command/stack/loader"
 	"github.com/docker/cli/cli/command/stack/options"
 	stackswarm "github.com/docker/cli/cli/command/stack/swarm"
 	"github.com/docker/cli/cli/compose/convert"
+	"github.com/docker/cli/cli/compose/loader"
 	composetypes "github.com/docker/cli/cli/compose/types"
 	cliflags "github.com/docker/cli/cli/flags"
 	"github.com/docker/docker/api/types/filters"
@@ -29,6 +34,7 @@ type Stack struct {
 	Name         string
 	Config       *composetypes.Config
 	Out          io.Writer // docker stack deploy's own progress lines
+	Warn         io.Writer // its warnings (its error stream)
 	ResolveImage string    // always, changed or never
 }
 
@@ -55,7 +61,8 @@ func (s Stack) CreateNetworks(ctx context.Context) error {
 	for _, n := range existing {
 		have[n.Name] = true
 	}
-	for name, opts := range networks {
+	for _, name := range slices.Sorted(maps.Keys(networks)) { // the same lines on every run
+		opts := networks[name]
 		if have[name] {
 			continue
 		}
@@ -83,7 +90,7 @@ func (s Stack) Deploy(ctx context.Context, names []string, prune bool) error {
 			}
 		}
 	}
-	cli, err := command.NewDockerCli(command.WithAPIClient(s.Engine), command.WithOutputStream(s.Out), command.WithErrorStream(s.Out))
+	cli, err := command.NewDockerCli(command.WithAPIClient(s.Engine), command.WithOutputStream(s.Out), command.WithErrorStream(s.Warn))
 	if err != nil {
 		return err
 	}
@@ -119,4 +126,37 @@ func (s Stack) Services(ctx context.Context) (map[string]swarm.Service, error) {
 		out[ns.Descope(svc.Spec.Name)] = svc
 	}
 	return out, nil
+}
+
+// ConfigWarnings are what docker stack deploy says of the stack files before
+// it deploys them: the options it ignores, in its own words and with its own
+// lists. The jobs are left out: jobrun runs them, and reads their restart:.
+// The files are read again: the stack was loaded without the warnings.
+func ConfigWarnings(files []string, jobs []string) []string {
+	//nolint:staticcheck // GetConfigDetails is the loader docker stack deploy itself uses.
+	details, err := stackloader.GetConfigDetails(files, strings.NewReader(""))
+	if err != nil {
+		return nil // the stack loaded once already; only a file on stdin cannot be read twice
+	}
+	dicts := make([]map[string]any, 0, len(details.ConfigFiles))
+	for _, f := range details.ConfigFiles {
+		dict := maps.Clone(f.Config)
+		if services, ok := dict["services"].(map[string]any); ok {
+			services = maps.Clone(services)
+			for _, job := range jobs {
+				delete(services, job)
+			}
+			dict["services"] = services
+		}
+		dicts = append(dicts, dict)
+	}
+	var out []string
+	if names := loader.GetUnsupportedProperties(dicts...); len(names) > 0 {
+		out = append(out, "Ignoring unsupported options: "+strings.Join(names, ", "))
+	}
+	deprecated := loader.GetDeprecatedProperties(dicts...)
+	for _, name := range slices.Sorted(maps.Keys(deprecated)) {
+		out = append(out, fmt.Sprintf("Ignoring deprecated options: %s: %s", name, deprecated[name]))
+	}
+	return out
 }

@@ -13,9 +13,11 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/client"
+	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
 	"jobrun/commands/cmdutil"
@@ -74,39 +76,35 @@ type release struct {
 // Run releases the stack: lock, networks, the pre-deploy jobs' dependencies,
 // the pre-deploy jobs, the services, the post-deploy jobs; then the record.
 func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
-	if o.DeployTimeout <= 0 {
-		return &jobs.UsageError{Msg: fmt.Sprintf("--deploy-timeout %s must be positive: use e.g. 10m", o.DeployTimeout)}
-	}
-	spec, stack, err := o.Load(f)
+	warn := newWarnings(f.IO.Err, "jobrun: deploy: WARNING: ")
+	defer routeLogrus(warn)()
+	spec, stack, plan, err := load(f, o, warn)
 	if err != nil {
 		return err
 	}
-	plan, err := deploy.NewPlan(stack.Config, o.PreJobs, o.PostJobs)
-	if err != nil {
-		return err
-	}
-	if err := run.CheckJobs(stack, plan.Jobs()); err != nil {
-		return err
-	}
+	o.Deploying = true
 	engine, report, err := o.Connect(ctx, f, &spec, "deploy")
 	if err != nil {
 		return err
 	}
 	defer engine.Close()
+	if len(plan.Jobs()) == 0 {
+		report.Notice("deploy", deploy.NoJob)
+	}
 	lock := &deploy.Lock{Engine: engine, Stack: o.Stack, Now: f.Now, After: f.After}
 	if err := lock.Acquire(ctx, o.Version, o.WaitLock); err != nil {
 		return err
 	}
 	r := &release{f: f, o: o, engine: engine, stack: stack, spec: spec, report: report, plan: plan,
-		target: deploy.Stack{Engine: engine, Name: o.Stack, Config: stack.Config, Out: prefixed(f, "jobrun: deploy: "), ResolveImage: o.ResolveImage},
+		target: deploy.Stack{Engine: engine, Name: o.Stack, Config: stack.Config, Out: prefixed(f, "jobrun: deploy: "), Warn: warn, ResolveImage: o.ResolveImage},
 		rec:    deploy.Record{ID: jobs.NewRunID(f.Now()), Stack: o.Stack, Version: o.Version, Started: f.Now()}}
 	err = r.run(ctx)
 	r.rec.Ended = f.Now()
 	if serr := (deploy.Records{Engine: engine}).Save(context.WithoutCancel(ctx), r.rec); serr != nil {
-		report.Notice("deploy", "warning: "+serr.Error())
+		report.Notice("deploy", "WARNING: "+serr.Error())
 	}
 	if lerr := lock.Release(ctx); lerr != nil {
-		report.Notice("deploy", "warning: "+lerr.Error())
+		report.Notice("deploy", "WARNING: "+lerr.Error())
 	}
 	report.Notice("deploy", fmt.Sprintf("%s %s: %s", o.Version, r.rec.Verdict, r.rec.Reason))
 	if o.Output == "json" {
@@ -120,6 +118,30 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		}
 	}
 	return err
+}
+
+// load checks the flags, reads the stack files and plans the release, all
+// before the engine is reached; it shows what the release will ignore in
+// the files, as docker stack deploy does.
+func load(f *cmdutil.Factory, o *Options, warn io.Writer) (jobs.SpecOptions, *jobs.Stack, deploy.Plan, error) {
+	if o.DeployTimeout <= 0 {
+		return jobs.SpecOptions{}, nil, deploy.Plan{}, &jobs.UsageError{Msg: fmt.Sprintf("--deploy-timeout %s must be positive: use e.g. 10m", o.DeployTimeout)}
+	}
+	spec, stack, err := o.Load(f)
+	if err != nil {
+		return spec, nil, deploy.Plan{}, err
+	}
+	plan, err := deploy.NewPlan(stack.Config, o.PreJobs, o.PostJobs)
+	if err != nil {
+		return spec, nil, plan, err
+	}
+	if err := run.CheckJobs(stack, plan.Jobs()); err != nil {
+		return spec, nil, plan, err
+	}
+	for _, w := range append(deploy.ConfigWarnings(o.Files, plan.Jobs()), plan.Warnings...) {
+		fmt.Fprintln(warn, w)
+	}
+	return spec, stack, plan, nil
 }
 
 // run does the release's steps in order; each failure says what ran.
@@ -163,8 +185,9 @@ func (r *release) jobs(ctx context.Context, names []string, phase deploy.Phase) 
 	return err
 }
 
-// deployAndWait deploys the named services and waits until those it
-// created or changed converge.
+// deployAndWait deploys the named services and waits until every one of
+// them converged, changed or not: a service deployed again as it was may
+// still not run.
 func (r *release) deployAndWait(ctx context.Context, names []string, prune bool) error {
 	since := r.f.Now()
 	before, err := r.target.Services(ctx)
@@ -178,34 +201,28 @@ func (r *release) deployAndWait(ctx context.Context, names []string, prune bool)
 	if err != nil {
 		return r.fail(deploy.ServicesFailed, "could not list the stack's services", err)
 	}
-	ids := map[string]string{}
-	var unchanged []deploy.ServiceResult
+	var targets []deploy.Target
 	for _, n := range names {
-		svc, ok := after[n]
-		if old, existed := before[n]; ok && existed && reflect.DeepEqual(old.Spec, svc.Spec) {
-			unchanged = append(unchanged, deploy.ServiceResult{Service: n, Result: deploy.Unchanged})
-			continue
-		}
-		if ok {
-			ids[n] = svc.ID
+		if svc, ok := after[n]; ok {
+			old, existed := before[n]
+			targets = append(targets, deploy.Target{Name: n, ID: svc.ID, Changed: !existed || !reflect.DeepEqual(old.Spec, svc.Spec)})
 		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, r.o.DeployTimeout)
 	defer cancel()
-	w := deploy.Waiter{Engine: r.engine, Out: r.f.IO.Err}
+	w := deploy.Waiter{Engine: r.engine, Out: r.f.IO.Err, After: r.f.After}
 	if f, ok := r.f.IO.Err.(*os.File); ok && r.f.IO.OutIsTerminal {
 		w.Terminal, w.TerminalFd = true, f.Fd()
 	}
-	results := w.Wait(wctx, ids, since)
-	r.rec.Services = merge(merge(unchanged, r.rec.Services), results) // a result of this release wins over "unchanged"
+	results := w.Wait(wctx, targets, since)
+	r.rec.Services = merge(r.rec.Services, results)
 	worst := jobs.ExitSucceeded
 	var bad []string
 	for _, res := range results {
-		if res.Result == deploy.Converged {
-			continue
+		if !res.Result.Done() {
+			bad = append(bad, fmt.Sprintf("%s %s (%s)", res.Service, res.Result, res.Message))
+			worst = max(worst, exitCode(res.Result))
 		}
-		bad = append(bad, fmt.Sprintf("%s %s (%s)", res.Service, res.Result, res.Message))
-		worst = max(worst, exitCode(res.Result))
 	}
 	if len(bad) == 0 {
 		return nil
@@ -213,12 +230,18 @@ func (r *release) deployAndWait(ctx context.Context, names []string, prune bool)
 	return r.failCode(deploy.ServicesFailed, strings.Join(bad, "; "), worst)
 }
 
-// merge keeps one result per service, the newest.
+// merge keeps one result per service, in the order the services came: the
+// newest, unless it only says that a service converged earlier in this
+// release is unchanged since.
 func merge(have, newer []deploy.ServiceResult) []deploy.ServiceResult {
-	out := append([]deploy.ServiceResult(nil), newer...)
-	for _, h := range have {
-		if !slices.ContainsFunc(newer, func(n deploy.ServiceResult) bool { return n.Service == h.Service }) {
-			out = append(out, h)
+	out := slices.Clone(have)
+	for _, n := range newer {
+		i := slices.IndexFunc(out, func(h deploy.ServiceResult) bool { return h.Service == n.Service })
+		switch {
+		case i < 0:
+			out = append(out, n)
+		case n.Result != deploy.Unchanged:
+			out[i] = n
 		}
 	}
 	return out
@@ -239,6 +262,9 @@ func exitCode(res deploy.Result) int {
 // summary says what the release did: each job's run, each service's result.
 func (r *release) summary() string {
 	var parts []string
+	if len(r.plan.Jobs()) == 0 {
+		parts = append(parts, "no job")
+	}
 	for _, j := range r.rec.Jobs {
 		what := fmt.Sprintf("%s %s (run %s)", j.Job, j.Outcome, j.RunID)
 		if j.Skipped {
@@ -298,7 +324,7 @@ func (r *release) reportOldJobServices(ctx context.Context) {
 		if r.o.Prune {
 			r.report.Notice("deploy", fmt.Sprintf("service %s runs job %s as an ordinary service (the old way of deploying jobs): --prune removes it", svc.Spec.Name, job))
 		} else {
-			r.report.Notice("deploy", fmt.Sprintf("warning: service %s runs job %s as an ordinary service (the old way of deploying jobs): remove it with --prune, or docker service rm %s", svc.Spec.Name, job, svc.Spec.Name))
+			r.report.Notice("deploy", fmt.Sprintf("WARNING: service %s runs job %s as an ordinary service (the old way of deploying jobs): remove it with --prune, or docker service rm %s", svc.Spec.Name, job, svc.Spec.Name))
 		}
 	}
 }
@@ -307,3 +333,48 @@ func (r *release) reportOldJobServices(ctx context.Context) {
 func prefixed(f *cmdutil.Factory, prefix string) io.Writer {
 	return jobs.PrefixLines(f.IO.Err, prefix)
 }
+
+// warnings shows each warning of docker/cli once per release, as one line of
+// jobrun's: docker/cli writes a warning per Write, some over several lines,
+// and a release deploys the pre-deploy jobs' dependencies twice.
+type warnings struct {
+	mu     sync.Mutex
+	w      io.Writer
+	prefix string
+	seen   map[string]bool
+}
+
+func newWarnings(w io.Writer, prefix string) *warnings {
+	return &warnings{w: w, prefix: prefix, seen: map[string]bool{}}
+}
+
+func (o *warnings) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	text := strings.Join(strings.Fields(string(p)), " ")
+	if text != "" && !o.seen[text] {
+		o.seen[text] = true
+		fmt.Fprintf(o.w, "%s%s\n", o.prefix, text)
+	}
+	return len(p), nil
+}
+
+// routeLogrus shows what docker/cli's compose loader logs with logrus (a
+// deprecated external.name, a ~ it cannot expand) as jobrun's warnings,
+// until the returned func puts logrus back as it was.
+func routeLogrus(w io.Writer) (restore func()) {
+	l := logrus.StandardLogger()
+	out, formatter := l.Out, l.Formatter
+	l.SetOutput(w)
+	l.SetFormatter(messageOnly{})
+	return func() {
+		l.SetOutput(out)
+		l.SetFormatter(formatter)
+	}
+}
+
+// messageOnly formats a logrus entry as its message: the level is the
+// warnings writer's prefix.
+type messageOnly struct{}
+
+func (messageOnly) Format(e *logrus.Entry) ([]byte, error) { return []byte(e.Message + "\n"), nil }

@@ -69,11 +69,11 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	}
 	defer printDeploys(f, deploys)
 	if len(recs) == 0 {
-		what := "no job"
 		if o.Job != "" {
-			what = "job " + o.Job
+			fmt.Fprintf(f.IO.Err, "jobrun: job %s has no recorded runs in stack %s\n", o.Job, o.Stack)
+		} else {
+			fmt.Fprintf(f.IO.Err, "jobrun: stack %s has no recorded runs\n", o.Stack)
 		}
-		fmt.Fprintf(f.IO.Err, "jobrun: %s has no recorded runs in stack %s\n", what, o.Stack)
 		return nil
 	}
 	fmt.Fprintf(f.IO.Out, "%-24s  %-14s  %-12s  %-11s  %-8s  %-20s  %s\n", "RUN", "JOB", "VERSION", "OUTCOME", "ATTEMPTS", "STARTED", "DURATION")

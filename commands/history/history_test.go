@@ -60,13 +60,18 @@ func TestHistory(t *testing.T) {
 			t.Fatalf("stdout is not one document of 3 runs: %v\n%s", err, out.String())
 		}
 	})
-	t.Run("no runs", func(t *testing.T) {
-		f, out, errb := cmdtest.Factory(engine, t0)
-		if err := Run(context.Background(), f, &Options{Common: cmdutil.Common{Stack: "todo"}, Job: "createsuperuser", Output: "text"}); err != nil {
-			t.Fatal(err)
-		}
-		if out.Len() != 0 || !strings.Contains(errb.String(), "job createsuperuser has no recorded runs in stack todo") {
-			t.Errorf("stdout %q stderr %q", out.String(), errb.String())
-		}
-	})
+	for _, tt := range []struct{ name, stack, job, want string }{
+		{name: "no runs of the job", stack: "todo", job: "createsuperuser", want: "jobrun: job createsuperuser has no recorded runs in stack todo\n"},
+		{name: "no runs in the stack", stack: "empty", want: "jobrun: stack empty has no recorded runs\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, out, errb := cmdtest.Factory(engine, t0)
+			if err := Run(context.Background(), f, &Options{Common: cmdutil.Common{Stack: tt.stack}, Job: tt.job, Output: "text"}); err != nil {
+				t.Fatal(err)
+			}
+			if out.Len() != 0 || errb.String() != tt.want {
+				t.Errorf("stdout %q stderr %q, want nothing and %q", out.String(), errb.String(), tt.want)
+			}
+		})
+	}
 }

@@ -34,6 +34,9 @@ type Options struct {
 	Notify         []string
 	Run            jobs.RunOptions
 	Logs           jobs.LogOptions
+	// Deploying: jobrun deploy runs the jobs, and reports the stack's
+	// services that run them itself.
+	Deploying bool
 }
 
 // Flags are jobrun run's flags, bound to o.
@@ -267,7 +270,7 @@ func prepare(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.
 		for _, note := range job.Notes {
 			report.Notice(job.Name, note)
 		}
-		warnIfStackDeploysIt(ctx, engine, report, job)
+		warnIfStackDeploysIt(ctx, o, engine, report, job)
 		runners, todo = append(runners, r), append(todo, job)
 	}
 	return runners, todo, nil
@@ -297,11 +300,16 @@ func runAll(ctx context.Context, runners []*jobs.Runner, todo []jobs.Job, parall
 
 // warnIfStackDeploysIt warns when `docker stack deploy` also runs the job as
 // an ordinary service: it then runs on every deploy, beside jobrun's run.
-func warnIfStackDeploysIt(ctx context.Context, engine client.APIClient, report jobs.Reporter, job jobs.Job) {
+// Within jobrun deploy the release has said so once already, with its own
+// fix (--prune).
+func warnIfStackDeploysIt(ctx context.Context, o *Options, engine client.APIClient, report jobs.Reporter, job jobs.Job) {
+	if o.Deploying {
+		return
+	}
 	name := job.Stack + "_" + job.Name
 	svc, _, err := engine.ServiceInspectWithRaw(ctx, name, swarm.ServiceInspectOptions{})
 	if err != nil || svc.Spec.Labels[jobs.LabelStackNamespace] != job.Stack {
 		return
 	}
-	report.Notice(job.Name, fmt.Sprintf("warning: stack %s also deploys %s as service %s, so it runs on every docker stack deploy as well: release with jobrun deploy, which runs it as a job only", job.Stack, job.Name, name))
+	report.Notice(job.Name, fmt.Sprintf("WARNING: stack %s also deploys %s as service %s, so it runs on every docker stack deploy as well: release with jobrun deploy, which runs it as a job only", job.Stack, job.Name, name))
 }

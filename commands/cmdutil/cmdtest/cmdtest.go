@@ -46,6 +46,12 @@ func (e *Engine) Close() error { return nil }
 // Factory connects to engine, writes to out and errb, and reads the clock
 // at t.
 func Factory(engine *Engine, t time.Time) (f *cmdutil.Factory, out, errb *bytes.Buffer) {
+	return FactoryFor(engine, t)
+}
+
+// FactoryFor is Factory for an engine of the test's own, such as one that
+// embeds an Engine and adds the calls its command makes.
+func FactoryFor(engine client.APIClient, t time.Time) (f *cmdutil.Factory, out, errb *bytes.Buffer) {
 	out, errb = &bytes.Buffer{}, &bytes.Buffer{}
 	return &cmdutil.Factory{
 		IO: cmdutil.IO{Out: out, Err: errb},
