@@ -61,6 +61,7 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 	return &cli.Command{
 		Name: "exec", Usage: "run a command once in a job's context (image, env, secrets, networks)",
 		ArgsUsage: "JOB -- CMD [ARG...]", Flags: append(flags, cmdutil.LogFlags(&o.Logs)...),
+		UseShortOptionHandling: true, // -it, as docker run -it
 		Action: func(c *cli.Context) error {
 			o.Files, o.Output, o.MaxAttempts = c.StringSlice("compose-file"), "text", 0
 			if c.IsSet("entrypoint") {
