@@ -1,0 +1,195 @@
+package main
+
+// End-to-end tests of jobrun exec against the real engine: the command runs
+// in the job's own context, its exit code comes back, and nothing of it is
+// left behind.
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/swarm"
+
+	"jobrun/jobs"
+)
+
+// execJobs: migrate has an env var and a file secret of its own, and waits
+// for /state/go when GATED is set (a migration in progress).
+const execJobs = `version: "3.7"
+secrets:
+  pw:
+    file: STATE/pw.txt
+services:
+  migrate:
+    image: IMAGE
+    command: ["sh", "-c", "echo migrating; while [ -n \"$$GATED\" ] && [ ! -e /state/go ]; do sleep 0.2; done; echo migrated"]
+    environment:
+      GREETING: hello-from-the-job
+      GATED: "${GATED:-}"
+    secrets: [pw]
+    volumes: [{type: bind, source: STATE, target: /state}]
+    deploy:
+      restart_policy: {condition: on-failure, delay: 1s, max_attempts: 1}
+  missing:
+    image: jobrun-test/does-not-exist:1
+`
+
+// newExecStack is a stack with execJobs, its secret's file, and a db
+// service on its overlay network that answers pong over HTTP on 8080.
+func newExecStack(t *testing.T) (*engineStack, string) {
+	t.Helper()
+	s := newStack(t)
+	if err := os.WriteFile(filepath.Join(s.dir, "pw.txt"), []byte("s3cret-from-the-secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.engine.SecretRemove(context.Background(), s.name+"_pw") })
+	return s, s.writeStack("stack.yml", execJobs)
+}
+
+// startDB deploys the stack's db as docker stack deploy would: on the
+// stack's network, by the name db (dnsrr: the sandbox may lack IPVS).
+func (s *engineStack) startDB() {
+	s.t.Helper()
+	one := uint64(1)
+	name := s.name + "_db"
+	_, err := s.engine.ServiceCreate(context.Background(), swarm.ServiceSpec{
+		Annotations: swarm.Annotations{Name: name, Labels: map[string]string{jobs.LabelStackNamespace: s.name}},
+		TaskTemplate: swarm.TaskSpec{
+			ContainerSpec: &swarm.ContainerSpec{Image: testImage(), Command: []string{"sh", "-c", "mkdir -p /www && echo pong > /www/index.html && exec httpd -f -p 8080 -h /www"}},
+			Networks:      []swarm.NetworkAttachmentConfig{{Target: s.name + "_default", Aliases: []string{"db"}}},
+		},
+		Mode:         swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &one}},
+		EndpointSpec: &swarm.EndpointSpec{Mode: swarm.ResolutionModeDNSRR},
+	}, swarm.ServiceCreateOptions{})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() { _ = s.engine.ServiceRemove(context.Background(), name) })
+}
+
+func TestExecRunsInTheJobsContext(t *testing.T) {
+	s, f := newExecStack(t)
+	s.startDB()
+	// The db may take a moment to answer: the exec retries, as a person would.
+	script := `echo "env $GREETING"; echo "secret $(cat /run/secrets/pw)"; ` +
+		`for i in $(seq 50); do wget -qO- http://db:8080/ 2>/dev/null && exit 0; sleep 0.2; done; exit 9`
+	r := s.jobrun(nil, "-c", f, "exec", "migrate", "--version", "v1", "--", "sh", "-c", script)
+	if r.code != 0 {
+		t.Fatalf("exit %d, want 0", r.code)
+	}
+	if want := "env hello-from-the-job\nsecret s3cret-from-the-secret\npong\n"; r.stdout != want {
+		t.Errorf("stdout %q, want %q: the job's env, its secret, and db over the stack's network", r.stdout, want)
+	}
+	if !strings.Contains(r.stderr, "exited 0") {
+		t.Errorf("stderr does not say how it ended")
+	}
+	s.assertNoService()
+
+	// Recorded as an exec, with its command and who ran it, never the
+	// job's environment; shown by history and logs --exec; and it is not
+	// a run: the version still runs.
+	h := s.jobrun(nil, "history", "migrate", "-o", "json")
+	var doc struct{ Runs []jobs.Record }
+	if err := json.Unmarshal([]byte(h.stdout), &doc); err != nil || len(doc.Runs) != 1 || doc.Runs[0].Exec == nil {
+		t.Fatalf("history: want one exec record: %v %s", err, h.stdout)
+	}
+	if got := doc.Runs[0].Exec.Command; len(got) != 3 || got[2] != script {
+		t.Errorf("recorded command %q", got)
+	}
+	if strings.Contains(h.stdout, "hello-from-the-job") || strings.Contains(h.stdout, "s3cret") {
+		t.Errorf("the record holds an env or secret value: %s", h.stdout)
+	}
+	if l := s.jobrun(nil, "logs", "migrate", "--exec"); !strings.Contains(l.stdout, "pong") {
+		t.Errorf("logs --exec: stdout %q", l.stdout)
+	}
+	if run := s.jobrun(nil, "-c", f, "migrate", "--version", "v1"); run.code != 0 || strings.Contains(run.stderr, "already succeeded") || !strings.Contains(run.stdout, "migrated") {
+		t.Errorf("the run after a successful exec: exit %d; it must run", run.code)
+	}
+}
+
+func TestExecExitCodes(t *testing.T) {
+	s, f := newExecStack(t)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string // on stderr
+	}{
+		{"the command succeeds", []string{"migrate", "--", "true"}, 0, "exited 0"},
+		{"the command says no", []string{"migrate", "--", "sh", "-c", "echo no >&2; exit 3"}, 3, "exited 3"},
+		{"cannot be invoked", []string{"migrate", "--", "/etc/passwd"}, 126, "permission denied"},
+		{"not found", []string{"migrate", "--", "no-such-command"}, 127, "executable file not found"},
+		{"no such image", []string{"missing", "--", "true"}, 125, "No such image"},
+		{"--entrypoint", []string{"migrate", "--entrypoint", "sh", "--", "-c", "exit 5"}, 5, "exited 5"},
+		{"a secret in the command is not printed", []string{"migrate", "--", "sh", "-c", "exit 0", "--password=hunter22"}, 0, "--password=***"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := s.jobrun(nil, append([]string{"-c", f, "exec", "--version", "v1"}, tt.args...)...)
+			if r.code != tt.code || !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("exit %d, want %d and %q on stderr", r.code, tt.code, tt.want)
+			}
+			if strings.Contains(r.stderr, "hunter22") {
+				t.Errorf("the password was printed")
+			}
+		})
+	}
+	s.assertNoService()
+}
+
+func TestExecBesideARunningMigration(t *testing.T) {
+	s, f := newExecStack(t)
+	run, runOut, _ := s.start([]string{"GATED=1"}, "-c", f, "migrate", "--version", "v1")
+	waitFor(t, func() bool { return strings.Contains(runOut.String(), "migrating") })
+	r := s.jobrun(nil, "-c", f, "exec", "migrate", "--version", "v1", "--", "echo", "beside")
+	if r.code != 0 || r.stdout != "beside\n" || !strings.Contains(r.stderr, "WARNING: a run of migrate is in progress (version v1") {
+		t.Errorf("exec: exit %d, stdout %q: want 0, its output and a WARNING", r.code, r.stdout)
+	}
+	if err := os.WriteFile(filepath.Join(s.dir, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := exitCodeOf(run.Wait()); code != 0 || !strings.Contains(runOut.String(), "migrated") {
+		t.Errorf("the migration beside the exec: exit %d, want 0", code)
+	}
+	s.assertNoService()
+}
+
+func TestExecInterruptLeavesNothing(t *testing.T) {
+	s, f := newExecStack(t)
+	cmd, out, errb := s.start(nil, "-c", f, "exec", "migrate", "--version", "v1", "--", "sh", "-c", "echo started; exec sleep 300")
+	waitFor(t, func() bool { return strings.Contains(out.String(), "started") })
+	s.interrupt(cmd, errb, "stopped the job: Swarm reports no attempt of it running on any node")
+	// Swarm reported the task ended before jobrun removed the service:
+	// no container of it runs.
+	running, err := s.engine.ContainerList(context.Background(), container.ListOptions{Filters: filters.NewArgs(filters.Arg("label", jobs.LabelExec))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range running {
+		if strings.Contains(strings.Join(c.Names, ","), s.name) {
+			t.Errorf("container %s of the exec still runs", c.ID)
+		}
+	}
+}
+
+// interrupt sends jobrun SIGINT and checks that it exits 130, says stopped
+// (words on stderr), and leaves no service of the stack.
+func (s *engineStack) interrupt(cmd *exec.Cmd, errb *syncBuffer, stopped string) {
+	s.t.Helper()
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	if code := exitCodeOf(cmd.Wait()); code != jobs.ExitInterrupted {
+		s.t.Errorf("exit %d, want %d", code, jobs.ExitInterrupted)
+	}
+	if !strings.Contains(errb.String(), stopped) {
+		s.t.Errorf("stderr does not say %q:\n%s", stopped, errb.String())
+	}
+	s.assertNoService()
+}
