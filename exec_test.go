@@ -7,6 +7,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
+	"golang.org/x/sys/unix"
 
 	"jobrun/jobs"
 )
@@ -192,4 +195,93 @@ func (s *engineStack) interrupt(cmd *exec.Cmd, errb *syncBuffer, stopped string)
 		s.t.Errorf("stderr does not say %q:\n%s", stopped, errb.String())
 	}
 	s.assertNoService()
+}
+
+// An interactive exec through a pseudo-terminal: what is typed reaches the
+// shell, its output comes back, the window's size and its changes are the
+// container's, Ctrl-C goes to the command and not to jobrun, and the
+// shell's exit code is jobrun's.
+func TestExecInteractiveTerminal(t *testing.T) {
+	s, f := newExecStack(t)
+	master, tty := openPTY(t)
+	setSize(t, master, 30, 100)
+	cmd := s.command(nil, "-c", f, "exec", "-it", "migrate", "--version", "v1", "--", "sh")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	screen := &syncBuffer{}
+	go func() { _, _ = io.Copy(screen, master) }()
+	typeIn := func(keys string) {
+		if _, err := master.Write([]byte(keys)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, func() bool { return strings.Contains(screen.String(), "/ # ") })
+	typeIn("echo typed-$((40+2))\r")
+	waitFor(t, func() bool { return strings.Contains(screen.String(), "typed-42") })
+	// The size lands once the container runs: ask until it shows.
+	waitFor(t, func() bool { typeIn("stty size\r"); return strings.Contains(screen.String(), "30 100") })
+	setSize(t, master, 50, 120) // the kernel sends jobrun SIGWINCH
+	waitFor(t, func() bool { typeIn("stty size\r"); return strings.Contains(screen.String(), "50 120") })
+	typeIn("sh -c 'echo sleeping-$((1+1)); exec sleep 300'\r")
+	waitFor(t, func() bool { return strings.Contains(screen.String(), "sleeping-2") })
+	typeIn("\x03")
+	typeIn("echo after-sleep-$?\r")
+	waitFor(t, func() bool { return strings.Contains(screen.String(), "after-sleep-130") })
+	typeIn("exit 4\r")
+	if code := exitCodeOf(cmd.Wait()); code != 4 {
+		t.Errorf("exit %d, want the shell's 4; screen:\n%s", code, screen.String())
+	}
+	if !strings.Contains(screen.String(), "exited 4") {
+		t.Errorf("jobrun's last line missing; screen:\n%s", screen.String())
+	}
+	master.Close()
+	s.assertNoService()
+}
+
+// -i alone pipes stdin to the command. Swarm gives a task no StdinOnce, so
+// the input ends with the command's own exit.
+func TestExecPipesStdin(t *testing.T) {
+	s, f := newExecStack(t)
+	cmd := s.command(nil, "-c", f, "exec", "-i", "migrate", "--version", "v1", "--", "sh")
+	cmd.Stdin = strings.NewReader("echo piped-$GREETING\nexit 6\n")
+	r := s.jobrunCmd(cmd)
+	if r.code != 6 || r.stdout != "piped-hello-from-the-job\n" {
+		t.Errorf("exit %d, stdout %q: want 6 and the piped script's output", r.code, r.stdout)
+	}
+	s.assertNoService()
+}
+
+// openPTY opens a pseudo-terminal pair, as creack/pty does, with
+// golang.org/x/sys alone.
+func openPTY(t *testing.T) (master, tty *os.File) {
+	t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	t.Cleanup(func() { master.Close() })
+	fd := int(master.Fd())
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tty, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return master, tty
+}
+
+func setSize(t *testing.T, master *os.File, rows, cols uint16) {
+	t.Helper()
+	if err := unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols}); err != nil {
+		t.Fatal(err)
+	}
 }
