@@ -49,9 +49,9 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 	flags := []cli.Flag{
 		&cli.StringSliceFlag{Name: "compose-file", Aliases: []string{"c"}, Value: cli.NewStringSlice("stack.yml"), EnvVars: []string{"JOBRUN_COMPOSE_FILE"}, Usage: "stack file(s), merged in order as docker stack deploy -c does"},
 		&cli.StringFlag{Name: "version", EnvVars: []string{"JOBRUN_VERSION", "APP_VERSION"}, Destination: &o.Version, Usage: "the version whose image and context to use: sets APP_VERSION for the stack file (default: git rev-parse --short HEAD)"},
-		&cli.StringFlag{Name: "entrypoint", Destination: &entrypoint, Usage: "replace the image's entrypoint too, as docker run --entrypoint"},
-		&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Destination: &o.Interactive, Usage: "attach stdin (the task runs on the node jobrun talks to)"},
-		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Destination: &o.TTY, Usage: "a pseudo-terminal: with -i, an interactive shell"},
+		&cli.StringFlag{Name: "entrypoint", EnvVars: []string{"JOBRUN_ENTRYPOINT"}, Destination: &entrypoint, Usage: "replace the image's entrypoint too, as docker run --entrypoint"},
+		&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, EnvVars: []string{"JOBRUN_INTERACTIVE"}, Destination: &o.Interactive, Usage: "attach stdin (the task runs on the node jobrun talks to)"},
+		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, EnvVars: []string{"JOBRUN_TTY"}, Destination: &o.TTY, Usage: "a pseudo-terminal: with -i, an interactive shell"},
 		&cli.DurationFlag{Name: "timeout", Value: time.Hour, EnvVars: []string{"JOBRUN_TIMEOUT"}, Destination: &o.Run.Timeout, Usage: "stop the command and fail (exit 124) after this long"},
 		&cli.DurationFlag{Name: "pending-timeout", Value: 2 * time.Minute, EnvVars: []string{"JOBRUN_PENDING_TIMEOUT"}, Destination: &o.PendingTimeout, Usage: "fail when no node takes the task for this long"},
 		&cli.StringFlag{Name: "resolve-image", Value: "always", EnvVars: []string{"JOBRUN_RESOLVE_IMAGE"}, Destination: &o.ResolveImage, Usage: "pin the image to its registry digest, as a run does: always, changed or never"},

@@ -33,7 +33,7 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 	flags := []cli.Flag{
 		&cli.StringFlag{Name: "version", EnvVars: []string{"JOBRUN_VERSION", "APP_VERSION"}, Destination: &o.Version, DefaultText: "the newest run", Usage: "show the newest run of this version"},
 		&cli.IntFlag{Name: "attempt", EnvVars: []string{"JOBRUN_ATTEMPT"}, Destination: &o.Attempt, DefaultText: "all", Usage: "only this attempt"},
-		&cli.BoolFlag{Name: "exec", Destination: &o.Exec, Usage: "show the newest jobrun exec of the job (its command's output) instead of its newest run"},
+		&cli.BoolFlag{Name: "exec", EnvVars: []string{"JOBRUN_LOGS_EXEC"}, Destination: &o.Exec, Usage: "show the newest jobrun exec of the job (its command's output) instead of its newest run"},
 		&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, EnvVars: []string{"JOBRUN_FOLLOW"}, Destination: &o.Follow, Usage: "follow the run in progress, if there is one"},
 	}
 	flags = append(flags, cmdutil.CommonFlags(&o.Common)...)
