@@ -132,6 +132,7 @@ func TestExecExitCodes(t *testing.T) {
 		{"not found", []string{"migrate", "--", "no-such-command"}, 127, "executable file not found"},
 		{"no such image", []string{"missing", "--", "true"}, 125, "No such image"},
 		{"--entrypoint", []string{"migrate", "--entrypoint", "sh", "--", "-c", "exit 5"}, 5, "exited 5"},
+		{"--timeout stops it", []string{"migrate", "--timeout", "2s", "--", "sleep", "60"}, 124, "--timeout 2s"},
 		{"a secret in the command is not printed", []string{"migrate", "--", "sh", "-c", "exit 0", "--password=hunter22"}, 0, "--password=***"},
 	}
 	for _, tt := range tests {
@@ -146,6 +147,34 @@ func TestExecExitCodes(t *testing.T) {
 		})
 	}
 	s.assertNoService()
+}
+
+// Every mistake on jobrun exec's command line: one line naming the fix,
+// exit 2, nothing started.
+func TestExecBadInput(t *testing.T) {
+	s, f := newExecStack(t)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no --", []string{"migrate", "python3", "manage.py", "showmigrations", "--plan"}, "put the command after --: jobrun exec migrate -- CMD"},
+		{"no command", []string{"migrate", "--"}, "no command after --"},
+		{"no job", nil, "name a job and the command"},
+		{"unknown job", []string{"migrat", "--", "true"}, `job "migrat" is not a service in the stack file; it has: migrate, missing`},
+		{"-t without a terminal", []string{"-t", "migrate", "--", "sh"}, "-t needs a terminal"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := s.jobrun(nil, append([]string{"-c", f, "exec", "--version", "v1"}, tt.args...)...)
+			if r.code != jobs.ExitUsage || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q: want %d and one line with %q", r.code, r.stderr, jobs.ExitUsage, tt.want)
+			}
+		})
+	}
+	if svcs := s.jobServices(); len(svcs) > 0 {
+		t.Errorf("bad input started %s", svcs[0].Spec.Name)
+	}
 }
 
 func TestExecBesideARunningMigration(t *testing.T) {

@@ -17,7 +17,11 @@ import (
 // docker run -it does.
 func processStdin(env map[string]string, out io.Writer) Stdin {
 	host, _ := os.Hostname()
-	s := Stdin{In: os.Stdin, User: env["USER"] + "@" + host}
+	who := host
+	if user := env["USER"]; user != "" {
+		who = user + "@" + host
+	}
+	s := Stdin{In: os.Stdin, User: who}
 	fd, isTerminal := term.GetFdInfo(os.Stdin)
 	if !isTerminal {
 		return s
