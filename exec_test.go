@@ -195,10 +195,16 @@ func TestExecBesideARunningMigration(t *testing.T) {
 }
 
 func TestExecInterruptLeavesNothing(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) { testExecSignal(t, sig) })
+	}
+}
+
+func testExecSignal(t *testing.T, sig syscall.Signal) {
 	s, f := newExecStack(t)
 	cmd, out, errb := s.start(nil, "-c", f, "exec", "migrate", "--version", "v1", "--", "sh", "-c", "echo started; exec sleep 300")
 	waitFor(t, func() bool { return strings.Contains(out.String(), "started") })
-	s.interrupt(cmd, errb, "stopped the job: Swarm reports no attempt of it running on any node")
+	s.interrupt(cmd, sig, errb, "stopped the job: Swarm reports no attempt of it running on any node")
 	// Swarm reported the task ended before jobrun removed the service:
 	// no container of it runs.
 	running, err := s.engine.ContainerList(context.Background(), container.ListOptions{Filters: filters.NewArgs(filters.Arg("label", jobs.LabelExec))})
@@ -212,11 +218,11 @@ func TestExecInterruptLeavesNothing(t *testing.T) {
 	}
 }
 
-// interrupt sends jobrun SIGINT and checks that it exits 130, says stopped
+// interrupt sends jobrun sig and checks that it exits 130, says stopped
 // (words on stderr), and leaves no service of the stack.
-func (s *engineStack) interrupt(cmd *exec.Cmd, errb *syncBuffer, stopped string) {
+func (s *engineStack) interrupt(cmd *exec.Cmd, sig syscall.Signal, errb *syncBuffer, stopped string) {
 	s.t.Helper()
-	_ = cmd.Process.Signal(syscall.SIGINT)
+	_ = cmd.Process.Signal(sig)
 	if code := exitCodeOf(cmd.Wait()); code != jobs.ExitInterrupted {
 		s.t.Errorf("exit %d, want %d", code, jobs.ExitInterrupted)
 	}
@@ -232,17 +238,8 @@ func (s *engineStack) interrupt(cmd *exec.Cmd, errb *syncBuffer, stopped string)
 // shell's exit code is jobrun's.
 func TestExecInteractiveTerminal(t *testing.T) {
 	s, f := newExecStack(t)
-	master, tty := openPTY(t)
-	setSize(t, master, 30, 100)
 	cmd := s.command(nil, "-c", f, "exec", "-it", "migrate", "--version", "v1", "--", "sh")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	tty.Close()
-	screen := &syncBuffer{}
-	go func() { _, _ = io.Copy(screen, master) }()
+	master, screen := startInTerminal(t, cmd, 30, 100)
 	typeIn := func(keys string) {
 		if _, err := master.Write([]byte(keys)); err != nil {
 			t.Fatal(err)
@@ -282,6 +279,23 @@ func TestExecPipesStdin(t *testing.T) {
 		t.Errorf("exit %d, stdout %q: want 6 and the piped script's output", r.code, r.stdout)
 	}
 	s.assertNoService()
+}
+
+// startInTerminal starts cmd as the session leader of a new pseudo-terminal
+// of rows x cols; the screen collects what it shows, master types into it.
+func startInTerminal(t *testing.T, cmd *exec.Cmd, rows, cols uint16) (master *os.File, screen *syncBuffer) {
+	t.Helper()
+	master, tty := openPTY(t)
+	setSize(t, master, rows, cols)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	screen = &syncBuffer{}
+	go func() { _, _ = io.Copy(screen, master) }()
+	return master, screen
 }
 
 // openPTY opens a pseudo-terminal pair, as creack/pty does, with

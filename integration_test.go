@@ -428,7 +428,7 @@ func TestInterruptStopsTheJob(t *testing.T) {
 	f := s.writeStack("stack.yml", countingJobs)
 	cmd, out, errb := s.start(nil, "-c", f, "sleeper", "--version", "v1")
 	waitFor(t, func() bool { return strings.Contains(out.String(), "sleeping") })
-	s.interrupt(cmd, errb, "stopped the job")
+	s.interrupt(cmd, syscall.SIGINT, errb, "stopped the job")
 }
 
 func TestTwoJobsInOrder(t *testing.T) {

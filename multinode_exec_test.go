@@ -24,6 +24,10 @@ services:
     volumes: [{type: bind, source: STATE, target: /state}]
     deploy:
       placement: {constraints: ["node.role == worker"]}
+  anywhere:
+    image: IMAGE
+    hostname: "{{.Node.Hostname}}"
+    command: ["true"]
 `
 
 func TestMultiNodeExecOnWorker(t *testing.T) {
@@ -71,4 +75,25 @@ func TestMultiNodeExecInteractiveRefusedOffItsNodes(t *testing.T) {
 	if svcs := s.jobServices(); len(svcs) > 0 {
 		t.Errorf("a refused exec left service %s", svcs[0].Spec.Name)
 	}
+}
+
+// -it places the task on the node jobrun talks to, the only engine that can
+// attach it, though Swarm could run the job on any node.
+func TestMultiNodeExecInteractiveOnTheManager(t *testing.T) {
+	mn := multiNodeSwarm(t)
+	s := mn.stack(t)
+	f := s.writeStack("stack.yml", workerJobs)
+	cmd := s.command(mn.onManager(), "-c", f, "exec", "-it", "anywhere", "--version", "v1", "--", "sh")
+	master, screen := startInTerminal(t, cmd, 24, 80)
+	waitFor(t, func() bool { return strings.Contains(screen.String(), "# ") })
+	if _, err := master.Write([]byte("echo on-$(hostname)\rexit 3\r")); err != nil {
+		t.Fatal(err)
+	}
+	if code := exitCodeOf(cmd.Wait()); code != 3 {
+		t.Errorf("exit %d, want the shell's 3; screen:\n%s", code, screen.String())
+	}
+	if want := "on-" + mn.manager.hostname; !strings.Contains(screen.String(), want) {
+		t.Errorf("screen lacks %q: not on the manager\n%s", want, screen.String())
+	}
+	s.assertNoService()
 }
