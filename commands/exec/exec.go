@@ -144,8 +144,11 @@ func execute(ctx context.Context, f *cmdutil.Factory, o *Options) (jobs.Record, 
 	if err != nil {
 		return jobs.Record{}, err
 	}
-	info := jobs.ExecInfo{Command: jobs.RedactCommand(o.Command, job.Spec.TaskTemplate.ContainerSpec.Env), Entrypoint: o.Entrypoint,
-		User: o.Stdin.User, Interactive: o.Interactive}
+	env := job.Spec.TaskTemplate.ContainerSpec.Env
+	info := jobs.ExecInfo{Command: jobs.RedactCommand(o.Command, env), User: o.Stdin.User, Interactive: o.Interactive}
+	if o.Entrypoint != nil {
+		info.Entrypoint = jobs.RedactCommand(o.Entrypoint, env)
+	}
 	return runner.Exec(ctx, job, info)
 }
 
