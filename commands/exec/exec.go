@@ -134,6 +134,9 @@ func execute(ctx context.Context, f *cmdutil.Factory, o *Options) (jobs.Record, 
 		return jobs.Record{}, err
 	}
 	defer engine.Close()
+	if o.TTY && o.Interactive {
+		report = terminalReporter{report}
+	}
 	spec.RunID = jobs.NewRunID(f.Now())
 	job, err := build(ctx, engine, stack, spec, o, report)
 	if err != nil {
@@ -222,6 +225,17 @@ func (o *Options) runner(ctx context.Context, f *cmdutil.Factory, engine client.
 		r.Opts.RegistryAuth = f.RegistryAuth(job.Spec.TaskTemplate.ContainerSpec.Image)
 	}
 	return r, nil
+}
+
+// terminalReporter leaves the terminal to the command while its container
+// exists: a progress line ("running") would land in the middle of its
+// screen. How the attempt ended is still said.
+type terminalReporter struct{ jobs.Reporter }
+
+func (r terminalReporter) Attempt(job string, a jobs.Attempt, maxRuns int) {
+	if a.ContainerID == "" || a.Done() {
+		r.Reporter.Attempt(job, a, maxRuns)
+	}
 }
 
 // crlf ends jobrun's own lines with \r\n: the terminal is in raw mode
