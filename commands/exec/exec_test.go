@@ -242,3 +242,27 @@ func TestExitCodes(t *testing.T) {
 		})
 	}
 }
+
+// attempts records the attempts a reporter was told about.
+type attempts struct {
+	jobs.Reporter
+	states []swarm.TaskState
+}
+
+func (a *attempts) Attempt(_ string, at jobs.Attempt, _ int) { a.states = append(a.states, at.State) }
+
+func TestTerminalReporterLeavesTheScreenToTheCommand(t *testing.T) {
+	rec := &attempts{}
+	r := terminalReporter{rec}
+	for _, a := range []jobs.Attempt{
+		{State: swarm.TaskStatePending},
+		{State: swarm.TaskStateStarting, ContainerID: "c1"},
+		{State: swarm.TaskStateRunning, ContainerID: "c1"},
+		{State: swarm.TaskStateFailed, ContainerID: "c1"},
+	} {
+		r.Attempt("migrate", a, 1)
+	}
+	if want := []swarm.TaskState{swarm.TaskStatePending, swarm.TaskStateFailed}; !slices.Equal(rec.states, want) {
+		t.Errorf("said %v, want %v", rec.states, want)
+	}
+}
