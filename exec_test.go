@@ -239,7 +239,7 @@ func (s *engineStack) interrupt(cmd *exec.Cmd, sig syscall.Signal, errb *syncBuf
 func TestExecInteractiveTerminal(t *testing.T) {
 	s, f := newExecStack(t)
 	cmd := s.command(nil, "-c", f, "exec", "-it", "migrate", "--version", "v1", "--", "sh")
-	master, screen := startInTerminal(t, cmd, 30, 100)
+	master, screen, shown := startInTerminal(t, cmd, 30, 100)
 	typeIn := func(keys string) {
 		if _, err := master.Write([]byte(keys)); err != nil {
 			t.Fatal(err)
@@ -258,13 +258,14 @@ func TestExecInteractiveTerminal(t *testing.T) {
 	typeIn("echo after-sleep-$?\r")
 	waitFor(t, func() bool { return strings.Contains(screen.String(), "after-sleep-130") })
 	typeIn("exit 4\r")
-	if code := exitCodeOf(cmd.Wait()); code != 4 {
+	code := exitCodeOf(cmd.Wait())
+	<-shown
+	if code != 4 {
 		t.Errorf("exit %d, want the shell's 4; screen:\n%s", code, screen.String())
 	}
 	if !strings.Contains(screen.String(), "exited 4") {
 		t.Errorf("jobrun's last line missing; screen:\n%s", screen.String())
 	}
-	master.Close()
 	s.assertNoService()
 }
 
@@ -282,8 +283,9 @@ func TestExecPipesStdin(t *testing.T) {
 }
 
 // startInTerminal starts cmd as the session leader of a new pseudo-terminal
-// of rows x cols; the screen collects what it shows, master types into it.
-func startInTerminal(t *testing.T, cmd *exec.Cmd, rows, cols uint16) (master *os.File, screen *syncBuffer) {
+// of rows x cols; the screen collects what it shows, master types into it,
+// and shown is closed once everything cmd wrote was read (after it ended).
+func startInTerminal(t *testing.T, cmd *exec.Cmd, rows, cols uint16) (master *os.File, screen *syncBuffer, shown <-chan struct{}) {
 	t.Helper()
 	master, tty := openPTY(t)
 	setSize(t, master, rows, cols)
@@ -294,8 +296,12 @@ func startInTerminal(t *testing.T, cmd *exec.Cmd, rows, cols uint16) (master *os
 	}
 	tty.Close()
 	screen = &syncBuffer{}
-	go func() { _, _ = io.Copy(screen, master) }()
-	return master, screen
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		_, _ = io.Copy(screen, master) // EIO once no process holds the terminal
+	}()
+	return master, screen, copied
 }
 
 // openPTY opens a pseudo-terminal pair, as creack/pty does, with

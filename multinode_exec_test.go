@@ -84,12 +84,14 @@ func TestMultiNodeExecInteractiveOnTheManager(t *testing.T) {
 	s := mn.stack(t)
 	f := s.writeStack("stack.yml", workerJobs)
 	cmd := s.command(mn.onManager(), "-c", f, "exec", "-it", "anywhere", "--version", "v1", "--", "sh")
-	master, screen := startInTerminal(t, cmd, 24, 80)
+	master, screen, shown := startInTerminal(t, cmd, 24, 80)
 	waitFor(t, func() bool { return strings.Contains(screen.String(), "# ") })
 	if _, err := master.Write([]byte("echo on-$(hostname)\rexit 3\r")); err != nil {
 		t.Fatal(err)
 	}
-	if code := exitCodeOf(cmd.Wait()); code != 3 {
+	code := exitCodeOf(cmd.Wait())
+	<-shown
+	if code != 3 {
 		t.Errorf("exit %d, want the shell's 3; screen:\n%s", code, screen.String())
 	}
 	if want := "on-" + mn.manager.hostname; !strings.Contains(screen.String(), want) {
