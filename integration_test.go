@@ -428,14 +428,7 @@ func TestInterruptStopsTheJob(t *testing.T) {
 	f := s.writeStack("stack.yml", countingJobs)
 	cmd, out, errb := s.start(nil, "-c", f, "sleeper", "--version", "v1")
 	waitFor(t, func() bool { return strings.Contains(out.String(), "sleeping") })
-	_ = cmd.Process.Signal(os.Interrupt)
-	if code := exitCodeOf(cmd.Wait()); code != jobs.ExitInterrupted {
-		t.Errorf("exit %d, want %d", code, jobs.ExitInterrupted)
-	}
-	if !strings.Contains(errb.String(), "stopped the job") {
-		t.Errorf("stderr does not say the job was stopped:\n%s", errb.String())
-	}
-	s.assertNoService()
+	s.interrupt(cmd, syscall.SIGINT, errb, "stopped the job")
 }
 
 func TestTwoJobsInOrder(t *testing.T) {

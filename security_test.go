@@ -79,6 +79,10 @@ secrets:
 		{"logs", "migrate"},
 		{"logs", "migrate", "--version", "v2"},
 		{"-c", f, "nosuchjob", "--version", "v1"},
+		// An exec whose command line holds the job's password: redacted
+		// wherever jobrun prints or records the command.
+		{"-c", f, "exec", "migrate", "--version", "v4", "--", "sh", "-c", "test -s /run/secrets/pw && echo migrated", envPassword},
+		{"logs", "migrate", "--exec"},
 	} {
 		e := env
 		if args[len(args)-1] == "v3" {

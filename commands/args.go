@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -12,7 +13,9 @@ import (
 // argument names a command, the flags go after it: they are that command's
 // own, so `jobrun run migrate --follow` is refused. "--" ends the flags; it
 // is moved in front of the job names (after a command name), where
-// urfave/cli honours it.
+// urfave/cli honours it. A command that runs a command line (jobrun exec
+// JOB -- CMD) keeps its job before the "--", and takes everything after
+// the job as the command line when there is no "--".
 func permute(args []string, app *cli.App) []string {
 	if len(args) == 0 {
 		return args
@@ -23,8 +26,10 @@ func permute(args []string, app *cli.App) []string {
 	}
 	flags := app.Flags
 	command := firstPositional(args[1:], valueTaking(all...))
+	commandLine := false
 	if c := app.Command(command); c != nil {
 		flags = c.Flags
+		commandLine = runsCommandLine(c)
 	} else {
 		command = ""
 	}
@@ -39,9 +44,19 @@ func permute(args []string, app *cli.App) []string {
 	for i := 0; i < len(rest); i++ {
 		a := rest[i]
 		switch {
+		case a == "--" && commandLine:
+			// JOB -- CMD: the job stays before the --, so the command
+			// sees whether there was one.
+			out = append(out, positional...)
+			positional = append([]string(nil), rest[i+1:]...)
+			dashdash, i = true, len(rest)
 		case a == "--":
 			positional = append(positional, rest[i+1:]...)
 			dashdash, i = true, len(rest)
+		case commandLine && len(positional) > 0 && !slices.Contains(rest[i:], "--"):
+			// No --: the rest is the command line, never jobrun's flags.
+			positional = append(positional, rest[i:]...)
+			i = len(rest)
 		case len(a) > 1 && a[0] == '-':
 			name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
 			if !hasValue && takesValue[name] {
@@ -66,6 +81,10 @@ func permute(args []string, app *cli.App) []string {
 	}
 	return append(out, positional...)
 }
+
+// runsCommandLine says whether the command takes a command line after
+// "--" (jobrun exec JOB -- CMD [ARG...]).
+func runsCommandLine(c *cli.Command) bool { return strings.Contains(c.ArgsUsage, " -- ") }
 
 // firstPositional is the first argument that is neither a flag nor the
 // value of one.

@@ -47,6 +47,10 @@ func TestPermute(t *testing.T) {
 		{"value flag last, without its value", "jobrun migrate --stack", "jobrun --stack"},
 		{"-- after a job", "jobrun migrate --stack s -- --weird", "jobrun --stack s -- migrate --weird"},
 		{"-- after a command", "jobrun run migrate -- --weird", "jobrun run -- migrate --weird"},
+		// jobrun exec JOB -- CMD: the job stays before the --, the command after it is the command's.
+		{"exec: the job before --", "jobrun exec migrate --version X -- ls -l", "jobrun exec --version X migrate -- ls -l"},
+		{"exec: flags before the command", "jobrun --stack s exec -i migrate -- sh", "jobrun exec --stack s -i migrate -- sh"},
+		{"exec without --: the rest is the command", "jobrun exec migrate ls -l --version X", "jobrun exec migrate ls -l --version X"},
 	}
 	app := NewApp(&cmdutil.Factory{IO: cmdutil.IO{Out: io.Discard, Err: io.Discard}}, "test").app
 	for _, tt := range tests {

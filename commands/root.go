@@ -16,6 +16,7 @@ import (
 	"jobrun/commands/cmdutil"
 	"jobrun/commands/completion"
 	"jobrun/commands/deploy"
+	"jobrun/commands/exec"
 	"jobrun/commands/history"
 	"jobrun/commands/logs"
 	"jobrun/commands/prune"
@@ -45,6 +46,7 @@ func NewApp(f *cmdutil.Factory, jobrunVersion string) *App {
 		Commands: []*cli.Command{
 			run.NewCommand(f),
 			deploy.NewCommand(f),
+			exec.NewCommand(f),
 			history.NewCommand(f),
 			logs.NewCommand(f),
 			prune.NewCommand(f),

@@ -44,6 +44,9 @@ type Record struct {
 	Attached    bool   `json:"attached,omitempty"`  // this process watched another's run
 	Skipped     bool   `json:"skipped,omitempty"`   // an earlier run of this version had succeeded
 	Origin      Origin `json:"origin"`              // who ran it, from where
+	// Exec is set for a jobrun exec: a command run in the job's context,
+	// not a run of the job.
+	Exec *ExecInfo `json:"exec,omitempty"`
 }
 
 // AttemptOutput is the tail of one attempt's output, kept with the record.
@@ -58,6 +61,9 @@ const (
 	labelOutcome = "io.jobrun.outcome"
 	kindRecord   = "record"
 	kindOutput   = "output"
+	// outcomeExec is an exec's outcome label: its own success is never a
+	// success of the job's version (Succeeded filters by this label).
+	outcomeExec = "exec"
 	// Swarm caps a config at 500 KiB: keep the stored output well under it.
 	maxStoredOutput = 400 << 10
 )
@@ -85,10 +91,14 @@ func (s Records) Save(ctx context.Context, rec Record, outputs []AttemptOutput) 
 	if err != nil {
 		return err
 	}
+	outcome := string(rec.Outcome)
+	if rec.Exec != nil {
+		outcome = outcomeExec
+	}
 	labels := func(kind string) map[string]string {
 		return map[string]string{
 			labelKind: kind, LabelStack: rec.Stack, LabelJob: rec.Job,
-			LabelVersion: rec.Version, LabelRunID: rec.RunID, labelOutcome: string(rec.Outcome),
+			LabelVersion: rec.Version, LabelRunID: rec.RunID, labelOutcome: outcome,
 		}
 	}
 	if _, err := s.Engine.ConfigCreate(ctx, swarm.ConfigSpec{
@@ -119,10 +129,22 @@ func (s Records) Save(ctx context.Context, rec Record, outputs []AttemptOutput) 
 type RecordFilter struct {
 	Stack, Job, Version, RunID string
 	Outcome                    Outcome
+	Kind                       RecordKind
 }
+
+// RecordKind selects runs of jobs, execs, or both ("").
+type RecordKind string
+
+const (
+	KindRuns  RecordKind = "runs"
+	KindExecs RecordKind = "execs"
+)
 
 func (f RecordFilter) args() filters.Args {
 	args := filters.NewArgs(filters.Arg("label", labelKind+"="+kindRecord))
+	if f.Kind == KindExecs {
+		args.Add("label", labelOutcome+"="+outcomeExec)
+	}
 	for _, l := range [...]struct{ key, value string }{
 		{LabelStack, f.Stack}, {LabelJob, f.Job}, {LabelVersion, f.Version}, {LabelRunID, f.RunID}, {labelOutcome, string(f.Outcome)},
 	} {
@@ -137,7 +159,8 @@ func (f RecordFilter) args() filters.Args {
 // the labels, and what is returned is the record.
 func (f RecordFilter) matches(r Record) bool {
 	is := func(want, got string) bool { return want == "" || want == got }
-	return is(f.Stack, r.Stack) && is(f.Job, r.Job) && is(f.Version, r.Version) && is(f.RunID, r.RunID) && is(string(f.Outcome), string(r.Outcome))
+	kind := f.Kind == "" || (f.Kind == KindExecs) == (r.Exec != nil)
+	return kind && is(f.Stack, r.Stack) && is(f.Job, r.Job) && is(f.Version, r.Version) && is(f.RunID, r.RunID) && is(string(f.Outcome), string(r.Outcome))
 }
 
 // configs lists the configs of the records f selects, newest first, decoding

@@ -110,7 +110,11 @@ func (r *TextReporter) Attempt(job string, a Attempt, maxRuns int) {
 }
 
 func (r *TextReporter) Done(rec Record) {
-	r.logf("jobrun: %s: %s %s in %s after %d attempt(s): %s", rec.Job, rec.Version, rec.Outcome, rec.Ended.Sub(rec.Started).Round(10*time.Millisecond), len(rec.Attempts), rec.Reason)
+	if rec.Exec != nil {
+		r.logf("jobrun: %s: %s", rec.Job, execSummary(rec))
+	} else {
+		r.logf("jobrun: %s: %s %s in %s after %d attempt(s): %s", rec.Job, rec.Version, rec.Outcome, rec.Ended.Sub(rec.Started).Round(10*time.Millisecond), len(rec.Attempts), rec.Reason)
+	}
 	for _, a := range rec.Attempts {
 		if a.LogStream != "" {
 			r.logf("jobrun: %s: attempt %d output: CloudWatch Logs %s %s: %s", rec.Job, a.Number, rec.LogGroup, a.LogStream, logs.ConsoleURL(rec.LogRegion, rec.LogGroup, a.LogStream))

@@ -4,7 +4,8 @@
 # and collectstatic inside it): a first deploy, a new version, then a version
 # whose migration fails and leaves the app untouched. Then the hook form
 # (jobrun migrate), the CloudWatch path through Docker's awslogs driver and a
-# local CloudWatch Logs endpoint, jobrun logs and jobrun history. Leaves the
+# local CloudWatch Logs endpoint, jobrun logs, jobrun exec showmigrations in the
+# failed migration's context, and jobrun history. Leaves the
 # engine running; stop it with scripts/engine.sh down.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -50,6 +51,9 @@ export AWSLOGS_ENDPOINT AWS_ACCESS_KEY_ID=AKIDJOBRUNDEMO AWS_SECRET_ACCESS_KEY=j
 run bin/jobrun -c examples/stack.yml -c examples/awslogs.yml --stack todobackend migrate --version "$NEXT_VERSION" --resolve-image never --force
 
 run bin/jobrun --stack todobackend logs migrate --version "$BAD_VERSION"
+# Debug the failed migration where it failed: the same image, environment,
+# secret and network as the job, one command, its exit code.
+run bin/jobrun -c examples/stack.yml -c examples/broken-migration.yml --stack todobackend exec migrate --version "$BAD_VERSION" --resolve-image never -- python3 manage.py showmigrations
 run bin/jobrun --stack todobackend history
 
 echo

@@ -66,9 +66,17 @@ cat >"$ROOT/usr/local/bin/python3" <<'SH'
 # Offline stand-in for the todobackend image's Python: fakes exactly the Django
 # management commands the jobs run.
 usage() {
-  echo "usage: python3 manage.py {migrate|collectstatic} --no-input (offline fake, got: python3 $*)" >&2
+  echo "usage: python3 manage.py {migrate|collectstatic} --no-input | showmigrations (offline fake, got: python3 $*)" >&2
   exit 2
 }
+# The app's migrations, in the order migrate applies them.
+MIGRATIONS="contenttypes.0001_initial auth.0001_initial admin.0001_initial
+  admin.0002_logentry_remove_auto_add admin.0003_logentry_add_action_flag_choices
+  contenttypes.0002_remove_content_type_name auth.0002_alter_permission_name_max_length
+  auth.0003_alter_user_email_max_length auth.0004_alter_user_username_opts
+  auth.0005_alter_user_last_login_null auth.0006_require_contenttypes_0002
+  auth.0007_alter_validators_add_error_messages auth.0008_alter_user_username_max_length
+  auth.0009_alter_user_last_name_max_length sessions.0001_initial todo.0001_initial"
 if [ $# -lt 2 ] || [ "$1" != manage.py ]; then usage "$@"; fi
 cmd=$2
 shift 2
@@ -80,13 +88,7 @@ migrate)
   echo "Operations to perform:"
   echo "  Apply all migrations: admin, auth, contenttypes, sessions, todo"
   echo "Running migrations:"
-  for m in contenttypes.0001_initial auth.0001_initial admin.0001_initial \
-    admin.0002_logentry_remove_auto_add admin.0003_logentry_add_action_flag_choices \
-    contenttypes.0002_remove_content_type_name auth.0002_alter_permission_name_max_length \
-    auth.0003_alter_user_email_max_length auth.0004_alter_user_username_opts \
-    auth.0005_alter_user_last_login_null auth.0006_require_contenttypes_0002 \
-    auth.0007_alter_validators_add_error_messages auth.0008_alter_user_username_max_length \
-    auth.0009_alter_user_last_name_max_length sessions.0001_initial todo.0001_initial; do
+  for m in $MIGRATIONS; do
     echo "  Applying $m... OK"
   done
   if [ -n "${TODOBACKEND_BROKEN_MIGRATION:-}" ]; then # examples/broken-migration.yml
@@ -100,6 +102,18 @@ migrate)
 collectstatic)
   echo
   echo "159 static files copied to '/public'."
+  ;;
+showmigrations)
+  # As Django lists them: applied [X], and the broken release's one [ ]
+  # (the failed migrate rolled it back).
+  broken=${TODOBACKEND_BROKEN_MIGRATION:-}
+  for app in admin auth contenttypes sessions todo; do
+    echo "$app"
+    for m in $MIGRATIONS; do
+      case $m in "$app".*) echo " [X] ${m#*.}" ;; esac
+    done
+    if [ "${broken%%.*}" = "$app" ]; then echo " [ ] ${broken#*.}"; fi
+  done
   ;;
 *) usage manage.py "$cmd" "$@" ;;
 esac

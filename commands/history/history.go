@@ -78,7 +78,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	}
 	fmt.Fprintf(f.IO.Out, "%-24s  %-14s  %-12s  %-11s  %-8s  %-20s  %s\n", "RUN", "JOB", "VERSION", "OUTCOME", "ATTEMPTS", "STARTED", "DURATION")
 	for _, r := range recs {
-		fmt.Fprintf(f.IO.Out, "%-24s  %-14s  %-12s  %-11s  %-8s  %-20s  %s\n", r.RunID, r.Job, r.Version, r.Outcome,
+		fmt.Fprintf(f.IO.Out, "%-24s  %-14s  %-12s  %-11s  %-8s  %-20s  %s\n", r.RunID, r.Job, r.Version, outcome(r),
 			fmt.Sprintf("%d/%d", len(r.Attempts), r.MaxRuns), jobs.FormatTime(r.Started), r.Ended.Sub(r.Started).Round(10*time.Millisecond))
 	}
 	return nil
@@ -94,4 +94,15 @@ func printDeploys(f *cmdutil.Factory, deploys []deploy.Record) {
 		fmt.Fprintf(f.IO.Out, "%-24s  %-12s  %-15s  %-20s  %-9s  %s\n", d.ID, d.Version, d.Verdict, jobs.FormatTime(d.Started),
 			d.Ended.Sub(d.Started).Round(100*time.Millisecond), d.Reason)
 	}
+}
+
+// outcome is a run's outcome, or how an exec's command ended ("exec 3").
+func outcome(r jobs.Record) string {
+	if r.Exec == nil {
+		return string(r.Outcome)
+	}
+	if code, ok := r.ExitCode(); ok {
+		return fmt.Sprintf("exec %d", code)
+	}
+	return "exec " + string(r.Outcome)
 }

@@ -25,6 +25,7 @@ type Options struct {
 	Version string // "" = the newest run
 	Attempt int    // 0 = every attempt
 	Follow  bool
+	Exec    bool // the newest jobrun exec of the job, not its newest run
 	Logs    jobs.LogOptions
 }
 
@@ -34,6 +35,7 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 	flags := []cli.Flag{
 		&cli.StringFlag{Name: "version", EnvVars: []string{"JOBRUN_VERSION", "APP_VERSION"}, Destination: &o.Version, DefaultText: "the newest run", Usage: "show the newest run of this version"},
 		&cli.IntFlag{Name: "attempt", EnvVars: []string{"JOBRUN_ATTEMPT"}, Destination: &o.Attempt, DefaultText: "all", Usage: "only this attempt"},
+		&cli.BoolFlag{Name: "exec", EnvVars: []string{"JOBRUN_LOGS_EXEC"}, Destination: &o.Exec, Usage: "show the newest jobrun exec of the job (its command's output) instead of its newest run"},
 		&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, EnvVars: []string{"JOBRUN_FOLLOW"}, Destination: &o.Follow, Usage: "follow the run in progress, if there is one"},
 	}
 	flags = append(flags, cmdutil.CommonFlags(&o.Common)...)
@@ -71,7 +73,11 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 			return err
 		}
 	}
-	newest, err := jobs.Records{Engine: engine}.Find(ctx, jobs.RecordFilter{Stack: o.Stack, Job: o.Job, Version: o.Version}, 1)
+	kind := jobs.KindRuns
+	if o.Exec {
+		kind = jobs.KindExecs
+	}
+	newest, err := jobs.Records{Engine: engine}.Find(ctx, jobs.RecordFilter{Stack: o.Stack, Job: o.Job, Version: o.Version, Kind: kind}, 1)
 	if err != nil {
 		return &jobs.EngineError{Msg: "read run records", Err: err}
 	}
@@ -79,6 +85,9 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		what := o.Job
 		if o.Version != "" {
 			what += " version " + o.Version
+		}
+		if o.Exec {
+			return &jobs.UsageError{Msg: fmt.Sprintf("%s has no recorded exec in stack %s: check the name with jobrun history", what, o.Stack)}
 		}
 		return &jobs.UsageError{Msg: fmt.Sprintf("%s has no recorded run in stack %s: run it first (jobrun %s), or check the name with jobrun history", what, o.Stack, o.Job)}
 	}

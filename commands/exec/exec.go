@@ -1,0 +1,243 @@
+// Package exec is `jobrun exec JOB -- CMD [ARG...]`: one command run once
+// in a job's own context (its image pinned to a digest, environment,
+// secrets, configs, networks, placement, logging), as the on-call person
+// runs showmigrations or dbshell after a failed migration. It is never a
+// run of the job: no lock, no version marked succeeded.
+package exec
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
+	"github.com/urfave/cli/v2"
+
+	"jobrun/commands/cmdutil"
+	"jobrun/commands/run"
+	"jobrun/jobs"
+)
+
+// Options are jobrun exec's flags and arguments. The stack, version, log
+// and timeout flags are a run's, and checked as a run's.
+type Options struct {
+	run.Options
+	Job         string
+	Command     []string
+	DashDash    bool     // the command came after --
+	Entrypoint  []string // nil: the job's
+	Interactive bool     // -i: attach stdin
+	TTY         bool     // -t: a pseudo-terminal
+	Stdin       Stdin
+}
+
+// Stdin is jobrun's own standard input, and its terminal if it is one.
+type Stdin struct {
+	In         io.Reader
+	IsTerminal bool
+	Terminal   *jobs.Terminal // with IsTerminal: raw mode, size, resizes
+	User       string         // user@host, for the record
+}
+
+// NewCommand is `jobrun exec`.
+func NewCommand(f *cmdutil.Factory) *cli.Command {
+	o := &Options{}
+	var entrypoint string
+	flags := []cli.Flag{
+		&cli.StringSliceFlag{Name: "compose-file", Aliases: []string{"c"}, Value: cli.NewStringSlice("stack.yml"), EnvVars: []string{"JOBRUN_COMPOSE_FILE"}, Usage: "stack file(s), merged in order as docker stack deploy -c does"},
+		&cli.StringFlag{Name: "version", EnvVars: []string{"JOBRUN_VERSION", "APP_VERSION"}, Destination: &o.Version, Usage: "the version whose image and context to use: sets APP_VERSION for the stack file (default: git rev-parse --short HEAD)"},
+		&cli.StringFlag{Name: "entrypoint", EnvVars: []string{"JOBRUN_ENTRYPOINT"}, Destination: &entrypoint, Usage: "replace the image's entrypoint too, as docker run --entrypoint"},
+		&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, EnvVars: []string{"JOBRUN_INTERACTIVE"}, Destination: &o.Interactive, Usage: "attach stdin (the task runs on the node jobrun talks to)"},
+		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, EnvVars: []string{"JOBRUN_TTY"}, Destination: &o.TTY, Usage: "a pseudo-terminal: with -i, an interactive shell"},
+		&cli.DurationFlag{Name: "timeout", Value: time.Hour, EnvVars: []string{"JOBRUN_TIMEOUT"}, Destination: &o.Run.Timeout, Usage: "stop the command and fail (exit 124) after this long"},
+		&cli.DurationFlag{Name: "pending-timeout", Value: 2 * time.Minute, EnvVars: []string{"JOBRUN_PENDING_TIMEOUT"}, Destination: &o.PendingTimeout, Usage: "fail when no node takes the task for this long"},
+		&cli.StringFlag{Name: "resolve-image", Value: "always", EnvVars: []string{"JOBRUN_RESOLVE_IMAGE"}, Destination: &o.ResolveImage, Usage: "pin the image to its registry digest, as a run does: always, changed or never"},
+		cmdutil.KeepRunsFlag(&o.Run.KeepRuns),
+	}
+	flags = append(flags, cmdutil.CommonFlags(&o.Common)...)
+	return &cli.Command{
+		Name: "exec", Usage: "run a command once in a job's context (image, env, secrets, networks)",
+		ArgsUsage: "JOB -- CMD [ARG...]", Flags: append(flags, cmdutil.LogFlags(&o.Logs)...),
+		UseShortOptionHandling: true, // -it, as docker run -it
+		Action: func(c *cli.Context) error {
+			o.Files, o.Output, o.MaxAttempts = c.StringSlice("compose-file"), "text", 0
+			if c.IsSet("entrypoint") {
+				o.Entrypoint = []string{entrypoint}
+				if entrypoint == "" {
+					o.Entrypoint = []string{}
+				}
+			}
+			o.Job, o.DashDash, o.Command = splitArgs(c.Args().Slice())
+			o.Stdin = processStdin(f.Env, f.IO.Out)
+			return Run(c.Context, f, o)
+		},
+	}
+}
+
+// splitArgs reads JOB -- CMD [ARG...]; jobrun's argument order keeps the
+// -- of an exec after its job (commands.permute).
+func splitArgs(args []string) (job string, dashdash bool, command []string) {
+	if len(args) == 0 {
+		return "", false, nil
+	}
+	if len(args) > 1 && args[1] == "--" {
+		return args[0], true, args[2:]
+	}
+	return args[0], false, args[1:]
+}
+
+// Check says what is wrong with the command line, one line each, naming
+// the fix.
+func (o *Options) Check() error {
+	switch {
+	case o.Job == "":
+		return &jobs.UsageError{Msg: "name a job and the command: jobrun exec JOB -- CMD [ARG...], e.g. jobrun exec migrate -- python3 manage.py showmigrations"}
+	case !o.DashDash:
+		return &jobs.UsageError{Msg: fmt.Sprintf("put the command after --: jobrun exec %s -- CMD [ARG...] (jobrun's flags go before the --)", o.Job)}
+	case len(o.Command) == 0:
+		return &jobs.UsageError{Msg: fmt.Sprintf("no command after --: name one, e.g. jobrun exec %s -- sh", o.Job)}
+	case o.TTY && !o.Stdin.IsTerminal:
+		return &jobs.UsageError{Msg: "-t needs a terminal, and jobrun's stdin is not one: run it from a terminal, or drop -t (-i alone pipes stdin)"}
+	}
+	return nil
+}
+
+// Run runs the command once in the job's context and returns an error that
+// carries its exit code (ExitError), or a usage error (exit 2).
+func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
+	return exitCode(execute(ctx, f, o))
+}
+
+func execute(ctx context.Context, f *cmdutil.Factory, o *Options) (jobs.Record, error) {
+	if err := o.Check(); err != nil {
+		return jobs.Record{}, err
+	}
+	spec, stack, err := o.Load(f)
+	if err != nil {
+		return jobs.Record{}, err
+	}
+	if err := run.CheckJobs(stack, []string{o.Job}); err != nil {
+		return jobs.Record{}, err
+	}
+	// The command's output is the command's: never prefixed, even on a
+	// terminal; in raw mode jobrun's own lines need their carriage return.
+	plain := *f
+	plain.IO.OutIsTerminal = false
+	if o.TTY && o.Interactive {
+		plain.IO.Err = crlf{f.IO.Err}
+	}
+	engine, report, err := o.Connect(ctx, &plain, &spec, o.Job)
+	if err != nil {
+		return jobs.Record{}, err
+	}
+	defer engine.Close()
+	if o.TTY && o.Interactive {
+		report = terminalReporter{report}
+	}
+	spec.RunID = jobs.NewRunID(f.Now())
+	job, err := build(ctx, engine, stack, spec, o, report)
+	if err != nil {
+		return jobs.Record{}, err
+	}
+	warnIfRunning(ctx, engine, report, job)
+	runner, err := o.runner(ctx, &plain, engine, stack, job, report)
+	if err != nil {
+		return jobs.Record{}, err
+	}
+	env := job.Spec.TaskTemplate.ContainerSpec.Env
+	info := jobs.ExecInfo{Command: jobs.RedactCommand(o.Command, env), User: o.Stdin.User, Interactive: o.Interactive}
+	if o.Entrypoint != nil {
+		info.Entrypoint = jobs.RedactCommand(o.Entrypoint, env)
+	}
+	return runner.Exec(ctx, job, info)
+}
+
+// build converts the job as a run converts it (jobs.Build), then makes it
+// the exec: the command replaced, once, and with -i on this node.
+func build(ctx context.Context, engine client.APIClient, stack *jobs.Stack, spec jobs.SpecOptions, o *Options, report jobs.Reporter) (jobs.Job, error) {
+	job, err := jobs.Build(ctx, engine, stack, o.Job, spec)
+	if err != nil {
+		return jobs.Job{}, err
+	}
+	for _, note := range job.Notes {
+		report.Notice(job.Name, note)
+	}
+	e := jobs.ExecSpec{ID: spec.RunID[len(spec.RunID)-6:], Command: o.Command, Entrypoint: o.Entrypoint, TTY: o.TTY, Stdin: o.Interactive}
+	if o.Interactive {
+		if e.NodeID, err = thisNode(ctx, engine, job); err != nil {
+			return jobs.Job{}, err
+		}
+	}
+	return jobs.AsExec(job, e)
+}
+
+// thisNode is the node of the engine jobrun talks to, once it is known to
+// be one Swarm may place the job's task on: only its engine can attach.
+func thisNode(ctx context.Context, engine client.APIClient, job jobs.Job) (string, error) {
+	info, err := engine.Info(ctx)
+	if err != nil {
+		return "", &jobs.EngineError{Msg: "docker info", Err: err}
+	}
+	node, _, err := engine.NodeInspectWithRaw(ctx, info.Swarm.NodeID)
+	if err != nil {
+		return "", &jobs.EngineError{Msg: "inspect this node", Err: err}
+	}
+	if why := jobs.MayNotRunOn(job, node); why != "" {
+		return "", &jobs.UsageError{Msg: fmt.Sprintf("-i attaches through the engine of the node the command runs on, and %s: point --context or DOCKER_HOST at a manager the job may run on, or drop -i", why)}
+	}
+	return node.ID, nil
+}
+
+// warnIfRunning says so when a run of the job is in progress: the exec
+// runs beside it, on the same database.
+func warnIfRunning(ctx context.Context, engine client.APIClient, report jobs.Reporter, job jobs.Job) {
+	name := jobs.ServiceName(job.Stack, job.Name)
+	svc, _, err := engine.ServiceInspectWithRaw(ctx, name, swarm.ServiceInspectOptions{})
+	if err != nil || svc.Spec.Labels[jobs.LabelJob] == "" || svc.Spec.Labels[jobs.LabelStopped] != "" {
+		return
+	}
+	l := svc.Spec.Labels
+	report.Notice(job.Name, fmt.Sprintf("WARNING: a run of %s is in progress (version %s, run %s, service %s): this exec runs beside it", job.Name, l[jobs.LabelVersion], l[jobs.LabelRunID], name))
+}
+
+// runner is a run's runner, reading output where a run of the job would,
+// and attaching stdin with -i.
+func (o *Options) runner(ctx context.Context, f *cmdutil.Factory, engine client.APIClient, stack *jobs.Stack, job jobs.Job, report jobs.Reporter) (*jobs.Runner, error) {
+	r, err := cmdutil.NewRunners(f, engine, stack.Name, o.Logs, report, o.Run).For(ctx, job)
+	if err != nil {
+		return nil, err
+	}
+	if o.Interactive {
+		a := &jobs.AttachSource{Source: r.Logs, Engine: engine, In: o.Stdin.In, After: f.After}
+		if o.TTY {
+			a.Terminal = o.Stdin.Terminal
+		}
+		r.Logs = a
+	}
+	return r, nil
+}
+
+// terminalReporter leaves the terminal to the command while its container
+// exists: a progress line ("running") would land in the middle of its
+// screen. How the attempt ended is still said.
+type terminalReporter struct{ jobs.Reporter }
+
+func (r terminalReporter) Attempt(job string, a jobs.Attempt, maxRuns int) {
+	if a.ContainerID == "" || a.Done() {
+		r.Reporter.Attempt(job, a, maxRuns)
+	}
+}
+
+// crlf ends jobrun's own lines with \r\n: the terminal is in raw mode
+// while an interactive exec runs.
+type crlf struct{ w io.Writer }
+
+func (c crlf) Write(p []byte) (int, error) {
+	if _, err := c.w.Write([]byte(strings.ReplaceAll(string(p), "\n", "\r\n"))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
