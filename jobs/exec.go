@@ -98,7 +98,7 @@ func AsExec(job Job, e ExecSpec) (Job, error) {
 // and its record says it is an exec (ExecInfo), which no check of the
 // job's versions reads. The stop, the record and the removal are a run's.
 func (r *Runner) Exec(ctx context.Context, job Job, info ExecInfo) (Record, error) {
-	rec := newRecord(job, r.Logs, r.LogPlace, r.Now())
+	rec := r.newRecord(job)
 	rec.Exec = &info
 	l, err := r.acquire(ctx, &job)
 	if err != nil {

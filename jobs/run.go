@@ -76,8 +76,7 @@ const outputTail = 128 << 10
 // finish. The record is returned in every case where the job was started or
 // found; the error says why the run did not succeed.
 func (r *Runner) Run(ctx context.Context, job Job) (Record, error) {
-	rec := newRecord(job, r.Logs, r.LogPlace, r.Now())
-	rec.Origin = r.Origin
+	rec := r.newRecord(job)
 	if !r.Opts.Force {
 		if prev, ok, err := r.alreadySucceeded(ctx, job); err != nil {
 			return rec, err
@@ -106,6 +105,13 @@ func (r *Runner) Run(ctx context.Context, job Job) (Record, error) {
 		}
 	}
 	return r.follow(ctx, job, l, rec)
+}
+
+// newRecord is the record of a run this jobrun starts now.
+func (r *Runner) newRecord(job Job) Record {
+	rec := newRecord(job, r.Logs, r.LogPlace, r.Now())
+	rec.Origin = r.Origin
+	return rec
 }
 
 // Attach follows a run that another jobrun owns (jobrun logs --follow) to
