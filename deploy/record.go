@@ -48,6 +48,7 @@ type Record struct {
 	Services []ServiceResult `json:"services"`
 	Started  time.Time       `json:"started"`
 	Ended    time.Time       `json:"ended"`
+	Origin   jobs.Origin     `json:"origin"` // who released it, from where
 }
 
 // Records keeps deploy records as labelled Swarm configs, as run records are.

@@ -5,7 +5,6 @@ package deploy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +23,7 @@ import (
 	"jobrun/commands/run"
 	"jobrun/deploy"
 	"jobrun/jobs"
+	"jobrun/notify"
 )
 
 // Options are jobrun deploy's flags: jobrun run's, and what a release needs.
@@ -52,7 +52,7 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 			if c.NArg() > 0 {
 				return &jobs.UsageError{Msg: fmt.Sprintf("jobrun deploy takes no arguments (got %q): name jobs with --job, or mark them in the stack file with x-jobrun", c.Args().First())}
 			}
-			o.Files = c.StringSlice("compose-file")
+			o.Options.From(c)
 			o.PreJobs, o.PostJobs = c.StringSlice("job"), c.StringSlice("post-deploy-job")
 			return Run(c.Context, f, o)
 		},
@@ -97,7 +97,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	}
 	r := &release{f: f, o: o, engine: engine, stack: stack, spec: spec, report: report, plan: plan,
 		target: deploy.Stack{Engine: engine, Name: o.Stack, Config: stack.Config, Out: prefixed(f, "jobrun: deploy: "), Warn: warn, ResolveImage: o.ResolveImage},
-		rec:    deploy.Record{ID: jobs.NewRunID(f.Now()), Stack: o.Stack, Version: o.Version, Started: f.Now()}}
+		rec:    deploy.Record{ID: jobs.NewRunID(f.Now()), Stack: o.Stack, Version: o.Version, Started: f.Now(), Origin: f.Origin()}}
 	err = r.run(ctx)
 	r.rec.Ended = f.Now()
 	if serr := (deploy.Records{Engine: engine}).Save(context.WithoutCancel(ctx), r.rec); serr != nil {
@@ -107,10 +107,9 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		report.Notice("deploy", "WARNING: "+lerr.Error())
 	}
 	report.Notice("deploy", fmt.Sprintf("%s %s: %s", o.Version, r.rec.Verdict, r.rec.Reason))
+	cmdutil.Announce(ctx, f, report, o.Notify, deployEvent(r.rec, err))
 	if o.Output == "json" {
-		enc := json.NewEncoder(f.IO.Out)
-		enc.SetIndent("", "  ")
-		if jerr := enc.Encode(struct {
+		if jerr := jobs.WriteJSON(f.IO.Out, struct {
 			Deploy deploy.Record `json:"deploy"`
 			Runs   []jobs.Record `json:"runs"`
 		}{r.rec, r.runs}); jerr != nil && err == nil {
@@ -378,3 +377,12 @@ func routeLogrus(w io.Writer) (restore func()) {
 type messageOnly struct{}
 
 func (messageOnly) Format(e *logrus.Entry) ([]byte, error) { return []byte(e.Message + "\n"), nil }
+
+// deployEvent is what is announced of a release.
+func deployEvent(rec deploy.Record, err error) notify.Event {
+	return notify.Event{
+		Kind: "deploy", Stack: rec.Stack, Version: rec.Version, Verdict: string(rec.Verdict), ExitCode: jobs.ExitCodeOf(err),
+		Duration: rec.Ended.Sub(rec.Started), Reason: rec.Reason, Who: rec.Origin.Who, RunURL: rec.Origin.RunURL,
+		Output: "jobrun history --stack " + rec.Stack,
+	}
+}

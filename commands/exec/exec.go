@@ -56,6 +56,7 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 		&cli.DurationFlag{Name: "pending-timeout", Value: 2 * time.Minute, EnvVars: []string{"JOBRUN_PENDING_TIMEOUT"}, Destination: &o.PendingTimeout, Usage: "fail when no node takes the task for this long"},
 		&cli.StringFlag{Name: "resolve-image", Value: "always", EnvVars: []string{"JOBRUN_RESOLVE_IMAGE"}, Destination: &o.ResolveImage, Usage: "pin the image to its registry digest, as a run does: always, changed or never"},
 		cmdutil.KeepRunsFlag(&o.Run.KeepRuns),
+		cmdutil.NotifyFlag(),
 	}
 	flags = append(flags, cmdutil.CommonFlags(&o.Common)...)
 	return &cli.Command{
@@ -63,7 +64,7 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 		ArgsUsage: "JOB -- CMD [ARG...]", Flags: append(flags, cmdutil.LogFlags(&o.Logs)...),
 		UseShortOptionHandling: true, // -it, as docker run -it
 		Action: func(c *cli.Context) error {
-			o.Files, o.Output, o.MaxAttempts = c.StringSlice("compose-file"), "text", 0
+			o.Files, o.Output, o.MaxAttempts, o.Notify = c.StringSlice("compose-file"), "text", 0, c.StringSlice("notify")
 			if c.IsSet("entrypoint") {
 				o.Entrypoint = []string{entrypoint}
 				if entrypoint == "" {
@@ -92,6 +93,9 @@ func splitArgs(args []string) (job string, dashdash bool, command []string) {
 // Check says what is wrong with the command line, one line each, naming
 // the fix.
 func (o *Options) Check() error {
+	if err := cmdutil.CheckNotify(o.Notify); err != nil {
+		return err
+	}
 	switch {
 	case o.Job == "":
 		return &jobs.UsageError{Msg: "name a job and the command: jobrun exec JOB -- CMD [ARG...], e.g. jobrun exec migrate -- python3 manage.py showmigrations"}
@@ -108,7 +112,14 @@ func (o *Options) Check() error {
 // Run runs the command once in the job's context and returns an error that
 // carries its exit code (ExitError), or a usage error (exit 2).
 func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
-	return exitCode(execute(ctx, f, o))
+	rec, err := execute(ctx, f, o)
+	err = exitCode(rec, err)
+	if rec.Exec != nil && rec.Outcome != "" {
+		ev := cmdutil.RunEvent(rec, err)
+		ev.Kind, ev.Output = "exec", fmt.Sprintf("jobrun logs %s --exec --stack %s", rec.Job, rec.Stack)
+		cmdutil.Announce(ctx, f, &jobs.TextReporter{Log: f.IO.Err}, o.Notify, ev)
+	}
+	return err
 }
 
 func execute(ctx context.Context, f *cmdutil.Factory, o *Options) (jobs.Record, error) {
