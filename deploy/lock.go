@@ -14,13 +14,6 @@ import (
 	"jobrun/jobs"
 )
 
-// ConfigStore is the part of the engine a lock and the deploy records use.
-type ConfigStore interface {
-	ConfigCreate(ctx context.Context, config swarm.ConfigSpec) (swarm.ConfigCreateResponse, error)
-	ConfigList(ctx context.Context, options swarm.ConfigListOptions) ([]swarm.Config, error)
-	ConfigRemove(ctx context.Context, id string) error
-}
-
 // lockHolder is what a lock says of the deploy holding it.
 type lockHolder struct {
 	Version string    `json:"version"`
@@ -32,7 +25,7 @@ type lockHolder struct {
 // Lock is one deploy at a time per stack: a Swarm config whose name is the
 // stack's, which only one create can make.
 type Lock struct {
-	Engine ConfigStore
+	Engine jobs.ConfigAPI
 	Stack  string
 	Now    func() time.Time
 	After  func(time.Duration) <-chan time.Time
@@ -48,7 +41,7 @@ func (l *Lock) Acquire(ctx context.Context, version string, wait time.Duration) 
 	deadline := l.Now().Add(wait)
 	for {
 		resp, err := l.Engine.ConfigCreate(ctx, swarm.ConfigSpec{
-			Annotations: swarm.Annotations{Name: l.name(), Labels: map[string]string{labelKind: kindLock, jobs.LabelStack: l.Stack}},
+			Annotations: swarm.Annotations{Name: l.name(), Labels: map[string]string{jobs.LabelKind: kindLock, jobs.LabelStack: l.Stack}},
 			Data:        data,
 		})
 		if err == nil {
@@ -73,7 +66,7 @@ func (l *Lock) Acquire(ctx context.Context, version string, wait time.Duration) 
 // holder describes the deploy that holds the lock.
 func (l *Lock) holder(ctx context.Context) string {
 	cfgs, err := l.Engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: filters.NewArgs(
-		filters.Arg("label", labelKind+"="+kindLock), filters.Arg("label", jobs.LabelStack+"="+l.Stack))})
+		filters.Arg("label", jobs.LabelKind+"="+kindLock), filters.Arg("label", jobs.LabelStack+"="+l.Stack))})
 	if err != nil || len(cfgs) == 0 {
 		return "its holder is unknown"
 	}
@@ -81,7 +74,7 @@ func (l *Lock) holder(ctx context.Context) string {
 	if json.Unmarshal(cfgs[0].Spec.Data, &h) != nil {
 		return "its holder is unknown"
 	}
-	return fmt.Sprintf("version %s, from %s pid %d, since %s", h.Version, h.Host, h.PID, h.Since.Format(time.RFC3339))
+	return fmt.Sprintf("version %s, from %s pid %d, since %s", h.Version, h.Host, h.PID, jobs.FormatTime(h.Since))
 }
 
 // Release gives the lock up, even after an interrupt.

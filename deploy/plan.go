@@ -23,11 +23,6 @@ const (
 	PostDeploy Phase = "post-deploy" // once the services converged (a smoke test)
 )
 
-// ExtensionKey marks a service of the stack file as a job:
-// `x-jobrun: {phase: pre-deploy}`. docker stack deploy ignores x- fields
-// (Compose file 3.7 and later), so the stack file stays valid for it.
-const ExtensionKey = "x-jobrun"
-
 // Plan is the order of a release.
 type Plan struct {
 	Deps     []string // services the pre-deploy jobs depend on: deployed and converged first
@@ -92,13 +87,13 @@ func NewPlan(cfg *composetypes.Config, pre, post []string) (Plan, error) {
 }
 
 // NoJob says that a stack has no job, and how to mark one.
-const NoJob = "no service of the stack file is a job (mark one with " + ExtensionKey + ": {phase: pre-deploy}, or name it with --job): deploying its services only"
+const NoJob = "no service of the stack file is a job (mark one with " + jobs.ExtensionKey + ": {phase: pre-deploy}, or name it with --job): deploying its services only"
 
 // phasesOf says which services are jobs, and when they run.
 func phasesOf(services []composetypes.ServiceConfig, byName map[string]composetypes.ServiceConfig, pre, post []string) (map[string]Phase, error) {
 	phases := map[string]Phase{}
 	for _, s := range services {
-		ext, ok := s.Extras[ExtensionKey]
+		ext, ok := s.Extras[jobs.ExtensionKey]
 		if !ok {
 			continue
 		}
@@ -108,7 +103,7 @@ func phasesOf(services []composetypes.ServiceConfig, byName map[string]composety
 			phase = Phase(fmt.Sprint(v))
 		}
 		if phase != PreDeploy && phase != PostDeploy {
-			return nil, &jobs.UsageError{Msg: fmt.Sprintf("service %s: %s phase %q is unknown: use pre-deploy or post-deploy", s.Name, ExtensionKey, phase)}
+			return nil, &jobs.UsageError{Msg: fmt.Sprintf("service %s: %s phase %q is unknown: use pre-deploy or post-deploy", s.Name, jobs.ExtensionKey, phase)}
 		}
 		phases[s.Name] = phase
 	}

@@ -17,7 +17,7 @@ func svc(spec string, deps ...string) composetypes.ServiceConfig {
 	name, phase, marked := strings.Cut(spec, ":")
 	s := composetypes.ServiceConfig{Name: name, DependsOn: deps}
 	if marked {
-		s.Extras = map[string]any{ExtensionKey: map[string]any{"phase": phase}}
+		s.Extras = map[string]any{jobs.ExtensionKey: map[string]any{"phase": phase}}
 	}
 	return s
 }
@@ -43,7 +43,7 @@ func TestNewPlan(t *testing.T) {
 			want: Plan{Deps: []string{"cache", "db"}, Pre: []string{"migrate"}, Services: []string{"app"}}},
 		{name: "jobs in dependency order", services: []composetypes.ServiceConfig{svc("a:pre-deploy", "b"), svc("b:pre-deploy")},
 			want: Plan{Pre: []string{"b", "a"}}},
-		{name: "phase defaults to pre-deploy", services: []composetypes.ServiceConfig{{Name: "migrate", Extras: map[string]any{ExtensionKey: map[string]any{}}}},
+		{name: "phase defaults to pre-deploy", services: []composetypes.ServiceConfig{{Name: "migrate", Extras: map[string]any{jobs.ExtensionKey: map[string]any{}}}},
 			want: Plan{Pre: []string{"migrate"}}},
 		{name: "cycle", services: []composetypes.ServiceConfig{svc("a:pre-deploy", "b"), svc("b:pre-deploy", "a")}, wantErr: "depends_on has a cycle: a -> b -> a"},
 		{name: "a job depends on a name the file lacks", services: []composetypes.ServiceConfig{svc("migrate:pre-deploy", "dbb"), svc("db")},

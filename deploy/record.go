@@ -14,7 +14,6 @@ import (
 )
 
 const (
-	labelKind  = "io.jobrun.kind"
 	kindLock   = "deploy-lock"
 	kindDeploy = "deploy"
 )
@@ -52,7 +51,7 @@ type Record struct {
 }
 
 // Records keeps deploy records as labelled Swarm configs, as run records are.
-type Records struct{ Engine ConfigStore }
+type Records struct{ Engine jobs.ConfigAPI }
 
 // Save stores the record.
 func (s Records) Save(ctx context.Context, rec Record) error {
@@ -62,7 +61,7 @@ func (s Records) Save(ctx context.Context, rec Record) error {
 	}
 	_, err = s.Engine.ConfigCreate(ctx, swarm.ConfigSpec{
 		Annotations: swarm.Annotations{Name: "jobrun-deploy-" + rec.ID, Labels: map[string]string{
-			labelKind: kindDeploy, jobs.LabelStack: rec.Stack, jobs.LabelVersion: rec.Version, "io.jobrun.verdict": string(rec.Verdict),
+			jobs.LabelKind: kindDeploy, jobs.LabelStack: rec.Stack, jobs.LabelVersion: rec.Version, "io.jobrun.verdict": string(rec.Verdict),
 		}},
 		Data: data,
 	})
@@ -75,7 +74,7 @@ func (s Records) Save(ctx context.Context, rec Record) error {
 // List returns the stack's deploy records, oldest first.
 func (s Records) List(ctx context.Context, stack string) ([]Record, error) {
 	cfgs, err := s.Engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: filters.NewArgs(
-		filters.Arg("label", labelKind+"="+kindDeploy), filters.Arg("label", jobs.LabelStack+"="+stack))})
+		filters.Arg("label", jobs.LabelKind+"="+kindDeploy), filters.Arg("label", jobs.LabelStack+"="+stack))})
 	if err != nil {
 		return nil, fmt.Errorf("list deploy records: %w", err)
 	}

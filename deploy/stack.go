@@ -15,7 +15,6 @@ import (
 	"github.com/docker/cli/cli/compose/convert"
 	"github.com/docker/cli/cli/compose/loader"
 	composetypes "github.com/docker/cli/cli/compose/types"
-	cliflags "github.com/docker/cli/cli/flags"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
@@ -30,7 +29,10 @@ import (
 // --resolve-image are exactly what `docker stack deploy
 // --with-registry-auth` makes of them.
 type Stack struct {
-	Engine       client.APIClient
+	Engine client.APIClient
+	// CLI is the command's docker CLI, its config and contexts read once;
+	// docker stack deploy's own code runs on it, with Engine as its client.
+	CLI          *command.DockerCli
 	Name         string
 	Config       *composetypes.Config
 	Out          io.Writer // docker stack deploy's own progress lines
@@ -90,14 +92,8 @@ func (s Stack) Deploy(ctx context.Context, names []string, prune bool) error {
 			}
 		}
 	}
-	cli, err := command.NewDockerCli(command.WithAPIClient(s.Engine), command.WithOutputStream(s.Out), command.WithErrorStream(s.Warn))
-	if err != nil {
-		return err
-	}
-	// Initialize sets up what the CLI resolves its endpoint with; the
-	// engine stays jobrun's. Its errors must come here: Client() exits the
-	// process on them.
-	if err := cli.Initialize(cliflags.NewClientOptions()); err != nil {
+	cli := s.CLI
+	if err := cli.Apply(command.WithAPIClient(s.Engine), command.WithOutputStream(s.Out), command.WithErrorStream(s.Warn)); err != nil {
 		return &jobs.EngineError{Msg: "set up docker stack deploy", Err: err}
 	}
 	// Without a changed --detach flag, docker stack deploy prints advice

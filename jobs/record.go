@@ -57,7 +57,9 @@ type AttemptOutput struct {
 }
 
 const (
-	labelKind    = "io.jobrun.kind"
+	// LabelKind says what a jobrun config holds: a run record, its output, a
+	// deploy record or a deploy lock.
+	LabelKind    = "io.jobrun.kind"
 	labelOutcome = "io.jobrun.outcome"
 	kindRecord   = "record"
 	kindOutput   = "output"
@@ -97,7 +99,7 @@ func (s Records) Save(ctx context.Context, rec Record, outputs []AttemptOutput) 
 	}
 	labels := func(kind string) map[string]string {
 		return map[string]string{
-			labelKind: kind, LabelStack: rec.Stack, LabelJob: rec.Job,
+			LabelKind: kind, LabelStack: rec.Stack, LabelJob: rec.Job,
 			LabelVersion: rec.Version, LabelRunID: rec.RunID, labelOutcome: outcome,
 		}
 	}
@@ -141,7 +143,7 @@ const (
 )
 
 func (f RecordFilter) args() filters.Args {
-	args := filters.NewArgs(filters.Arg("label", labelKind+"="+kindRecord))
+	args := filters.NewArgs(filters.Arg("label", LabelKind+"="+kindRecord))
 	if f.Kind == KindExecs {
 		args.Add("label", labelOutcome+"="+outcomeExec)
 	}
@@ -243,7 +245,7 @@ func newRecord(job Job, src logs.Source, place LogPlace, started time.Time) Reco
 
 // Outputs returns the output stored with a run, if any.
 func (s Records) Outputs(ctx context.Context, runID string) ([]AttemptOutput, error) {
-	f := filters.NewArgs(filters.Arg("label", labelKind+"="+kindOutput), filters.Arg("label", LabelRunID+"="+runID))
+	f := filters.NewArgs(filters.Arg("label", LabelKind+"="+kindOutput), filters.Arg("label", LabelRunID+"="+runID))
 	cfgs, err := s.Engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: f})
 	if err != nil {
 		return nil, fmt.Errorf("read output of run %s: %w", runID, err)

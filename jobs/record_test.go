@@ -341,7 +341,7 @@ func TestFind(t *testing.T) {
 	// Someone else's config with jobrun's labels, named to sort newest.
 	_, _ = store.ConfigCreate(context.Background(), swarm.ConfigSpec{
 		Annotations: swarm.Annotations{Name: "jobrun-99999999T000000Z-zzzzzz-record", Labels: map[string]string{
-			labelKind: kindRecord, LabelStack: "todo", LabelJob: "migrate"}},
+			LabelKind: kindRecord, LabelStack: "todo", LabelJob: "migrate"}},
 		Data: []byte("not a record"),
 	})
 	ids := func(from, to int) []string {

@@ -91,12 +91,16 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if len(plan.Jobs()) == 0 {
 		report.Notice("deploy", deploy.NoJob)
 	}
+	cli, err := f.DockerCLI(o.DockerContext)
+	if err != nil {
+		return err
+	}
 	lock := &deploy.Lock{Engine: engine, Stack: o.Stack, Now: f.Now, After: f.After}
 	if err := lock.Acquire(ctx, o.Version, o.WaitLock); err != nil {
 		return err
 	}
 	r := &release{f: f, o: o, engine: engine, stack: stack, spec: spec, report: report, plan: plan,
-		target: deploy.Stack{Engine: engine, Name: o.Stack, Config: stack.Config, Out: prefixed(f, "jobrun: deploy: "), Warn: warn, ResolveImage: o.ResolveImage},
+		target: deploy.Stack{Engine: engine, CLI: cli, Name: o.Stack, Config: stack.Config, Out: prefixed(f, "jobrun: deploy: "), Warn: warn, ResolveImage: o.ResolveImage},
 		rec:    deploy.Record{ID: jobs.NewRunID(f.Now()), Stack: o.Stack, Version: o.Version, Started: f.Now(), Origin: f.Origin()}}
 	err = r.run(ctx)
 	r.rec.Ended = f.Now()

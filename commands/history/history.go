@@ -76,10 +76,10 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		}
 		return nil
 	}
-	fmt.Fprintf(f.IO.Out, "%-24s  %-14s  %-12s  %-11s  %-8s  %-20s  %s\n", "RUN", "JOB", "VERSION", "OUTCOME", "ATTEMPTS", "STARTED", "DURATION")
+	fmt.Fprintf(f.IO.Out, "%-24s  %-14s  %-12s  %-11s  %-8s  %-20s  %-9s  %s\n", "RUN", "JOB", "VERSION", "OUTCOME", "ATTEMPTS", "STARTED", "DURATION", "WHO")
 	for _, r := range recs {
-		fmt.Fprintf(f.IO.Out, "%-24s  %-14s  %-12s  %-11s  %-8s  %-20s  %s\n", r.RunID, r.Job, r.Version, outcome(r),
-			fmt.Sprintf("%d/%d", len(r.Attempts), r.MaxRuns), jobs.FormatTime(r.Started), r.Ended.Sub(r.Started).Round(10*time.Millisecond))
+		fmt.Fprintf(f.IO.Out, "%-24s  %-14s  %-12s  %-11s  %-8s  %-20s  %-9s  %s\n", r.RunID, r.Job, r.Version, outcome(r),
+			fmt.Sprintf("%d/%d", len(r.Attempts), r.MaxRuns), jobs.FormatTime(r.Started), r.Ended.Sub(r.Started).Round(10*time.Millisecond), r.Origin.Who)
 	}
 	return nil
 }
@@ -89,10 +89,10 @@ func printDeploys(f *cmdutil.Factory, deploys []deploy.Record) {
 	if len(deploys) == 0 {
 		return
 	}
-	fmt.Fprintf(f.IO.Out, "\n%-24s  %-12s  %-15s  %-20s  %-9s  %s\n", "DEPLOY", "VERSION", "VERDICT", "STARTED", "DURATION", "REASON")
+	fmt.Fprintf(f.IO.Out, "\n%-24s  %-12s  %-15s  %-20s  %-9s  %-24s  %s\n", "DEPLOY", "VERSION", "VERDICT", "STARTED", "DURATION", "WHO", "REASON")
 	for _, d := range deploys {
-		fmt.Fprintf(f.IO.Out, "%-24s  %-12s  %-15s  %-20s  %-9s  %s\n", d.ID, d.Version, d.Verdict, jobs.FormatTime(d.Started),
-			d.Ended.Sub(d.Started).Round(100*time.Millisecond), d.Reason)
+		fmt.Fprintf(f.IO.Out, "%-24s  %-12s  %-15s  %-20s  %-9s  %-24s  %s\n", d.ID, d.Version, d.Verdict, jobs.FormatTime(d.Started),
+			d.Ended.Sub(d.Started).Round(100*time.Millisecond), d.Origin.Who, d.Reason)
 	}
 }
 

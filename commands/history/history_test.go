@@ -15,21 +15,18 @@ import (
 func TestHistory(t *testing.T) {
 	engine := &cmdtest.Engine{}
 	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	for i, r := range []struct {
-		job, version string
-		outcome      jobs.Outcome
-	}{{"migrate", "v1", jobs.Failed}, {"migrate", "v2", jobs.Succeeded}, {"collectstatic", "v2", jobs.Succeeded}} {
-		rec := jobs.Record{RunID: jobs.NewRunID(t0.Add(time.Duration(i) * time.Minute)), Job: r.job, Stack: "todo", Version: r.version,
-			Outcome: r.outcome, MaxRuns: 7, Started: t0.Add(time.Duration(i) * time.Minute), Ended: t0.Add(time.Duration(i)*time.Minute + 1500*time.Millisecond)}
-		if err := (jobs.Records{Engine: engine}).Save(context.Background(), rec, nil); err != nil {
-			t.Fatal(err)
-		}
+	if err := engine.Save("todo",
+		cmdtest.Run{Job: "migrate", Version: "v1", Outcome: jobs.Failed, At: t0, Who: "ana (GitHub Actions)"},
+		cmdtest.Run{Job: "migrate", Version: "v2", Outcome: jobs.Succeeded, At: t0.Add(time.Minute), Who: "ana@ops1"},
+		cmdtest.Run{Job: "collectstatic", Version: "v2", Outcome: jobs.Succeeded, At: t0.Add(2 * time.Minute), Who: "ana@ops1"},
+	); err != nil {
+		t.Fatal(err)
 	}
 	tests := []struct {
 		name, job, output string
 		want              []string // lines of stdout, in order
 	}{
-		{name: "every job", output: "text", want: []string{"RUN", "migrate         v1            failed       0/7       2026-11-26T12:00:00Z  1.5s", "migrate         v2", "collectstatic   v2"}},
+		{name: "every job", output: "text", want: []string{"RUN", "migrate         v1            failed       0/7       2026-11-26T12:00:00Z  1.5s       ana (GitHub Actions)", "migrate         v2", "collectstatic   v2"}},
 		{name: "one job", job: "migrate", output: "text", want: []string{"RUN", "migrate         v1", "migrate         v2"}},
 	}
 	for _, tt := range tests {

@@ -58,24 +58,26 @@ func FactoryFor(engine client.APIClient, t time.Time) (f *cmdutil.Factory, out, 
 		Connect: func(context.Context, cmdutil.Common) (client.APIClient, cmdutil.EngineInfo, error) {
 			return engine, cmdutil.EngineInfo{Info: system.Info{LoggingDriver: "json-file"}, Context: "default", Host: "unix:///var/run/docker.sock"}, nil
 		},
-		Now:   func() time.Time { return t },
-		After: func(time.Duration) <-chan time.Time { return make(chan time.Time) },
+		Now:       func() time.Time { return t },
+		After:     func(time.Duration) <-chan time.Time { return make(chan time.Time) },
+		DockerCLI: (&cmdutil.DockerCLI{}).Get,
 	}, out, errb
 }
 
 // Run is a recorded run for Save: job, version and outcome, a second long,
 // starting At.
 type Run struct {
-	Job, Version string
-	Outcome      jobs.Outcome
-	At           time.Time
+	Job, Version, Who string
+	Outcome           jobs.Outcome
+	At                time.Time
 }
 
-// Save records runs of stack as jobrun would have, with 7 runs at most.
+// Save records runs of stack as jobrun would have, with 7 runs at most,
+// started by Who.
 func (e *Engine) Save(stack string, runs ...Run) error {
 	for _, r := range runs {
 		rec := jobs.Record{RunID: jobs.NewRunID(r.At), Job: r.Job, Stack: stack, Version: r.Version,
-			Outcome: r.Outcome, MaxRuns: 7, Started: r.At, Ended: r.At.Add(1500 * time.Millisecond)}
+			Outcome: r.Outcome, MaxRuns: 7, Started: r.At, Ended: r.At.Add(1500 * time.Millisecond), Origin: jobs.Origin{Who: r.Who}}
 		if err := (jobs.Records{Engine: e}).Save(context.Background(), rec, nil); err != nil {
 			return err
 		}
