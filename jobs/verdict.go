@@ -247,7 +247,7 @@ func Attempts(tasks []swarm.Task, iteration *uint64) []Attempt {
 			NodeID:  t.NodeID,
 			Slot:    t.Slot,
 			State:   t.Status.State,
-			Err:     t.Status.Err,
+			Err:     oneLineString(t.Status.Err), // an engine error may span lines (Engine 29 overlay errors do)
 			Created: t.CreatedAt,
 			Updated: t.Status.Timestamp,
 		}

@@ -323,6 +323,17 @@ func TestAttemptsRecordsTaskFields(t *testing.T) {
 	}
 }
 
+// TestAttemptsFlattenTheEngineError: Engine 29 rejects a task with an
+// error of two lines; the verdict that quotes it must be one line.
+func TestAttemptsFlattenTheEngineError(t *testing.T) {
+	in := task("t1", swarm.TaskStateRejected, 0, time.Second)
+	in.Status.Err = "network sandbox join failed: overlay: the local data-plane address is not currently known\noverlay: the local data-plane address is not currently known"
+	v := Judge([]swarm.Task{in}, nil, Policy{MaxRuns: 2}, t0.Add(2*time.Second))
+	if v.Outcome != Rejected || strings.Contains(v.Reason, "\n") || strings.Contains(v.Attempts[0].Err, "\n") {
+		t.Errorf("verdict %s %q, attempt error %q: want one line each", v.Outcome, v.Reason, v.Attempts[0].Err)
+	}
+}
+
 func TestAttemptsExitCodeOnlyWhenDone(t *testing.T) {
 	tests := []struct {
 		state    swarm.TaskState
