@@ -38,6 +38,11 @@ type LogSources struct {
 }
 
 func NewLogSources(o LogOptions, engine logs.Source, now func() time.Time, after func(time.Duration) <-chan time.Time) *LogSources {
+	if e, ok := engine.(logs.Engine); ok {
+		// The engine source keeps the run's clock, as CloudWatch does.
+		e.Now, e.After = now, after
+		engine = e
+	}
 	return &LogSources{opts: o, engine: engine, limiter: logs.NewQuotaLimiter(), now: now, after: after}
 }
 
