@@ -100,6 +100,18 @@ func (c *Clock) AdvanceToNext() time.Duration {
 	return d
 }
 
+// AutoAdvance moves the clock on to each wait as soon as one is pending,
+// until ctx ends: for code whose own waits are all that happens (a retry
+// loop), so that its waits pass at once and Asked lists them. Code with
+// other goroutines may see time pass while they work: drive it step by step.
+func (c *Clock) AutoAdvance(ctx context.Context) {
+	go func() {
+		for c.BlockUntil(ctx, 1) == nil {
+			c.AdvanceToNext()
+		}
+	}()
+}
+
 // Pending is how many waits are asked and not fired yet.
 func (c *Clock) Pending() int {
 	c.mu.Lock()

@@ -100,3 +100,14 @@ func TestBlockUntil(t *testing.T) {
 		t.Errorf("BlockUntil with nothing pending and an ended context = %v, want context.Canceled", err)
 	}
 }
+
+func TestAutoAdvance(t *testing.T) {
+	c := New(start)
+	c.AutoAdvance(t.Context())
+	for _, d := range []time.Duration{time.Second, time.Hour, time.Millisecond} {
+		<-c.After(d)
+	}
+	if got, want := c.Now(), start.Add(time.Hour+time.Second+time.Millisecond); !got.Equal(want) {
+		t.Errorf("Now = %s, want %s: the clock moved by each wait", got, want)
+	}
+}
