@@ -138,11 +138,11 @@ func (r *Runner) follow(ctx context.Context, job Job, l lease, rec Record) (Reco
 // and following each attempt's output. Ctrl-C and --timeout end the watch
 // with their own outcome; only a lost engine is an error.
 func (r *Runner) watch(ctx context.Context, job Job, l lease, out *followers) (Verdict, error) {
-	waitCtx, cancel := ctx, context.CancelFunc(func() {})
+	waitCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	if r.Opts.Timeout > 0 {
-		waitCtx, cancel = context.WithTimeout(ctx, r.Opts.Timeout)
+		go r.timeout(waitCtx, cancel)
 	}
-	defer cancel()
 	wake, stopWake := r.containerEvents(waitCtx, l.serviceID, out.containerDied)
 	defer stopWake()
 	w := Waiter{
@@ -170,10 +170,23 @@ func (r *Runner) watch(ctx context.Context, job Job, l lease, out *followers) (V
 	case err == nil:
 	case ctx.Err() != nil:
 		v.Outcome, v.Reason, err = Interrupted, "interrupted", nil
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(context.Cause(waitCtx), errTimedOut):
 		v.Outcome, v.Reason, err = TimedOut, fmt.Sprintf("still running after --timeout %s", r.Opts.Timeout), nil
 	}
 	return v, err
+}
+
+// errTimedOut is why a watch that ran past --timeout was ended.
+var errTimedOut = errors.New("--timeout passed")
+
+// timeout ends the watch (ctx) once --timeout has passed on the run's clock,
+// which tests drive, as every other wait of a run.
+func (r *Runner) timeout(ctx context.Context, cancel context.CancelCauseFunc) {
+	select {
+	case <-r.After(r.Opts.Timeout):
+		cancel(errTimedOut)
+	case <-ctx.Done():
+	}
 }
 
 // update prints each attempt that appeared or changed state since old.

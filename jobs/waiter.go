@@ -78,7 +78,7 @@ func (w Waiter) Watch(ctx context.Context, serviceID string, onChange func(Verdi
 	opts := swarm.TaskListOptions{Filters: serviceFilter(serviceID)}
 	for {
 		var tasks []swarm.Task
-		err := retry.Do(ctx, retry.Policy(100*time.Millisecond, 2*time.Second, w.Reconnect), func() error {
+		err := w.retry(ctx, func() error {
 			var err error
 			start := w.Now()
 			tasks, err = w.Engine.TaskList(ctx, opts)
@@ -164,7 +164,7 @@ func (w Waiter) checkNodes(ctx context.Context, v Verdict, down map[string]DownN
 
 func (w Waiter) inspect(ctx context.Context, id string) (swarm.Service, error) {
 	var svc swarm.Service
-	err := retry.Do(ctx, retry.Policy(100*time.Millisecond, 2*time.Second, w.Reconnect), func() error {
+	err := w.retry(ctx, func() error {
 		var err error
 		start := w.Now()
 		svc, _, err = w.Engine.ServiceInspectWithRaw(ctx, id, swarm.ServiceInspectOptions{})
@@ -175,6 +175,13 @@ func (w Waiter) inspect(ctx context.Context, id string) (swarm.Service, error) {
 		return svc, &EngineError{Msg: fmt.Sprintf("inspect service %s", id), Err: err}
 	}
 	return svc, err
+}
+
+// retry runs an engine call through an outage of up to Reconnect, on the
+// waiter's clock.
+func (w Waiter) retry(ctx context.Context, call func() error) error {
+	clock := retry.Clock{Now: w.Now, After: w.After}
+	return clock.Do(ctx, clock.Policy(100*time.Millisecond, 2*time.Second, w.Reconnect), call)
 }
 
 // changed reports whether any attempt appeared or moved since the last poll.
