@@ -5,13 +5,16 @@
 //
 // A test starts the code under test, waits until it is blocked on the clock
 // (BlockUntil), then moves time (Advance, AdvanceToNext) and checks what
-// happened.
+// happened. Code whose waits are all that happens can have its clock moved
+// on for it (AutoAdvance); code of several goroutines, in a synctest bubble,
+// once they are all blocked (AdvanceWhenIdle).
 package clocktest
 
 import (
 	"context"
 	"slices"
 	"sync"
+	"testing/synctest"
 	"time"
 )
 
@@ -110,6 +113,31 @@ func (c *Clock) AutoAdvance(ctx context.Context) {
 			c.AdvanceToNext()
 		}
 	}()
+}
+
+// AdvanceWhenIdle moves the clock to its soonest pending wait each time
+// every other goroutine of the test's synctest bubble is durably blocked,
+// until ctx ends; call it on a goroutine of the bubble (synctest.Test), and
+// end ctx before the bubble's test returns. For code of several goroutines:
+// a wait fires only once every reaction to the one before has run (a
+// follower seen ending, a cancel made), so the run is the same every time.
+func (c *Clock) AdvanceWhenIdle(ctx context.Context) {
+	for ctx.Err() == nil {
+		synctest.Wait()
+		if c.AdvanceToNext() == 0 {
+			_ = c.BlockUntil(ctx, 1) // nothing to fire: wait for a wait
+		}
+	}
+}
+
+// Next is when the soonest pending wait falls due; false if none pends.
+func (c *Clock) Next() (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.pending) == 0 {
+		return time.Time{}, false
+	}
+	return c.pending[0].at, true
 }
 
 // Pending is how many waits are asked and not fired yet.

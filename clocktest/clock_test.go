@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -60,7 +61,13 @@ func TestAdvanceToNext(t *testing.T) {
 	if d := c.AdvanceToNext(); d != 0 || !c.Now().Equal(start) {
 		t.Errorf("with nothing pending AdvanceToNext moved %s", d)
 	}
+	if _, ok := c.Next(); ok {
+		t.Error("Next with nothing pending says something is")
+	}
 	late, soon, same := c.After(3*time.Second), c.After(time.Second), c.After(time.Second)
+	if next, ok := c.Next(); !ok || !next.Equal(start.Add(time.Second)) {
+		t.Errorf("Next = %s, %t; want 1s after the start", next, ok)
+	}
 	if d := c.AdvanceToNext(); d != time.Second {
 		t.Errorf("AdvanceToNext moved %s, want 1s", d)
 	}
@@ -110,4 +117,34 @@ func TestAutoAdvance(t *testing.T) {
 	if got, want := c.Now(), start.Add(time.Hour+time.Second+time.Millisecond); !got.Equal(want) {
 		t.Errorf("Now = %s, want %s: the clock moved by each wait", got, want)
 	}
+}
+
+// TestAdvanceWhenIdle: a wait fires only once what the one before set off
+// has run, however long that takes on another goroutine.
+func TestAdvanceWhenIdle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := New(start)
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go c.AdvanceWhenIdle(ctx)
+		var seen []time.Duration
+		reacted := make(chan time.Duration)
+		go func() {
+			for d := range reacted {
+				seen = append(seen, d) // a reaction on another goroutine
+			}
+		}()
+		for _, d := range []time.Duration{time.Second, time.Minute} {
+			<-c.After(d)
+			reacted <- d
+		}
+		close(reacted)
+		<-c.After(time.Hour) // fires once the reactions above have run
+		if !slices.Equal(seen, []time.Duration{time.Second, time.Minute}) {
+			t.Errorf("reactions seen %v before the last wait fired", seen)
+		}
+		if got, want := c.Now(), start.Add(time.Hour+time.Minute+time.Second); !got.Equal(want) {
+			t.Errorf("Now = %s, want %s", got, want)
+		}
+	})
 }
