@@ -141,7 +141,7 @@ func (r *Runner) watch(ctx context.Context, job Job, l lease, out *followers) (V
 	waitCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	if r.Opts.Timeout > 0 {
-		go r.timeout(waitCtx, cancel)
+		go r.timeout(waitCtx, r.After(r.Opts.Timeout), cancel)
 	}
 	wake, stopWake := r.containerEvents(waitCtx, l.serviceID, out.containerDied)
 	defer stopWake()
@@ -179,11 +179,11 @@ func (r *Runner) watch(ctx context.Context, job Job, l lease, out *followers) (V
 // errTimedOut is why a watch that ran past --timeout was ended.
 var errTimedOut = errors.New("--timeout passed")
 
-// timeout ends the watch (ctx) once --timeout has passed on the run's clock,
-// which tests drive, as every other wait of a run.
-func (r *Runner) timeout(ctx context.Context, cancel context.CancelCauseFunc) {
+// timeout ends the watch (ctx) once --timeout has passed (expired) on the
+// run's clock, which tests drive, as every other wait of a run.
+func (r *Runner) timeout(ctx context.Context, expired <-chan time.Time, cancel context.CancelCauseFunc) {
 	select {
-	case <-r.After(r.Opts.Timeout):
+	case <-expired:
 		cancel(errTimedOut)
 	case <-ctx.Done():
 	}
