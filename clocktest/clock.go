@@ -1,6 +1,6 @@
 // Package clocktest is a fake clock for tests of code that takes its clock
 // as Now and After (jobs.Runner, jobs.Waiter, logs.Engine, logs.CloudWatch,
-// retry.DoWith). Time moves only when the test says so, so a test needs no
+// retry.Clock). Time moves only when the test says so, so a test needs no
 // sleep and asserts what the code asked to wait, not how long it took.
 //
 // A test starts the code under test, waits until it is blocked on the clock
