@@ -40,6 +40,11 @@ type LogSources struct {
 // NewLogSources picks among the engine and CloudWatch; report hears when a
 // CloudWatch read stalls.
 func NewLogSources(o LogOptions, engine logs.Source, report Reporter, now func() time.Time, after func(time.Duration) <-chan time.Time) *LogSources {
+	if e, ok := engine.(logs.Engine); ok {
+		// The engine source keeps the run's clock, as CloudWatch does.
+		e.Now, e.After = now, after
+		engine = e
+	}
 	return &LogSources{opts: o, engine: engine, report: report, limiter: logs.NewQuotaLimiter(), now: now, after: after}
 }
 

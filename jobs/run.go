@@ -150,12 +150,12 @@ func (r *Runner) follow(ctx context.Context, job Job, l lease, rec Record) (Reco
 // and following each attempt's output. Ctrl-C and --timeout end the watch
 // with their own outcome; only a lost engine is an error.
 func (r *Runner) watch(ctx context.Context, job Job, l lease, out *followers) (Verdict, error) {
-	waitCtx, cancel := ctx, context.CancelFunc(func() {})
+	waitCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	timeout, from := r.timeout(job)
 	if timeout > 0 {
-		waitCtx, cancel = context.WithTimeout(ctx, timeout)
+		go r.expire(waitCtx, r.After(timeout), cancel)
 	}
-	defer cancel()
 	wake, stopWake := r.containerEvents(waitCtx, l.serviceID, out.containerDied)
 	defer stopWake()
 	w := Waiter{
@@ -183,7 +183,7 @@ func (r *Runner) watch(ctx context.Context, job Job, l lease, out *followers) (V
 	case err == nil:
 	case ctx.Err() != nil:
 		v.Outcome, v.Reason, err = Interrupted, "interrupted", nil
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(context.Cause(waitCtx), errTimedOut):
 		v.Outcome, v.Reason, err = TimedOut, fmt.Sprintf("still running after %s %s", from, timeout), nil
 	}
 	return v, err
@@ -199,6 +199,19 @@ func (r *Runner) timeout(job Job) (time.Duration, string) {
 		return job.Timeout, ExtensionKey + " timeout"
 	}
 	return r.Opts.DefaultTimeout, "--timeout"
+}
+
+// errTimedOut is why a watch that ran past its timeout was ended.
+var errTimedOut = errors.New("the run's timeout passed")
+
+// expire ends the watch (ctx) once its timeout has passed (expired) on the
+// run's clock, which tests drive, as every other wait of a run.
+func (r *Runner) expire(ctx context.Context, expired <-chan time.Time, cancel context.CancelCauseFunc) {
+	select {
+	case <-expired:
+		cancel(errTimedOut)
+	case <-ctx.Done():
+	}
 }
 
 // update prints each attempt that appeared or changed state since old.

@@ -9,12 +9,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/errdefs"
 
+	"jobrun/clocktest"
 	"jobrun/jobs/jobstest"
 	"jobrun/logs"
 )
@@ -29,6 +31,8 @@ type fakeEngine struct {
 	calls     []string
 	svc       *swarm.Service
 	createErr error
+	onCreate  func() // runs as the service is created (another jobrun acting meanwhile)
+	listErr   error  // every TaskList of the service fails with it
 	listCalls int
 	stopped   bool
 	tasks     func(call int, stopped bool) []swarm.Task
@@ -61,6 +65,9 @@ func (f *fakeEngine) ServiceCreate(_ context.Context, spec swarm.ServiceSpec, o 
 		return swarm.ServiceCreateResponse{}, f.createErr
 	}
 	f.svc = &swarm.Service{ID: "svc1", Spec: spec}
+	if f.onCreate != nil {
+		f.onCreate()
+	}
 	return swarm.ServiceCreateResponse{ID: "svc1"}, nil
 }
 
@@ -105,6 +112,9 @@ func (f *fakeEngine) TaskList(_ context.Context, o swarm.TaskListOptions) ([]swa
 	if f.svc == nil {
 		return nil, errdefs.NotFound(errors.New("service not found"))
 	}
+	if f.listErr != nil {
+		return nil, f.listErr
+	}
 	f.listCalls++
 	return f.tasks(f.listCalls, f.stopped), nil
 }
@@ -127,14 +137,24 @@ func (f *fakeEngine) ConfigCreate(ctx context.Context, c swarm.ConfigSpec) (swar
 	return f.Configs.ConfigCreate(ctx, c)
 }
 
-// echoSource prints one line per attempt, then waits for the attempt's end;
-// with hang it never finishes on its own (a drain that times out).
-type echoSource struct{ hang bool }
+// echoSource prints one line per attempt, tells started (if set) the
+// attempt's task, then waits for the attempt's end; with hang it never
+// finishes on its own (a drain that times out).
+type echoSource struct {
+	hang    bool
+	started chan<- string
+}
 
 func (s echoSource) Name() string              { return "engine" }
 func (s echoSource) Location(logs.Task) string { return "" }
 func (s echoSource) Follow(ctx context.Context, t logs.Task, ended <-chan struct{}, stdout, _ io.Writer) error {
 	fmt.Fprintf(stdout, "output of %s\n", t.ID)
+	if s.started != nil {
+		select {
+		case s.started <- t.ID:
+		default: // nobody waits for this one
+		}
+	}
 	if !s.hang {
 		select {
 		case <-ended:
@@ -145,15 +165,6 @@ func (s echoSource) Follow(ctx context.Context, t logs.Task, ended <-chan struct
 	}
 	<-ctx.Done()
 	return nil
-}
-
-// fastClock runs a thousand times faster than the wall clock, from t0:
-// waits of seconds take milliseconds, and it is safe for goroutines.
-type fastClock struct{ start time.Time }
-
-func (c fastClock) Now() time.Time { return t0.Add(time.Since(c.start) * 1000) }
-func (c fastClock) After(d time.Duration) <-chan time.Time {
-	return time.After(d / 1000)
 }
 
 func testJob() Job {
@@ -174,8 +185,10 @@ func testJob() Job {
 type runnerTest struct {
 	engine *fakeEngine
 	runner *Runner
+	clock  *clocktest.Clock
 	out    *lockedBuffer
 	errb   *lockedBuffer
+	stop   context.CancelFunc // stops the clock's driver: defer it
 }
 
 // lockedBuffer is a buffer the test reads while the run writes it.
@@ -196,27 +209,31 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-// waitUntil polls cond in the background and calls then once it holds.
-func waitUntil(cond func() bool, then func()) {
-	go func() {
-		for !cond() {
-			time.Sleep(time.Millisecond)
-		}
-		then()
-	}()
-}
-
-func newRunnerTest(engine *fakeEngine, src logs.Source, opts RunOptions) *runnerTest {
-	clock := fastClock{start: time.Now()}
+// newRunnerTest is a runner on a fake clock from t0, moved on to each wait
+// the run asks once all its goroutines are blocked, until stop. It must be
+// made inside a synctest bubble (runIn).
+func newRunnerTest(t *testing.T, engine *fakeEngine, src logs.Source, opts RunOptions) *runnerTest {
+	clock := clocktest.New(t0)
+	ctx, stop := context.WithCancel(t.Context())
+	go clock.AdvanceWhenIdle(ctx)
 	var out, errb lockedBuffer
 	opts.Fast, opts.Slow, opts.Reconnect = 100*time.Millisecond, time.Second, 10*time.Second
 	if opts.DrainTimeout == 0 {
-		opts.DrainTimeout = 30 * time.Second
+		opts.DrainTimeout = time.Hour
 	}
-	return &runnerTest{engine: engine, out: &out, errb: &errb, runner: &Runner{
+	return &runnerTest{engine: engine, clock: clock, out: &out, errb: &errb, stop: stop, runner: &Runner{
 		Engine: engine, Logs: src, Report: NewTextReporter(&out, &errb, false, false),
 		Records: Records{Engine: engine}, Now: clock.Now, After: clock.After, Opts: opts,
 	}}
+}
+
+// succeededBefore is the record of run0, which ran version v1 to success.
+func succeededBefore(engine *fakeEngine) func() {
+	return func() {
+		rec := Record{RunID: "run0", Job: "migrate", Stack: "todo", Version: "v1", Outcome: Succeeded, Ended: t0}
+		// Straight to the store: the fake records only this run's calls.
+		_ = Records{Engine: &engine.Configs}.Save(context.Background(), rec, nil)
+	}
 }
 
 // live is a task of the job running on node n1 since t0.
@@ -242,26 +259,32 @@ func runningUntilStopped(_ int, stopped bool) []swarm.Task {
 	return []swarm.Task{live("t1")}
 }
 
-func TestRunnerLifecycle(t *testing.T) {
+// lifecycleCase is one run of TestRunnerLifecycle.
+type lifecycleCase struct {
+	name          string
+	engine        *fakeEngine
+	src           echoSource
+	opts          RunOptions
+	before        func(*fakeEngine) func() // what happened before the run, if anything
+	interrupt     bool                     // cancel the run once the attempt runs
+	removeOutside bool                     // remove the service once the attempt runs
+	wantOut       Outcome
+	wantErr       string   // an *EngineError saying this, instead of the verdict's error
+	wantCalls     []string // calls made, in order, by their prefix
+	wantNo        []string // call prefixes never made
+	wantStderr    []string
+	wantRecord    func(Record) string // what is wrong with the saved record, "" if nothing
+	skipped       bool                // the run was skipped: an earlier one had succeeded
+}
+
+func lifecycleCases() []lifecycleCase {
 	completeOnThirdPoll := func(call int, _ bool) []swarm.Task {
 		if call < 3 {
 			return []swarm.Task{live("t1")}
 		}
 		return []swarm.Task{ended("t1", swarm.TaskStateComplete, 0)}
 	}
-	tests := []struct {
-		name          string
-		engine        *fakeEngine
-		src           echoSource
-		opts          RunOptions
-		interrupt     bool // cancel the run once the attempt runs
-		removeOutside bool // remove the service once the attempt runs
-		wantOut       Outcome
-		wantCalls     []string // calls made, in order, by their prefix
-		wantNo        []string // call prefixes never made
-		wantStderr    []string
-		wantRecord    func(Record) string // what is wrong with the saved record, "" if nothing
-	}{
+	return []lifecycleCase{
 		{
 			name:       "succeeds: stopped as a guard, recorded, then removed",
 			engine:     &fakeEngine{tasks: completeOnThirdPoll},
@@ -325,8 +348,8 @@ func TestRunnerLifecycle(t *testing.T) {
 				tasks: func(int, bool) []swarm.Task { return []swarm.Task{live("t1")} },
 				nodes: map[string]swarm.Node{"n1": {Description: swarm.NodeDescription{Hostname: "worker2"}, Status: swarm.NodeStatus{State: swarm.NodeStateDown}}},
 			},
-			// 20 s on the fast clock: before the down node fails the run.
-			opts:       RunOptions{Timeout: 20 * time.Millisecond},
+			// Before the down node fails the run, 60 s after it is seen down.
+			opts:       RunOptions{Timeout: 20 * time.Second},
 			wantOut:    TimedOut,
 			wantCalls:  []string{"create", "update svc1 completions=0", "config-create"},
 			wantNo:     []string{"remove"},
@@ -372,52 +395,155 @@ func TestRunnerLifecycle(t *testing.T) {
 				return ""
 			},
 		},
+		{
+			name:       "a version that already succeeded is not run again",
+			engine:     &fakeEngine{tasks: completeOnThirdPoll},
+			before:     succeededBefore,
+			wantOut:    Succeeded,
+			wantNo:     []string{"create", "update", "remove", "config-create"},
+			wantStderr: []string{"version v1 already succeeded (run run0, ", "not running it again"},
+			skipped:    true,
+		},
+		{
+			name: "another jobrun recorded a success between the check and the create: stopped, removed, skipped",
+			engine: func() *fakeEngine {
+				f := &fakeEngine{tasks: runningUntilStopped}
+				f.onCreate = succeededBefore(f)
+				return f
+			}(),
+			wantOut:    Succeeded,
+			wantCalls:  []string{"create", "update svc1 completions=0 stopped-label=true", "remove svc1"},
+			wantNo:     []string{"config-create"},
+			wantStderr: []string{"version v1 already succeeded (run run0, ", "not running it again"},
+			skipped:    true,
+		},
+		{
+			name: "the engine lost while waiting: says the job may still be running, stops and records nothing",
+			engine: &fakeEngine{tasks: runningUntilStopped,
+				listErr: errdefs.Unavailable(errors.New("Cannot connect to the Docker daemon at unix:///var/run/docker.sock"))},
+			wantErr:    "lost the engine while waiting for migrate; the job may still be running: check with docker service ps jobrun_todo_migrate",
+			wantCalls:  []string{"create"},
+			wantNo:     []string{"update", "remove", "config-create"},
+			wantStderr: []string{"the engine is not answering (Cannot connect to the Docker daemon"},
+		},
 	}
-	for _, tt := range tests {
+}
+
+func TestRunnerLifecycle(t *testing.T) {
+	for _, tt := range lifecycleCases() {
 		t.Run(tt.name, func(t *testing.T) {
-			rt := newRunnerTest(tt.engine, tt.src, tt.opts)
-			rt.runner.Opts.QueryRegistry = true
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			attemptRuns := func() bool { return strings.Contains(rt.out.String(), "output of t1") }
-			if tt.interrupt {
-				waitUntil(attemptRuns, cancel)
-			}
-			if tt.removeOutside {
-				waitUntil(attemptRuns, func() { _ = rt.engine.ServiceRemove(ctx, "svc1") })
-			}
-			rec, err := rt.runner.Run(ctx, testJob())
-			t.Logf("stderr:\n%s", rt.errb.String())
-			if rec.Outcome != tt.wantOut {
-				t.Errorf("outcome %s, want %s", rec.Outcome, tt.wantOut)
-			}
-			var verdict *VerdictError
-			if tt.wantOut != Succeeded && (!errors.As(err, &verdict) || verdict.Outcome != tt.wantOut) {
-				t.Errorf("err %v, want the verdict %s", err, tt.wantOut)
-			}
-			if err := inOrder(rt.engine.called(""), tt.wantCalls); err != nil {
-				t.Error(err)
-			}
-			for _, no := range tt.wantNo {
-				if got := rt.engine.called(no); len(got) > 0 {
-					t.Errorf("made calls %q, want none", got)
+			synctest.Test(t, func(t *testing.T) {
+				started := make(chan string, 8)
+				tt.src.started = started
+				rt := newRunnerTest(t, tt.engine, tt.src, tt.opts)
+				defer rt.stop()
+				rt.runner.Opts.QueryRegistry = true
+				if tt.before != nil {
+					tt.before(tt.engine)()
 				}
-			}
-			for _, want := range tt.wantStderr {
-				if !strings.Contains(rt.errb.String(), want) {
-					t.Errorf("stderr lacks %q", want)
+				ctx, cancel := context.WithCancel(t.Context())
+				defer cancel()
+				if tt.interrupt || tt.removeOutside {
+					go actOnStart(ctx, started, func() {
+						if tt.interrupt {
+							cancel()
+							return
+						}
+						_ = rt.engine.ServiceRemove(ctx, "svc1")
+					})
 				}
-			}
-			if tt.wantRecord != nil {
-				saved, err := rt.runner.Records.Find(ctx, RecordFilter{Stack: "todo", Job: "migrate"}, 1)
-				if err != nil || len(saved) != 1 {
-					t.Fatalf("no record saved: %v", err)
-				}
-				if problem := tt.wantRecord(saved[0]); problem != "" {
-					t.Errorf("saved record: %s", problem)
-				}
-			}
+				rec, err := rt.runner.Run(ctx, testJob())
+				t.Logf("stderr:\n%s", rt.errb.String())
+				checkRun(t, rt, tt, rec, err)
+			})
 		})
+	}
+}
+
+// actOnStart calls act once the first attempt's output is followed.
+func actOnStart(ctx context.Context, started <-chan string, act func()) {
+	select {
+	case <-started:
+		act()
+	case <-ctx.Done():
+	}
+}
+
+// checkRun checks a lifecycle run: its outcome and error, the calls it made,
+// what it said and what it recorded.
+func checkRun(t *testing.T, rt *runnerTest, tt lifecycleCase, rec Record, err error) {
+	t.Helper()
+	if rec.Outcome != tt.wantOut || rec.Skipped != tt.skipped {
+		t.Errorf("outcome %q skipped %t, want %q skipped %t", rec.Outcome, rec.Skipped, tt.wantOut, tt.skipped)
+	}
+	var verdict *VerdictError
+	var engineErr *EngineError
+	switch {
+	case tt.wantErr != "":
+		if !errors.As(err, &engineErr) || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("err %v, want an engine error saying %q", err, tt.wantErr)
+		}
+	case tt.wantOut == Succeeded:
+		if err != nil {
+			t.Errorf("err %v, want none", err)
+		}
+	case !errors.As(err, &verdict) || verdict.Outcome != tt.wantOut:
+		t.Errorf("err %v, want the verdict %s", err, tt.wantOut)
+	}
+	if err := inOrder(rt.engine.called(""), tt.wantCalls); err != nil {
+		t.Error(err)
+	}
+	for _, no := range tt.wantNo {
+		if got := rt.engine.called(no); len(got) > 0 {
+			t.Errorf("made calls %q, want none", got)
+		}
+	}
+	for _, want := range tt.wantStderr {
+		if !strings.Contains(rt.errb.String(), want) {
+			t.Errorf("stderr lacks %q", want)
+		}
+	}
+	if tt.wantRecord != nil {
+		saved, err := rt.runner.Records.Find(context.Background(), RecordFilter{Stack: "todo", Job: "migrate", RunID: "run1"}, 1)
+		if err != nil || len(saved) != 1 {
+			t.Fatalf("no record saved: %v", err)
+		}
+		if problem := tt.wantRecord(saved[0]); problem != "" {
+			t.Errorf("saved record: %s", problem)
+		}
+	}
+}
+
+// TestRunnerAttach: jobrun logs --follow watches another jobrun's run to its
+// verdict and prints its output; it stops, records and removes nothing.
+func TestRunnerAttach(t *testing.T) {
+	engine := &fakeEngine{svc: &swarm.Service{ID: "svc1", Spec: testJob().Spec}, tasks: func(call int, _ bool) []swarm.Task {
+		if call < 3 {
+			return []swarm.Task{live("t1")}
+		}
+		return []swarm.Task{ended("t1", swarm.TaskStateComplete, 0)}
+	}}
+	var rec Record
+	var err error
+	var rt *runnerTest
+	svc := *engine.svc
+	svc.CreatedAt = t0.Add(-time.Minute)
+	synctest.Test(t, func(t *testing.T) {
+		rt = newRunnerTest(t, engine, echoSource{}, RunOptions{})
+		defer rt.stop()
+		rec, err = rt.runner.Attach(t.Context(), testJob(), svc)
+	})
+	if err != nil || rec.Outcome != Succeeded || !rec.Attached || !rec.Started.Equal(svc.CreatedAt) {
+		t.Errorf("Attach = %s attached %t started %s, %v; want succeeded, attached, started when the service was created", rec.Outcome, rec.Attached, rec.Started, err)
+	}
+	if got := rt.out.String(); got != "output of t1\n" {
+		t.Errorf("stdout %q, want the attempt's output", got)
+	}
+	if calls := engine.called(""); len(calls) > 0 {
+		t.Errorf("made calls %q, want none: the owner stops, records and removes", calls)
+	}
+	if !strings.Contains(rt.errb.String(), "succeeded") {
+		t.Errorf("stderr %q does not give the verdict", rt.errb.String())
 	}
 }
 
@@ -443,8 +569,12 @@ func TestAcquireRefusesAStoppedRunStillReported(t *testing.T) {
 		svc:       &swarm.Service{ID: "svc1", Spec: spec},
 		tasks:     func(int, bool) []swarm.Task { return []swarm.Task{live("t1")} },
 	}
-	rt := newRunnerTest(engine, echoSource{}, RunOptions{})
-	_, err := rt.runner.Run(context.Background(), testJob())
+	var err error
+	synctest.Test(t, func(t *testing.T) {
+		rt := newRunnerTest(t, engine, echoSource{}, RunOptions{})
+		defer rt.stop()
+		_, err = rt.runner.Run(t.Context(), testJob())
+	})
 	var conflict *ConflictError
 	if !errors.As(err, &conflict) {
 		t.Fatalf("err %v, want a conflict", err)
@@ -467,8 +597,12 @@ func TestAcquireClearsAStoppedRunThatEnded(t *testing.T) {
 		svc:       &swarm.Service{ID: "svc1", Spec: spec},
 		tasks:     func(int, bool) []swarm.Task { return []swarm.Task{ended("t1", swarm.TaskStateShutdown, 137)} },
 	}
-	rt := newRunnerTest(engine, echoSource{}, RunOptions{})
-	_, err := rt.runner.acquire(context.Background(), &Job{Name: "migrate", Version: "v1", Spec: testJob().Spec})
+	var err error
+	synctest.Test(t, func(t *testing.T) {
+		rt := newRunnerTest(t, engine, echoSource{}, RunOptions{})
+		defer rt.stop()
+		_, err = rt.runner.acquire(t.Context(), &Job{Name: "migrate", Version: "v1", Spec: testJob().Spec})
+	})
 	if err == nil || !strings.Contains(err.Error(), "keeps reappearing") {
 		// The fake refuses every create: after clearing the leftover, the
 		// create is tried again, and again refused.

@@ -122,7 +122,7 @@ func (w Waiter) Watch(ctx context.Context, serviceID string, onChange func(Verdi
 // (up to Reconnect) and telling the outage what it saw.
 func (w Waiter) listTasks(ctx context.Context, serviceID string) ([]swarm.Task, error) {
 	var tasks []swarm.Task
-	err := retry.Do(ctx, retry.Policy(100*time.Millisecond, 2*time.Second, w.Reconnect), func() error {
+	err := w.retry(ctx, func() error {
 		var err error
 		start := w.Now()
 		tasks, err = w.Engine.TaskList(ctx, swarm.TaskListOptions{Filters: serviceFilter(serviceID)})
@@ -192,7 +192,7 @@ func (w Waiter) checkNodes(ctx context.Context, v Verdict, down map[string]DownN
 
 func (w Waiter) inspect(ctx context.Context, id string) (swarm.Service, error) {
 	var svc swarm.Service
-	err := retry.Do(ctx, retry.Policy(100*time.Millisecond, 2*time.Second, w.Reconnect), func() error {
+	err := w.retry(ctx, func() error {
 		var err error
 		start := w.Now()
 		svc, _, err = w.Engine.ServiceInspectWithRaw(ctx, id, swarm.ServiceInspectOptions{})
@@ -203,6 +203,13 @@ func (w Waiter) inspect(ctx context.Context, id string) (swarm.Service, error) {
 		return svc, &EngineError{Msg: fmt.Sprintf("inspect service %s", id), Err: err}
 	}
 	return svc, err
+}
+
+// retry runs an engine call through an outage of up to Reconnect, on the
+// waiter's clock.
+func (w Waiter) retry(ctx context.Context, call func() error) error {
+	clock := retry.Clock{Now: w.Now, After: w.After}
+	return clock.Do(ctx, clock.Policy(100*time.Millisecond, 2*time.Second, w.Reconnect), call)
 }
 
 // changed reports whether any attempt appeared or moved since the last poll.

@@ -13,6 +13,8 @@ import (
 
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/errdefs"
+
+	"jobrun/clocktest"
 )
 
 // fakeTasks is a TaskSource whose calls are func fields.
@@ -62,28 +64,20 @@ func (s *script) next(context.Context, swarm.TaskListOptions) ([]swarm.Task, err
 
 func tasksOf(ts ...swarm.Task) step { return step{tasks: ts} }
 
-// fakeClock is the waiter's clock: After moves it forward at once and
-// returns a channel that has already fired.
-type fakeClock struct {
-	now    time.Time
-	afters []time.Duration
-}
-
-func (c *fakeClock) Now() time.Time { return c.now }
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.afters = append(c.afters, d)
-	c.now = c.now.Add(d)
-	ch := make(chan time.Time, 1)
-	ch <- c.now
-	return ch
+// autoClock is a fake clock from t0 that moves on to each wait as soon as
+// the waiter asks it: a watch of minutes takes no time, and Asked lists the
+// waits.
+func autoClock(t *testing.T) *clocktest.Clock {
+	c := clocktest.New(t0)
+	c.AutoAdvance(t.Context())
+	return c
 }
 
 func foundService(context.Context, string) (swarm.Service, error) {
 	return swarm.Service{ID: "svc1"}, nil
 }
 
-func newWaiter(engine TaskSource, clock *fakeClock, p Policy) Waiter {
+func newWaiter(engine TaskSource, clock *clocktest.Clock, p Policy) Waiter {
 	return Waiter{
 		Engine:         engine,
 		Policy:         p,
@@ -214,7 +208,7 @@ func TestWaiterWatch(t *testing.T) {
 				}
 				return svc, nil
 			}}
-			clock := &fakeClock{now: t0}
+			clock := autoClock(t)
 			p := tt.policy
 			if p == (Policy{}) {
 				p = Policy{MaxRuns: 7, Delay: 30 * time.Second, PendingTimeout: 2 * time.Minute}
@@ -232,8 +226,8 @@ func TestWaiterWatch(t *testing.T) {
 			if fmt.Sprint(changes) != fmt.Sprint(tt.changes) {
 				t.Errorf("onChange got %q\nwant           %q", changes, tt.changes)
 			}
-			if fmt.Sprint(clock.afters) != fmt.Sprint(tt.afters) {
-				t.Errorf("waits = %v, want %v", clock.afters, tt.afters)
+			if fmt.Sprint(clock.Asked()) != fmt.Sprint(tt.afters) {
+				t.Errorf("waits = %v, want %v", clock.Asked(), tt.afters)
 			}
 			if s.calls != tt.polls {
 				t.Errorf("polled %d times, want %d", s.calls, tt.polls)
@@ -273,7 +267,7 @@ func TestWaiterServiceRemoved(t *testing.T) {
 				}
 				return swarm.Service{ID: "svc1"}, nil
 			}}
-			clock := &fakeClock{now: t0}
+			clock := autoClock(t)
 			w := newWaiter(engine, clock, Policy{MaxRuns: 7, Delay: 30 * time.Second})
 			v, err := w.Watch(context.Background(), "svc1", func(Verdict) {})
 			if err != nil {
@@ -340,7 +334,7 @@ func TestWaiterEngineErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := &script{steps: tt.steps}
-			clock := &fakeClock{now: t0}
+			clock := autoClock(t)
 			w := newWaiter(&fakeTasks{taskList: s.next, inspect: foundService}, clock, Policy{MaxRuns: 7, Delay: 30 * time.Second})
 			w.Reconnect = tt.reconnect
 			v, err := w.Watch(context.Background(), "svc1", func(Verdict) {})
@@ -378,7 +372,7 @@ func TestWaiterSaysWhenTheEngineIsAway(t *testing.T) {
 		{err: leaderless},
 		tasksOf(withExit(at("a", swarm.TaskStateComplete, 0), "c-a", 0, "")),
 	}}
-	clock := &fakeClock{now: t0}
+	clock := autoClock(t)
 	w := newWaiter(&fakeTasks{taskList: s.next, inspect: foundService}, clock, Policy{MaxRuns: 7, Delay: 30 * time.Second})
 	w.Reconnect = time.Hour
 	var said []string
@@ -404,7 +398,7 @@ func TestWaiterInspectFailsAtStart(t *testing.T) {
 			return swarm.Service{}, errdefs.Forbidden(errors.New("not a swarm manager"))
 		},
 	}
-	_, err := newWaiter(engine, &fakeClock{now: t0}, Policy{MaxRuns: 1}).Watch(context.Background(), "svc1", func(Verdict) {})
+	_, err := newWaiter(engine, autoClock(t), Policy{MaxRuns: 1}).Watch(context.Background(), "svc1", func(Verdict) {})
 	var ee *EngineError
 	if !errors.As(err, &ee) || !strings.Contains(err.Error(), "not a swarm manager") {
 		t.Errorf("err = %v (%T), want *EngineError with the engine's message", err, err)
@@ -425,7 +419,7 @@ func TestWaiterCancelled(t *testing.T) {
 		},
 		inspect: foundService,
 	}
-	v, err := newWaiter(engine, &fakeClock{now: t0}, Policy{MaxRuns: 7}).Watch(ctx, "svc1", func(Verdict) {})
+	v, err := newWaiter(engine, autoClock(t), Policy{MaxRuns: 7}).Watch(ctx, "svc1", func(Verdict) {})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}

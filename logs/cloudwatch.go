@@ -168,12 +168,12 @@ func (c *CloudWatch) Read(ctx context.Context, stream string, w io.Writer) (int,
 // page asks for the next page, waiting for the shared limiter and retrying
 // throttling and outages until ctx ends: a log-reading fault never ends a run.
 func (c *CloudWatch) page(ctx context.Context, in *cloudwatchlogs.GetLogEventsInput) (*cloudwatchlogs.GetLogEventsOutput, error) {
+	var after func(time.Duration) <-chan time.Time // nil: nobody to tell, no timer
+	if c.Stalled != nil {
+		after = c.After
+	}
 	stream := aws.ToString(in.LogStreamName)
-	watch := WatchStall(c.After, func(err error) {
-		if c.Stalled != nil {
-			c.Stalled(stream, err)
-		}
-	})
+	watch := WatchStall(after, func(err error) { c.Stalled(stream, err) })
 	defer watch.Stop()
 	var out *cloudwatchlogs.GetLogEventsOutput
 	err := retry.DoNotify(ctx, retry.Policy(200*time.Millisecond, 5*time.Second, 0), func() error {

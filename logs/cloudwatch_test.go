@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"jobrun/clocktest"
 	"jobrun/logs/cwlogstest"
 )
 
@@ -41,8 +42,8 @@ func isolateAWSEnv(t *testing.T) {
 }
 
 // newTestCloudWatch is a CloudWatch reading testStream of testGroup from srv
-// through the real SDK client, built the way jobrun builds it.
-func newTestCloudWatch(t *testing.T, srv *cwlogstest.Server) *CloudWatch {
+// through the real SDK client, built the way jobrun builds it, on clock.
+func newTestCloudWatch(t *testing.T, srv *cwlogstest.Server, clock *clocktest.Clock) *CloudWatch {
 	t.Helper()
 	isolateAWSEnv(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
@@ -59,16 +60,18 @@ func newTestCloudWatch(t *testing.T, srv *cwlogstest.Server) *CloudWatch {
 		Poll:         10 * time.Millisecond,
 		FlushWait:    50 * time.Millisecond,
 		DrainTimeout: 2 * time.Second,
-		Now:          time.Now,
-		After:        time.After,
+		Now:          clock.Now,
+		After:        clock.After,
 	}
 }
 
-func startCW(t *testing.T) (*cwlogstest.Server, *CloudWatch) {
+// startCW serves a CloudWatch on a fake clock, which the test moves.
+func startCW(t *testing.T) (*cwlogstest.Server, *CloudWatch, *clocktest.Clock) {
 	t.Helper()
 	srv := cwlogstest.NewServer()
 	t.Cleanup(srv.Close)
-	return srv, newTestCloudWatch(t, srv)
+	clock := clocktest.New(time.Now())
+	return srv, newTestCloudWatch(t, srv, clock), clock
 }
 
 // feed puts numbered lines into testStream, three to a millisecond so that
@@ -79,13 +82,30 @@ type feed struct {
 	ts0  int64
 	next int
 	want strings.Builder
+	// polled lets the follower, waiting for its next poll, make it and
+	// catch up: a batch put then lands while it follows, and the calls
+	// come in the same order every time (the server's faults follow it).
+	polled func()
+	// poll lets the follower, waiting, make its next poll.
+	poll func()
 }
 
-func newFeed(srv *cwlogstest.Server) *feed {
-	return &feed{srv: srv, ts0: time.Now().UnixMilli()}
+func newFeed(t *testing.T, srv *cwlogstest.Server, clock *clocktest.Clock) *feed {
+	f := &feed{srv: srv, ts0: clock.Now().UnixMilli()}
+	f.poll = func() {
+		if clock.BlockUntil(t.Context(), 1) == nil {
+			clock.AdvanceToNext()
+		}
+	}
+	f.polled = func() {
+		f.poll()
+		_ = clock.BlockUntil(t.Context(), 1)
+	}
+	return f
 }
 
-func (f *feed) put(n, batch int, pause time.Duration) {
+// put puts n lines in batches, calling between (if set) between them.
+func (f *feed) put(n, batch int, between func()) {
 	for n > 0 {
 		k := min(n, batch)
 		events := make([]cwlogstest.Event, k)
@@ -97,8 +117,8 @@ func (f *feed) put(n, batch int, pause time.Duration) {
 		}
 		f.srv.Put(testGroup, testStream, events...)
 		n -= k
-		if pause > 0 && n > 0 {
-			time.Sleep(pause)
+		if between != nil && n > 0 {
+			between()
 		}
 	}
 }
@@ -134,10 +154,10 @@ func TestCloudWatchFollow(t *testing.T) {
 		{name: "ended, empty stream", endedFirst: true,
 			fault: func(srv *cwlogstest.Server) { srv.Put(testGroup, testStream) }},
 		{name: "appended while following", before: 20,
-			during: func(_ *cwlogstest.Server, f *feed) { f.put(300, 7, 3*time.Millisecond) }},
+			during: func(_ *cwlogstest.Server, f *feed) { f.put(300, 7, f.polled) }},
 		{name: "empty pages mid-stream", before: 100,
 			fault:  func(srv *cwlogstest.Server) { srv.SetEmptyPages(0.3) },
-			during: func(_ *cwlogstest.Server, f *feed) { f.put(100, 5, 5*time.Millisecond) },
+			during: func(_ *cwlogstest.Server, f *feed) { f.put(100, 5, f.polled) },
 			check: func(t *testing.T, s cwlogstest.Stats) {
 				if s.EmptyPages == 0 {
 					t.Error("no page was emptied")
@@ -145,7 +165,7 @@ func TestCloudWatchFollow(t *testing.T) {
 			}},
 		{name: "50% throttling", before: 30,
 			fault:  func(srv *cwlogstest.Server) { srv.SetThrottleRate(0.5) },
-			during: func(_ *cwlogstest.Server, f *feed) { f.put(30, 5, 20*time.Millisecond) },
+			during: func(_ *cwlogstest.Server, f *feed) { f.put(30, 15, f.polled) },
 			check: func(t *testing.T, s cwlogstest.Stats) {
 				if s.Throttled == 0 {
 					t.Error("no call was throttled")
@@ -153,17 +173,21 @@ func TestCloudWatchFollow(t *testing.T) {
 			}},
 		{name: "stream created after Follow starts",
 			during: func(_ *cwlogstest.Server, f *feed) {
-				time.Sleep(300 * time.Millisecond)
-				f.put(50, 10, 5*time.Millisecond)
+				f.polled() // the stream is missing, twice
+				f.polled()
+				f.put(50, 10, f.polled)
 			}},
 		{name: "outage while following", before: 10,
 			during: func(srv *cwlogstest.Server, f *feed) {
-				f.put(20, 5, 5*time.Millisecond)
+				f.put(20, 5, f.polled)
 				srv.SetOutage(true)
-				f.put(20, 5, 10*time.Millisecond)
+				f.put(20, 5, nil)
+				f.poll()
+				// The follower waits out the outage in the SDK's retries,
+				// which keep the wall clock: a real outage, of real length.
 				time.Sleep(250 * time.Millisecond)
 				srv.SetOutage(false)
-				f.put(20, 5, 5*time.Millisecond)
+				f.put(20, 5, f.polled)
 			},
 			check: func(t *testing.T, s cwlogstest.Stats) {
 				if s.Dropped == 0 {
@@ -173,25 +197,26 @@ func TestCloudWatchFollow(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv, cw := startCW(t)
+			srv, cw, clock := startCW(t)
 			if tt.fault != nil {
 				tt.fault(srv)
 			}
-			f := newFeed(srv)
-			f.put(tt.before, 1000, 0)
+			f := newFeed(t, srv, clock)
+			f.put(tt.before, 1000, nil)
 			ended := make(chan struct{})
 			var wg sync.WaitGroup
 			if tt.endedFirst {
 				close(ended)
+				clock.AutoAdvance(t.Context())
 			} else {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
 					tt.during(srv, f)
 					close(ended)
+					clock.AutoAdvance(t.Context()) // the polls that see the stream settle
 				}()
 			}
-			start := time.Now()
 			got, err := follow(t, cw, ended)
 			wg.Wait()
 			if err != nil {
@@ -201,8 +226,8 @@ func TestCloudWatchFollow(t *testing.T) {
 				t.Errorf("output: %s", describeDiff(got, want))
 			}
 			st := srv.Stats()
-			t.Logf("%d lines in %v; GetLogEvents calls %d, throttled %d, dropped %d, emptied %d",
-				f.next, time.Since(start).Round(time.Millisecond), st.Calls["GetLogEvents"], st.Throttled, st.Dropped, st.EmptyPages)
+			t.Logf("%d lines; GetLogEvents calls %d, throttled %d, dropped %d, emptied %d",
+				f.next, st.Calls["GetLogEvents"], st.Throttled, st.Dropped, st.EmptyPages)
 			if tt.check != nil {
 				tt.check(t, st)
 			}
@@ -212,9 +237,10 @@ func TestCloudWatchFollow(t *testing.T) {
 
 func TestCloudWatchFollowManyPages(t *testing.T) {
 	const n = 25000
-	srv, cw := startCW(t)
-	f := newFeed(srv)
-	f.put(n, 10000, 0)
+	srv, cw, clock := startCW(t)
+	clock.AutoAdvance(t.Context())
+	f := newFeed(t, srv, clock)
+	f.put(n, 10000, nil)
 	ended := make(chan struct{})
 	close(ended)
 	got, err := follow(t, cw, ended)
@@ -253,8 +279,9 @@ func TestCloudWatchFollowSplitLine(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv, cw := startCW(t)
-			ts := time.Now().UnixMilli()
+			srv, cw, clock := startCW(t)
+			clock.AutoAdvance(t.Context())
+			ts := clock.Now().UnixMilli()
 			for _, m := range tt.messages {
 				srv.Put(testGroup, testStream, cwlogstest.Event{Timestamp: ts, Message: m})
 			}
@@ -271,13 +298,15 @@ func TestCloudWatchFollowSplitLine(t *testing.T) {
 	}
 }
 
+// TestCloudWatchFollowStreamNeverCreated: an ended attempt's stream that
+// never appears is waited for, poll by poll, until the drain timeout.
 func TestCloudWatchFollowStreamNeverCreated(t *testing.T) {
-	_, cw := startCW(t)
+	_, cw, clock := startCW(t)
+	clock.AutoAdvance(t.Context())
+	start := clock.Now()
 	ended := make(chan struct{})
 	close(ended)
-	start := time.Now()
 	got, err := follow(t, cw, ended)
-	elapsed := time.Since(start)
 	if !errors.Is(err, ErrDrainTimeout) {
 		t.Fatalf("Follow = %v, want ErrDrainTimeout", err)
 	}
@@ -287,11 +316,17 @@ func TestCloudWatchFollowStreamNeverCreated(t *testing.T) {
 	if got != "" {
 		t.Errorf("wrote %q, want nothing", got)
 	}
-	if elapsed < cw.DrainTimeout || elapsed > cw.DrainTimeout+2*time.Second {
-		t.Errorf("returned after %v, want about %v", elapsed, cw.DrainTimeout)
+	asked := clock.Asked()
+	if polls := int(cw.DrainTimeout / cw.Poll); len(asked) != polls || count(asked, cw.Poll) != polls {
+		t.Errorf("waits asked %v, want %d polls of %s", asked, polls, cw.Poll)
+	}
+	if waited := clock.Now().Sub(start); waited != cw.DrainTimeout {
+		t.Errorf("gave up after %s on its clock, want the drain timeout %s", waited, cw.DrainTimeout)
 	}
 }
 
+// TestCloudWatchFollowCancelled: Follow returns when its context ends,
+// without waiting for its next poll.
 func TestCloudWatchFollowCancelled(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -302,29 +337,25 @@ func TestCloudWatchFollowCancelled(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv, cw := startCW(t)
-			f := newFeed(srv)
+			srv, cw, clock := startCW(t)
+			f := newFeed(t, srv, clock)
 			if tt.create {
-				f.put(5, 5, 0)
+				f.put(5, 5, nil)
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			done := make(chan error, 1)
 			var out bytes.Buffer
 			go func() { done <- cw.Follow(ctx, Task{ID: "task1"}, make(chan struct{}), &out, nil) }()
-			time.Sleep(150 * time.Millisecond)
+			if err := clock.BlockUntil(t.Context(), 1); err != nil { // caught up: waiting for the next poll
+				t.Fatal(err)
+			}
 			cancel()
-			cancelled := time.Now()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Follow = %v, want nil", err)
-				}
-				if d := time.Since(cancelled); d > 500*time.Millisecond {
-					t.Errorf("Follow returned %v after cancel", d)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("Follow did not return after the context was cancelled")
+			if err := <-done; err != nil {
+				t.Errorf("Follow = %v, want nil", err)
+			}
+			if clock.Pending() != 1 {
+				t.Errorf("%d waits pending, want the poll Follow left when cancelled", clock.Pending())
 			}
 			if want := f.want.String(); out.String() != want {
 				t.Errorf("output: %s", describeDiff(out.String(), want))
@@ -334,9 +365,9 @@ func TestCloudWatchFollowCancelled(t *testing.T) {
 }
 
 func TestCloudWatchRead(t *testing.T) {
-	srv, cw := startCW(t)
-	f := newFeed(srv)
-	f.put(12345, 10000, 0)
+	srv, cw, clock := startCW(t)
+	f := newFeed(t, srv, clock)
+	f.put(12345, 10000, nil)
 	var out bytes.Buffer
 	n, err := cw.Read(context.Background(), testStream, &out)
 	if err != nil {

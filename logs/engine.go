@@ -36,6 +36,24 @@ type Engine struct {
 	// Resumed, if set, is told each time a broken live stream was opened
 	// again; it runs on Follow's goroutine, so it must not block.
 	Resumed func(Task, Resume)
+	// Now and After are the clock of the window and of the resume backoff:
+	// the run's clock, so that tests drive them; nil means the real one.
+	Now   func() time.Time
+	After func(time.Duration) <-chan time.Time
+}
+
+func (e Engine) now() time.Time {
+	if e.Now == nil {
+		return time.Now()
+	}
+	return e.Now()
+}
+
+func (e Engine) after(d time.Duration) <-chan time.Time {
+	if e.After == nil {
+		return time.After(d)
+	}
+	return e.After(d)
 }
 
 // Resume says why and when a task's log stream broke before it was read again.
@@ -68,7 +86,7 @@ func (e Engine) Follow(ctx context.Context, t Task, ended <-chan struct{}, stdou
 	if err == nil && ctx.Err() == nil {
 		err = f.readOn(ctx, false, nil)
 	}
-	if werr := f.m.emit(time.Now(), emitAll); err == nil && werr != nil {
+	if werr := f.m.emit(e.now(), emitAll); err == nil && werr != nil {
 		err = werr
 	}
 	return err
@@ -114,7 +132,7 @@ func (f *engineFollow) readOn(ctx context.Context, live bool, ended <-chan struc
 			}
 			d = -1 // wait for ended: the final read will tell
 		}
-		if !wait(ctx, ended, d) {
+		if !f.wait(ctx, ended, d) {
 			return f.gaveUp(live)
 		}
 	}
@@ -123,7 +141,7 @@ func (f *engineFollow) readOn(ctx context.Context, live bool, ended <-chan struc
 // breakOff notes that the stream broke, or broke again, with err.
 func (f *engineFollow) breakOff(err error) {
 	if f.broke == nil {
-		f.broke = &Resume{At: time.Now()}
+		f.broke = &Resume{At: f.e.now()}
 		f.broke.LastStamp = f.m.newest()
 	}
 	f.broke.Cause = err
@@ -165,44 +183,65 @@ func (f *engineFollow) read(ctx context.Context, live bool, ended <-chan struct{
 	defer rc.Close()
 	f.m.replaying()
 	lines, done := f.parse(rctx, rc)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
+	// window fires when the oldest held line has waited the window (at
+	// windowAt); a later line never needs an earlier wake-up than it.
+	var window <-chan time.Time
+	var windowAt time.Time
 	for {
 		select {
 		case e, ok := <-lines:
 			if !ok {
-				err := <-done
-				if err == nil && live {
-					err = errStreamEnded
-				}
-				if err != nil && !errors.Is(err, errBadLog) {
-					err = brokenError{err}
-				}
-				if err != nil {
-					err = fmt.Errorf("read logs of task %s: %w", f.t.ID, err)
-				}
-				return got, err
+				return got, f.streamEnded(<-done, live)
 			}
 			got = true
-			f.resumed(live)
-			f.m.add(e, time.Now())
-		case <-timer.C:
+			f.take(e, live)
+		case <-window:
+			window = nil
 		case <-ended:
+			// Take in what has arrived already: the final read need not
+			// bring it again.
+			for range len(lines) {
+				if e, ok := <-lines; ok {
+					got = true
+					f.take(e, live)
+				}
+			}
 			return got, nil
 		case <-ctx.Done():
 			return got, ctx.Err()
 		}
-		now, how := time.Now(), emitLive
+		now, how := f.e.now(), emitLive
 		if !live {
 			how = emitSettled // the rest in exact stamp order
 		}
 		if err := f.m.emit(now, how); err != nil {
 			return got, err
 		}
-		if d, ok := f.m.wait(now); ok && live {
-			timer.Reset(d)
+		if d, ok := f.m.wait(now); ok && live && (window == nil || now.Add(d).Before(windowAt)) {
+			window, windowAt = f.e.after(d), now.Add(d)
 		}
 	}
+}
+
+// take takes in a line as it arrives.
+func (f *engineFollow) take(e entry, live bool) {
+	f.resumed(live)
+	f.m.add(e, f.e.now())
+}
+
+// streamEnded is the error for a stream that ended with err (nil: at its
+// end): a live stream should not end before the task.
+func (f *engineFollow) streamEnded(err error, live bool) error {
+	if err == nil && live {
+		err = errStreamEnded
+	}
+	if err != nil && !errors.Is(err, errBadLog) {
+		err = brokenError{err}
+	}
+	if err != nil {
+		err = fmt.Errorf("read logs of task %s: %w", f.t.ID, err)
+	}
+	return err
 }
 
 // resumed tells, once a live read that follows a break delivers a line, that
@@ -275,14 +314,12 @@ func (f *engineFollow) backoff() backoff.BackOff {
 	return b
 }
 
-// wait waits d (forever if d < 0) or until ended is closed: true; false if
-// ctx ended first.
-func wait(ctx context.Context, ended <-chan struct{}, d time.Duration) bool {
+// wait waits d on the engine's clock (forever if d < 0) or until ended is
+// closed: true; false if ctx ended first.
+func (f *engineFollow) wait(ctx context.Context, ended <-chan struct{}, d time.Duration) bool {
 	var after <-chan time.Time
 	if d >= 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		after = t.C
+		after = f.e.after(d)
 	}
 	select {
 	case <-after:

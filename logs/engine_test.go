@@ -20,7 +20,7 @@ import (
 	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/pkg/stdcopy"
 
-	"jobrun/retry"
+	"jobrun/clocktest"
 )
 
 // fakeTaskLogger answers TaskLogs with its func field.
@@ -132,10 +132,14 @@ type liveRead struct {
 	openErr  error // TaskLogs fails with this
 	n        int
 	cutBytes int
-	pause    time.Duration
-	resend   bool   // after pause, the whole log again from its start, as when a worker's dockerd came back
-	sysErr   string // a Systemerr frame, then the end
-	end      error  // the stream breaks with this (io.EOF: ends); nil: stays open
+	// resend: the whole log again from its start, as when a worker's
+	// dockerd came back; with pause, only once Follow has written
+	// pauseAfter lines and the clock has moved pause on.
+	resend     bool
+	pause      time.Duration
+	pauseAfter int
+	sysErr     string // a Systemerr frame, then the end
+	end        error  // the stream breaks with this (io.EOF: ends); nil: stays open
 }
 
 // fakeEngine serves a task's log to live reads as scripted, and to final
@@ -147,7 +151,12 @@ type fakeEngine struct {
 	fromFirst bool
 	live      []liveRead // the last repeats
 	finalErrs []error
-	delivered chan struct{} // closed when the last scripted live read has written its lines
+	clock     *clocktest.Clock
+	rec       *recorder
+	// delivered is closed once Follow has parsed every line of the last
+	// scripted live read and asks for more (or that read failed to open):
+	// the task may end then without a race.
+	delivered chan struct{}
 
 	mu     sync.Mutex
 	reads  []string // "live since" or "final since", a read each
@@ -196,32 +205,98 @@ func (f *fakeEngine) TaskLogs(ctx context.Context, taskID string, o container.Lo
 		data = append(data, []byte(frameOf(stdcopy.Systemerr, r.sysErr))...)
 		r.end = io.EOF
 	}
+	s := newStream()
+	go f.serve(ctx, s, r, data, last)
+	return s, nil
+}
+
+// serve writes a live read's stream as scripted.
+func (f *fakeEngine) serve(ctx context.Context, s *stream, r liveRead, data []byte, last bool) {
+	s.send(ctx, data)
+	if r.resend {
+		if r.pause > 0 {
+			f.rec.waitWrites(ctx, r.pauseAfter)
+			f.clock.Advance(r.pause)
+		}
+		s.send(ctx, f.log.encode(f.tty))
+	}
+	if last {
+		f.closed.Do(func() { close(f.delivered) })
+	}
+	if r.end != nil {
+		s.pw.CloseWithError(r.end)
+		return
+	}
+	<-ctx.Done()
+	s.pw.CloseWithError(ctx.Err())
+}
+
+// stream is a live read's body. It tells its writer when the reader, having
+// read all that was sent, asks for more: Follow has then parsed every line
+// sent so far.
+type stream struct {
+	pr    *io.PipeReader
+	pw    *io.PipeWriter
+	mu    sync.Mutex
+	read  int
+	sent  int
+	asked chan int // the bytes read, at each Read made with all sent bytes read
+}
+
+func newStream() *stream {
 	pr, pw := io.Pipe()
-	go func() {
-		pw.Write(data)
-		if r.resend {
-			time.Sleep(r.pause)
-			pw.Write(f.log.encode(f.tty))
+	return &stream{pr: pr, pw: pw, asked: make(chan int, 8)}
+}
+
+func (s *stream) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	if s.read == s.sent {
+		select {
+		case s.asked <- s.read:
+		default:
 		}
-		if last {
-			f.closed.Do(func() { close(f.delivered) })
-		}
-		if r.end != nil {
-			pw.CloseWithError(r.end)
+	}
+	s.mu.Unlock()
+	n, err := s.pr.Read(p)
+	s.mu.Lock()
+	s.read += n
+	s.mu.Unlock()
+	return n, err
+}
+
+func (s *stream) Close() error { return s.pr.Close() }
+
+// send writes data and returns once the reader has read it and asks for more.
+func (s *stream) send(ctx context.Context, data []byte) {
+	s.mu.Lock()
+	s.sent += len(data)
+	want := s.sent
+	s.mu.Unlock()
+	if _, err := s.pw.Write(data); err != nil {
+		return // the reader went away
+	}
+	for {
+		select {
+		case n := <-s.asked:
+			if n == want {
+				return
+			}
+		case <-ctx.Done():
 			return
 		}
-		<-ctx.Done()
-		pw.CloseWithError(ctx.Err())
-	}()
-	return pr, nil
+	}
 }
 
 // recorder keeps what Follow wrote: each stream, and all writes in order.
 type recorder struct {
-	mu     sync.Mutex
-	all    strings.Builder
-	stream [2]bytes.Buffer
+	mu      sync.Mutex
+	all     strings.Builder
+	stream  [2]bytes.Buffer
+	writes  int
+	changed chan struct{} // closed and replaced at each write
 }
+
+func newRecorder() *recorder { return &recorder{changed: make(chan struct{})} }
 
 func (r *recorder) writer(n int) io.Writer {
 	return writeFunc(func(p []byte) (int, error) {
@@ -229,34 +304,108 @@ func (r *recorder) writer(n int) io.Writer {
 		defer r.mu.Unlock()
 		fmt.Fprintf(&r.all, "%d:%s|", n, p)
 		r.stream[n].Write(p)
+		r.writes++
+		close(r.changed)
+		r.changed = make(chan struct{})
 		return len(p), nil
 	})
 }
 
-// fastRetry keeps tests quick: a failed read is tried again within 5 ms.
-func fastRetry() backoff.BackOff { return retry.Policy(time.Millisecond, 5*time.Millisecond, 0) }
+func (r *recorder) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.all.String()
+}
 
-// runFollow runs Follow on the fake until it returns; ended is closed 30 ms
-// after the last scripted live read delivered, unless neverEnds.
-func runFollow(t *testing.T, f *fakeEngine, timeout time.Duration, neverEnds bool) (*recorder, error, []Resume) {
+// waitWrites returns once Follow has made n writes, or ctx ended.
+func (r *recorder) waitWrites(ctx context.Context, n int) {
+	for {
+		r.mu.Lock()
+		done, changed := r.writes >= n, r.changed
+		r.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// retryWait is the resume backoff of most tests: a second each time, on
+// the fake clock, and unlike the window (200 ms) easy to tell apart.
+const retryWait = time.Second
+
+func constantRetry() backoff.BackOff { return backoff.NewConstantBackOff(retryWait) }
+
+// retries waits until Follow has asked the clock for n waits of d in all,
+// moving the clock past each but the n-th: n-1 retries came, the n-th is
+// pending.
+func retries(ctx context.Context, clock *clocktest.Clock, d time.Duration, n int) {
+	for i := 1; i <= n; i++ {
+		for asked := clock.Asked(); count(asked, d) < i; {
+			if _, err := clock.BlockUntilAsked(ctx, len(asked)+1); err != nil {
+				return
+			}
+			asked = clock.Asked()
+		}
+		if i < n {
+			clock.Advance(d)
+		}
+	}
+}
+
+func count(ds []time.Duration, d time.Duration) int {
+	n := 0
+	for _, x := range ds {
+		if x == d {
+			n++
+		}
+	}
+	return n
+}
+
+// followRun is one Follow on the fake engine and the fake clock.
+type followRun struct {
+	engine  Engine
+	clock   *clocktest.Clock
+	rec     *recorder
+	resumes []Resume
+	// neverEnds keeps the task running; then drive ends the run (by
+	// cancelling ctx), and must.
+	neverEnds bool
+	drive     func(ctx context.Context, clock *clocktest.Clock, cancel context.CancelFunc)
+}
+
+// newFollowRun sets f up for a run: the task ends once the last scripted
+// live read was delivered. Retries come at once, the window is 200 ms.
+func newFollowRun(t *testing.T, f *fakeEngine) *followRun {
+	r := &followRun{clock: clocktest.New(stamp0.Add(time.Second)), rec: newRecorder()}
+	f.t, f.delivered, f.clock, f.rec = t, make(chan struct{}), r.clock, r.rec
+	r.engine = Engine{Client: f, Window: 200 * time.Millisecond, Backoff: func() backoff.BackOff { return &backoff.ZeroBackOff{} },
+		Resumed: func(_ Task, res Resume) { r.resumes = append(r.resumes, res) },
+		Now:     r.clock.Now, After: r.clock.After}
+	return r
+}
+
+// run runs Follow until it returns.
+func (r *followRun) run(t *testing.T, f *fakeEngine) error {
 	t.Helper()
-	f.t, f.delivered = t, make(chan struct{})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
 	ended := make(chan struct{})
-	if !neverEnds {
+	if !r.neverEnds {
 		go func() {
 			<-f.delivered
-			time.Sleep(30 * time.Millisecond)
 			close(ended)
 		}()
 	}
-	var resumes []Resume
-	e := Engine{Client: f, Window: 200 * time.Millisecond, Backoff: fastRetry,
-		Resumed: func(_ Task, r Resume) { resumes = append(resumes, r) }}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var rec recorder
-	err := e.Follow(ctx, Task{ID: "task1", TTY: f.tty}, ended, rec.writer(0), rec.writer(1))
-	return &rec, err, resumes
+	if r.drive != nil {
+		go r.drive(ctx, r.clock, cancel)
+	}
+	return r.engine.Follow(ctx, Task{ID: "task1", TTY: f.tty}, ended, r.rec.writer(0), r.rec.writer(1))
 }
 
 func TestEngineFollow(t *testing.T) {
@@ -314,7 +463,7 @@ func TestEngineFollow(t *testing.T) {
 			live: []liveRead{{n: 13, end: eof}, {n: -1}}, wantReads: 3},
 		{name: "the whole log sent again inside the live stream", log: blocks, live: []liveRead{{n: 13, resend: true}}, wantReads: 2},
 		{name: "the whole log sent again a while later, starting with a stream's only line", log: job,
-			live: []liveRead{{n: 3, pause: resendGap + 100*ms, resend: true}}, wantReads: 2},
+			live: []liveRead{{n: 3, resend: true, pause: resendGap, pauseAfter: 2}}, wantReads: 2},
 		{name: "the whole log sent again, then broken, then resumed", log: blocks, live: []liveRead{{n: -1, resend: true, end: reset}, {n: -1}}, wantReads: 3},
 		{name: "lines without newline", log: noNewline, live: []liveRead{{n: 2, end: eof}, {n: -1}}, wantReads: 3},
 		{name: "very long lines", log: longLog, live: []liveRead{{n: -1}}, wantReads: 2},
@@ -326,11 +475,11 @@ func TestEngineFollow(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeEngine{log: tt.log, tty: tt.tty, fromFirst: tt.fromFirst, live: tt.live, finalErrs: tt.finalErrs}
-			rec, err, _ := runFollow(t, f, 10*time.Second, false)
-			if err != nil {
+			r := newFollowRun(t, f)
+			if err := r.run(t, f); err != nil {
 				t.Fatalf("Follow: %v", err)
 			}
-			if got, want := rec.all.String(), tt.log.transcript(); got != want {
+			if got, want := r.rec.String(), tt.log.transcript(); got != want {
 				t.Errorf("written: %s", describeDiff(got, want))
 			}
 			f.mu.Lock()
@@ -346,69 +495,87 @@ func TestEngineFollow(t *testing.T) {
 }
 
 // TestEngineFollowLive: lines reach the writers in stamp order while the
-// task runs, a line held at most the window.
+// task runs, a line held the window and no longer.
 func TestEngineFollowLive(t *testing.T) {
 	ms := time.Millisecond
-	f := &fakeEngine{t: t, log: logOf(errl(3*ms, "E1\n"), out(ms, "A1\n"), out(2*ms, "A2\n")), live: []liveRead{{n: -1}}, delivered: make(chan struct{})}
-	var rec recorder
+	f := &fakeEngine{log: logOf(errl(3*ms, "E1\n"), out(ms, "A1\n"), out(2*ms, "A2\n")), live: []liveRead{{n: -1}}}
+	r := newFollowRun(t, f)
+	r.engine.Window = 300 * ms
+	r.neverEnds = true
 	ended := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- Engine{Client: f, Window: 300 * ms}.Follow(context.Background(), Task{ID: "task1"}, ended, rec.writer(0), rec.writer(1))
+		done <- r.engine.Follow(t.Context(), Task{ID: "task1"}, ended, r.rec.writer(0), r.rec.writer(1))
 	}()
-	written := func() string { rec.mu.Lock(); defer rec.mu.Unlock(); return rec.all.String() }
-	<-f.delivered
-	time.Sleep(50 * ms)
-	if got, want := written(), "0:A1\n|0:A2\n|"; got != want {
+	r.rec.waitWrites(t.Context(), 2)
+	if got, want := r.rec.String(), "0:A1\n|0:A2\n|"; got != want {
 		t.Errorf("written at once: %q, want %q (E1 held for a stdout line stamped after it)", got, want)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for written() == "0:A1\n|0:A2\n|" && time.Now().Before(deadline) {
-		time.Sleep(10 * ms)
+	if err := r.clock.BlockUntil(t.Context(), 1); err != nil {
+		t.Fatal(err)
 	}
-	if got, want := written(), "0:A1\n|0:A2\n|1:E1\n|"; got != want {
-		t.Errorf("written after the window: %q, want %q", got, want)
+	r.clock.Advance(300*ms - 1) // nothing is due: nothing can be written
+	if got, want := r.rec.String(), "0:A1\n|0:A2\n|"; got != want {
+		t.Errorf("written before the window passed: %q, want %q", got, want)
+	}
+	r.clock.Advance(1)
+	r.rec.waitWrites(t.Context(), 3)
+	if got, want := r.rec.String(), "0:A1\n|0:A2\n|1:E1\n|"; got != want {
+		t.Errorf("written once the window passed: %q, want %q", got, want)
 	}
 	close(ended)
 	if err := <-done; err != nil {
 		t.Errorf("Follow: %v", err)
 	}
-	if got, want := written(), "0:A1\n|0:A2\n|1:E1\n|"; got != want {
+	if got, want := r.rec.String(), "0:A1\n|0:A2\n|1:E1\n|"; got != want {
 		t.Errorf("written in all: %q, want %q", got, want)
+	}
+	if got := r.clock.Asked(); !slices.Equal(got, []time.Duration{300 * ms}) {
+		t.Errorf("waits asked of the clock %v, want the window once", got)
 	}
 }
 
 func TestEngineFollowIncomplete(t *testing.T) {
 	ms := time.Millisecond
 	job := logOf(out(ms, "A1\n"), errl(2*ms, "E1\n"), out(3*ms, "A2\n"))
+	// cancelOnRetry ends Follow's context once it waits for its second retry.
+	cancelOnRetry := func(ctx context.Context, clock *clocktest.Clock, cancel context.CancelFunc) {
+		retries(ctx, clock, retryWait, 2)
+		cancel()
+	}
 	tests := []struct {
 		name      string
 		live      []liveRead
 		finalErrs []error
 		neverEnds bool
+		drive     func(context.Context, *clocktest.Clock, context.CancelFunc)
 		want      []string // in the error
 		written   string
+		retries   int // waits of retryWait asked
 	}{
-		{name: "a resume that keeps failing until ctx ends", neverEnds: true,
+		{name: "a resume that keeps failing until ctx ends", neverEnds: true, drive: cancelOnRetry,
 			live: []liveRead{{n: 2, end: io.EOF}, {openErr: syscall.ECONNREFUSED}},
 			want: []string{"output may be incomplete: the engine's log stream broke at ",
 				" after the line stamped " + stamp0.Add(2*ms).Local().Format("15:04:05.000"), "could not be resumed", "connection refused"},
-			written: "0:A1\n|1:E1\n|"},
+			written: "0:A1\n|1:E1\n|", retries: 2},
 		{name: "a final read that fails",
 			live:      []liveRead{{n: 2}},
 			finalErrs: []error{errdefs.NotFound(errors.New("no such task"))},
 			want:      []string{"output may be incomplete", "could not be read to its end after the task ended", "read logs of task task1: no such task"},
 			written:   "0:A1\n|1:E1\n|"},
-		{name: "a final read that keeps failing until ctx ends",
+		{name: "a final read that keeps failing until ctx ends", drive: cancelOnRetry,
 			live:      []liveRead{{n: 1}},
-			finalErrs: slices.Repeat([]error{syscall.ECONNREFUSED}, 10000),
+			finalErrs: slices.Repeat([]error{syscall.ECONNREFUSED}, 100),
 			want:      []string{"output may be incomplete", "could not be read to its end", "connection refused"},
-			written:   "0:A1\n|"},
+			written:   "0:A1\n|", retries: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeEngine{log: job, live: tt.live, finalErrs: tt.finalErrs}
-			rec, err, _ := runFollow(t, f, 500*time.Millisecond, tt.neverEnds)
+			r := newFollowRun(t, f)
+			r.engine.Backoff = constantRetry
+			r.neverEnds, r.drive = tt.neverEnds, tt.drive
+			err := r.run(t, f)
 			if !errors.Is(err, ErrIncomplete) {
 				t.Fatalf("Follow = %v, want ErrIncomplete", err)
 			}
@@ -417,8 +584,11 @@ func TestEngineFollowIncomplete(t *testing.T) {
 					t.Errorf("error %q does not say %q", err, w)
 				}
 			}
-			if got := rec.all.String(); got != tt.written {
+			if got := r.rec.String(); got != tt.written {
 				t.Errorf("written %q, want %q", got, tt.written)
+			}
+			if got := count(r.clock.Asked(), retryWait); got != tt.retries {
+				t.Errorf("asked the clock for %d retry waits, want %d (%v)", got, tt.retries, r.clock.Asked())
 			}
 		})
 	}
@@ -428,13 +598,17 @@ func TestEngineFollowIncomplete(t *testing.T) {
 // not read again and again.
 func TestEngineFollowMalformed(t *testing.T) {
 	var follows []bool
+	ended := make(chan struct{})
 	fake := fakeTaskLogger{taskLogs: func(ctx context.Context, _ string, o container.LogsOptions) (io.ReadCloser, error) {
 		follows = append(follows, o.Follow)
+		if o.Follow {
+			close(ended) // the task ends: whether the live read or ended is seen first, the final read tells
+		}
 		return io.NopCloser(strings.NewReader(frameOf(stdcopy.Stdout, "A1 without a stamp\n"))), nil
 	}}
-	ended := make(chan struct{})
-	time.AfterFunc(50*time.Millisecond, func() { close(ended) })
-	err := Engine{Client: fake, Backoff: fastRetry}.Follow(context.Background(), Task{ID: "task1"}, ended, io.Discard, io.Discard)
+	clock := clocktest.New(stamp0)
+	e := Engine{Client: fake, Backoff: constantRetry, Now: clock.Now, After: clock.After}
+	err := e.Follow(t.Context(), Task{ID: "task1"}, ended, io.Discard, io.Discard)
 	if !errors.Is(err, ErrIncomplete) || !strings.Contains(err.Error(), "malformed log stream: a message with a bad timestamp") ||
 		strings.Contains(err.Error(), "after the line stamped") {
 		t.Errorf("Follow = %v, want ErrIncomplete saying the stream is malformed, and no line stamp", err)
@@ -442,24 +616,51 @@ func TestEngineFollowMalformed(t *testing.T) {
 	if !slices.Equal(follows, []bool{true, false}) {
 		t.Errorf("reads with follow %v, want [true false]: a malformed stream is not read again", follows)
 	}
+	if asked := clock.Asked(); len(asked) != 0 {
+		t.Errorf("waits asked of the clock %v, want none: nothing to wait for", asked)
+	}
 }
 
+// TestEngineFollowResumed: a broken stream is opened again at the
+// backoff's pace, and Resumed is told once it delivers.
 func TestEngineFollowResumed(t *testing.T) {
 	ms := time.Millisecond
 	f := &fakeEngine{log: logOf(out(ms, "A1\n"), errl(2*ms, "E1\n")), live: []liveRead{{n: 1, end: io.EOF}, {openErr: syscall.ECONNREFUSED}, {n: -1}}}
-	rec, err, resumes := runFollow(t, f, 10*time.Second, false)
-	if err != nil {
+	r := newFollowRun(t, f)
+	r.engine.Window = 150 * ms
+	r.engine.Backoff = func() backoff.BackOff {
+		return &backoff.ExponentialBackOff{InitialInterval: 100 * ms, Multiplier: 2, MaxInterval: time.Second, Clock: r.clock}
+	}
+	r.drive = func(ctx context.Context, clock *clocktest.Clock, _ context.CancelFunc) {
+		retries(ctx, clock, 100*ms, 1)
+		clock.Advance(100 * ms)
+		retries(ctx, clock, 200*ms, 1)
+		clock.Advance(200 * ms)
+	}
+	broke := r.clock.Now()
+	if err := r.run(t, f); err != nil {
 		t.Fatalf("Follow = %v, want nil after a resume", err)
 	}
-	if got, want := rec.all.String(), "0:A1\n|1:E1\n|"; got != want {
+	if got, want := r.rec.String(), "0:A1\n|1:E1\n|"; got != want {
 		t.Errorf("written %q, want %q", got, want)
 	}
-	if len(resumes) != 1 || !errors.Is(resumes[0].Cause, syscall.ECONNREFUSED) ||
-		!resumes[0].LastStamp.Equal(stamp0.Add(ms)) || resumes[0].At.IsZero() {
-		t.Errorf("Resumed told %+v, want once, after the line stamped 1 ms, the last cause connection refused", resumes)
+	if len(r.resumes) != 1 || !errors.Is(r.resumes[0].Cause, syscall.ECONNREFUSED) ||
+		!r.resumes[0].LastStamp.Equal(stamp0.Add(ms)) || !r.resumes[0].At.Equal(broke) {
+		t.Errorf("Resumed told %+v, want once, broken at %s after the line stamped 1 ms, the last cause connection refused", r.resumes, broke)
+	}
+	var waits []time.Duration
+	for _, d := range r.clock.Asked() {
+		if d != r.engine.Window {
+			waits = append(waits, d)
+		}
+	}
+	if want := []time.Duration{100 * ms, 200 * ms}; !slices.Equal(waits, want) {
+		t.Errorf("resume waits asked %v, want the backoff's %v", waits, want)
 	}
 }
 
+// TestEngineFollowCancelled: the caller ends Follow while a line is held:
+// the line is written, and no final read is made.
 func TestEngineFollowCancelled(t *testing.T) {
 	var reads []bool
 	fake := fakeTaskLogger{taskLogs: func(ctx context.Context, _ string, o container.LogsOptions) (io.ReadCloser, error) {
@@ -472,10 +673,14 @@ func TestEngineFollowCancelled(t *testing.T) {
 		}()
 		return pr, nil
 	}}
-	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(50*time.Millisecond, cancel)
+	clock := clocktest.New(stamp0)
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		_ = clock.BlockUntil(ctx, 1) // A1 is held for a stderr line that may go before it
+		cancel()
+	}()
 	var stdout bytes.Buffer
-	err := Engine{Client: fake}.Follow(ctx, Task{ID: "task1"}, make(chan struct{}), &stdout, io.Discard)
+	err := Engine{Client: fake, Now: clock.Now, After: clock.After}.Follow(ctx, Task{ID: "task1"}, make(chan struct{}), &stdout, io.Discard)
 	if err != nil {
 		t.Errorf("Follow = %v, want nil: the caller ended it", err)
 	}
@@ -489,11 +694,11 @@ func TestEngineFollowCancelled(t *testing.T) {
 
 func TestEngineFollowWriteError(t *testing.T) {
 	f := &fakeEngine{log: logOf(out(time.Millisecond, "A1\n")), live: []liveRead{{n: -1}}}
-	f.t, f.delivered = t, make(chan struct{})
+	r := newFollowRun(t, f)
 	broken := writeFunc(func([]byte) (int, error) { return 0, io.ErrClosedPipe })
 	ended := make(chan struct{})
 	close(ended)
-	err := Engine{Client: f}.Follow(context.Background(), Task{ID: "task1"}, ended, broken, io.Discard)
+	err := r.engine.Follow(t.Context(), Task{ID: "task1"}, ended, broken, io.Discard)
 	if !errors.Is(err, io.ErrClosedPipe) || errors.Is(err, ErrIncomplete) {
 		t.Errorf("Follow = %v, want the write error", err)
 	}

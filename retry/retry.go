@@ -72,32 +72,77 @@ var transientAWSCodes = map[string]bool{
 	"RequestTimeoutException":     true,
 }
 
+// Clock is what a retry keeps time by: Now measures its total against
+// maxElapsed, After paces its tries. The zero Clock is the real one; tests
+// pass a fake (clocktest), so that they assert the waits asked, not sleep.
+type Clock struct {
+	Now   func() time.Time
+	After func(time.Duration) <-chan time.Time
+}
+
 // Policy builds a fresh jittered exponential backoff for one operation,
-// bounded in total by maxElapsed.
+// bounded in total by maxElapsed, on the real clock.
 func Policy(initial, maxInterval, maxElapsed time.Duration) backoff.BackOff {
+	return Clock{}.Policy(initial, maxInterval, maxElapsed)
+}
+
+// Policy is the package's Policy with maxElapsed measured on c.
+func (c Clock) Policy(initial, maxInterval, maxElapsed time.Duration) backoff.BackOff {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = initial
 	b.MaxInterval = maxInterval
 	b.MaxElapsedTime = maxElapsed
 	b.RandomizationFactor = 0.5
+	if c.Now != nil {
+		b.Clock = nowFunc(c.Now)
+	}
 	b.Reset() // the first wait is initial, not the library's default
 	return b
 }
 
 // Do runs op until it succeeds, fails with a non-transient error, the backoff
-// gives up or ctx is done. The last error is returned.
+// gives up or ctx is done, on the real clock. The last error is returned.
 func Do(ctx context.Context, b backoff.BackOff, op func() error) error {
-	return DoNotify(ctx, b, op, nil)
+	return Clock{}.DoNotify(ctx, b, op, nil)
 }
 
 // DoNotify is Do that tells notify (if not nil) of each failed try it will
 // try again after, and how long it waits first.
 func DoNotify(ctx context.Context, b backoff.BackOff, op func() error, notify func(error, time.Duration)) error {
-	return backoff.RetryNotify(func() error {
+	return Clock{}.DoNotify(ctx, b, op, notify)
+}
+
+// Do is the package's Do waiting between tries on c.
+func (c Clock) Do(ctx context.Context, b backoff.BackOff, op func() error) error {
+	return c.DoNotify(ctx, b, op, nil)
+}
+
+// DoNotify is the package's DoNotify waiting between tries on c.
+func (c Clock) DoNotify(ctx context.Context, b backoff.BackOff, op func() error, notify func(error, time.Duration)) error {
+	var timer backoff.Timer // nil: the library's own, on the real clock
+	if c.After != nil {
+		timer = &afterTimer{after: c.After}
+	}
+	return backoff.RetryNotifyWithTimer(func() error {
 		err := op()
 		if err != nil && !Transient(err) {
 			return backoff.Permanent(err)
 		}
 		return err
-	}, backoff.WithContext(b, ctx), notify)
+	}, backoff.WithContext(b, ctx), notify, timer)
 }
+
+type nowFunc func() time.Time
+
+func (f nowFunc) Now() time.Time { return f() }
+
+// afterTimer is a backoff.Timer on an After func. Stop has nothing to stop:
+// a wait nobody reads is dropped when it fires.
+type afterTimer struct {
+	after func(time.Duration) <-chan time.Time
+	c     <-chan time.Time
+}
+
+func (t *afterTimer) Start(d time.Duration) { t.c = t.after(d) }
+func (t *afterTimer) Stop()                 {}
+func (t *afterTimer) C() <-chan time.Time   { return t.c }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -17,6 +18,8 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/cenkalti/backoff/v4"
 	"github.com/docker/docker/errdefs"
+
+	"jobrun/clocktest"
 )
 
 func TestTransient(t *testing.T) {
@@ -72,8 +75,13 @@ func awsResponse(status int, err error) error {
 	return &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status}}, Err: err}
 }
 
-// fast is a backoff quick enough for tests, bounded at a second.
-func fast() backoff.BackOff { return Policy(time.Millisecond, 2*time.Millisecond, time.Second) }
+// fakeClock is a retry.Clock on a fake clock that moves on to each wait as
+// soon as it is asked: retries come at once, and the waits can be checked.
+func fakeClock(t *testing.T) (Clock, *clocktest.Clock) {
+	c := clocktest.New(time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC))
+	c.AutoAdvance(t.Context())
+	return Clock{Now: c.Now, After: c.After}, c
+}
 
 func TestDo(t *testing.T) {
 	transient := fmt.Errorf("dial: %w", syscall.ECONNREFUSED)
@@ -91,8 +99,9 @@ func TestDo(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			clock, fake := fakeClock(t)
 			calls := 0
-			err := Do(context.Background(), fast(), func() error {
+			err := clock.Do(context.Background(), clock.Policy(time.Millisecond, 2*time.Millisecond, time.Second), func() error {
 				calls++
 				return tt.errs[calls-1]
 			})
@@ -105,35 +114,52 @@ func TestDo(t *testing.T) {
 			if calls != tt.calls {
 				t.Errorf("op called %d times, want %d", calls, tt.calls)
 			}
+			if asked := fake.Asked(); len(asked) != calls-1 {
+				t.Errorf("waits asked %v, want one between each two calls", asked)
+			}
 		})
 	}
 }
 
+// TestDoGivesUpAfterMaxElapsed: the waits follow the policy, and Do gives
+// up once the next one would take it past maxElapsed on its clock.
 func TestDoGivesUpAfterMaxElapsed(t *testing.T) {
 	transient := fmt.Errorf("dial: %w", syscall.ECONNREFUSED)
+	clock, fake := fakeClock(t)
 	calls := 0
-	start := time.Now()
-	err := Do(context.Background(), Policy(time.Millisecond, 5*time.Millisecond, 100*time.Millisecond), func() error {
+	maxInterval, maxElapsed := 5*time.Millisecond, 100*time.Millisecond
+	err := clock.Do(context.Background(), clock.Policy(time.Millisecond, maxInterval, maxElapsed), func() error {
 		calls++
 		return transient
 	})
 	if !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Errorf("err = %v, want the last transient error", err)
 	}
-	if calls < 2 {
-		t.Errorf("op called %d times, want retries", calls)
+	asked := fake.Asked()
+	if calls < 2 || len(asked) != calls-1 {
+		t.Fatalf("op called %d times with waits %v between, want retries with a wait before each", calls, asked)
 	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("gave up after %s, want about 100ms", d)
+	var total time.Duration
+	for i, d := range asked {
+		// Each wait is the interval, 1 ms growing by 1.5 up to maxInterval, ± 50 % jitter.
+		interval := min(time.Duration(float64(time.Millisecond)*math.Pow(1.5, float64(i))), maxInterval)
+		if d < interval/2 || d > interval*3/2 {
+			t.Errorf("wait %d = %s, want %s ± 50 %%", i+1, d, interval)
+		}
+		total += d
+	}
+	if total > maxElapsed || total+maxInterval*3/2 <= maxElapsed {
+		t.Errorf("gave up after waiting %s in all, want within a wait of %s", total, maxElapsed)
 	}
 }
 
 func TestDoHonoursContext(t *testing.T) {
 	t.Run("cancelled while retrying", func(t *testing.T) {
+		clock, fake := fakeClock(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		calls := 0
-		err := Do(ctx, Policy(time.Millisecond, 2*time.Millisecond, time.Minute), func() error {
+		err := clock.Do(ctx, clock.Policy(time.Millisecond, 2*time.Millisecond, time.Minute), func() error {
 			calls++
 			if calls == 3 {
 				cancel()
@@ -143,32 +169,54 @@ func TestDoHonoursContext(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("err = %v, want context.Canceled", err)
 		}
-		if calls != 3 {
-			t.Errorf("op called %d times, want 3 (none after cancel)", calls)
+		if calls != 3 || len(fake.Asked()) != 2 {
+			t.Errorf("op called %d times after %d waits, want 3 after 2 (none after cancel)", calls, len(fake.Asked()))
 		}
 	})
 	t.Run("deadline bounds a long backoff", func(t *testing.T) {
+		// The fake clock never moves: only the context's own (real)
+		// deadline can end the wait.
+		fake := clocktest.New(time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC))
+		clock := Clock{Now: fake.Now, After: fake.After}
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
-		start := time.Now()
-		err := Do(ctx, Policy(time.Second, time.Minute, time.Hour), func() error { return syscall.ECONNRESET })
+		calls := 0
+		err := clock.Do(ctx, clock.Policy(time.Second, time.Minute, time.Hour), func() error {
+			calls++
+			return syscall.ECONNRESET
+		})
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("err = %v, want context.DeadlineExceeded", err)
 		}
-		if d := time.Since(start); d > 2*time.Second {
-			t.Errorf("returned after %s, want about 50ms", d)
+		if asked := fake.Asked(); calls != 1 || len(asked) != 1 || asked[0] < 500*time.Millisecond {
+			t.Errorf("op called %d times, waits asked %v; want one call, then the ended context cutting a wait of about 1s", calls, asked)
 		}
 	})
 	t.Run("op's own context error is not retried", func(t *testing.T) {
+		clock, fake := fakeClock(t)
 		calls := 0
-		err := Do(context.Background(), fast(), func() error {
+		err := clock.Do(context.Background(), clock.Policy(time.Millisecond, 2*time.Millisecond, time.Second), func() error {
 			calls++
 			return fmt.Errorf("list tasks: %w", context.Canceled)
 		})
-		if !errors.Is(err, context.Canceled) || calls != 1 {
-			t.Errorf("err = %v after %d calls, want context.Canceled after 1", err, calls)
+		if !errors.Is(err, context.Canceled) || calls != 1 || len(fake.Asked()) != 0 {
+			t.Errorf("err = %v after %d calls and %d waits, want context.Canceled after 1 and none", err, calls, len(fake.Asked()))
 		}
 	})
+}
+
+// TestDoOnTheRealClock: the zero Clock waits on the real one.
+func TestDoOnTheRealClock(t *testing.T) {
+	calls := 0
+	err := Do(context.Background(), Policy(time.Microsecond, time.Microsecond, time.Minute), func() error {
+		if calls++; calls < 3 {
+			return syscall.ECONNREFUSED
+		}
+		return nil
+	})
+	if err != nil || calls != 3 {
+		t.Errorf("Do = %v after %d calls, want success after 3", err, calls)
+	}
 }
 
 func TestPolicy(t *testing.T) {
