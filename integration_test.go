@@ -539,13 +539,15 @@ func TestWarnsWhenTheStackAlsoDeploysTheJob(t *testing.T) {
 	if r.code != 0 || strings.Count(r.stderr, "runs on every docker stack deploy") != 1 {
 		t.Errorf("exit %d; want 0 and one warning that the stack deploys the job", r.code)
 	}
-	// --keep leaves the finished job service; it carries no stack label.
+	// --keep leaves the finished job service, stopped: only then does it
+	// carry the stack label (docker stack rm takes it with the stack); a
+	// running job never does (leftovers_test.go).
 	svcs := s.jobServices()
 	if len(svcs) != 1 {
 		t.Fatalf("%d job services after --keep, want 1", len(svcs))
 	}
-	if _, ok := svcs[0].Spec.Labels["com.docker.stack.namespace"]; ok {
-		t.Errorf("job service carries the stack namespace label")
+	if svcs[0].Spec.Labels["com.docker.stack.namespace"] != s.name || svcs[0].Spec.Labels[jobs.LabelStopped] != "true" {
+		t.Errorf("kept job service labels %v, want it stopped and in stack %s", svcs[0].Spec.Labels, s.name)
 	}
 	if svcs[0].Spec.Mode.ReplicatedJob == nil {
 		t.Errorf("job service mode %+v, want replicated-job", svcs[0].Spec.Mode)

@@ -5,7 +5,9 @@ package main
 
 import (
 	"context"
+	"os"
 	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/docker/docker/api/types/container"
@@ -42,6 +44,15 @@ func TestNoExitedJobContainersLeft(t *testing.T) {
 func TestKeptJobGoesWithDockerStackRm(t *testing.T) {
 	s := newStack(t)
 	f := s.writeStack("stack.yml", countingJobs)
+	// While it runs, the job is no service of the stack: docker stack rm
+	// and deploy --prune must not touch a running migration.
+	cmd, out, _ := s.start(nil, "-c", f, "sleeper", "--version", "v1")
+	waitFor(t, func() bool { return strings.Contains(out.String(), "sleeping") })
+	if running := s.jobServices(); len(running) != 1 || running[0].Spec.Labels[jobs.LabelStackNamespace] != "" {
+		t.Errorf("a running job service carries the stack label: %+v", running)
+	}
+	_ = cmd.Process.Signal(os.Interrupt)
+	_ = cmd.Wait()
 	if r := s.jobrun(nil, "-c", f, "collectstatic", "--version", "v1", "--keep"); r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, tail(r.stderr, 5))
 	}
