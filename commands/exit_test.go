@@ -36,7 +36,9 @@ func TestExitCodes(t *testing.T) {
 		{"rolled back", &jobs.ReleaseError{Msg: "app rolled back", Code: jobs.ExitRolledBack}, jobs.ExitRolledBack, ""},
 		{"paused", &jobs.ReleaseError{Msg: "app paused", Code: jobs.ExitPaused}, jobs.ExitPaused, ""},
 		{"wrapped keeps its code", fmt.Errorf("job migrate: %w", &jobs.CloudWatchError{Msg: "log group"}), jobs.ExitCloudWatch, "jobrun: job migrate: log group"},
+		{"said by a verdict already", &jobs.ReportedError{Err: &jobs.EngineError{Msg: "create network"}}, jobs.ExitEngine, ""},
 		{"interrupt", context.Canceled, jobs.ExitInterrupted, "jobrun: context canceled"},
+		{"interrupt inside a CloudWatch error", &jobs.CloudWatchError{Msg: "job migrate", Err: fmt.Errorf("check log group: %w", context.Canceled)}, jobs.ExitInterrupted, "jobrun: job migrate: check log group: context canceled"},
 		{"unclassified is a bug, not usage", errors.New("something new"), jobs.ExitInternal, "jobrun: something new"},
 	}
 	for _, c := range cases {

@@ -88,6 +88,14 @@ func (e *VerdictError) Error() string { return "job " + string(e.Outcome) }
 func (e *VerdictError) ExitCode() int { return e.Outcome.ExitCode() }
 func (e *VerdictError) Silent() bool  { return true }
 
+// ReportedError is an error a verdict line already said: main exits with
+// its code without printing it again.
+type ReportedError struct{ Err error }
+
+func (e *ReportedError) Error() string { return e.Err.Error() }
+func (e *ReportedError) Unwrap() error { return e.Err }
+func (e *ReportedError) Silent() bool  { return true }
+
 // ReleaseError is a release whose services did not all converge: Code
 // says how (rolled back, paused, timed out).
 type ReleaseError struct {
@@ -107,10 +115,12 @@ func ExitCodeOf(err error) int {
 	switch {
 	case err == nil:
 		return ExitSucceeded
+	case errors.Is(err, context.Canceled):
+		// Before the kinds: Ctrl-C during a read of records or CloudWatch
+		// comes wrapped in the engine's or CloudWatch's error.
+		return ExitInterrupted
 	case errors.As(err, &coded):
 		return coded.ExitCode()
-	case errors.Is(err, context.Canceled):
-		return ExitInterrupted
 	}
 	return ExitInternal
 }

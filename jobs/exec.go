@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -135,10 +136,20 @@ func RedactCommand(cmd []string, env []string) []string {
 		if i > 0 && secretName(cmd[i-1]) && !strings.HasPrefix(arg, "-") && !strings.Contains(cmd[i-1], "=") {
 			arg = "***"
 		}
-		out[i] = arg
+		if len(arg) > 2 && strings.HasPrefix(arg, "-p") && !strings.HasPrefix(arg, "-p=") {
+			arg = "-p***" // mysql -psecret: the password glued to its flag
+		}
+		out[i] = Redact(arg) // psql postgresql://app:secret@db/app
+
 	}
 	return out
 }
+
+var passwordInURL = regexp.MustCompile(`(://[^:/@\s]+):[^@/\s]+@`)
+
+// Redact hides a password in a URL such as tcp://user:pass@host or
+// postgresql://app:pass@db/app.
+func Redact(s string) string { return passwordInURL.ReplaceAllString(s, "$1:***@") }
 
 func secretName(s string) bool {
 	s = strings.ToLower(s)

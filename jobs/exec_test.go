@@ -120,6 +120,8 @@ func TestRedactCommand(t *testing.T) {
 		{"sh -c echo s3cr3t-pw", "sh -c echo ***"},
 		{"curl -H X-Api-Token: abc", "curl -H X-Api-Token: ***"},
 		{"env DEBUG=1", "env DEBUG=1"}, // values of 1 to 3 characters are everywhere
+		{"psql postgresql://app:pg-pass@db/app -c select", "psql postgresql://app:***@db/app -c select"},
+		{"mysql -uroot -pglued todo", "mysql -uroot -p*** todo"},
 	}
 	for _, tt := range tests {
 		if got := strings.Join(RedactCommand(strings.Fields(tt.in), env), " "); got != tt.want {

@@ -118,24 +118,33 @@ func (r *Runner) save(ctx context.Context, job Job, l lease, v Verdict, outputs 
 		}
 	case l.owner:
 		if err := r.Records.Save(saveCtx, rec, kept(outputs, rec.Attempts)); err != nil {
-			r.Report.Notice(job.Name, fmt.Sprintf("WARNING: the run's record could not be saved (%s): service %s is kept as its evidence (docker service ps %s --no-trunc); jobrun history and jobrun logs will not show this run; the next run of %s removes the service", OneLine(err), job.Spec.Name, job.Spec.Name, job.Name))
+			then := fmt.Sprintf("the next run of %s removes the service", job.Name)
+			if rec.Exec != nil { // an exec's service is no lock: no run clears it
+				then = "remove it with docker service rm " + job.Spec.Name + " once read"
+			}
+			r.Report.Notice(job.Name, fmt.Sprintf("WARNING: the run's record could not be saved (%s): service %s is kept as its evidence (docker service ps %s --no-trunc); jobrun history and jobrun logs will not show this run; %s", OneLine(err), job.Spec.Name, job.Spec.Name, then))
 			return rec, false
 		}
 	}
 	return rec, true
 }
 
-// removeOnce is step 5: the service goes once nothing of it runs and its
-// record is saved, unless the user asked to keep it; then the exited
-// containers the engine keeps of it (reap).
+// removeOnce is step 5: once nothing of the job runs, the service goes if
+// its record is saved, then the exited containers the engine keeps of it
+// (reap); a service the user asked to keep joins the stack instead.
 func (r *Runner) removeOnce(ctx context.Context, job Job, l lease, stopped, saved bool, attempts []Attempt) {
-	if !stopped || !saved || r.Opts.Keep {
+	if !stopped {
 		return
 	}
 	removeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	if r.remove(removeCtx, job, l.serviceID) == nil {
-		r.reap(removeCtx, job, l.serviceID, attempts)
+	switch {
+	case r.Opts.Keep:
+		r.joinStack(removeCtx, job, l.serviceID)
+	case saved:
+		if r.remove(removeCtx, job, l.serviceID) == nil {
+			r.reap(removeCtx, job, l.serviceID, attempts)
+		}
 	}
 }
 

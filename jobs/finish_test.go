@@ -65,8 +65,12 @@ func (e *endingEngine) ServiceInspectWithRaw(_ context.Context, id string, _ swa
 	return swarm.Service{ID: id, Spec: swarm.ServiceSpec{Mode: swarm.ServiceMode{ReplicatedJob: &swarm.ReplicatedJob{}}}}, nil, nil
 }
 
-func (e *endingEngine) ServiceUpdate(context.Context, string, swarm.Version, swarm.ServiceSpec, swarm.ServiceUpdateOptions) (swarm.ServiceUpdateResponse, error) {
-	e.timeline.add("stop")
+func (e *endingEngine) ServiceUpdate(_ context.Context, _ string, _ swarm.Version, spec swarm.ServiceSpec, _ swarm.ServiceUpdateOptions) (swarm.ServiceUpdateResponse, error) {
+	if ns := spec.Labels[LabelStackNamespace]; ns != "" {
+		e.timeline.add("join stack " + ns)
+	} else {
+		e.timeline.add("stop")
+	}
 	return swarm.ServiceUpdateResponse{}, nil
 }
 
@@ -212,5 +216,22 @@ func TestFinishReapsExitedContainers(t *testing.T) {
 	}
 	if tl.first("notice 1 attempt(s) ran on other nodes") < 0 {
 		t.Errorf("the attempt on another node was not counted: %q", tl.events)
+	}
+}
+
+// TestFinishKeptJoinsTheStackOnceStopped: --keep leaves the service, and
+// only once Swarm confirmed it stopped does it get the stack's label.
+func TestFinishKeptJoinsTheStackOnceStopped(t *testing.T) {
+	tl := &timeline{}
+	if _, err := finishRun(t, &endingEngine{timeline: tl}, RunOptions{Keep: true}); err != nil {
+		t.Fatalf("finish: %v", err)
+	}
+	stop, join := tl.first("stop"), tl.first("join stack todo")
+	confirmed := false // a listing of the tasks between the stop and the join
+	for i := stop + 1; stop >= 0 && i < join; i++ {
+		confirmed = confirmed || tl.events[i] == "task-list"
+	}
+	if stop < 0 || join < stop || !confirmed || tl.first("remove") >= 0 {
+		t.Errorf("want stop, its confirmation, then join stack todo, and no remove: %q", tl.events)
 	}
 }

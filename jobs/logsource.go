@@ -116,8 +116,13 @@ func (s *LogSources) ForJob(ctx context.Context, job Job) (JobLogs, error) {
 // most --drain-timeout.
 func (s *LogSources) stalled(job, group string) func(string, error) {
 	return func(stream string, err error) {
-		s.report.Notice(job, fmt.Sprintf("WARNING: waiting for CloudWatch Logs (stream %s/%s): %s; the job runs on, and its output is waited for at most --drain-timeout %s once it ends", group, stream, OneLine(err), s.opts.DrainTimeout))
+		s.report.Notice(job, fmt.Sprintf("WARNING: %s; the job runs on, and its output is waited for at most --drain-timeout %s once it ends", WaitingForCloudWatch(group, stream, err), s.opts.DrainTimeout))
 	}
+}
+
+// WaitingForCloudWatch says which stream jobrun waits for, and why.
+func WaitingForCloudWatch(group, stream string, err error) string {
+	return fmt.Sprintf("waiting for CloudWatch Logs (stream %s/%s): %s", group, stream, OneLine(err))
 }
 
 func firstOf(s ...string) string {

@@ -89,18 +89,28 @@ func (r *Runner) askToStop(ctx context.Context, serviceID string) error {
 		case spec.Mode.Replicated != nil:
 			spec.Mode.Replicated.Replicas = &zero
 		}
-		marks := map[string]string{LabelStopped: "true"}
-		if r.Opts.Keep {
-			// A kept service runs nothing more: docker stack rm may take it
-			// with the rest of the stack (it uses the stack's network, which
-			// docker stack rm could not remove otherwise).
-			marks[LabelStackNamespace] = spec.Labels[LabelStack]
-		}
-		spec.Labels = withMarks(spec.Labels, marks)
+		spec.Labels = withMarks(spec.Labels, map[string]string{LabelStopped: "true"})
 		_, err = r.Engine.ServiceUpdate(ctx, svc.ID, svc.Version, spec, swarm.ServiceUpdateOptions{})
 		if err == nil || try == 2 || !strings.Contains(err.Error(), "update out of sequence") {
 			return err
 		}
+	}
+}
+
+// joinStack puts a kept service, once Swarm confirmed it stopped, in the
+// stack: docker stack rm then removes it with the rest (it uses the stack's
+// network, which docker stack rm could not remove otherwise). A service
+// that may still run never gets the label: docker stack rm and deploy
+// --prune must not remove what would orphan a running task (moby#44312).
+func (r *Runner) joinStack(ctx context.Context, job Job, serviceID string) {
+	svc, _, err := r.Engine.ServiceInspectWithRaw(ctx, serviceID, swarm.ServiceInspectOptions{})
+	if err == nil {
+		spec := svc.Spec
+		spec.Labels = withMarks(spec.Labels, map[string]string{LabelStackNamespace: job.Stack})
+		_, err = r.Engine.ServiceUpdate(ctx, svc.ID, svc.Version, spec, swarm.ServiceUpdateOptions{})
+	}
+	if err != nil {
+		r.Report.Notice(job.Name, fmt.Sprintf("WARNING: kept service %s could not join stack %s (%s): docker stack rm leaves it; remove it with docker service rm %s", job.Spec.Name, job.Stack, OneLine(err), job.Spec.Name))
 	}
 }
 

@@ -49,10 +49,27 @@ func Default() Notifier {
 	return Notifier{Client: &http.Client{}, Timeout: 10 * time.Second, Tries: 3}
 }
 
+// orDefault fills what n leaves unset from Default: a zero Notifier sends
+// as Default does.
+func (n Notifier) orDefault() Notifier {
+	d := Default()
+	if n.Client == nil {
+		n.Client = d.Client
+	}
+	if n.Timeout <= 0 {
+		n.Timeout = d.Timeout
+	}
+	if n.Tries == 0 {
+		n.Tries = d.Tries
+	}
+	return n
+}
+
 // Send posts ev to each URL, at once, and returns one error per URL that
 // could not be delivered, naming the URL without its path or query (a
 // Slack webhook's path is its secret).
 func (n Notifier) Send(ctx context.Context, urls []string, ev Event) []error {
+	n = n.orDefault()
 	ev.Seconds = ev.Duration.Round(10 * time.Millisecond).Seconds()
 	errs := make(chan error, len(urls))
 	for _, u := range urls {
@@ -74,7 +91,7 @@ func (n Notifier) post(ctx context.Context, target string, ev Event) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.Timeout)
 	defer cancel()
-	b := backoff.WithMaxRetries(backoff.NewExponentialBackOff(backoff.WithInitialInterval(500*time.Millisecond)), max(n.Tries, 1)-1)
+	b := backoff.WithMaxRetries(backoff.NewExponentialBackOff(backoff.WithInitialInterval(500*time.Millisecond)), n.Tries-1)
 	err = backoff.Retry(func() error { return n.once(ctx, target, body) }, backoff.WithContext(b, ctx))
 	if err != nil {
 		return fmt.Errorf("notify %s: %w", Where(target), err)

@@ -147,3 +147,13 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestZeroNotifierSends: a Notifier left zero sends as Default does.
+func TestZeroNotifierSends(t *testing.T) {
+	rc := &receiver{statuses: []int{503}}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	if errs := (Notifier{}).Send(context.Background(), []string{srv.URL}, event); len(errs) != 0 || len(rc.bodies) != 2 {
+		t.Errorf("errors %v after %d tries, want delivered on the second", errs, len(rc.bodies))
+	}
+}

@@ -1,6 +1,7 @@
 package cmdutil
 
 import (
+	"fmt"
 	"io"
 	"sync"
 
@@ -16,17 +17,19 @@ import (
 // credentials of every job and docker stack deploy, so the docker config
 // and the context store are read once per command.
 type DockerCLI struct {
-	once sync.Once
-	cli  *command.DockerCli
-	err  error
+	once    sync.Once
+	context string // the --context it was made with
+	cli     *command.DockerCli
+	err     error
 }
 
 // Get is the docker CLI, initialised as `docker --context dockerContext`
 // would be (with DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH,
 // DOCKER_CONTEXT and DOCKER_CONFIG). Only the first call's context counts:
-// one command has one.
+// one command has one, and asking for another is a bug that is said.
 func (d *DockerCLI) Get(dockerContext string) (*command.DockerCli, error) {
 	d.once.Do(func() {
+		d.context = dockerContext
 		opts := cliflags.NewClientOptions()
 		flags := pflag.NewFlagSet("docker", pflag.ContinueOnError)
 		opts.InstallFlags(flags)
@@ -42,6 +45,9 @@ func (d *DockerCLI) Get(dockerContext string) (*command.DockerCli, error) {
 			d.err = &jobs.UsageError{Msg: "docker client settings: " + Redact(jobs.OneLine(d.err)) + ": fix ~/.docker/config.json (or DOCKER_CONFIG) and the docker context"}
 		}
 	})
+	if dockerContext != "" && dockerContext != d.context {
+		return nil, fmt.Errorf("the docker CLI was made for context %q, not %q", d.context, dockerContext)
+	}
 	return d.cli, d.err
 }
 

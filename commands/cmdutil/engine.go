@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/containerd/errdefs"
@@ -227,7 +226,5 @@ func (e EngineInfo) fix() string {
 	return "choose a swarm manager's context with --context or docker context use, or set DOCKER_HOST"
 }
 
-var passwordInURL = regexp.MustCompile(`(://[^:/@\s]+):[^@/\s]+@`)
-
 // Redact hides a password in a URL such as tcp://user:pass@host.
-func Redact(s string) string { return passwordInURL.ReplaceAllString(s, "$1:***@") }
+func Redact(s string) string { return jobs.Redact(s) }

@@ -3,7 +3,7 @@ package cmdutil
 import (
 	"context"
 	"fmt"
-	"time"
+	"sync"
 
 	"github.com/urfave/cli/v2"
 
@@ -27,35 +27,67 @@ func CheckNotify(urls []string) error {
 	return nil
 }
 
-// Announce sends ev to urls after the verdict was printed: a URL that
-// cannot be reached is a WARNING, and never changes the exit code.
-func Announce(ctx context.Context, f *Factory, report jobs.Reporter, urls []string, ev notify.Event) {
-	if len(urls) == 0 {
+// Announcements sends each verdict as it comes, at once; Wait waits for
+// them all (each bounded by the notifier's timeout). A URL that cannot be
+// reached is a WARNING, and never changes the exit code.
+type Announcements struct {
+	ctx    context.Context
+	f      *Factory
+	report jobs.Reporter
+	urls   []string
+	wg     sync.WaitGroup
+}
+
+// NewAnnouncements announces to urls; none: Send does nothing.
+func NewAnnouncements(ctx context.Context, f *Factory, report jobs.Reporter, urls []string) *Announcements {
+	// Sent even after Ctrl-C: an interrupted release is news too.
+	return &Announcements{ctx: context.WithoutCancel(ctx), f: f, report: report, urls: urls}
+}
+
+// Send announces ev without waiting: the verdict line was printed, and what
+// comes next (another job, the -o json document) must not wait for a webhook.
+func (a *Announcements) Send(ev notify.Event) {
+	if len(a.urls) == 0 {
 		return
 	}
 	who := ev.Job
 	if who == "" {
 		who = ev.Kind
 	}
-	// Sent even after Ctrl-C: an interrupted release is news too.
-	for _, err := range f.Notifier.Send(context.WithoutCancel(ctx), urls, ev) {
-		report.Notice(who, fmt.Sprintf("WARNING: the verdict was not announced: %s", jobs.OneLine(err)))
-	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		for _, err := range a.f.Notifier.Send(a.ctx, a.urls, ev) {
+			a.report.Notice(who, fmt.Sprintf("WARNING: the verdict was not announced: %s", jobs.OneLine(err)))
+		}
+	}()
 }
 
-// RunEvent is what is announced of a job's run.
-func RunEvent(rec jobs.Record, err error) notify.Event {
+// Wait waits for every announcement sent.
+func (a *Announcements) Wait() { a.wg.Wait() }
+
+// RunEvent is what is announced of a job's run, by origin: a run that
+// found its version already succeeded is "skipped", one that ended before
+// a verdict (another version running, the engine lost) is "error" with why.
+func RunEvent(rec jobs.Record, err error, origin jobs.Origin) notify.Event {
 	ev := notify.Event{
 		Kind: "run", Stack: rec.Stack, Job: rec.Job, Version: rec.Version, Verdict: string(rec.Outcome),
 		ExitCode: jobs.ExitCodeOf(err), Attempts: len(rec.Attempts), Duration: rec.Ended.Sub(rec.Started),
-		Reason: rec.Reason, Who: rec.Origin.Who, RunURL: rec.Origin.RunURL,
+		Reason: rec.Reason, Who: origin.Who, RunURL: origin.RunURL,
 		Output: fmt.Sprintf("jobrun logs %s --stack %s --version %s", rec.Job, rec.Stack, rec.Version),
 	}
-	if n := len(rec.Attempts); n > 0 && rec.Attempts[n-1].LogStream != "" {
-		ev.Output = logs.ConsoleURL(rec.LogRegion, rec.LogGroup, rec.Attempts[n-1].LogStream)
+	switch {
+	case rec.Skipped:
+		ev.Verdict, ev.Attempts, ev.Duration = "skipped", 0, 0
+		ev.Reason = fmt.Sprintf("version %s already succeeded (run %s): not run again", rec.Version, rec.RunID)
+	case rec.Outcome == "":
+		ev.Verdict, ev.Reason = "error", Redact(jobs.OneLine(err))
 	}
-	if rec.Ended.IsZero() {
-		ev.Duration = time.Duration(0)
+	if rec.Ended.IsZero() || rec.Skipped {
+		ev.Duration = 0
+	}
+	if n := len(rec.Attempts); n > 0 && rec.Attempts[n-1].LogStream != "" && !rec.Skipped {
+		ev.Output = logs.ConsoleURL(rec.LogRegion, rec.LogGroup, rec.Attempts[n-1].LogStream)
 	}
 	return ev
 }

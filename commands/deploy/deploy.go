@@ -111,7 +111,8 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		report.Notice("deploy", "WARNING: "+lerr.Error())
 	}
 	report.Notice("deploy", fmt.Sprintf("%s %s: %s", o.Version, r.rec.Verdict, r.rec.Reason))
-	cmdutil.Announce(ctx, f, report, o.Notify, deployEvent(r.rec, err))
+	announce := cmdutil.NewAnnouncements(ctx, f, report, o.Notify)
+	announce.Send(deployEvent(r.rec, err))
 	if o.Output == "json" {
 		if jerr := jobs.WriteJSON(f.IO.Out, struct {
 			Deploy deploy.Record `json:"deploy"`
@@ -120,6 +121,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 			err = jerr
 		}
 	}
+	announce.Wait()
 	return err
 }
 
@@ -289,8 +291,8 @@ func (r *release) fail(v deploy.Verdict, why string, err error) error {
 	if errors.As(err, &verdict) {
 		return err // the job's verdict is printed already, with its code
 	}
-	r.rec.Reason += ": " + err.Error()
-	return err
+	r.rec.Reason += ": " + jobs.Redact(jobs.OneLine(err))
+	return &jobs.ReportedError{Err: err} // the release's verdict line says it
 }
 
 func (r *release) failCode(v deploy.Verdict, why string, code int) error {

@@ -39,7 +39,6 @@ type Stdin struct {
 	In         io.Reader
 	IsTerminal bool
 	Terminal   *jobs.Terminal // with IsTerminal: raw mode, size, resizes
-	User       string         // user@host, for the record
 }
 
 // NewCommand is `jobrun exec`.
@@ -72,7 +71,7 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 				}
 			}
 			o.Job, o.DashDash, o.Command = splitArgs(c.Args().Slice())
-			o.Stdin = processStdin(f.Env, f.IO.Out)
+			o.Stdin = processStdin(f.IO.Out)
 			return Run(c.Context, f, o)
 		},
 	}
@@ -115,9 +114,11 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	rec, err := execute(ctx, f, o)
 	err = exitCode(rec, err)
 	if rec.Exec != nil && rec.Outcome != "" {
-		ev := cmdutil.RunEvent(rec, err)
+		ev := cmdutil.RunEvent(rec, err, rec.Origin)
 		ev.Kind, ev.Output = "exec", fmt.Sprintf("jobrun logs %s --exec --stack %s", rec.Job, rec.Stack)
-		cmdutil.Announce(ctx, f, &jobs.TextReporter{Log: f.IO.Err}, o.Notify, ev)
+		announce := cmdutil.NewAnnouncements(ctx, f, &jobs.TextReporter{Log: f.IO.Err}, o.Notify)
+		announce.Send(ev)
+		announce.Wait()
 	}
 	return err
 }
@@ -159,7 +160,7 @@ func execute(ctx context.Context, f *cmdutil.Factory, o *Options) (jobs.Record, 
 		return jobs.Record{}, err
 	}
 	env := job.Spec.TaskTemplate.ContainerSpec.Env
-	info := jobs.ExecInfo{Command: jobs.RedactCommand(o.Command, env), User: o.Stdin.User, Interactive: o.Interactive}
+	info := jobs.ExecInfo{Command: jobs.RedactCommand(o.Command, env), User: runner.Origin.Who, Interactive: o.Interactive}
 	if o.Entrypoint != nil {
 		info.Entrypoint = jobs.RedactCommand(o.Entrypoint, env)
 	}

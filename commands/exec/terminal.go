@@ -15,13 +15,8 @@ import (
 // processStdin is jobrun's own stdin and, when it is a terminal, how to
 // put it in raw mode and follow its window's size, with moby/term as
 // docker run -it does.
-func processStdin(env map[string]string, out io.Writer) Stdin {
-	host, _ := os.Hostname()
-	who := host
-	if user := env["USER"]; user != "" {
-		who = user + "@" + host
-	}
-	s := Stdin{In: os.Stdin, User: who}
+func processStdin(out io.Writer) Stdin {
+	s := Stdin{In: os.Stdin}
 	fd, isTerminal := term.GetFdInfo(os.Stdin)
 	if !isTerminal {
 		return s

@@ -152,7 +152,7 @@ func reader(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.A
 	}
 	cw := &logs.CloudWatch{Client: cwClient, Group: rec.LogGroup, Limiter: logs.NewQuotaLimiter(), Now: f.Now, After: f.After,
 		Stalled: func(stream string, err error) {
-			fmt.Fprintf(f.IO.Err, "jobrun: %s: waiting for CloudWatch Logs (stream %s/%s): %s; giving up after --drain-timeout %s\n", rec.Job, rec.LogGroup, stream, jobs.OneLine(err), o.Logs.DrainTimeout)
+			fmt.Fprintf(f.IO.Err, "jobrun: %s: %s; giving up after --drain-timeout %s\n", rec.Job, jobs.WaitingForCloudWatch(rec.LogGroup, stream, err), o.Logs.DrainTimeout)
 		}}
 	return func(a jobs.Attempt) error {
 		if a.LogStream == "" {

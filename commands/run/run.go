@@ -208,17 +208,18 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		return err
 	}
 	defer engine.Close()
-	records, errs, err := runJobs(ctx, f, o, engine, stack, spec, report, o.Jobs)
-	for i, rec := range records {
-		cmdutil.Announce(ctx, f, report, o.Notify, cmdutil.RunEvent(rec, errs[i]))
-	}
+	announce, origin := cmdutil.NewAnnouncements(ctx, f, report, o.Notify), f.Origin()
+	records, err := runJobs(ctx, f, o, engine, stack, spec, report, o.Jobs, func(rec jobs.Record, err error) {
+		announce.Send(cmdutil.RunEvent(rec, err, origin))
+	})
 	if o.Output == "json" {
 		// The run's own outcome wins: a pipeline that could not read the
 		// document still learns how the job ended.
 		if werr := jobs.WriteRuns(f.IO.Out, records); werr != nil && err == nil {
-			return werr
+			err = werr
 		}
 	}
+	announce.Wait()
 	return err
 }
 
@@ -226,29 +227,35 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 // that does not succeed, or all at once with Parallel. It returns the
 // records of the runs that started or were found, and the first error.
 func Jobs(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.APIClient, stack *jobs.Stack, spec jobs.SpecOptions, report jobs.Reporter, names []string) ([]jobs.Record, error) {
-	records, _, first := runJobs(ctx, f, o, engine, stack, spec, report, names)
-	return records, first
+	return runJobs(ctx, f, o, engine, stack, spec, report, names, nil)
 }
 
-// runJobs is Jobs with each record's own error beside it.
-func runJobs(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.APIClient, stack *jobs.Stack, spec jobs.SpecOptions, report jobs.Reporter, names []string) ([]jobs.Record, []error, error) {
+// runJobs is Jobs telling ended (if set) of each job's record and error
+// as soon as its run ends.
+func runJobs(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.APIClient, stack *jobs.Stack, spec jobs.SpecOptions, report jobs.Reporter, names []string, ended func(jobs.Record, error)) ([]jobs.Record, error) {
 	runners, todo, err := prepare(ctx, f, o, engine, stack, spec, report, names)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	records, errs := runAll(ctx, runners, todo, o.Parallel)
+	run := func(i int) (jobs.Record, error) {
+		rec, err := runners[i].Run(ctx, todo[i])
+		if ended != nil {
+			ended(rec, err)
+		}
+		return rec, err
+	}
+	records, errs := runAll(len(todo), run, o.Parallel)
 	var done []jobs.Record
-	var doneErrs []error
 	var first error
 	for i, rec := range records {
 		if rec.Job != "" { // a job left unrun after an earlier one failed has none
-			done, doneErrs = append(done, rec), append(doneErrs, errs[i])
+			done = append(done, rec)
 		}
 		if first == nil {
 			first = errs[i]
 		}
 	}
-	return done, doneErrs, first
+	return done, first
 }
 
 // prepare builds each job and the runner that runs it.
@@ -276,22 +283,22 @@ func prepare(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.
 	return runners, todo, nil
 }
 
-// runAll runs each job with its runner: in order, stopping at the first
-// that does not succeed, or all at once.
-func runAll(ctx context.Context, runners []*jobs.Runner, todo []jobs.Job, parallel bool) ([]jobs.Record, []error) {
-	records := make([]jobs.Record, len(todo))
-	errs := make([]error, len(todo))
+// runAll runs the n jobs: in order, stopping at the first that does not
+// succeed, or all at once.
+func runAll(n int, run func(i int) (jobs.Record, error), parallel bool) ([]jobs.Record, []error) {
+	records := make([]jobs.Record, n)
+	errs := make([]error, n)
 	if parallel {
 		var wg sync.WaitGroup
-		for i := range todo {
+		for i := range n {
 			wg.Add(1)
-			go func() { defer wg.Done(); records[i], errs[i] = runners[i].Run(ctx, todo[i]) }()
+			go func() { defer wg.Done(); records[i], errs[i] = run(i) }()
 		}
 		wg.Wait()
 		return records, errs
 	}
-	for i := range todo {
-		if records[i], errs[i] = runners[i].Run(ctx, todo[i]); errs[i] != nil {
+	for i := range n {
+		if records[i], errs[i] = run(i); errs[i] != nil {
 			break
 		}
 	}
