@@ -44,17 +44,7 @@ type Stack struct {
 // docker stack deploy names and labels them, so that jobs can start before
 // the stack's first deploy.
 func (s Stack) CreateNetworks(ctx context.Context) error {
-	ns := convert.NewNamespace(s.Name)
-	declared := map[string]struct{}{}
-	for _, svc := range s.Config.Services {
-		if len(svc.Networks) == 0 {
-			declared["default"] = struct{}{}
-		}
-		for name := range svc.Networks {
-			declared[name] = struct{}{}
-		}
-	}
-	networks, _ := convert.Networks(ns, s.Config.Networks, declared)
+	networks := s.networks()
 	existing, err := s.Engine.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("label", convert.LabelNamespace+"="+s.Name))})
 	if err != nil {
 		return &jobs.EngineError{Msg: "list the stack's networks", Err: err}
@@ -79,19 +69,27 @@ func (s Stack) CreateNetworks(ctx context.Context) error {
 	return nil
 }
 
+// networks are the stack's networks as docker stack deploy converts them,
+// by their names in the swarm.
+func (s Stack) networks() map[string]network.CreateOptions {
+	declared := map[string]struct{}{}
+	for _, svc := range s.Config.Services {
+		if len(svc.Networks) == 0 {
+			declared["default"] = struct{}{}
+		}
+		for name := range svc.Networks {
+			declared[name] = struct{}{}
+		}
+	}
+	networks, _ := convert.Networks(convert.NewNamespace(s.Name), s.Config.Networks, declared)
+	return networks
+}
+
 // Deploy deploys the named services of the stack file and nothing else;
 // with prune it removes the stack's services the file no longer has (a
 // <stack>_<job> service left by the old way of deploying jobs among them).
 func (s Stack) Deploy(ctx context.Context, names []string, prune bool) error {
-	cfg := *s.Config
-	cfg.Services = nil
-	for _, svc := range s.Config.Services {
-		for _, n := range names {
-			if svc.Name == n {
-				cfg.Services = append(cfg.Services, svc)
-			}
-		}
-	}
+	cfg := s.only(names)
 	cli := s.CLI
 	if err := cli.Apply(command.WithAPIClient(s.Engine), command.WithOutputStream(s.Out), command.WithErrorStream(s.Warn)); err != nil {
 		return &jobs.EngineError{Msg: "set up docker stack deploy", Err: err}
@@ -107,6 +105,18 @@ func (s Stack) Deploy(ctx context.Context, names []string, prune bool) error {
 		return &jobs.EngineError{Msg: "deploy stack " + s.Name, Err: err}
 	}
 	return nil
+}
+
+// only is the stack file with the named services and no other.
+func (s Stack) only(names []string) composetypes.Config {
+	cfg := *s.Config
+	cfg.Services = nil
+	for _, svc := range s.Config.Services {
+		if slices.Contains(names, svc.Name) {
+			cfg.Services = append(cfg.Services, svc)
+		}
+	}
+	return cfg
 }
 
 // Services are the stack's services the engine has, by their name in the
