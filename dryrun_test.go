@@ -29,8 +29,18 @@ services:
   db:
     image: IMAGE
     command: ["sleep", "600"]
+    volumes: ["STATE:/state"]
+    ports: [{target: 80}]
+    healthcheck: {test: ["CMD", "true"], interval: 5s}
+    logging: {driver: json-file, options: {max-size: 1m}}
+    stop_grace_period: 2s
+    networks: {default: {aliases: [database]}}
     deploy:
-      resources: {limits: {memory: 64M}}
+      resources: {limits: {memory: 64M}, reservations: {cpus: "0.01"}}
+      update_config: {failure_action: rollback, monitor: 3s, order: start-first}
+      rollback_config: {parallelism: 2}
+      restart_policy: {condition: on-failure, max_attempts: 3}
+      placement: {preferences: [{spread: node.id}]}
   app:
     image: jobrun-test/app:${APP_VERSION}
     command: ["sleep", "600"]
@@ -40,6 +50,7 @@ services:
     depends_on: [db]
     deploy:
       labels: {team: core}
+      update_config: {parallelism: 2}
       placement: {constraints: ["node.role == manager"]}
   migrate:
     image: jobrun-test/app:${APP_VERSION}

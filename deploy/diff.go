@@ -121,6 +121,14 @@ func normalise(spec swarm.ServiceSpec, networks map[string]string) swarm.Service
 		one := uint64(1) // the converter leaves it out; the engine's default
 		r.Replicas = &one
 	}
+	for _, u := range []*swarm.UpdateConfig{s.UpdateConfig, s.RollbackConfig} {
+		if u != nil && u.FailureAction == "" {
+			u.FailureAction = swarm.UpdateFailureActionPause // swarmkit's zero value
+		}
+		if u != nil && u.Order == "" {
+			u.Order = swarm.UpdateOrderStopFirst
+		}
+	}
 	if s.TaskTemplate.Runtime == swarm.RuntimeContainer {
 		s.TaskTemplate.Runtime = ""
 	}

@@ -19,8 +19,9 @@ func converted(edit ...func(*swarm.ServiceSpec)) swarm.ServiceSpec {
 			Resources: &swarm.ResourceRequirements{},
 			Networks:  []swarm.NetworkAttachmentConfig{{Target: "todo_default", Aliases: []string{"app"}}},
 		},
-		Mode:         swarm.ServiceMode{Replicated: &swarm.ReplicatedService{}},
-		EndpointSpec: &swarm.EndpointSpec{Mode: swarm.ResolutionModeVIP},
+		Mode:           swarm.ServiceMode{Replicated: &swarm.ReplicatedService{}},
+		EndpointSpec:   &swarm.EndpointSpec{Mode: swarm.ResolutionModeVIP},
+		RollbackConfig: &swarm.UpdateConfig{Parallelism: 2},
 	}
 	for _, e := range edit {
 		e(&s)
@@ -41,6 +42,7 @@ func running(edit ...func(*swarm.ServiceSpec)) swarm.ServiceSpec {
 		s.TaskTemplate.Runtime = swarm.RuntimeContainer
 		s.TaskTemplate.Networks[0].Target = "netid1"
 		s.EndpointSpec = nil
+		s.RollbackConfig.FailureAction, s.RollbackConfig.Order = "pause", "stop-first"
 	})
 	for _, e := range edit {
 		e(&s)
@@ -92,6 +94,8 @@ func TestDiff(t *testing.T) {
 			{Field: "secrets", Key: "todo_token", Change: "removed", Old: "token (uid 0, gid 0, mode 444)"},
 			{Field: "configs", Key: "todo_settings", Change: "added", New: "/settings (uid 0, gid 0, mode 444)"},
 		}},
+		{"update order", running(), converted(func(s *swarm.ServiceSpec) { s.RollbackConfig.Order = "start-first" }),
+			[]Change{{Field: "RollbackConfig.Order", Change: "changed"}}},
 		{"anything else is named, without its value", running(), converted(func(s *swarm.ServiceSpec) {
 			s.TaskTemplate.ContainerSpec.Command = []string{"serve", "--token=xyz"}
 		}), []Change{{Field: "TaskTemplate.ContainerSpec.Command", Change: "changed"}}},

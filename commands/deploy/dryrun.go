@@ -56,6 +56,7 @@ func dryRun(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		report.Notice("deploy", fmt.Sprintf("WARNING: another deploy of stack %s holds its lock (%s): a deploy now would be refused, or wait with --wait-lock", o.Stack, holder))
 	}
 	target := deploy.Stack{Engine: engine, Name: o.Stack, Config: stack.Config}
+	(&release{o: o, plan: plan, target: target, report: report}).reportOldJobServices(ctx)
 	services := append(append([]string(nil), plan.Deps...), plan.Services...)
 	preview, err := target.DryRun(ctx, services, o.Prune)
 	if err != nil {

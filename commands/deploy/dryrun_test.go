@@ -28,6 +28,7 @@ func TestDeployDryRun(t *testing.T) {
 		stack    string
 		args     []string
 		want     string
+		stderr   string // a line of stderr
 	}{
 		{name: "a first release", stack: withMigrate, migrated: true, locked: true, want: `dry run: deploying stack todo version v1 would:
 + network todo_default: create
@@ -55,6 +56,14 @@ nothing was changed (dry run)
     env PASSWORD: added
 nothing was changed (dry run)
 `},
+		{name: "a job deployed the old way as a service", deployed: strings.Replace(withMigrate, "    x-jobrun: {phase: pre-deploy}\n", "", 1),
+			stack: withMigrate, args: []string{"--prune"}, want: `dry run: deploying stack todo version v1 would:
+= service db: unchanged
++ job migrate (pre-deploy): run
+= service app: unchanged
+- service migrate: remove
+nothing was changed (dry run)
+`, stderr: "jobrun: deploy: service todo_migrate runs job migrate as an ordinary service (the old way of deploying jobs): --prune removes it\n"},
 		{name: "--prune", deployed: dbAndApp, stack: withoutApp(dbAndApp), args: []string{"--prune"}, want: `dry run: deploying stack todo version v1 would:
 = service db: unchanged
 - service app: remove
@@ -73,6 +82,9 @@ nothing was changed (dry run)
 			}
 			if out != want {
 				t.Errorf("stdout:\n%s\nwant:\n%s", out, want)
+			}
+			if !strings.Contains(stderr, tt.stderr) {
+				t.Errorf("stderr lacks %q:\n%s", tt.stderr, stderr)
 			}
 			if strings.Contains(out+stderr, "hunter2") {
 				t.Errorf("the dry run shows an env value")
