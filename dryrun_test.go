@@ -5,6 +5,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -225,5 +227,42 @@ func (s *engineStack) removeStackObjects() {
 	configs, _ := s.engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: f})
 	for _, c := range configs {
 		_ = s.engine.ConfigRemove(ctx, c.ID)
+	}
+}
+
+// TestDryRunPinnedImage: a service whose image the deploy pinned to its
+// registry digest is unchanged while its tag is; a new tag is the image
+// change, from the pinned image.
+func TestDryRunPinnedImage(t *testing.T) {
+	reg := registryFromEnv(t)
+	s := newStack(t)
+	t.Cleanup(s.removeStackServices)
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	repo := reg.addr + "/jobrun-test/busybox:dr" + hex.EncodeToString(b[:])
+	for _, v := range []string{"v1", "v2"} {
+		reg.push(t, s.engine, testImage(), repo+"-"+v)
+	}
+	f := s.writeStack("stack.yml", `version: "3.7"
+services:
+  web:
+    image: `+repo+`-${APP_VERSION}
+    command: ["sleep", "600"]
+`)
+	env := []string{"DOCKER_CONFIG=" + reg.dockerConfig(t)}
+	if r := s.jobrun(env, "deploy", "-c", f, "--version", "v1"); r.code != 0 {
+		t.Fatalf("deploy v1: exit %d", r.code)
+	}
+	web, _ := s.stackService("web")
+	pinned := web.Spec.TaskTemplate.ContainerSpec.Image
+	if !strings.HasPrefix(pinned, repo+"-v1@sha256:") {
+		t.Fatalf("web runs %s, want it pinned to a digest", pinned)
+	}
+	if r := s.jobrun(env, "deploy", "-c", f, "--version", "v1", "--dry-run"); !strings.Contains(r.stdout, "= service web: unchanged\n") {
+		t.Errorf("dry run of the pinned version is not unchanged")
+	}
+	r := s.jobrun(env, "deploy", "-c", f, "--version", "v2", "--dry-run")
+	if want := "~ service web: update\n    image: " + pinned + " → " + repo + "-v2\n"; !strings.Contains(r.stdout, want) {
+		t.Errorf("dry run of v2 lacks %q", want)
 	}
 }
