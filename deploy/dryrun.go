@@ -3,10 +3,12 @@ package deploy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 
 	"github.com/docker/cli/cli/compose/convert"
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
@@ -27,6 +29,7 @@ type Object struct {
 type Preview struct {
 	Create   []Object
 	Services []ServiceDiff
+	Problems []string // why the deploy would fail, and the fix
 }
 
 // DryRun computes what Deploy(names, prune) would do, and reads only: the
@@ -42,7 +45,7 @@ func (s Stack) DryRun(ctx context.Context, names []string, prune bool) (Preview,
 	}
 	specs, err := convert.Services(ctx, ns, &cfg, ro)
 	if err != nil {
-		return Preview{}, &jobs.UsageError{Msg: "convert the stack file as docker stack deploy would: " + jobs.OneLine(err) + ": fix the stack file"}
+		return Preview{}, &jobs.UsageError{Msg: "convert the stack file as docker stack deploy would: " + jobs.OneLine(err) + ": fix the stack file, or create what it names as external"}
 	}
 	running, err := s.Services(ctx)
 	if err != nil {
@@ -87,7 +90,10 @@ func (s Stack) DryRun(ctx context.Context, names []string, prune bool) (Preview,
 // they existed: the converter looks their IDs up.
 func (s Stack) plannedObjects(ctx context.Context, ro *readOnly, p *Preview) error {
 	ns := convert.NewNamespace(s.Name)
-	networks := s.networks()
+	networks, external := s.networks()
+	if err := s.checkExternal(ctx, external, p); err != nil {
+		return err
+	}
 	have, err := s.Engine.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("label", convert.LabelNamespace+"="+s.Name))})
 	if err != nil {
 		return &jobs.EngineError{Msg: "list the stack's networks", Err: err}
@@ -119,6 +125,26 @@ func (s Stack) plannedObjects(ctx context.Context, ro *readOnly, p *Preview) err
 			return err
 		} else if created {
 			ro.configs = append(ro.configs, swarm.Config{ID: "(new)", Spec: spec})
+		}
+	}
+	return nil
+}
+
+// checkExternal notes the external networks the swarm lacks or has only on
+// one node, which docker stack deploy refuses before it changes anything.
+func (s Stack) checkExternal(ctx context.Context, names []string, p *Preview) error {
+	for _, name := range names {
+		if !container.NetworkMode(name).IsUserDefined() {
+			continue // bridge, host: on every node
+		}
+		nw, err := s.Engine.NetworkInspect(ctx, name, network.InspectOptions{})
+		switch {
+		case errdefs.IsNotFound(err):
+			p.Problems = append(p.Problems, fmt.Sprintf("network %s is external and does not exist: create it with docker network create -d overlay --attachable %s", name, name))
+		case err != nil:
+			return &jobs.EngineError{Msg: "inspect network " + name, Err: err}
+		case nw.Scope != "swarm":
+			p.Problems = append(p.Problems, fmt.Sprintf("network %s is external and %s-scoped: use an overlay network (docker network create -d overlay)", name, nw.Scope))
 		}
 	}
 	return nil

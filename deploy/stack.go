@@ -44,7 +44,7 @@ type Stack struct {
 // docker stack deploy names and labels them, so that jobs can start before
 // the stack's first deploy.
 func (s Stack) CreateNetworks(ctx context.Context) error {
-	networks := s.networks()
+	networks, _ := s.networks()
 	existing, err := s.Engine.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("label", convert.LabelNamespace+"="+s.Name))})
 	if err != nil {
 		return &jobs.EngineError{Msg: "list the stack's networks", Err: err}
@@ -70,8 +70,8 @@ func (s Stack) CreateNetworks(ctx context.Context) error {
 }
 
 // networks are the stack's networks as docker stack deploy converts them,
-// by their names in the swarm.
-func (s Stack) networks() map[string]network.CreateOptions {
+// by their names in the swarm, and the external ones it only checks.
+func (s Stack) networks() (map[string]network.CreateOptions, []string) {
 	declared := map[string]struct{}{}
 	for _, svc := range s.Config.Services {
 		if len(svc.Networks) == 0 {
@@ -81,8 +81,7 @@ func (s Stack) networks() map[string]network.CreateOptions {
 			declared[name] = struct{}{}
 		}
 	}
-	networks, _ := convert.Networks(convert.NewNamespace(s.Name), s.Config.Networks, declared)
-	return networks
+	return convert.Networks(convert.NewNamespace(s.Name), s.Config.Networks, declared)
 }
 
 // Deploy deploys the named services of the stack file and nothing else;

@@ -19,7 +19,8 @@ type DryRun struct {
 	Version  string          `json:"version"`
 	LockedBy string          `json:"locked_by,omitempty"` // another deploy holds the lock
 	Create   []deploy.Object `json:"create"`
-	Steps    []DryRunStep    `json:"steps"` // in the order the deploy takes them
+	Problems []string        `json:"problems,omitempty"` // why the deploy would fail
+	Steps    []DryRunStep    `json:"steps"`              // in the order the deploy takes them
 }
 
 // DryRunStep is a job to run or skip, or a service to create, update,
@@ -62,7 +63,10 @@ func dryRun(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if err != nil {
 		return err
 	}
-	doc.Create = preview.Create
+	doc.Create, doc.Problems = preview.Create, preview.Problems
+	for _, p := range doc.Problems {
+		report.Notice("deploy", "WARNING: the deploy would fail: "+p)
+	}
 	if doc.Steps, err = steps(ctx, o, engine, plan, preview.Services); err != nil {
 		return err
 	}

@@ -1,0 +1,105 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/errdefs"
+
+	"jobrun/jobs"
+)
+
+// emptySwarm is a swarm manager with no stack on it, and only the reads a
+// dry run makes: it embeds the client interface, so any other call, a
+// write among them, panics.
+type emptySwarm struct{ client.APIClient }
+
+var errNone = errdefs.NotFound(errors.New("not found"))
+
+func (emptySwarm) ClientVersion() string { return "1.41" }
+func (emptySwarm) NetworkList(context.Context, network.ListOptions) ([]network.Summary, error) {
+	return nil, nil
+}
+func (emptySwarm) NetworkInspect(context.Context, string, network.InspectOptions) (network.Inspect, error) {
+	return network.Inspect{}, errNone
+}
+func (emptySwarm) ServiceList(context.Context, swarm.ServiceListOptions) ([]swarm.Service, error) {
+	return nil, nil
+}
+func (emptySwarm) SecretInspectWithRaw(context.Context, string) (swarm.Secret, []byte, error) {
+	return swarm.Secret{}, nil, errNone
+}
+func (emptySwarm) SecretList(context.Context, swarm.SecretListOptions) ([]swarm.Secret, error) {
+	return nil, nil
+}
+
+// TestDryRunFirstDeploy: on a first deploy the stack's own secret does not
+// exist yet; the dry run converts the service as if it did, and names the
+// external network the deploy would fail on.
+func TestDryRunFirstDeploy(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "stack.yml")
+	for name, data := range map[string]string{"token.txt": "s3cret", "stack.yml": `version: "3.7"
+services:
+  app:
+    image: app:v1
+    secrets: [token]
+    networks: [outside]
+networks:
+  outside: {external: true}
+secrets:
+  token: {file: ./token.txt}
+`} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stack, err := jobs.LoadStack("todo", []string{file}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Stack{Engine: emptySwarm{}, Name: "todo", Config: stack.Config}.DryRun(context.Background(), []string{"app"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Preview{
+		Create:   []Object{{Kind: "secret", Name: "todo_token"}},
+		Services: []ServiceDiff{{Service: "app", Action: Create}},
+		Problems: []string{"network outside is external and does not exist: create it with docker network create -d overlay --attachable outside"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("DryRun:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestReadOnlyRefusesWrites: the engine the converter runs on writes
+// nothing, whatever it is asked.
+func TestReadOnlyRefusesWrites(t *testing.T) {
+	ro, ctx := &readOnly{}, context.Background()
+	writes := map[string]func() error{
+		"ServiceCreate": func() error {
+			_, err := ro.ServiceCreate(ctx, swarm.ServiceSpec{}, swarm.ServiceCreateOptions{})
+			return err
+		},
+		"ServiceUpdate": func() error {
+			_, err := ro.ServiceUpdate(ctx, "x", swarm.Version{}, swarm.ServiceSpec{}, swarm.ServiceUpdateOptions{})
+			return err
+		},
+		"ServiceRemove": func() error { return ro.ServiceRemove(ctx, "x") },
+		"NetworkCreate": func() error { _, err := ro.NetworkCreate(ctx, "x", network.CreateOptions{}); return err },
+		"SecretCreate":  func() error { _, err := ro.SecretCreate(ctx, swarm.SecretSpec{}); return err },
+		"ConfigCreate":  func() error { _, err := ro.ConfigCreate(ctx, swarm.ConfigSpec{}); return err },
+	}
+	for name, write := range writes {
+		if err := write(); !errors.Is(err, errReadOnly) {
+			t.Errorf("%s: %v, want it refused", name, err)
+		}
+	}
+}
