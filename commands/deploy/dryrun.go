@@ -63,7 +63,8 @@ func dryRun(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if err != nil {
 		return err
 	}
-	doc.Create, doc.Problems = preview.Create, preview.Problems
+	// [] rather than null: a pipeline reads "nothing to create" as a list.
+	doc.Create, doc.Problems = append([]deploy.Object{}, preview.Create...), preview.Problems
 	for _, p := range doc.Problems {
 		report.Notice("deploy", "WARNING: the deploy would fail: "+p)
 	}
