@@ -254,11 +254,24 @@ func replicas(s swarm.ServiceSpec) map[string]string {
 	case m.Global != nil:
 		return one("global")
 	case m.ReplicatedJob != nil:
-		return one("replicated-job")
+		// The engine's defaults: one at a time, as many completions as that.
+		concurrent := orOne(m.ReplicatedJob.MaxConcurrent)
+		completions := concurrent
+		if m.ReplicatedJob.TotalCompletions != nil {
+			completions = *m.ReplicatedJob.TotalCompletions
+		}
+		return one(fmt.Sprintf("replicated-job (max concurrent %d, completions %d)", concurrent, completions))
 	case m.GlobalJob != nil:
 		return one("global-job")
 	}
 	return one("replicated")
+}
+
+func orOne(n *uint64) uint64 {
+	if n == nil {
+		return 1
+	}
+	return *n
 }
 
 func networksOf(s swarm.ServiceSpec) map[string]string {

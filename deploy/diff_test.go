@@ -73,6 +73,14 @@ func TestDiff(t *testing.T) {
 			n := uint64(3)
 			s.Mode.Replicated.Replicas = &n
 		}), []Change{{Field: "replicas", Change: "changed", Old: "1", New: "3"}}},
+		{"a job's defaults are no change", running(func(s *swarm.ServiceSpec) {
+			one := uint64(1)
+			s.Mode = swarm.ServiceMode{ReplicatedJob: &swarm.ReplicatedJob{MaxConcurrent: &one, TotalCompletions: &one}}
+		}), converted(func(s *swarm.ServiceSpec) { s.Mode = swarm.ServiceMode{ReplicatedJob: &swarm.ReplicatedJob{}} }), nil},
+		{"a job's completions", running(), converted(func(s *swarm.ServiceSpec) {
+			two := uint64(2)
+			s.Mode = swarm.ServiceMode{ReplicatedJob: &swarm.ReplicatedJob{TotalCompletions: &two}}
+		}), []Change{{Field: "replicas", Change: "changed", Old: "1", New: "replicated-job (max concurrent 1, completions 2)"}}},
 		{"networks", running(), converted(func(s *swarm.ServiceSpec) {
 			s.TaskTemplate.Networks = append(s.TaskTemplate.Networks, swarm.NetworkAttachmentConfig{Target: "todo_back", Aliases: []string{"app"}})
 		}), []Change{{Field: "networks", Key: "todo_back", Change: "added", New: "aliases app"}}},
