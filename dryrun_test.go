@@ -4,10 +4,13 @@ package main
 // read from the real engine, with nothing written to it.
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,7 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 
@@ -265,4 +270,45 @@ services:
 	if want := "~ service web: update\n    image: " + pinned + " → " + repo + "-v2\n"; !strings.Contains(r.stdout, want) {
 		t.Errorf("dry run of v2 lacks %q", want)
 	}
+
+	// v1 pushed again: --resolve-image always (the default) would pin the
+	// new digest, changed keeps the pinned image.
+	// push removes its tag when the test ends: the tag is put back between
+	// the two removals, so that each finds it.
+	t.Cleanup(func() { _ = s.engine.ImageTag(context.Background(), testImage(), repo+"-v1") })
+	moved := reg.push(t, s.engine, s.buildImage(), repo+"-v1")
+	if r := s.jobrun(env, "deploy", "-c", f, "--version", "v1", "--dry-run"); !strings.Contains(r.stdout, "~ service web: update\n    image: "+pinned+" → "+repo+"-v1@"+moved+"\n") {
+		t.Errorf("dry run does not show the tag pushed again (%s)", moved)
+	}
+	if r := s.jobrun(env, "deploy", "-c", f, "--version", "v1", "--dry-run", "--resolve-image", "changed"); !strings.Contains(r.stdout, "= service web: unchanged\n") {
+		t.Errorf("dry run with --resolve-image changed is not unchanged")
+	}
+}
+
+// buildImage builds an image of its own from the test image (a new ID,
+// no pull), and returns its tag; it is removed when the test ends.
+func (s *engineStack) buildImage() string {
+	s.t.Helper()
+	tag := "jobrun-test/dryrun:" + s.name
+	dockerfile := "FROM " + testImage() + "\nLABEL jobrun-test=" + s.name + "\n"
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: "Dockerfile", Mode: 0o644, Size: int64(len(dockerfile))}); err != nil {
+		s.t.Fatal(err)
+	}
+	_, _ = tw.Write([]byte(dockerfile))
+	_ = tw.Close()
+	resp, err := s.engine.ImageBuild(context.Background(), &buf, build.ImageBuildOptions{Tags: []string{tag}, Remove: true})
+	if err != nil {
+		s.t.Fatalf("build: %v", err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if bytes.Contains(out, []byte(`"error"`)) {
+		s.t.Fatalf("build: %s", out)
+	}
+	s.t.Cleanup(func() {
+		_, _ = s.engine.ImageRemove(context.Background(), tag, image.RemoveOptions{})
+	})
+	return tag
 }

@@ -46,9 +46,9 @@ type ServiceDiff struct {
 // stores to names), what the engine fills in left out, and the image by its
 // reference in the stack file. An image pinned to its digest by an earlier
 // deploy is the same image as long as its tag is: docker stack deploy
-// itself keeps the pinned image when the tag did not change (unless
-// --resolve-image always, which may pin a tag pushed again since; a dry run
-// does not ask the registry).
+// itself keeps the pinned image when the tag did not change (with
+// --resolve-image always it has the engine ask the registry again: Stack's
+// repinned asks it too).
 func Diff(running, want swarm.ServiceSpec, networks map[string]string) []Change {
 	old, nw := normalise(running, networks), normalise(want, nil)
 	nw.TaskTemplate.ForceUpdate = old.TaskTemplate.ForceUpdate // stack deploy keeps it, too

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/distribution/reference"
 	"github.com/docker/cli/cli/compose/convert"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -70,6 +71,9 @@ func (s Stack) DryRun(ctx context.Context, names []string, prune bool) (Preview,
 			continue
 		}
 		d := ServiceDiff{Service: name, Action: Keep, Changes: Diff(svc.Spec, want, byID)}
+		if c, ok := s.repinned(ctx, svc.Spec, d.Changes); ok {
+			d.Changes = append([]Change{c}, d.Changes...)
+		}
 		if len(d.Changes) > 0 {
 			d.Action = Update
 		}
@@ -83,6 +87,32 @@ func (s Stack) DryRun(ctx context.Context, names []string, prune bool) (Preview,
 		}
 	}
 	return p, nil
+}
+
+// repinned is the image change of a service whose tag is unchanged but was
+// pushed again since the engine pinned it: with --resolve-image always the
+// deploy asks the registry again, and so does the dry run (a read). When the
+// registry cannot be asked, the tag is taken as unmoved.
+func (s Stack) repinned(ctx context.Context, running swarm.ServiceSpec, changes []Change) (Change, bool) {
+	if s.ResolveImage != "always" || slices.ContainsFunc(changes, func(c Change) bool { return c.Field == "image" }) {
+		return Change{}, false
+	}
+	image := running.TaskTemplate.ContainerSpec.Image
+	ref, err := reference.ParseNormalizedNamed(image)
+	pinned, ok := ref.(reference.Canonical)
+	if err != nil || !ok {
+		return Change{}, false
+	}
+	tag := stackImage(running)
+	auth := ""
+	if s.RegistryAuth != nil {
+		auth = s.RegistryAuth(tag)
+	}
+	dist, err := s.Engine.DistributionInspect(ctx, tag, auth)
+	if err != nil || dist.Descriptor.Digest == "" || dist.Descriptor.Digest == pinned.Digest() {
+		return Change{}, false
+	}
+	return Change{Field: "image", Change: "changed", Old: image, New: tag + "@" + dist.Descriptor.Digest.String()}, true
 }
 
 // plannedObjects lists the stack's networks, secrets and configs that the

@@ -2,13 +2,16 @@ package deploy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/docker/docker/api/types/network"
+	registrytypes "github.com/docker/docker/api/types/registry"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
@@ -101,5 +104,54 @@ func TestReadOnlyRefusesWrites(t *testing.T) {
 		if err := write(); !errors.Is(err, errReadOnly) {
 			t.Errorf("%s: %v, want it refused", name, err)
 		}
+	}
+}
+
+// registry answers DistributionInspect with digest, or err; it counts the
+// questions.
+type registry struct {
+	client.APIClient
+	digest string
+	err    error
+	asked  int
+}
+
+func (r *registry) DistributionInspect(_ context.Context, image, _ string) (registrytypes.DistributionInspect, error) {
+	r.asked++
+	var d registrytypes.DistributionInspect // as the engine sends it
+	err := json.Unmarshal([]byte(`{"Descriptor": {"digest": "`+r.digest+`"}}`), &d)
+	return d, errors.Join(err, r.err)
+}
+
+func TestRepinned(t *testing.T) {
+	old, moved := "sha256:"+strings.Repeat("a", 64), "sha256:"+strings.Repeat("b", 64)
+	spec := func(image string) swarm.ServiceSpec {
+		return swarm.ServiceSpec{Annotations: swarm.Annotations{Labels: map[string]string{"com.docker.stack.image": "app:v1"}},
+			TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: image}}}
+	}
+	tests := []struct {
+		name, resolve, image string
+		registry             registry
+		changes              []Change
+		want                 *Change
+		asked                int
+	}{
+		{name: "pushed again", resolve: "always", image: "app:v1@" + old, registry: registry{digest: moved}, asked: 1,
+			want: &Change{Field: "image", Change: "changed", Old: "app:v1@" + old, New: "app:v1@" + moved}},
+		{name: "the same digest", resolve: "always", image: "app:v1@" + old, registry: registry{digest: old}, asked: 1},
+		{name: "no registry", resolve: "always", image: "app:v1@" + old, registry: registry{err: errors.New("401")}, asked: 1},
+		{name: "changed keeps the pin", resolve: "changed", image: "app:v1@" + old},
+		{name: "never keeps the pin", resolve: "never", image: "app:v1@" + old},
+		{name: "not pinned", resolve: "always", image: "app:v1"},
+		{name: "a new tag is shown already", resolve: "always", image: "app:v1@" + old, changes: []Change{{Field: "image"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := tt.registry
+			got, ok := Stack{Engine: &reg, ResolveImage: tt.resolve}.repinned(context.Background(), spec(tt.image), tt.changes)
+			if ok != (tt.want != nil) || ok && got != *tt.want || reg.asked != tt.asked {
+				t.Errorf("repinned: %+v %v after %d questions, want %+v after %d", got, ok, reg.asked, tt.want, tt.asked)
+			}
+		})
 	}
 }

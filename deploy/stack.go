@@ -38,6 +38,9 @@ type Stack struct {
 	Out          io.Writer // docker stack deploy's own progress lines
 	Warn         io.Writer // its warnings (its error stream)
 	ResolveImage string    // always, changed or never
+	// RegistryAuth is X-Registry-Auth for an image (nil: none); a dry run
+	// asks the registry with it, as the deploy has the engine do.
+	RegistryAuth func(image string) string
 }
 
 // CreateNetworks creates the stack's networks that do not exist yet, as

@@ -56,7 +56,7 @@ func dryRun(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		doc.LockedBy = holder
 		report.Notice("deploy", fmt.Sprintf("WARNING: another deploy of stack %s holds its lock (%s): a deploy now would be refused, or wait with --wait-lock", o.Stack, holder))
 	}
-	target := deploy.Stack{Engine: engine, Name: o.Stack, Config: stack.Config}
+	target := deploy.Stack{Engine: engine, Name: o.Stack, Config: stack.Config, ResolveImage: o.ResolveImage, RegistryAuth: f.RegistryAuth}
 	(&release{o: o, plan: plan, target: target, report: report}).reportOldJobServices(ctx)
 	services := append(append([]string(nil), plan.Deps...), plan.Services...)
 	preview, err := target.DryRun(ctx, services, o.Prune)
