@@ -38,23 +38,16 @@ type Stack struct {
 	Out          io.Writer // docker stack deploy's own progress lines
 	Warn         io.Writer // its warnings (its error stream)
 	ResolveImage string    // always, changed or never
+	// RegistryAuth is X-Registry-Auth for an image (nil: none); a dry run
+	// asks the registry with it, as the deploy has the engine do.
+	RegistryAuth func(image string) string
 }
 
 // CreateNetworks creates the stack's networks that do not exist yet, as
 // docker stack deploy names and labels them, so that jobs can start before
 // the stack's first deploy.
 func (s Stack) CreateNetworks(ctx context.Context) error {
-	ns := convert.NewNamespace(s.Name)
-	declared := map[string]struct{}{}
-	for _, svc := range s.Config.Services {
-		if len(svc.Networks) == 0 {
-			declared["default"] = struct{}{}
-		}
-		for name := range svc.Networks {
-			declared[name] = struct{}{}
-		}
-	}
-	networks, _ := convert.Networks(ns, s.Config.Networks, declared)
+	networks, _ := s.networks()
 	existing, err := s.Engine.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("label", convert.LabelNamespace+"="+s.Name))})
 	if err != nil {
 		return &jobs.EngineError{Msg: "list the stack's networks", Err: err}
@@ -79,19 +72,26 @@ func (s Stack) CreateNetworks(ctx context.Context) error {
 	return nil
 }
 
+// networks are the stack's networks as docker stack deploy converts them,
+// by their names in the swarm, and the external ones it only checks.
+func (s Stack) networks() (map[string]network.CreateOptions, []string) {
+	declared := map[string]struct{}{}
+	for _, svc := range s.Config.Services {
+		if len(svc.Networks) == 0 {
+			declared["default"] = struct{}{}
+		}
+		for name := range svc.Networks {
+			declared[name] = struct{}{}
+		}
+	}
+	return convert.Networks(convert.NewNamespace(s.Name), s.Config.Networks, declared)
+}
+
 // Deploy deploys the named services of the stack file and nothing else;
 // with prune it removes the stack's services the file no longer has (a
 // <stack>_<job> service left by the old way of deploying jobs among them).
 func (s Stack) Deploy(ctx context.Context, names []string, prune bool) error {
-	cfg := *s.Config
-	cfg.Services = nil
-	for _, svc := range s.Config.Services {
-		for _, n := range names {
-			if svc.Name == n {
-				cfg.Services = append(cfg.Services, svc)
-			}
-		}
-	}
+	cfg := s.only(names)
 	cli := s.CLI
 	if err := cli.Apply(command.WithAPIClient(s.Engine), command.WithOutputStream(s.Out), command.WithErrorStream(s.Warn)); err != nil {
 		return &jobs.EngineError{Msg: "set up docker stack deploy", Err: err}
@@ -107,6 +107,18 @@ func (s Stack) Deploy(ctx context.Context, names []string, prune bool) error {
 		return &jobs.EngineError{Msg: "deploy stack " + s.Name, Err: err}
 	}
 	return nil
+}
+
+// only is the stack file with the named services and no other.
+func (s Stack) only(names []string) composetypes.Config {
+	cfg := *s.Config
+	cfg.Services = nil
+	for _, svc := range s.Config.Services {
+		if slices.Contains(names, svc.Name) {
+			cfg.Services = append(cfg.Services, svc)
+		}
+	}
+	return cfg
 }
 
 // Services are the stack's services the engine has, by their name in the

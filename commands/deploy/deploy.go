@@ -34,6 +34,7 @@ type Options struct {
 	Prune         bool
 	DeployTimeout time.Duration
 	WaitLock      time.Duration
+	DryRun        bool // show what the release would do, change nothing
 }
 
 // NewCommand is `jobrun deploy`.
@@ -44,6 +45,7 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 		&cli.StringSliceFlag{Name: "post-deploy-job", EnvVars: []string{"JOBRUN_POST_DEPLOY_JOBS"}, Usage: "a service of the stack file that runs once the services converged"},
 		&cli.BoolFlag{Name: "prune", EnvVars: []string{"JOBRUN_PRUNE"}, Destination: &o.Prune, Usage: "remove the stack's services the stack file no longer has, as docker stack deploy --prune"},
 		&cli.DurationFlag{Name: "deploy-timeout", Value: 10 * time.Minute, EnvVars: []string{"JOBRUN_DEPLOY_TIMEOUT"}, Destination: &o.DeployTimeout, Usage: "fail when the services have not converged after this long"},
+		&cli.BoolFlag{Name: "dry-run", EnvVars: []string{"JOBRUN_DRY_RUN"}, Destination: &o.DryRun, Usage: "show what the release would do (jobs, services and their changes) and change nothing"},
 		&cli.DurationFlag{Name: "wait-lock", EnvVars: []string{"JOBRUN_WAIT_LOCK"}, Destination: &o.WaitLock, DefaultText: "refuse at once", Usage: "wait this long for another deploy of the stack to end"},
 	)
 	return &cli.Command{
@@ -76,6 +78,9 @@ type release struct {
 // Run releases the stack: lock, networks, the pre-deploy jobs' dependencies,
 // the pre-deploy jobs, the services, the post-deploy jobs; then the record.
 func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
+	if o.DryRun {
+		return dryRun(ctx, f, o)
+	}
 	warn := newWarnings(f.IO.Err, "jobrun: deploy: WARNING: ")
 	defer routeLogrus(warn)()
 	spec, stack, plan, err := load(f, o, warn)

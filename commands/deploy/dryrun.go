@@ -1,0 +1,177 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"jobrun/commands/cmdutil"
+	"jobrun/deploy"
+	"jobrun/jobs"
+)
+
+// DryRun is what a deploy would do, done nowhere: the document of
+// `jobrun deploy --dry-run -o json`.
+type DryRun struct {
+	Stack    string          `json:"stack"`
+	Version  string          `json:"version"`
+	LockedBy string          `json:"locked_by,omitempty"` // another deploy holds the lock
+	Create   []deploy.Object `json:"create"`
+	Problems []string        `json:"problems,omitempty"` // why the deploy would fail
+	Steps    []DryRunStep    `json:"steps"`              // in the order the deploy takes them
+}
+
+// DryRunStep is a job to run or skip, or a service to create, update,
+// leave or remove, in the release's order.
+type DryRunStep struct {
+	Job     string              `json:"job,omitempty"`
+	Phase   string              `json:"phase,omitempty"`
+	Skip    bool                `json:"skip,omitempty"` // the version already succeeded
+	RunID   string              `json:"run_id,omitempty"`
+	Service *deploy.ServiceDiff `json:"service,omitempty"`
+}
+
+// dryRun shows what Run would do, and writes nothing to the engine: no
+// lock, no network, secret, config, service or record.
+func dryRun(ctx context.Context, f *cmdutil.Factory, o *Options) error {
+	warn := newWarnings(f.IO.Err, "jobrun: deploy: WARNING: ")
+	defer routeLogrus(warn)()
+	spec, stack, plan, err := load(f, o, warn)
+	if err != nil {
+		return err
+	}
+	engine, report, err := o.Connect(ctx, f, &spec, "deploy")
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
+	doc := DryRun{Stack: o.Stack, Version: o.Version}
+	holder, held, err := (&deploy.Lock{Engine: engine, Stack: o.Stack}).Holder(ctx)
+	if err != nil {
+		return err
+	}
+	if held {
+		doc.LockedBy = holder
+		report.Notice("deploy", fmt.Sprintf("WARNING: another deploy of stack %s holds its lock (%s): a deploy now would be refused, or wait with --wait-lock", o.Stack, holder))
+	}
+	target := deploy.Stack{Engine: engine, Name: o.Stack, Config: stack.Config, ResolveImage: o.ResolveImage, RegistryAuth: f.RegistryAuth}
+	(&release{o: o, plan: plan, target: target, report: report}).reportOldJobServices(ctx)
+	services := append(append([]string(nil), plan.Deps...), plan.Services...)
+	preview, err := target.DryRun(ctx, services, o.Prune)
+	if err != nil {
+		return err
+	}
+	// [] rather than null: a pipeline reads "nothing to create" as a list.
+	doc.Create, doc.Problems = append([]deploy.Object{}, preview.Create...), preview.Problems
+	for _, p := range doc.Problems {
+		report.Notice("deploy", "WARNING: the deploy would fail: "+p)
+	}
+	if doc.Steps, err = steps(ctx, o, engine, plan, preview.Services); err != nil {
+		return err
+	}
+	if o.Output == "json" {
+		return jobs.WriteJSON(f.IO.Out, struct {
+			DryRun DryRun `json:"dry_run"`
+		}{doc})
+	}
+	return writeDryRun(f.IO.Out, doc)
+}
+
+// steps puts the jobs and the services in the order the deploy takes
+// them: the pre-deploy jobs' dependencies, the pre-deploy jobs, the other
+// services (and those --prune removes), the post-deploy jobs.
+func steps(ctx context.Context, o *Options, engine jobs.ConfigAPI, plan deploy.Plan, diffs []deploy.ServiceDiff) ([]DryRunStep, error) {
+	var out []DryRunStep
+	service := func(d deploy.ServiceDiff) { out = append(out, DryRunStep{Service: &d}) }
+	isDep := func(name string) bool { return slices.Contains(plan.Deps, name) }
+	for _, d := range diffs {
+		if isDep(d.Service) {
+			service(d)
+		}
+	}
+	if err := jobSteps(ctx, o, engine, plan.Pre, deploy.PreDeploy, &out); err != nil {
+		return nil, err
+	}
+	for _, d := range diffs {
+		if !isDep(d.Service) {
+			service(d)
+		}
+	}
+	if err := jobSteps(ctx, o, engine, plan.Post, deploy.PostDeploy, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// jobSteps says of each job whether it would run, or be skipped because
+// its version already succeeded (unless --force).
+func jobSteps(ctx context.Context, o *Options, engine jobs.ConfigAPI, names []string, phase deploy.Phase, out *[]DryRunStep) error {
+	for _, name := range names {
+		step := DryRunStep{Job: name, Phase: string(phase)}
+		if !o.Run.Force {
+			rec, ok, err := jobs.Records{Engine: engine}.Succeeded(ctx, o.Stack, name, o.Version)
+			if err != nil {
+				return &jobs.EngineError{Msg: "read run records", Err: err}
+			}
+			step.Skip, step.RunID = ok, rec.RunID
+		}
+		*out = append(*out, step)
+	}
+	return nil
+}
+
+// writeDryRun is the dry run for people: a line per object, job and
+// service, marked + (created, run), ~ (updated), = (unchanged, skipped)
+// or - (removed), the changes indented beneath. Env changes name the key
+// only.
+func writeDryRun(w io.Writer, doc DryRun) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "dry run: deploying stack %s version %s would:\n", doc.Stack, doc.Version)
+	for _, obj := range doc.Create {
+		fmt.Fprintf(&b, "+ %s %s: create\n", obj.Kind, obj.Name)
+	}
+	for _, s := range doc.Steps {
+		if s.Service == nil {
+			writeJobStep(&b, doc.Version, s)
+			continue
+		}
+		d := s.Service
+		marker := map[deploy.Action]string{deploy.Create: "+", deploy.Update: "~", deploy.Keep: "=", deploy.Remove: "-"}[d.Action]
+		fmt.Fprintf(&b, "%s service %s: %s\n", marker, d.Service, d.Action)
+		for _, c := range d.Changes {
+			fmt.Fprintf(&b, "    %s\n", changeLine(c))
+		}
+	}
+	b.WriteString("nothing was changed (dry run)\n")
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return &jobs.OutputError{Err: err}
+	}
+	return nil
+}
+
+func writeJobStep(b *strings.Builder, version string, s DryRunStep) {
+	if s.Skip {
+		fmt.Fprintf(b, "= job %s (%s): skip, version %s already succeeded (run %s; --force runs it again)\n", s.Job, s.Phase, version, s.RunID)
+		return
+	}
+	fmt.Fprintf(b, "+ job %s (%s): run\n", s.Job, s.Phase)
+}
+
+// changeLine is one change: env shows the key alone, whatever it holds.
+func changeLine(c deploy.Change) string {
+	name := c.Field
+	if c.Key != "" {
+		name += " " + c.Key
+	}
+	switch {
+	case c.Field == "env" || c.Old == "" && c.New == "":
+		return name + ": " + c.Change
+	case c.Change == "added":
+		return name + ": added: " + c.New
+	case c.Change == "removed":
+		return name + ": removed (was " + c.Old + ")"
+	}
+	return name + ": " + c.Old + " → " + c.New
+}

@@ -1,0 +1,166 @@
+package deploy_test
+
+import (
+	"context"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/swarm"
+
+	"jobrun/commands/cmdutil/cmdtest"
+	"jobrun/deploy"
+	"jobrun/jobs"
+)
+
+// A dry run against the fake swarm: what it says, line by line, and that
+// the swarm is as it was.
+func TestDeployDryRun(t *testing.T) {
+	at := time.Date(2026, 12, 4, 11, 0, 0, 0, time.UTC)
+	changedApp := strings.Replace(dbAndApp, "  app:\n    image: busybox\n", "  app:\n    image: busybox:1.37\n    environment: {PASSWORD: hunter2}\n", 1)
+	tests := []struct {
+		name     string
+		deployed string // the stack file deployed before the dry run
+		migrated bool   // migrate v1 already succeeded
+		locked   bool   // another deploy holds the lock
+		stack    string
+		args     []string
+		want     string
+		stderr   string // a line of stderr
+	}{
+		{name: "a first release", stack: withMigrate, migrated: true, locked: true, want: `dry run: deploying stack todo version v1 would:
++ network todo_default: create
++ service db: create
+= job migrate (pre-deploy): skip, version v1 already succeeded (run RUN; --force runs it again)
++ service app: create
+nothing was changed (dry run)
+`},
+		{name: "--force runs the job again", stack: withMigrate, migrated: true, args: []string{"--force"}, want: `dry run: deploying stack todo version v1 would:
++ network todo_default: create
++ service db: create
++ job migrate (pre-deploy): run
++ service app: create
+nothing was changed (dry run)
+`},
+		{name: "the same file again", deployed: dbAndApp, stack: dbAndApp, want: `dry run: deploying stack todo version v1 would:
+= service db: unchanged
+= service app: unchanged
+nothing was changed (dry run)
+`},
+		{name: "a new image and env", deployed: dbAndApp, stack: changedApp, want: `dry run: deploying stack todo version v1 would:
+= service db: unchanged
+~ service app: update
+    image: busybox → busybox:1.37
+    env PASSWORD: added
+nothing was changed (dry run)
+`},
+		{name: "a job deployed the old way as a service", deployed: strings.Replace(withMigrate, "    x-jobrun: {phase: pre-deploy}\n", "", 1),
+			stack: withMigrate, args: []string{"--prune"}, want: `dry run: deploying stack todo version v1 would:
+= service db: unchanged
++ job migrate (pre-deploy): run
+= service app: unchanged
+- service migrate: remove
+nothing was changed (dry run)
+`, stderr: "jobrun: deploy: service todo_migrate runs job migrate as an ordinary service (the old way of deploying jobs): --prune removes it\n"},
+		{name: "--prune", deployed: dbAndApp, stack: withoutApp(dbAndApp), args: []string{"--prune"}, want: `dry run: deploying stack todo version v1 would:
+= service db: unchanged
+- service app: remove
+nothing was changed (dry run)
+`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			engine := dryRunSwarm(t, tt.deployed, tt.migrated, tt.locked, at)
+			before := engine.state()
+			rec, _, _ := jobs.Records{Engine: engine}.Succeeded(context.Background(), "todo", "migrate", "v1")
+			want := strings.Replace(tt.want, "RUN", rec.RunID, 1)
+			err, out, stderr := jobrunDeploy(t, engine, tt.stack, append([]string{"--dry-run"}, tt.args...)...)
+			if err != nil {
+				t.Fatalf("exit: %v\n%s", err, stderr)
+			}
+			if out != want {
+				t.Errorf("stdout:\n%s\nwant:\n%s", out, want)
+			}
+			if !strings.Contains(stderr, tt.stderr) {
+				t.Errorf("stderr lacks %q:\n%s", tt.stderr, stderr)
+			}
+			if strings.Contains(out+stderr, "hunter2") {
+				t.Errorf("the dry run shows an env value")
+			}
+			if warned := strings.Contains(stderr, "jobrun: deploy: WARNING: another deploy of stack todo holds its lock (version v9"); warned != tt.locked {
+				t.Errorf("lock warning %v, want %v:\n%s", warned, tt.locked, stderr)
+			}
+			if after := engine.state(); !reflect.DeepEqual(after, before) {
+				t.Errorf("the dry run changed the swarm:\nbefore %+v\nafter  %+v", before, after)
+			}
+		})
+	}
+}
+
+// TestDeployDryRunJSON: -o json is one document, {"dry_run": …}.
+func TestDeployDryRunJSON(t *testing.T) {
+	engine := dryRunSwarm(t, dbAndApp, false, false, time.Now())
+	err, out, stderr := jobrunDeploy(t, engine, withMigrate, "--dry-run", "-o", "json")
+	if err != nil {
+		t.Fatalf("exit: %v\n%s", err, stderr)
+	}
+	var doc map[string]struct {
+		Stack   string
+		Version string
+		Steps   []struct {
+			Job     string
+			Phase   string
+			Service *deploy.ServiceDiff
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, out)
+	}
+	d, ok := doc["dry_run"]
+	if !ok || d.Stack != "todo" || d.Version != "v1" || len(d.Steps) != 3 {
+		t.Fatalf("document %+v, want dry_run of todo v1 with 3 steps", doc)
+	}
+	if d.Steps[0].Service.Service != "db" || d.Steps[1].Job != "migrate" || d.Steps[1].Phase != "pre-deploy" || d.Steps[2].Service.Action != deploy.Keep {
+		t.Errorf("steps %+v, want db, migrate, app unchanged", d.Steps)
+	}
+}
+
+// dryRunSwarm is a fake swarm with the stack file deployed (unless ""),
+// a success of migrate v1 recorded and another deploy holding the lock if
+// asked.
+func dryRunSwarm(t *testing.T, deployed string, migrated, locked bool, at time.Time) *fakeSwarm {
+	t.Helper()
+	engine := newFakeSwarm()
+	if deployed != "" {
+		if err, _, stderr := jobrunDeploy(t, engine, deployed, "--deploy-timeout", "1s"); err != nil {
+			t.Fatalf("deploy: %v\n%s", err, stderr)
+		}
+	}
+	if migrated {
+		if err := engine.Save("todo", cmdtest.Run{Job: "migrate", Version: "v1", Outcome: jobs.Succeeded, At: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if locked {
+		lock := &deploy.Lock{Engine: engine, Stack: "todo", Now: time.Now}
+		if err := lock.Acquire(context.Background(), "v9", 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return engine
+}
+
+// state is all the fake swarm holds: services, networks, configs.
+func (s *fakeSwarm) state() []any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cfgs, _ := s.Engine.ConfigList(context.Background(), swarm.ConfigListOptions{})
+	return []any{append([]swarm.Service(nil), s.services...), len(s.networks), append([]string(nil), s.created...), cfgs}
+}
+
+func withoutApp(stack string) string {
+	i := strings.Index(stack, "  app:\n")
+	return stack[:i]
+}

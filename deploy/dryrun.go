@@ -1,0 +1,252 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/distribution/reference"
+	"github.com/docker/cli/cli/compose/convert"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/errdefs"
+
+	"jobrun/jobs"
+)
+
+// Object is a network, secret or config a deploy would create.
+type Object struct {
+	Kind string `json:"kind"` // network, secret or config
+	Name string `json:"name"`
+}
+
+// Preview is what deploying the named services would do, from the same
+// conversion Deploy makes, against what the engine runs.
+type Preview struct {
+	Create   []Object
+	Services []ServiceDiff
+	Problems []string // why the deploy would fail, and the fix
+}
+
+// DryRun computes what Deploy(names, prune) would do, and reads only: the
+// engine it converts with refuses every write, and knows the secrets and
+// configs the deploy would create first, as if they were there.
+func (s Stack) DryRun(ctx context.Context, names []string, prune bool) (Preview, error) {
+	cfg := s.only(names)
+	ns := convert.NewNamespace(s.Name)
+	var p Preview
+	ro := &readOnly{APIClient: s.Engine}
+	if err := s.plannedObjects(ctx, ro, &p); err != nil {
+		return Preview{}, err
+	}
+	specs, err := convert.Services(ctx, ns, &cfg, ro)
+	if err != nil {
+		return Preview{}, &jobs.UsageError{Msg: "convert the stack file as docker stack deploy would: " + jobs.OneLine(err) + ": fix the stack file, or create what it names as external"}
+	}
+	running, err := s.Services(ctx)
+	if err != nil {
+		return Preview{}, err
+	}
+	nets, err := s.Engine.NetworkList(ctx, network.ListOptions{})
+	if err != nil {
+		return Preview{}, &jobs.EngineError{Msg: "list networks", Err: err}
+	}
+	byID := map[string]string{}
+	for _, n := range nets {
+		byID[n.ID] = n.Name
+	}
+	for _, name := range names {
+		want, ok := specs[name]
+		if !ok {
+			continue
+		}
+		svc, ok := running[name]
+		if !ok {
+			p.Services = append(p.Services, ServiceDiff{Service: name, Action: Create})
+			continue
+		}
+		d := ServiceDiff{Service: name, Action: Keep, Changes: Diff(svc.Spec, want, byID)}
+		if c, ok := s.repinned(ctx, svc.Spec, d.Changes); ok {
+			d.Changes = append([]Change{c}, d.Changes...)
+		}
+		if len(d.Changes) > 0 {
+			d.Action = Update
+		}
+		p.Services = append(p.Services, d)
+	}
+	if prune {
+		for _, name := range slices.Sorted(maps.Keys(running)) {
+			if !slices.Contains(names, name) {
+				p.Services = append(p.Services, ServiceDiff{Service: name, Action: Remove})
+			}
+		}
+	}
+	return p, nil
+}
+
+// repinned is the image change of a service whose tag is unchanged but was
+// pushed again since the engine pinned it: with --resolve-image always the
+// deploy asks the registry again, and so does the dry run (a read). When the
+// registry cannot be asked, the tag is taken as unmoved.
+func (s Stack) repinned(ctx context.Context, running swarm.ServiceSpec, changes []Change) (Change, bool) {
+	if s.ResolveImage != "always" || slices.ContainsFunc(changes, func(c Change) bool { return c.Field == "image" }) {
+		return Change{}, false
+	}
+	image := running.TaskTemplate.ContainerSpec.Image
+	ref, err := reference.ParseNormalizedNamed(image)
+	pinned, ok := ref.(reference.Canonical)
+	if err != nil || !ok {
+		return Change{}, false
+	}
+	tag := stackImage(running)
+	auth := ""
+	if s.RegistryAuth != nil {
+		auth = s.RegistryAuth(tag)
+	}
+	dist, err := s.Engine.DistributionInspect(ctx, tag, auth)
+	if err != nil || dist.Descriptor.Digest == "" || dist.Descriptor.Digest == pinned.Digest() {
+		return Change{}, false
+	}
+	return Change{Field: "image", Change: "changed", Old: image, New: tag + "@" + dist.Descriptor.Digest.String()}, true
+}
+
+// plannedObjects lists the stack's networks, secrets and configs that the
+// deploy would create, and has ro answer for the secrets and configs as if
+// they existed: the converter looks their IDs up.
+func (s Stack) plannedObjects(ctx context.Context, ro *readOnly, p *Preview) error {
+	ns := convert.NewNamespace(s.Name)
+	networks, external := s.networks()
+	if err := s.checkExternal(ctx, external, p); err != nil {
+		return err
+	}
+	have, err := s.Engine.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("label", convert.LabelNamespace+"="+s.Name))})
+	if err != nil {
+		return &jobs.EngineError{Msg: "list the stack's networks", Err: err}
+	}
+	for _, name := range slices.Sorted(maps.Keys(networks)) {
+		if !slices.ContainsFunc(have, func(n network.Summary) bool { return n.Name == name }) {
+			p.Create = append(p.Create, Object{Kind: "network", Name: name})
+		}
+	}
+	secrets, err := convert.Secrets(ns, s.Config.Secrets)
+	if err != nil {
+		return &jobs.UsageError{Msg: "stack file secrets: " + jobs.OneLine(err) + ": fix the stack file"}
+	}
+	configs, err := convert.Configs(ns, s.Config.Configs)
+	if err != nil {
+		return &jobs.UsageError{Msg: "stack file configs: " + jobs.OneLine(err) + ": fix the stack file"}
+	}
+	for _, spec := range secrets {
+		_, _, err := s.Engine.SecretInspectWithRaw(ctx, spec.Name)
+		if created, err := p.creates(err, "secret", spec.Name); err != nil {
+			return err
+		} else if created {
+			ro.secrets = append(ro.secrets, swarm.Secret{ID: "(new)", Spec: spec})
+		}
+	}
+	for _, spec := range configs {
+		_, _, err := s.Engine.ConfigInspectWithRaw(ctx, spec.Name)
+		if created, err := p.creates(err, "config", spec.Name); err != nil {
+			return err
+		} else if created {
+			ro.configs = append(ro.configs, swarm.Config{ID: "(new)", Spec: spec})
+		}
+	}
+	return nil
+}
+
+// checkExternal notes the external networks the swarm lacks or has only on
+// one node, which docker stack deploy refuses before it changes anything.
+func (s Stack) checkExternal(ctx context.Context, names []string, p *Preview) error {
+	for _, name := range names {
+		if !container.NetworkMode(name).IsUserDefined() {
+			continue // bridge, host: on every node
+		}
+		nw, err := s.Engine.NetworkInspect(ctx, name, network.InspectOptions{})
+		switch {
+		case errdefs.IsNotFound(err):
+			p.Problems = append(p.Problems, fmt.Sprintf("network %s is external and does not exist: create it with docker network create -d overlay --attachable %s", name, name))
+		case err != nil:
+			return &jobs.EngineError{Msg: "inspect network " + name, Err: err}
+		case nw.Scope != "swarm":
+			p.Problems = append(p.Problems, fmt.Sprintf("network %s is external and %s-scoped: use an overlay network (docker network create -d overlay)", name, nw.Scope))
+		}
+	}
+	return nil
+}
+
+// creates reads an inspect's error: not found means the deploy creates
+// the object.
+func (p *Preview) creates(err error, kind, name string) (bool, error) {
+	switch {
+	case err == nil:
+		return false, nil
+	case errdefs.IsNotFound(err):
+		p.Create = append(p.Create, Object{Kind: kind, Name: name})
+		return true, nil
+	}
+	return false, &jobs.EngineError{Msg: "inspect " + kind + " " + name, Err: err}
+}
+
+// errReadOnly is what a dry run's engine says to a write: none may happen.
+var errReadOnly = errors.New("jobrun deploy --dry-run writes nothing to the engine")
+
+// readOnly is the engine a dry run converts with: it lists the secrets and
+// configs the deploy would create beside those that exist, and refuses
+// every write the stack deploy code could make.
+type readOnly struct {
+	client.APIClient
+	secrets []swarm.Secret
+	configs []swarm.Config
+}
+
+func (r *readOnly) SecretList(ctx context.Context, o swarm.SecretListOptions) ([]swarm.Secret, error) {
+	have, err := r.APIClient.SecretList(ctx, o)
+	return append(have, r.secrets...), err
+}
+
+func (r *readOnly) ConfigList(ctx context.Context, o swarm.ConfigListOptions) ([]swarm.Config, error) {
+	have, err := r.APIClient.ConfigList(ctx, o)
+	return append(have, r.configs...), err
+}
+
+func (r *readOnly) ServiceCreate(context.Context, swarm.ServiceSpec, swarm.ServiceCreateOptions) (swarm.ServiceCreateResponse, error) {
+	return swarm.ServiceCreateResponse{}, errReadOnly
+}
+
+func (r *readOnly) ServiceUpdate(context.Context, string, swarm.Version, swarm.ServiceSpec, swarm.ServiceUpdateOptions) (swarm.ServiceUpdateResponse, error) {
+	return swarm.ServiceUpdateResponse{}, errReadOnly
+}
+
+func (r *readOnly) ServiceRemove(context.Context, string) error { return errReadOnly }
+
+func (r *readOnly) NetworkCreate(context.Context, string, network.CreateOptions) (network.CreateResponse, error) {
+	return network.CreateResponse{}, errReadOnly
+}
+
+func (r *readOnly) SecretCreate(context.Context, swarm.SecretSpec) (swarm.SecretCreateResponse, error) {
+	return swarm.SecretCreateResponse{}, errReadOnly
+}
+
+func (r *readOnly) ConfigCreate(context.Context, swarm.ConfigSpec) (swarm.ConfigCreateResponse, error) {
+	return swarm.ConfigCreateResponse{}, errReadOnly
+}
+
+// Holder says who holds the stack's deploy lock, if anyone; it takes
+// nothing.
+func (l *Lock) Holder(ctx context.Context) (string, bool, error) {
+	cfgs, err := l.Engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: filters.NewArgs(
+		filters.Arg("label", jobs.LabelKind+"="+kindLock), filters.Arg("label", jobs.LabelStack+"="+l.Stack))})
+	if err != nil {
+		return "", false, &jobs.EngineError{Msg: "read the deploy lock of stack " + l.Stack, Err: err}
+	}
+	if len(cfgs) == 0 {
+		return "", false, nil
+	}
+	return l.holder(ctx), true, nil
+}

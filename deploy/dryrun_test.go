@@ -1,0 +1,157 @@
+package deploy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/docker/docker/api/types/network"
+	registrytypes "github.com/docker/docker/api/types/registry"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/errdefs"
+
+	"jobrun/jobs"
+)
+
+// emptySwarm is a swarm manager with no stack on it, and only the reads a
+// dry run makes: it embeds the client interface, so any other call, a
+// write among them, panics.
+type emptySwarm struct{ client.APIClient }
+
+var errNone = errdefs.NotFound(errors.New("not found"))
+
+func (emptySwarm) ClientVersion() string { return "1.41" }
+func (emptySwarm) NetworkList(context.Context, network.ListOptions) ([]network.Summary, error) {
+	return nil, nil
+}
+func (emptySwarm) NetworkInspect(context.Context, string, network.InspectOptions) (network.Inspect, error) {
+	return network.Inspect{}, errNone
+}
+func (emptySwarm) ServiceList(context.Context, swarm.ServiceListOptions) ([]swarm.Service, error) {
+	return nil, nil
+}
+func (emptySwarm) SecretInspectWithRaw(context.Context, string) (swarm.Secret, []byte, error) {
+	return swarm.Secret{}, nil, errNone
+}
+func (emptySwarm) SecretList(context.Context, swarm.SecretListOptions) ([]swarm.Secret, error) {
+	return nil, nil
+}
+
+// TestDryRunFirstDeploy: on a first deploy the stack's own secret does not
+// exist yet; the dry run converts the service as if it did, and names the
+// external network the deploy would fail on.
+func TestDryRunFirstDeploy(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "stack.yml")
+	for name, data := range map[string]string{"token.txt": "s3cret", "stack.yml": `version: "3.7"
+services:
+  app:
+    image: app:v1
+    secrets: [token]
+    networks: [outside]
+networks:
+  outside: {external: true}
+secrets:
+  token: {file: ./token.txt}
+`} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stack, err := jobs.LoadStack("todo", []string{file}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Stack{Engine: emptySwarm{}, Name: "todo", Config: stack.Config}.DryRun(context.Background(), []string{"app"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Preview{
+		Create:   []Object{{Kind: "secret", Name: "todo_token"}},
+		Services: []ServiceDiff{{Service: "app", Action: Create}},
+		Problems: []string{"network outside is external and does not exist: create it with docker network create -d overlay --attachable outside"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("DryRun:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestReadOnlyRefusesWrites: the engine the converter runs on writes
+// nothing, whatever it is asked.
+func TestReadOnlyRefusesWrites(t *testing.T) {
+	ro, ctx := &readOnly{}, context.Background()
+	writes := map[string]func() error{
+		"ServiceCreate": func() error {
+			_, err := ro.ServiceCreate(ctx, swarm.ServiceSpec{}, swarm.ServiceCreateOptions{})
+			return err
+		},
+		"ServiceUpdate": func() error {
+			_, err := ro.ServiceUpdate(ctx, "x", swarm.Version{}, swarm.ServiceSpec{}, swarm.ServiceUpdateOptions{})
+			return err
+		},
+		"ServiceRemove": func() error { return ro.ServiceRemove(ctx, "x") },
+		"NetworkCreate": func() error { _, err := ro.NetworkCreate(ctx, "x", network.CreateOptions{}); return err },
+		"SecretCreate":  func() error { _, err := ro.SecretCreate(ctx, swarm.SecretSpec{}); return err },
+		"ConfigCreate":  func() error { _, err := ro.ConfigCreate(ctx, swarm.ConfigSpec{}); return err },
+	}
+	for name, write := range writes {
+		if err := write(); !errors.Is(err, errReadOnly) {
+			t.Errorf("%s: %v, want it refused", name, err)
+		}
+	}
+}
+
+// registry answers DistributionInspect with digest, or err; it counts the
+// questions.
+type registry struct {
+	client.APIClient
+	digest string
+	err    error
+	asked  int
+}
+
+func (r *registry) DistributionInspect(_ context.Context, image, _ string) (registrytypes.DistributionInspect, error) {
+	r.asked++
+	var d registrytypes.DistributionInspect // as the engine sends it
+	err := json.Unmarshal([]byte(`{"Descriptor": {"digest": "`+r.digest+`"}}`), &d)
+	return d, errors.Join(err, r.err)
+}
+
+func TestRepinned(t *testing.T) {
+	old, moved := "sha256:"+strings.Repeat("a", 64), "sha256:"+strings.Repeat("b", 64)
+	spec := func(image string) swarm.ServiceSpec {
+		return swarm.ServiceSpec{Annotations: swarm.Annotations{Labels: map[string]string{"com.docker.stack.image": "app:v1"}},
+			TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: image}}}
+	}
+	tests := []struct {
+		name, resolve, image string
+		registry             registry
+		changes              []Change
+		want                 *Change
+		asked                int
+	}{
+		{name: "pushed again", resolve: "always", image: "app:v1@" + old, registry: registry{digest: moved}, asked: 1,
+			want: &Change{Field: "image", Change: "changed", Old: "app:v1@" + old, New: "app:v1@" + moved}},
+		{name: "the same digest", resolve: "always", image: "app:v1@" + old, registry: registry{digest: old}, asked: 1},
+		{name: "no registry", resolve: "always", image: "app:v1@" + old, registry: registry{err: errors.New("401")}, asked: 1},
+		{name: "changed keeps the pin", resolve: "changed", image: "app:v1@" + old},
+		{name: "never keeps the pin", resolve: "never", image: "app:v1@" + old},
+		{name: "not pinned", resolve: "always", image: "app:v1"},
+		{name: "a new tag is shown already", resolve: "always", image: "app:v1@" + old, changes: []Change{{Field: "image"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := tt.registry
+			got, ok := Stack{Engine: &reg, ResolveImage: tt.resolve}.repinned(context.Background(), spec(tt.image), tt.changes)
+			if ok != (tt.want != nil) || ok && got != *tt.want || reg.asked != tt.asked {
+				t.Errorf("repinned: %+v %v after %d questions, want %+v after %d", got, ok, reg.asked, tt.want, tt.asked)
+			}
+		})
+	}
+}
