@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"jobrun/commands/cmdutil"
 	"jobrun/jobs"
 )
 
@@ -21,7 +20,7 @@ func Exit(err error, stderr io.Writer) int {
 	}
 	var silent interface{ Silent() bool }
 	if !errors.As(err, &silent) || !silent.Silent() {
-		fmt.Fprintln(stderr, "jobrun: "+cmdutil.Redact(jobs.OneLine(err)))
+		fmt.Fprintln(stderr, "jobrun: "+jobs.Message(err))
 	}
 	return jobs.ExitCodeOf(err)
 }

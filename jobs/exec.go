@@ -151,6 +151,10 @@ var passwordInURL = regexp.MustCompile(`(://[^:/@\s]+):[^@/\s]+@`)
 // postgresql://app:pass@db/app.
 func Redact(s string) string { return passwordInURL.ReplaceAllString(s, "$1:***@") }
 
+// Message is err as the user sees it: one line (engine and ssh errors may
+// have several), passwords in URLs hidden.
+func Message(err error) string { return Redact(OneLine(err)) }
+
 func secretName(s string) bool {
 	s = strings.ToLower(s)
 	for _, w := range []string{"password", "passwd", "secret", "token", "key"} {

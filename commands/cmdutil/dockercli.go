@@ -42,7 +42,7 @@ func (d *DockerCLI) Get(dockerContext string) (*command.DockerCli, error) {
 			d.err = d.cli.Initialize(opts)
 		}
 		if d.err != nil {
-			d.err = &jobs.UsageError{Msg: "docker client settings: " + Redact(jobs.OneLine(d.err)) + ": fix ~/.docker/config.json (or DOCKER_CONFIG) and the docker context"}
+			d.err = &jobs.UsageError{Msg: "docker client settings: " + jobs.Message(d.err) + ": fix ~/.docker/config.json (or DOCKER_CONFIG) and the docker context"}
 		}
 	})
 	if dockerContext != "" && dockerContext != d.context {

@@ -77,7 +77,7 @@ func (d *DockerCLI) Connect(ctx context.Context, c Common) (client.APIClient, En
 		if ctx.Err() != nil {
 			return nil, EngineInfo{}, ctx.Err()
 		}
-		return nil, EngineInfo{}, &jobs.EngineError{Msg: fmt.Sprintf("cannot reach the Docker engine at %s within %s (%s): start it, or %s", reached.where(), c.ConnectTimeout, oneLine(err), reached.fix())}
+		return nil, EngineInfo{}, &jobs.EngineError{Msg: fmt.Sprintf("cannot reach the Docker engine at %s within %s (%s): start it, or %s", reached.where(), c.ConnectTimeout, jobs.Message(err), reached.fix())}
 	}
 	if why := notAManager(info.Swarm, reached.fix()); why != "" {
 		engine.Close()
@@ -106,7 +106,7 @@ func notAManager(s swarm.Info, fix string) string {
 	case swarm.LocalNodeStateError:
 		why := ""
 		if s.Error != "" {
-			why = " (" + oneLine(errors.New(s.Error)) + ")"
+			why = " (" + jobs.Message(errors.New(s.Error)) + ")"
 		}
 		return fmt.Sprintf("reports a swarm error%s: restart its dockerd or have it join again, or %s", why, fix)
 	}
@@ -150,7 +150,7 @@ func (c closing) Close() error {
 // dockerContext and this environment, and the context it comes from.
 func (d *DockerCLI) resolveEndpoint(dockerContext string) (docker.Endpoint, EngineInfo, error) {
 	host := os.Getenv(client.EnvOverrideHost)
-	reached := EngineInfo{Context: dockerContext, Host: Redact(host)}
+	reached := EngineInfo{Context: dockerContext, Host: jobs.Redact(host)}
 	cli, err := d.Get(dockerContext)
 	if err != nil {
 		return docker.Endpoint{}, reached, err
@@ -176,14 +176,8 @@ func (d *DockerCLI) resolveEndpoint(dockerContext string) (docker.Endpoint, Engi
 	if err != nil {
 		return docker.Endpoint{}, reached, reached.invalid(err)
 	}
-	reached.Host = Redact(ep.Host)
+	reached.Host = jobs.Redact(ep.Host)
 	return ep, reached, nil
-}
-
-// oneLine is an error on one line (ssh's stderr may have several), its
-// passwords hidden.
-func oneLine(err error) string {
-	return Redact(jobs.OneLine(err))
 }
 
 // contextSource says where the docker CLI took a context's name from.
@@ -202,7 +196,7 @@ func contextSource(flag string) string {
 func (e EngineInfo) invalid(err error) error {
 	detail := ""
 	if err != nil {
-		detail = " (" + Redact(err.Error()) + ")"
+		detail = " (" + jobs.Redact(err.Error()) + ")"
 	}
 	if e.Context == command.DefaultContextName {
 		return &jobs.UsageError{Msg: fmt.Sprintf("DOCKER_HOST %q is not valid%s: use unix:///path, tcp://host:port or ssh://user@host", e.Host, detail)}
@@ -225,6 +219,3 @@ func (e EngineInfo) fix() string {
 	}
 	return "choose a swarm manager's context with --context or docker context use, or set DOCKER_HOST"
 }
-
-// Redact hides a password in a URL such as tcp://user:pass@host.
-func Redact(s string) string { return jobs.Redact(s) }

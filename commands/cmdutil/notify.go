@@ -81,7 +81,7 @@ func RunEvent(rec jobs.Record, err error, origin jobs.Origin) notify.Event {
 		ev.Verdict, ev.Attempts, ev.Duration = "skipped", 0, 0
 		ev.Reason = fmt.Sprintf("version %s already succeeded (run %s): not run again", rec.Version, rec.RunID)
 	case rec.Outcome == "":
-		ev.Verdict, ev.Reason = "error", Redact(jobs.OneLine(err))
+		ev.Verdict, ev.Reason = "error", jobs.Message(err)
 	}
 	if rec.Ended.IsZero() || rec.Skipped {
 		ev.Duration = 0

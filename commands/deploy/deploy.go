@@ -296,7 +296,7 @@ func (r *release) fail(v deploy.Verdict, why string, err error) error {
 	if errors.As(err, &verdict) {
 		return err // the job's verdict is printed already, with its code
 	}
-	r.rec.Reason += ": " + jobs.Redact(jobs.OneLine(err))
+	r.rec.Reason += ": " + jobs.Message(err)
 	return &jobs.ReportedError{Err: err} // the release's verdict line says it
 }
 
