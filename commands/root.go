@@ -46,6 +46,7 @@ func NewApp(f *cmdutil.Factory, jobrunVersion string) *App {
 		Commands: []*cli.Command{
 			run.NewCommand(f),
 			deploy.NewCommand(f),
+			deploy.NewRollbackCommand(f),
 			exec.NewCommand(f),
 			history.NewCommand(f),
 			logs.NewCommand(f),

@@ -54,6 +54,7 @@ type Target struct {
 type Waiter struct {
 	Engine client.APIClient
 	Out    io.Writer // progress: bars on a terminal, a line per change when piped
+	Who    string    // the command its lines are jobrun's lines of: deploy, rollback
 	// Terminal, with its file descriptor, draws docker service update's
 	// progress bars.
 	Terminal   bool
@@ -156,7 +157,7 @@ func (w Waiter) settle(ctx context.Context, name, id string) error {
 			return err
 		}
 		if now := st.String(); now != last {
-			fmt.Fprintf(w.Out, "jobrun: deploy: %s: %s\n", name, now)
+			fmt.Fprintf(w.Out, "jobrun: %s: %s: %s\n", w.Who, name, now)
 			last = now
 		}
 		select {
@@ -218,7 +219,7 @@ func (w Waiter) render(service string, r io.Reader) {
 		if m.ID != "" {
 			text = m.ID + ": " + text
 		}
-		fmt.Fprintf(w.Out, "jobrun: deploy: %s: %s\n", service, text)
+		fmt.Fprintf(w.Out, "jobrun: %s: %s: %s\n", w.Who, service, text)
 	}
 }
 

@@ -25,6 +25,7 @@ const (
 	Released       Verdict = "released"        // every job succeeded, every service converged
 	JobFailed      Verdict = "job-failed"      // a job did not succeed: see its run
 	ServicesFailed Verdict = "services-failed" // a service rolled back, paused or timed out
+	RolledBackTo   Verdict = "rolled-back"     // jobrun rollback put an earlier release's services back, and they converged
 )
 
 // JobRun is one job's run in a release.
@@ -48,6 +49,9 @@ type Record struct {
 	Started  time.Time       `json:"started"`
 	Ended    time.Time       `json:"ended"`
 	Origin   jobs.Origin     `json:"origin"` // who released it, from where
+	// Restores is, for a rollback, the ID of the deploy whose services it
+	// put back (Version is that deploy's).
+	Restores string `json:"restores,omitempty"`
 }
 
 // Records keeps deploy records as labelled Swarm configs, as run records are.
@@ -60,8 +64,8 @@ func (s Records) Save(ctx context.Context, rec Record) error {
 		return err
 	}
 	_, err = s.Engine.ConfigCreate(ctx, swarm.ConfigSpec{
-		Annotations: swarm.Annotations{Name: "jobrun-deploy-" + rec.ID, Labels: map[string]string{
-			jobs.LabelKind: kindDeploy, jobs.LabelStack: rec.Stack, jobs.LabelVersion: rec.Version, "io.jobrun.verdict": string(rec.Verdict),
+		Annotations: swarm.Annotations{Name: recordName(rec.ID), Labels: map[string]string{
+			jobs.LabelKind: kindDeploy, jobs.LabelStack: rec.Stack, jobs.LabelVersion: rec.Version, labelVerdict: string(rec.Verdict),
 		}},
 		Data: data,
 	})

@@ -21,6 +21,7 @@ const (
 	ExitPaused      = 10 // jobrun deploy: a service's update paused
 	ExitCloudWatch  = 11 // CloudWatch Logs or its AWS configuration: credentials, region, log group, unreachable, a failed read
 	ExitOutput      = 12 // jobrun could not write what it was asked to (stdout closed or full)
+	ExitRefused     = 13 // jobrun rollback: a pre-deploy job ran since the release it would put back (--force)
 	ExitInternal    = 70 // an error jobrun did not classify: a bug (sysexits' EX_SOFTWARE)
 	ExitInterrupted = 130
 )
@@ -79,6 +80,13 @@ type ConflictError struct{ Msg string }
 
 func (e *ConflictError) Error() string { return e.Msg }
 func (e *ConflictError) ExitCode() int { return ExitConflict }
+
+// RefusedError is an action jobrun would not take without --force, and
+// why: Msg names the risk and the fix.
+type RefusedError struct{ Msg string }
+
+func (e *RefusedError) Error() string { return e.Msg }
+func (e *RefusedError) ExitCode() int { return ExitRefused }
 
 // VerdictError carries a finished run's outcome once it has been reported,
 // so main exits with its code without printing it again.

@@ -73,6 +73,7 @@ type release struct {
 	target deploy.Stack
 	rec    deploy.Record
 	runs   []jobs.Record
+	specs  deploy.Specs // the services as a released deploy left them, for jobrun rollback
 }
 
 // Run releases the stack: lock, networks, the pre-deploy jobs' dependencies,
@@ -109,20 +110,48 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		rec:    deploy.Record{ID: jobs.NewRunID(f.Now()), Stack: o.Stack, Version: o.Version, Started: f.Now(), Origin: f.Origin()}}
 	err = r.run(ctx)
 	r.rec.Ended = f.Now()
-	if serr := (deploy.Records{Engine: engine}).Save(context.WithoutCancel(ctx), r.rec); serr != nil {
-		report.Notice("deploy", "WARNING: "+serr.Error())
-	}
+	keep(ctx, engine, report, r.rec, r.specs, o.Run.KeepRuns)
 	if lerr := lock.Release(ctx); lerr != nil {
 		report.Notice("deploy", "WARNING: "+lerr.Error())
 	}
-	report.Notice("deploy", fmt.Sprintf("%s %s: %s", o.Version, r.rec.Verdict, r.rec.Reason))
-	announce := cmdutil.NewAnnouncements(ctx, f, report, o.Notify)
-	announce.Send(deployEvent(r.rec, err))
-	if o.Output == "json" {
+	return conclude(ctx, f, report, o.Notify, o.Output, r.rec, r.runs, err)
+}
+
+// keep saves the deploy record, and a release's specs beside it, then
+// bounds the stack's deploy records. What cannot be done is a WARNING:
+// the verdict stands.
+func keep(ctx context.Context, engine client.APIClient, report jobs.Reporter, rec deploy.Record, specs deploy.Specs, keepRuns int) {
+	ctx = context.WithoutCancel(ctx)
+	records := deploy.Records{Engine: engine}
+	warn := func(err error) { report.Notice(kindOf(rec), "WARNING: "+jobs.Message(err)) }
+	if err := records.Save(ctx, rec); err != nil {
+		warn(err)
+		return
+	}
+	if specs != nil {
+		if err := records.SaveSpecs(ctx, rec.Stack, rec.ID, specs); err != nil {
+			warn(err)
+		}
+	}
+	if _, err := records.Prune(ctx, rec.Stack, keepRuns); err != nil {
+		warn(err)
+	}
+}
+
+// conclude says the verdict, announces it and writes the -o json
+// document: the end of a deploy and of a rollback.
+func conclude(ctx context.Context, f *cmdutil.Factory, report jobs.Reporter, urls []string, output string, rec deploy.Record, runs []jobs.Record, err error) error {
+	report.Notice(kindOf(rec), fmt.Sprintf("%s %s: %s", rec.Version, rec.Verdict, rec.Reason))
+	announce := cmdutil.NewAnnouncements(ctx, f, report, urls)
+	announce.Send(deployEvent(rec, err))
+	if output == "json" {
+		if runs == nil {
+			runs = []jobs.Record{}
+		}
 		if jerr := jobs.WriteJSON(f.IO.Out, struct {
 			Deploy deploy.Record `json:"deploy"`
 			Runs   []jobs.Record `json:"runs"`
-		}{r.rec, r.runs}); jerr != nil && err == nil {
+		}{rec, runs}); jerr != nil && err == nil {
 			err = jerr
 		}
 	}
@@ -179,6 +208,11 @@ func (r *release) run(ctx context.Context) error {
 		return r.fail(deploy.JobFailed, "the services are deployed and converged, but a post-deploy job did not succeed", err)
 	}
 	r.rec.Verdict, r.rec.Reason = deploy.Released, r.summary()
+	if services, err := r.target.Services(ctx); err == nil {
+		r.specs = deploy.SpecsOf(services)
+	} else {
+		r.report.Notice("deploy", "WARNING: the services' specs were not kept, so jobrun rollback cannot put this release back: "+jobs.Message(err))
+	}
 	return nil
 }
 
@@ -218,26 +252,37 @@ func (r *release) deployAndWait(ctx context.Context, names []string, prune bool)
 			targets = append(targets, deploy.Target{Name: n, ID: svc.ID, Changed: !existed || !reflect.DeepEqual(old.Spec, svc.Spec)})
 		}
 	}
-	wctx, cancel := context.WithTimeout(ctx, r.o.DeployTimeout)
-	defer cancel()
-	w := deploy.Waiter{Engine: r.engine, Out: r.f.IO.Err, After: r.f.After}
-	if f, ok := r.f.IO.Err.(*os.File); ok && r.f.IO.OutIsTerminal {
-		w.Terminal, w.TerminalFd = true, f.Fd()
-	}
-	results := w.Wait(wctx, targets, since)
+	results := converge(ctx, r.f, r.engine, "deploy", r.o.DeployTimeout, targets, since)
 	r.rec.Services = merge(r.rec.Services, results)
-	worst := jobs.ExitSucceeded
-	var bad []string
+	bad, worst := judge(results)
+	if len(bad) == 0 {
+		return nil
+	}
+	return r.failCode(deploy.ServicesFailed, strings.Join(bad, "; "), worst)
+}
+
+// converge waits up to timeout for the targets to converge, with docker
+// service update's progress bars on a terminal, and judges each one.
+func converge(ctx context.Context, f *cmdutil.Factory, engine client.APIClient, who string, timeout time.Duration, targets []deploy.Target, since time.Time) []deploy.ServiceResult {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	w := deploy.Waiter{Engine: engine, Out: f.IO.Err, Who: who, After: f.After}
+	if file, ok := f.IO.Err.(*os.File); ok && f.IO.OutIsTerminal {
+		w.Terminal, w.TerminalFd = true, file.Fd()
+	}
+	return w.Wait(ctx, targets, since)
+}
+
+// judge names the services that did not converge, and the exit code of
+// the worst way one ended.
+func judge(results []deploy.ServiceResult) (bad []string, worst int) {
 	for _, res := range results {
 		if !res.Result.Done() {
 			bad = append(bad, fmt.Sprintf("%s %s (%s)", res.Service, res.Result, res.Message))
 			worst = max(worst, exitCode(res.Result))
 		}
 	}
-	if len(bad) == 0 {
-		return nil
-	}
-	return r.failCode(deploy.ServicesFailed, strings.Join(bad, "; "), worst)
+	return bad, worst
 }
 
 // merge keeps one result per service, in the order the services came: the
@@ -392,8 +437,17 @@ func (messageOnly) Format(e *logrus.Entry) ([]byte, error) { return []byte(e.Mes
 // deployEvent is what is announced of a release.
 func deployEvent(rec deploy.Record, err error) notify.Event {
 	return notify.Event{
-		Kind: "deploy", Stack: rec.Stack, Version: rec.Version, Verdict: string(rec.Verdict), ExitCode: jobs.ExitCodeOf(err),
+		Kind: kindOf(rec), Stack: rec.Stack, Version: rec.Version, Verdict: string(rec.Verdict), ExitCode: jobs.ExitCodeOf(err),
 		Duration: rec.Ended.Sub(rec.Started), Reason: rec.Reason, Who: rec.Origin.Who, RunURL: rec.Origin.RunURL,
 		Output: "jobrun history --stack " + rec.Stack,
 	}
+}
+
+// kindOf says whether a deploy record is a release or a rollback, as its
+// lines and announcements name it.
+func kindOf(rec deploy.Record) string {
+	if rec.Restores != "" {
+		return "rollback"
+	}
+	return "deploy"
 }
