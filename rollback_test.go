@@ -8,6 +8,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -134,8 +137,18 @@ services:
 	if web, _ := s.stackService("web"); web.Spec.TaskTemplate.ContainerSpec.Image != repo+"@"+moved {
 		t.Fatalf("v2 runs %s, want the tag's new digest %s", web.Spec.TaskTemplate.ContainerSpec.Image, moved)
 	}
-	if r := s.jobrun(env, "rollback"); r.code != 0 {
+	bodies := make(chan []byte, 2)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		bodies <- b
+	}))
+	defer hook.Close()
+	if r := s.jobrun(env, "rollback", "--notify", hook.URL); r.code != 0 {
 		t.Fatalf("rollback: exit %d\n%s", r.code, r.stderr)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(<-bodies, &ev); err != nil || ev["kind"] != "rollback" || ev["verdict"] != "rolled-back" || ev["version"] != "v1" {
+		t.Errorf("announced %v (%v), want the rollback to v1", ev, err)
 	}
 	web, _ = s.stackService("web")
 	if got := web.Spec.TaskTemplate.ContainerSpec.Image; got != first || !strings.Contains(first, "@sha256:") {

@@ -3,6 +3,8 @@ package cmdutil
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/urfave/cli/v2"
@@ -15,6 +17,13 @@ import (
 // NotifyFlag is --notify: URLs to announce the verdict to.
 func NotifyFlag() cli.Flag {
 	return &cli.StringSliceFlag{Name: "notify", EnvVars: []string{"JOBRUN_NOTIFY"}, Usage: "POST the verdict as JSON to this URL once it is known (Slack and Mattermost webhooks get their text format); repeat for several"}
+}
+
+// NotifyURLs are the --notify URLs given. An empty one is none: a CI
+// secret that is not set (a fork's build) expands to JOBRUN_NOTIFY="",
+// which must not fail the release it would have announced.
+func NotifyURLs(c *cli.Context) []string {
+	return slices.DeleteFunc(slices.Clone(c.StringSlice("notify")), func(u string) bool { return strings.TrimSpace(u) == "" })
 }
 
 // CheckNotify says what is wrong with --notify URLs, before anything runs.

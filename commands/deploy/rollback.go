@@ -42,7 +42,7 @@ func NewRollbackCommand(f *cmdutil.Factory) *cli.Command {
 			if c.NArg() > 0 {
 				return &jobs.UsageError{Msg: fmt.Sprintf("jobrun rollback takes no arguments (got %q): name a version with --to", c.Args().First())}
 			}
-			o.Notify = c.StringSlice("notify")
+			o.Notify = cmdutil.NotifyURLs(c)
 			return Rollback(c.Context, f, o)
 		},
 	}

@@ -63,7 +63,7 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 		ArgsUsage: "JOB -- CMD [ARG...]", Flags: append(flags, cmdutil.LogFlags(&o.Logs)...),
 		UseShortOptionHandling: true, // -it, as docker run -it
 		Action: func(c *cli.Context) error {
-			o.Files, o.Output, o.MaxAttempts, o.Notify = c.StringSlice("compose-file"), "text", 0, c.StringSlice("notify")
+			o.Files, o.Output, o.MaxAttempts, o.Notify = c.StringSlice("compose-file"), "text", 0, cmdutil.NotifyURLs(c)
 			if c.IsSet("entrypoint") {
 				o.Entrypoint = []string{entrypoint}
 				if entrypoint == "" {

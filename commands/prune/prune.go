@@ -1,5 +1,6 @@
 // Package prune is `jobrun prune [JOB]`: bound the run records of a stack's
-// jobs at once, as every run does for its own job.
+// jobs at once, as every run does for its own job, and without JOB its
+// deploy records, as every deploy does.
 package prune
 
 import (
@@ -9,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"jobrun/commands/cmdutil"
+	"jobrun/deploy"
 	"jobrun/jobs"
 )
 
@@ -54,6 +56,14 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		what, o.Stack, res.Runs, res.Kept, res.RemovedRecords, res.RemovedOutputs, res.Gone, res.Failed)
 	if err != nil {
 		return &jobs.EngineError{Msg: "prune run records", Err: err}
+	}
+	if o.Job != "" {
+		return nil
+	}
+	removed, err := deploy.Records{Engine: engine}.Prune(ctx, o.Stack, o.KeepRuns)
+	fmt.Fprintf(f.IO.Err, "jobrun: prune: deploys of stack %s: kept the newest %d and the newest released one; removed %d\n", o.Stack, o.KeepRuns, removed)
+	if err != nil {
+		return &jobs.EngineError{Msg: "prune deploy records", Err: err}
 	}
 	return nil
 }

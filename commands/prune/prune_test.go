@@ -8,6 +8,7 @@ import (
 
 	"jobrun/commands/cmdutil"
 	"jobrun/commands/cmdutil/cmdtest"
+	"jobrun/deploy"
 	"jobrun/jobs"
 	"jobrun/jobs/jobstest"
 )
@@ -52,5 +53,30 @@ func TestPruneUsage(t *testing.T) {
 			f.Connect = nil // reaching the engine would panic
 			jobstest.WantExit(t, Run(context.Background(), f, &tt.o), jobs.ExitUsage, tt.words...)
 		})
+	}
+}
+
+// TestPruneDeploys: without a job, the stack's deploy records are bounded
+// too, the newest release kept however old.
+func TestPruneDeploys(t *testing.T) {
+	engine := &cmdtest.Engine{}
+	t0 := time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)
+	records := deploy.Records{Engine: engine}
+	for i, verdict := range []deploy.Verdict{deploy.Released, deploy.JobFailed, deploy.JobFailed} {
+		at := t0.Add(time.Duration(i) * time.Minute)
+		if err := records.Save(context.Background(), deploy.Record{ID: jobs.NewRunID(at), Stack: "todo", Version: "v1", Verdict: verdict, Started: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, _, errb := cmdtest.Factory(engine, t0)
+	if err := Run(context.Background(), f, &Options{Common: cmdutil.Common{Stack: "todo"}, KeepRuns: 1}); err != nil {
+		t.Fatalf("prune: %v", err)
+	}
+	if want := "deploys of stack todo: kept the newest 1 and the newest released one; removed 1\n"; !strings.Contains(errb.String(), want) {
+		t.Errorf("stderr %q lacks %q", errb.String(), want)
+	}
+	left, err := records.List(context.Background(), "todo")
+	if err != nil || len(left) != 2 || left[0].Verdict != deploy.Released || left[1].Started != t0.Add(2*time.Minute) {
+		t.Errorf("deploys left: %+v (%v), want the release and the newest", left, err)
 	}
 }

@@ -79,7 +79,7 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 
 // From completes the options with what the flag destinations do not hold.
 func (o *Options) From(c *cli.Context) *Options {
-	o.Files, o.Jobs, o.Notify = c.StringSlice("compose-file"), c.Args().Slice(), c.StringSlice("notify")
+	o.Files, o.Jobs, o.Notify = c.StringSlice("compose-file"), c.Args().Slice(), cmdutil.NotifyURLs(c)
 	if !c.IsSet("timeout") {
 		// Not given: the job's x-jobrun timeout wins over the default.
 		o.Run.DefaultTimeout, o.Run.Timeout = o.Run.Timeout, 0

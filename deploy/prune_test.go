@@ -1,0 +1,60 @@
+package deploy
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/docker/docker/api/types/swarm"
+
+	"jobrun/jobs/jobstest"
+)
+
+func TestPruneDeployRecords(t *testing.T) {
+	ctx := context.Background()
+	store := &jobstest.Configs{}
+	records := Records{Engine: store}
+	// Oldest first: a release, then five failed deploys.
+	recs := []Record{deployAt(1, "v1", Released)}
+	for m := 2; m <= 6; m++ {
+		recs = append(recs, deployAt(m, "v2", JobFailed))
+	}
+	for _, r := range recs {
+		r.Stack = "todo"
+		if err := records.Save(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if err := records.SaveSpecs(ctx, "todo", r.ID, Specs{"app": swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "todo_app"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed, err := records.Prune(ctx, "todo", 2)
+	if err != nil || removed != 3 {
+		t.Fatalf("removed %d (%v), want the 3 failed deploys beyond the newest 2", removed, err)
+	}
+	left, _ := records.List(ctx, "todo")
+	var versions []string
+	for _, r := range left {
+		versions = append(versions, r.ID)
+		if _, ok, _ := records.Specs(ctx, "todo", r.ID); !ok {
+			t.Errorf("deploy %s lost its specs", r.ID)
+		}
+	}
+	if want := []string{recs[0].ID, recs[4].ID, recs[5].ID}; !slices.Equal(versions, want) {
+		t.Errorf("kept %v, want the newest 2 and the newest release %v", versions, want)
+	}
+	if specs, _ := store.ConfigList(ctx, swarm.ConfigListOptions{}); len(specs) != 6 {
+		t.Errorf("%d configs left, want 3 records and their 3 specs", len(specs))
+	}
+}
+
+func TestSpecsOfLeavesJobsOut(t *testing.T) {
+	services := map[string]swarm.Service{
+		"app":     {Spec: swarm.ServiceSpec{Mode: swarm.ServiceMode{Replicated: &swarm.ReplicatedService{}}}},
+		"agent":   {Spec: swarm.ServiceSpec{Mode: swarm.ServiceMode{Global: &swarm.GlobalService{}}}},
+		"migrate": {Spec: swarm.ServiceSpec{Mode: swarm.ServiceMode{ReplicatedJob: &swarm.ReplicatedJob{}}}},
+	}
+	if got := SpecsOf(services).Names(); !slices.Equal(got, []string{"agent", "app"}) {
+		t.Errorf("specs of %v, want the services and not the job", got)
+	}
+}
