@@ -65,9 +65,15 @@ services:
       options: {awslogs-endpoint: ENDPOINT, awslogs-group: docker-swarm-lg, awslogs-region: us-east-1, awslogs-create-group: "true"}
     deploy:
       restart_policy: {condition: none}
+  app:
+    image: IMAGE
+    command: ["sleep", "600"]
+    environment: {MYSQL_PASSWORD: "${DB_PASSWORD}", V: "${APP_VERSION}"}
+    secrets: [{source: pw, target: pw}]
 secrets:
   pw: {external: true, name: STACK_pw}
 `))
+	t.Cleanup(s.removeStackServices)
 
 	var all strings.Builder
 	for _, args := range [][]string{
@@ -83,6 +89,13 @@ secrets:
 		// wherever jobrun prints or records the command.
 		{"-c", f, "exec", "migrate", "--version", "v4", "--", "sh", "-c", "test -s /run/secrets/pw && echo migrated", envPassword},
 		{"logs", "migrate", "--exec"},
+		// A release, its dry run (env changes are named, never shown) and
+		// a rollback, whose specs hold the app's environment.
+		{"-c", f, "deploy", "--job", "migrate", "--version", "v5"},
+		{"-c", f, "deploy", "--job", "migrate", "--version", "v6", "--dry-run"},
+		{"-c", f, "deploy", "--job", "migrate", "--version", "v6", "--dry-run", "-o", "json"},
+		{"-c", f, "deploy", "--job", "migrate", "--version", "v6", "-o", "json"},
+		{"rollback", "--force", "-o", "json"},
 	} {
 		e := env
 		if args[len(args)-1] == "v3" {
@@ -94,7 +107,7 @@ secrets:
 	// A bad DOCKER_HOST's error names it, without the password.
 	bad := s.jobrunQuiet([]string{"DOCKER_HOST=tcp://deploy:" + hostPassword + "@127.0.0.1:1"}, "-c", f, "migrate", "--version", "v1", "--connect-timeout", "2s")
 	all.WriteString(bad.stdout + bad.stderr)
-	if !strings.Contains(all.String(), "migrated") || !strings.Contains(bad.stderr, "127.0.0.1:1") {
+	if !strings.Contains(all.String(), "migrated") || !strings.Contains(bad.stderr, "127.0.0.1:1") || !strings.Contains(all.String(), "v5 rolled-back") {
 		t.Fatalf("the runs did not run as planned:\n%s", all.String())
 	}
 	// And the run records kept in the swarm.
@@ -102,11 +115,22 @@ secrets:
 	if err != nil || len(cfgs) < 3 {
 		t.Fatalf("run records: %v (%d)", err, len(cfgs))
 	}
+	specs := 0
 	for _, c := range cfgs {
+		if c.Spec.Labels[jobs.LabelKind] == "deploy-specs" {
+			// A release's service specs hold what service inspect shows,
+			// env values among it, by design (README: Security): only
+			// their labels are searched.
+			specs++
+			c.Spec.Data = nil
+		}
 		all.Write(c.Spec.Data)
 		for k, v := range c.Spec.Labels {
 			all.WriteString(k + "=" + v + "\n")
 		}
+	}
+	if specs != 2 {
+		t.Errorf("%d releases kept their specs, want v5 and v6", specs)
 	}
 	for _, secret := range []string{hostPassword, awsSecret, registrySecret, auth, secretValue, envPassword} {
 		if strings.Contains(all.String(), secret) {

@@ -163,7 +163,11 @@ func restore(ctx context.Context, f *cmdutil.Factory, o *RollbackOptions, engine
 	since := f.Now()
 	targets, extra, err := stack.Restore(ctx, specs)
 	if err != nil {
-		rec.Verdict, rec.Reason = deploy.ServicesFailed, fmt.Sprintf("rolling back to version %s failed: %s", rec.Version, jobs.Message(err))
+		done := "no service was changed"
+		if names := changedNames(targets); names != "" {
+			done = "already put back: " + names
+		}
+		rec.Verdict, rec.Reason = deploy.ServicesFailed, fmt.Sprintf("rolling back to version %s failed: %s; %s", rec.Version, jobs.Message(err), done)
 		return &jobs.ReportedError{Err: err}
 	}
 	for _, name := range extra {
@@ -181,4 +185,15 @@ func restore(ctx context.Context, f *cmdutil.Factory, o *RollbackOptions, engine
 	}
 	rec.Verdict, rec.Reason = deploy.RolledBackTo, fmt.Sprintf("the services are back as deploy %s left them: %s", rec.Restores, strings.Join(parts, ", "))
 	return nil
+}
+
+// changedNames names the targets a rollback changed.
+func changedNames(targets []deploy.Target) string {
+	var names []string
+	for _, t := range targets {
+		if t.Changed {
+			names = append(names, t.Name)
+		}
+	}
+	return strings.Join(names, ", ")
 }
