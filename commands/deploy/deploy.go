@@ -12,11 +12,9 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/docker/docker/client"
-	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 
 	"jobrun/commands/cmdutil"
@@ -82,8 +80,8 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if o.DryRun {
 		return dryRun(ctx, f, o)
 	}
-	warn := newWarnings(f.IO.Err, "jobrun: deploy: WARNING: ")
-	defer routeLogrus(warn)()
+	warn := cmdutil.NewWarnings(f.IO.Err, "jobrun: deploy: WARNING: ")
+	defer cmdutil.RouteLogrus(warn)()
 	spec, stack, plan, err := load(f, o, warn)
 	if err != nil {
 		return err
@@ -389,50 +387,6 @@ func prefixed(f *cmdutil.Factory, prefix string) io.Writer {
 	return jobs.PrefixLines(f.IO.Err, prefix)
 }
 
-// warnings shows each warning of docker/cli once per release, as one line of
-// jobrun's: docker/cli writes a warning per Write, some over several lines,
-// and a release deploys the pre-deploy jobs' dependencies twice.
-type warnings struct {
-	mu     sync.Mutex
-	w      io.Writer
-	prefix string
-	seen   map[string]bool
-}
-
-func newWarnings(w io.Writer, prefix string) *warnings {
-	return &warnings{w: w, prefix: prefix, seen: map[string]bool{}}
-}
-
-func (o *warnings) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	text := strings.Join(strings.Fields(string(p)), " ")
-	if text != "" && !o.seen[text] {
-		o.seen[text] = true
-		fmt.Fprintf(o.w, "%s%s\n", o.prefix, text)
-	}
-	return len(p), nil
-}
-
-// routeLogrus shows what docker/cli's compose loader logs with logrus (a
-// deprecated external.name, a ~ it cannot expand) as jobrun's warnings,
-// until the returned func puts logrus back as it was.
-func routeLogrus(w io.Writer) (restore func()) {
-	l := logrus.StandardLogger()
-	out, formatter := l.Out, l.Formatter
-	l.SetOutput(w)
-	l.SetFormatter(messageOnly{})
-	return func() {
-		l.SetOutput(out)
-		l.SetFormatter(formatter)
-	}
-}
-
-// messageOnly formats a logrus entry as its message: the level is the
-// warnings writer's prefix.
-type messageOnly struct{}
-
-func (messageOnly) Format(e *logrus.Entry) ([]byte, error) { return []byte(e.Message + "\n"), nil }
 
 // deployEvent is what is announced of a release.
 func deployEvent(rec deploy.Record, err error) notify.Event {

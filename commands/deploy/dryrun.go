@@ -36,8 +36,8 @@ type DryRunStep struct {
 // dryRun shows what Run would do, and writes nothing to the engine: no
 // lock, no network, secret, config, service or record.
 func dryRun(ctx context.Context, f *cmdutil.Factory, o *Options) error {
-	warn := newWarnings(f.IO.Err, "jobrun: deploy: WARNING: ")
-	defer routeLogrus(warn)()
+	warn := cmdutil.NewWarnings(f.IO.Err, "jobrun: deploy: WARNING: ")
+	defer cmdutil.RouteLogrus(warn)()
 	spec, stack, plan, err := load(f, o, warn)
 	if err != nil {
 		return err

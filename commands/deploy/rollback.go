@@ -96,7 +96,7 @@ func Rollback(ctx context.Context, f *cmdutil.Factory, o *RollbackOptions) error
 		unlock()
 		return err
 	}
-	stack := deploy.Stack{Engine: engine, CLI: cli, Name: o.Stack, Out: prefixed(f, "jobrun: rollback: "), Warn: newWarnings(f.IO.Err, "jobrun: rollback: WARNING: "), RegistryAuth: f.RegistryAuth}
+	stack := deploy.Stack{Engine: engine, CLI: cli, Name: o.Stack, Out: prefixed(f, "jobrun: rollback: "), Warn: cmdutil.NewWarnings(f.IO.Err, "jobrun: rollback: WARNING: "), RegistryAuth: f.RegistryAuth}
 	rec := deploy.Record{ID: jobs.NewRunID(f.Now()), Stack: o.Stack, Version: target.Version, Started: f.Now(), Origin: f.Origin(), Restores: target.ID, Jobs: []deploy.JobRun{}}
 	err = restore(ctx, f, o, engine, stack, specs, &rec)
 	rec.Ended = f.Now()

@@ -127,6 +127,7 @@ func execute(ctx context.Context, f *cmdutil.Factory, o *Options) (jobs.Record, 
 	if err := o.Check(); err != nil {
 		return jobs.Record{}, err
 	}
+	defer cmdutil.RouteLogrus(cmdutil.NewWarnings(f.IO.Err, "jobrun: exec: WARNING: "))()
 	spec, stack, err := o.Load(f)
 	if err != nil {
 		return jobs.Record{}, err

@@ -196,6 +196,7 @@ func (o *Options) Connect(ctx context.Context, f *cmdutil.Factory, spec *jobs.Sp
 // Run runs the jobs in order, stopping at the first that does not succeed,
 // or all at once with Parallel. Its error carries the exit code.
 func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
+	defer cmdutil.RouteLogrus(cmdutil.NewWarnings(f.IO.Err, "jobrun: WARNING: "))()
 	spec, stack, err := o.Load(f)
 	if err != nil {
 		return err

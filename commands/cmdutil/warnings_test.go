@@ -1,4 +1,4 @@
-package deploy
+package cmdutil
 
 import (
 	"bytes"
@@ -22,7 +22,7 @@ func TestWarnings(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			w := newWarnings(&out, "W: ")
+			w := NewWarnings(&out, "W: ")
 			for _, s := range tt.writes {
 				fmt.Fprint(w, s)
 			}
