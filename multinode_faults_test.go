@@ -316,7 +316,11 @@ func (c *mnCase) start(talk, run mnNode, lines, printed int) (*mnRun, *mnLines, 
 	s.t.Logf("jobrun talks to %s; the job runs on %s", talk.hostname, run.hostname)
 	r := &mnRun{started: time.Now(), exited: make(chan error, 1), out: &syncBuffer{}, err: &syncBuffer{}}
 	out, errs := &mnLines{}, &mnLines{}
-	r.cmd = s.command([]string{"DOCKER_HOST=" + talk.host}, "-c", f, "counter", "--version", "v1", "--logs", "docker", "--timeout", "3m")
+	// A swarm that had lost its quorum took 50 to 70 s to elect a leader
+	// once its managers were back (their gRPC reconnect backoff), on top of
+	// the 40 s outage: past the default --engine-wait of 2m on a loaded
+	// machine. A team whose swarm recovers that slowly sets it higher too.
+	r.cmd = s.command([]string{"DOCKER_HOST=" + talk.host}, "-c", f, "counter", "--version", "v1", "--logs", "docker", "--timeout", "6m", "--engine-wait", "5m")
 	r.cmd.Stdout, r.cmd.Stderr = io.MultiWriter(r.out, out), io.MultiWriter(r.err, errs)
 	if err := r.cmd.Start(); err != nil {
 		s.t.Fatal(err)

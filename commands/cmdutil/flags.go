@@ -40,6 +40,13 @@ func (c Common) Check() error {
 	return nil
 }
 
+// EngineWaitFlag is --engine-wait: how long a run or exec rides out an
+// engine that does not answer (a restart, a swarm without a leader) before
+// giving up on it; the job itself runs on meanwhile.
+func EngineWaitFlag(dest *time.Duration) cli.Flag {
+	return &cli.DurationFlag{Name: "engine-wait", Value: 2 * time.Minute, EnvVars: []string{"JOBRUN_ENGINE_WAIT"}, Destination: dest, Usage: "how long the engine may be out of reach or without a leader before jobrun gives up on it (the job runs on)"}
+}
+
 // OutputFlag is -o/--output: text or json.
 func OutputFlag(dest *string) cli.Flag {
 	return &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", EnvVars: []string{"JOBRUN_OUTPUT"}, Destination: dest, Usage: "text, or json: the records on stdout, progress and output on stderr"}

@@ -387,7 +387,6 @@ func prefixed(f *cmdutil.Factory, prefix string) io.Writer {
 	return jobs.PrefixLines(f.IO.Err, prefix)
 }
 
-
 // deployEvent is what is announced of a release.
 func deployEvent(rec deploy.Record, err error) notify.Event {
 	return notify.Event{

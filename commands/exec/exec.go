@@ -54,6 +54,7 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 		&cli.DurationFlag{Name: "timeout", Value: time.Hour, EnvVars: []string{"JOBRUN_TIMEOUT"}, Destination: &o.Run.Timeout, Usage: "stop the command and fail (exit 124) after this long"},
 		&cli.DurationFlag{Name: "pending-timeout", Value: 2 * time.Minute, EnvVars: []string{"JOBRUN_PENDING_TIMEOUT"}, Destination: &o.PendingTimeout, Usage: "fail when no node takes the task for this long"},
 		&cli.StringFlag{Name: "resolve-image", Value: "always", EnvVars: []string{"JOBRUN_RESOLVE_IMAGE"}, Destination: &o.ResolveImage, Usage: "pin the image to its registry digest, as a run does: always, changed or never"},
+		cmdutil.EngineWaitFlag(&o.Run.Reconnect),
 		cmdutil.KeepRunsFlag(&o.Run.KeepRuns),
 		cmdutil.NotifyFlag(),
 	}

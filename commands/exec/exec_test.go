@@ -88,7 +88,7 @@ func options(t *testing.T, job string, args ...string) *Options {
 	o := &Options{Options: run.Options{
 		Common: cmdutil.Common{Stack: "todo", ConnectTimeout: time.Second},
 		Files:  []string{path}, Version: "v1", Output: "text", ResolveImage: "never", PendingTimeout: time.Minute,
-		Run:  jobs.RunOptions{Timeout: time.Hour, KeepRuns: jobs.DefaultKeep},
+		Run:  jobs.RunOptions{Timeout: time.Hour, KeepRuns: jobs.DefaultKeep, Reconnect: time.Minute},
 		Logs: jobs.LogOptions{Mode: "auto", FlushWait: time.Second, DrainTimeout: time.Second},
 	}}
 	o.Job, o.DashDash, o.Command = splitArgs(append([]string{job}, args...))

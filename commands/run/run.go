@@ -47,6 +47,7 @@ func Flags(o *Options) []cli.Flag {
 		&cli.DurationFlag{Name: "timeout", Value: time.Hour, EnvVars: []string{"JOBRUN_TIMEOUT"}, Destination: &o.Run.Timeout, DefaultText: "the job's x-jobrun timeout, else 1h", Usage: "stop the job and fail after this long"},
 		&cli.IntSliceFlag{Name: "final-exit-code", EnvVars: []string{"JOBRUN_FINAL_EXIT_CODES"}, DefaultText: "the job's x-jobrun final-exit-codes", Usage: "an exit code after which the job is not tried again (repeat for several)"},
 		&cli.DurationFlag{Name: "pending-timeout", Value: 2 * time.Minute, EnvVars: []string{"JOBRUN_PENDING_TIMEOUT"}, Destination: &o.PendingTimeout, Usage: "fail when no node takes a task for this long"},
+		cmdutil.EngineWaitFlag(&o.Run.Reconnect),
 		&cli.IntFlag{Name: "max-attempts", Value: -1, EnvVars: []string{"JOBRUN_MAX_ATTEMPTS"}, Destination: &o.MaxAttempts, DefaultText: "the stack file's, else 6", Usage: "restarts after a failure, as Swarm's max_attempts (runs = this + 1)"},
 		&cli.StringFlag{Name: "restart-delay", EnvVars: []string{"JOBRUN_RESTART_DELAY"}, Destination: &o.RestartDelay, DefaultText: "the stack file's, else 30s", Usage: "wait between attempts"},
 		cmdutil.OutputFlag(&o.Output),
@@ -106,6 +107,8 @@ func (o *Options) Check(f *cmdutil.Factory) (jobs.SpecOptions, error) {
 		return jobs.SpecOptions{}, &jobs.UsageError{Msg: fmt.Sprintf("--timeout %s must be positive: use e.g. 30m", o.Run.Timeout)}
 	case o.PendingTimeout <= 0:
 		return jobs.SpecOptions{}, &jobs.UsageError{Msg: fmt.Sprintf("--pending-timeout %s must be positive: use e.g. 2m", o.PendingTimeout)}
+	case o.Run.Reconnect <= 0:
+		return jobs.SpecOptions{}, &jobs.UsageError{Msg: fmt.Sprintf("--engine-wait %s must be positive: use e.g. 2m", o.Run.Reconnect)}
 	case o.Run.KeepRuns < 1:
 		return jobs.SpecOptions{}, cmdutil.KeepRunsError(o.Run.KeepRuns)
 	case o.ResolveImage != "always" && o.ResolveImage != "changed" && o.ResolveImage != "never":

@@ -16,7 +16,7 @@ func valid() Options {
 		Common: cmdutil.Common{Stack: "todobackend", ConnectTimeout: 10 * time.Second},
 		Files:  []string{"stack.yml"}, Jobs: []string{"migrate"}, Version: "3db46c4", Output: "text",
 		MaxAttempts: -1, ResolveImage: "always", PendingTimeout: 2 * time.Minute,
-		Run:  jobs.RunOptions{Timeout: time.Hour, KeepRuns: jobs.DefaultKeep},
+		Run:  jobs.RunOptions{Timeout: time.Hour, KeepRuns: jobs.DefaultKeep, Reconnect: 2 * time.Minute},
 		Logs: jobs.LogOptions{Mode: "auto", FlushWait: 5 * time.Second, DrainTimeout: 30 * time.Second},
 	}
 }
@@ -62,6 +62,7 @@ func TestOptionsCheck(t *testing.T) {
 		{name: "bad logs", change: func(o *Options) { o.Logs.Mode = "syslog" }, wantErr: `--logs "syslog" is unknown`},
 		{name: "zero timeout", change: func(o *Options) { o.Run.Timeout = 0 }, wantErr: "--timeout 0s must be positive"},
 		{name: "zero pending timeout", change: func(o *Options) { o.PendingTimeout = 0 }, wantErr: "--pending-timeout 0s must be positive"},
+		{name: "zero engine wait", change: func(o *Options) { o.Run.Reconnect = 0 }, wantErr: "--engine-wait 0s must be positive"},
 		{name: "bad resolve-image", change: func(o *Options) { o.ResolveImage = "sometimes" }, wantErr: `--resolve-image "sometimes" is unknown`},
 		{name: "keep no runs", change: func(o *Options) { o.Run.KeepRuns = 0 }, wantErr: "--keep-runs 0 must be at least 1"},
 		{name: "bad restart delay", change: func(o *Options) { o.RestartDelay = "soon" }, wantErr: `--restart-delay "soon" is not a duration`},
