@@ -130,8 +130,8 @@ start_dockerd() {
   rm -f "$PIDFILE" # stale (running_pid said so); dockerd refuses to start over a live-looking one
   dockerd_command
   local config=()
-  if [[ -n $DOCKERD_CONFIG ]]; then
-    echo "$DOCKERD_CONFIG" >"$RUN_DIR/daemon.json"
+  if [[ -n $DOCKERD_CONFIG_FIELDS ]]; then
+    echo "{$DOCKERD_CONFIG_FIELDS}" >"$RUN_DIR/daemon.json"
     config=(--config-file "$RUN_DIR/daemon.json")
   fi
   # Why these flags:

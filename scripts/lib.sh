@@ -32,9 +32,10 @@ engine_family() {
 }
 
 # dockerd_command sets DOCKERD (the command that starts the family's dockerd,
-# with the PATH it needs) and DOCKERD_CONFIG (its daemon.json), for engine.sh
-# and multinode.sh alike.
-#  20: Debian's dockerd; no daemon.json of ours (empty).
+# with the PATH it needs) and DOCKERD_CONFIG_FIELDS (the fields its
+# daemon.json needs, JSON without the braces), for engine.sh and multinode.sh
+# alike.
+#  20: Debian's dockerd; no fields (engine.sh then writes no daemon.json).
 #  29: the build of scripts/engine29-build.sh (built the first time, some
 #    minutes), its runc and shim first on PATH (Debian's runc 1.1.5 lacks the
 #    time namespace 29 asks for); containerd embedded in dockerd (Debian's
@@ -43,14 +44,14 @@ dockerd_command() {
   case $ENGINE_FAMILY in
     20)
       DOCKERD=(dockerd)
-      DOCKERD_CONFIG=""
+      DOCKERD_CONFIG_FIELDS=""
       ;;
     29)
       local bin
       bin=$(bash scripts/engine29-build.sh | tail -n1)
       [[ -x $bin/dockerd ]] || { echo "engine: no Engine 29 dockerd in $bin (scripts/engine29-build.sh)" >&2; exit 1; }
       DOCKERD=(env "PATH=$bin:$PATH" "$bin/dockerd" --ip6tables=false)
-      DOCKERD_CONFIG='{"features": {"embedded-containerd": true}}'
+      DOCKERD_CONFIG_FIELDS='"features": {"embedded-containerd": true}'
       ;;
   esac
 }
