@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -93,7 +94,11 @@ func (r testRegistry) push(t *testing.T, engine *client.Client, src, ref string)
 }
 
 // pushedDigest reads a push's JSON message stream to its end: an error
-// message is the push's failure; the aux message carries the digest.
+// message is the push's failure; the aux message carries the digest. Engine
+// 29's containerd image store sends no aux message (its
+// daemon/containerd/image_push.go writes only the status line that the
+// graph-driver store sends with it, "TAG: digest: DIGEST size: N"): the
+// digest is taken from that line then.
 func pushedDigest(stream io.Reader) (string, error) {
 	dec := json.NewDecoder(stream)
 	digest := ""
@@ -120,9 +125,14 @@ func pushedDigest(stream io.Reader) (string, error) {
 		}
 		if msg.Aux != nil && msg.Aux.Digest != "" {
 			digest = msg.Aux.Digest
+		} else if m := pushedStatus.FindStringSubmatch(msg.Status); m != nil && digest == "" {
+			digest = m[1]
 		}
 	}
 }
+
+// pushedStatus is a push's last status line, with the manifest digest.
+var pushedStatus = regexp.MustCompile(`^[^ ]+: digest: (sha256:[0-9a-f]{64}) size: [0-9]+$`)
 
 func TestRegistryPinsTheImageDigest(t *testing.T) {
 	reg := registryFromEnv(t)
