@@ -16,6 +16,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -76,11 +78,7 @@ func (r testRegistry) push(t *testing.T, engine *client.Client, src, ref string)
 			t.Errorf("remove tag %s: %v", ref, err)
 		}
 	})
-	auth, err := registry.EncodeAuthConfig(registry.AuthConfig{Username: r.user, Password: r.password, ServerAddress: r.addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stream, err := engine.ImagePush(ctx, ref, image.PushOptions{RegistryAuth: auth})
+	stream, err := engine.ImagePush(ctx, ref, image.PushOptions{RegistryAuth: r.auth(t)})
 	if err != nil {
 		t.Fatalf("push %s: %v", ref, err)
 	}
@@ -92,8 +90,33 @@ func (r testRegistry) push(t *testing.T, engine *client.Client, src, ref string)
 	return digest
 }
 
+// auth is the engine's X-Registry-Auth for this registry.
+func (r testRegistry) auth(t *testing.T) string {
+	t.Helper()
+	auth, err := registry.EncodeAuthConfig(registry.AuthConfig{Username: r.user, Password: r.password, ServerAddress: r.addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return auth
+}
+
+// manifestType is the media type of the manifest ref names, as the engine
+// reads it from the registry.
+func (r testRegistry) manifestType(t *testing.T, engine *client.Client, ref string) string {
+	t.Helper()
+	dist, err := engine.DistributionInspect(context.Background(), ref, r.auth(t))
+	if err != nil {
+		t.Fatalf("distribution inspect %s: %v", ref, err)
+	}
+	return dist.Descriptor.MediaType
+}
+
 // pushedDigest reads a push's JSON message stream to its end: an error
-// message is the push's failure; the aux message carries the digest.
+// message is the push's failure; the aux message carries the digest. Engine
+// 29's containerd image store sends no aux message (its
+// daemon/containerd/image_push.go writes only the status line that the
+// graph-driver store sends with it, "TAG: digest: DIGEST size: N"): the
+// digest is taken from that line then.
 func pushedDigest(stream io.Reader) (string, error) {
 	dec := json.NewDecoder(stream)
 	digest := ""
@@ -120,9 +143,14 @@ func pushedDigest(stream io.Reader) (string, error) {
 		}
 		if msg.Aux != nil && msg.Aux.Digest != "" {
 			digest = msg.Aux.Digest
+		} else if m := pushedStatus.FindStringSubmatch(msg.Status); m != nil && digest == "" {
+			digest = m[1]
 		}
 	}
 }
+
+// pushedStatus is a push's last status line, with the manifest digest.
+var pushedStatus = regexp.MustCompile(`^[^ ]+: digest: (sha256:[0-9a-f]{64}) size: [0-9]+$`)
 
 func TestRegistryPinsTheImageDigest(t *testing.T) {
 	reg := registryFromEnv(t)
@@ -143,6 +171,17 @@ func TestRegistryPinsTheImageDigest(t *testing.T) {
 	}
 	platform := swarm.Platform{OS: img.Os, Architecture: img.Architecture}
 	withAuth := reg.dockerConfig(t)
+	// A pinned service is placed by the platforms the engine's registry
+	// lookup reports, as docker stack deploy places it. Engine 20.10 pushes
+	// a Docker schema2 manifest and reports the platform of its config.
+	// Engine 29's containerd image store pushes an OCI manifest, for which
+	// the lookup reports none (moby's distribution route reads platforms
+	// from schema2 manifests and manifest lists only): docker stack deploy
+	// and jobrun then place the service by none.
+	wantPlatforms := []swarm.Platform{platform}
+	if reg.manifestType(t, engine, ref) == "application/vnd.oci.image.manifest.v1+json" {
+		wantPlatforms = nil
+	}
 
 	cases := []struct {
 		name, dockerConfig string
@@ -198,8 +237,8 @@ services:
 			if spec.Placement != nil {
 				platforms = spec.Placement.Platforms
 			}
-			if c.pinned && (len(platforms) != 1 || platforms[0] != platform) {
-				t.Errorf("placement platforms %+v, want [%+v] from the registry", platforms, platform)
+			if c.pinned && !slices.Equal(platforms, wantPlatforms) {
+				t.Errorf("placement platforms %+v, want %+v from the registry", platforms, wantPlatforms)
 			}
 			if !c.pinned && len(platforms) != 0 {
 				t.Errorf("placement platforms %+v, want none: the registry was not asked", platforms)

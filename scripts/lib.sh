@@ -12,3 +12,60 @@ stop_process() {
   fi
   echo "$who: stopped $name ($pid)"
 }
+
+# engine_family sets, from JOBRUN_ENGINE, which Docker Engine the scripts
+# start and the tests use: 20 (Debian's docker.io 20.10, the default) or 29
+# (Docker Engine 29.x, built by scripts/engine29-build.sh). The two run side
+# by side, so everything of 29's is named apart: ENGINE_SUFFIX ("" or "29")
+# ends its directories and names; ENGINE_RUN_DIR, ENGINE_DATA_DIR and
+# ENGINE_SOCK are scripts/engine.sh's single-node engine of that family.
+engine_family() {
+  ENGINE_FAMILY=${JOBRUN_ENGINE:-20}
+  case $ENGINE_FAMILY in
+    20) ENGINE_SUFFIX="" ;;
+    29) ENGINE_SUFFIX=29 ;;
+    *) echo "JOBRUN_ENGINE=$ENGINE_FAMILY: want 20 (Debian's docker.io 20.10) or 29 (Docker Engine 29.x)" >&2; exit 2 ;;
+  esac
+  ENGINE_RUN_DIR=/run/jobrun-engine$ENGINE_SUFFIX
+  ENGINE_DATA_DIR=/var/lib/jobrun-engine$ENGINE_SUFFIX
+  ENGINE_SOCK=unix://$ENGINE_RUN_DIR/docker.sock
+}
+
+# dockerd_command sets DOCKERD (the command that starts the family's dockerd,
+# with the PATH it needs) and DOCKERD_CONFIG_FIELDS (the fields its
+# daemon.json needs, JSON without the braces), for engine.sh and multinode.sh
+# alike.
+#  20: Debian's dockerd; no fields (engine.sh then writes no daemon.json).
+#  29: the build of scripts/engine29-build.sh (built the first time, some
+#    minutes), its runc and shim first on PATH (Debian's runc 1.1.5 lacks the
+#    time namespace 29 asks for); containerd embedded in dockerd (Debian's
+#    containerd 1.6 is too old for 29); --ip6tables=false as --iptables=false.
+dockerd_command() {
+  case $ENGINE_FAMILY in
+    20)
+      DOCKERD=(dockerd)
+      DOCKERD_CONFIG_FIELDS=""
+      ;;
+    29)
+      local bin
+      bin=$(bash scripts/engine29-build.sh | tail -n1)
+      [[ -x $bin/dockerd ]] || { echo "engine: no Engine 29 dockerd in $bin (scripts/engine29-build.sh)" >&2; exit 1; }
+      DOCKERD=(env "PATH=$bin:$PATH" "$bin/dockerd" --ip6tables=false)
+      DOCKERD_CONFIG_FIELDS='"features": {"embedded-containerd": true}'
+      ;;
+  esac
+}
+
+# NETNS_SYSFS is a sh script for `sh -c "$NETNS_SYSFS" DIR CMD...`, run
+# inside a network namespace (nsenter --net) and its own mount namespace
+# (unshare --mount --propagation slave): it mounts a sysfs of that network
+# namespace on /sys, keeping the host's cgroup mounts under it (moved aside to
+# DIR/cgroup meanwhile), then execs CMD. Without it a dockerd in a namespace
+# sees the host's /sys/class/net: Engine 29 then reads and writes the bridge
+# files of the host's docker_gwbridge (20.10's) for its own. (`ip netns exec`
+# mounts such a sysfs too, but drops the cgroup mounts dockerd needs.)
+NETNS_SYSFS='mkdir -p "$0/cgroup" &&
+  mount --rbind /sys/fs/cgroup "$0/cgroup" &&
+  mount -t sysfs sysfs /sys &&
+  mount --move "$0/cgroup" /sys/fs/cgroup &&
+  exec "$@"'

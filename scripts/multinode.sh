@@ -28,23 +28,30 @@
 #   dockerd                  unix:///run/jobrun-multinode/NODE/docker.sock,
 #                            hostname jobrun-NODE (own UTS namespace)
 #   NODE: manager .11, worker1 .12, worker2 .13, plain .14
+#
+# JOBRUN_ENGINE=29 (scripts/lib.sh, engine_family): the same swarm of Docker
+# Engine 29 dockerds, beside the 20.10 one: bridge jrmn29, netns jrmn29-NODE,
+# NET 10.213.8 by default, /run/jobrun-multinode29, /var/lib/jobrun-multinode29;
+# the test image comes from scripts/engine.sh's Engine 29.
 set -euo pipefail
 # Under pipefail a pipe into grep -q (or head) fails when the reader exits
 # before the writer is done (SIGPIPE, 141): grep here reads to the end.
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib.sh
+engine_family
 
-NET=${JOBRUN_MULTINODE_NET:-10.213.7}
-BRIDGE=jrmn0
+if [[ $ENGINE_FAMILY == 29 ]]; then NET=${JOBRUN_MULTINODE_NET:-10.213.8}; else NET=${JOBRUN_MULTINODE_NET:-10.213.7}; fi
+BRIDGE=jrmn${ENGINE_SUFFIX:-0}
 BRIDGE_IP=$NET.1
-RUN_DIR=/run/jobrun-multinode
-DATA_DIR=/var/lib/jobrun-multinode
+RUN_DIR=/run/jobrun-multinode$ENGINE_SUFFIX
+DATA_DIR=/var/lib/jobrun-multinode$ENGINE_SUFFIX
 NODES=(manager worker1 worker2 plain)
 declare -A IP=([manager]=$NET.11 [worker1]=$NET.12 [worker2]=$NET.13 [plain]=$NET.14)
 TEST_IMAGE=jobrun-test/busybox:latest
-ENGINE_SOCK=unix:///run/jobrun-engine/docker.sock # scripts/engine.sh's engine
+# ENGINE_SOCK (lib.sh): scripts/engine.sh's engine of the same family
 
-netns() { echo "jrmn-$1"; }          # network namespace of a node
-hostlink() { echo "jrmn-$1"; }       # host end of its veth (<= 15 chars)
+netns() { echo "jrmn$ENGINE_SUFFIX-$1"; }    # network namespace of a node
+hostlink() { echo "jrmn$ENGINE_SUFFIX-$1"; } # host end of its veth (<= 15 chars)
 sock() { echo "unix://$RUN_DIR/$1/docker.sock"; }
 pidfile() { echo "$RUN_DIR/$1/docker.pid"; }
 logfile() { echo "$RUN_DIR/$1/dockerd.log"; }
@@ -154,7 +161,15 @@ start_dockerd() { # node; returns at once, wait_dockerd waits
     for _ in $(seq 50); do alive "$cpid" || break; sleep 0.1; done
     alive "$cpid" || rm -f "$cpidfile"
   fi
-  printf '{"deprecated-key-path": "%s"}\n' "$DATA_DIR/$n/key.json" >"$dir/daemon.json"
+  dockerd_command
+  printf '{"deprecated-key-path": "%s"%s}\n' "$DATA_DIR/$n/key.json" "${DOCKERD_CONFIG_FIELDS:+, $DOCKERD_CONFIG_FIELDS}" >"$dir/daemon.json"
+  # 29: its own mount namespace too, for a sysfs of its network namespace
+  # (NETNS_SYSFS in lib.sh).
+  local mounts=() sysfs=()
+  if [[ $ENGINE_FAMILY == 29 ]]; then
+    mounts=(--mount --propagation slave)
+    sysfs=(sh -c "$NETNS_SYSFS" "$dir")
+  fi
   # As scripts/engine.sh (see the reasons there), plus:
   #  nsenter --net (not `ip netns exec`, which remounts /sys and hides the cgroup
   #    mounts dockerd needs); unshare --uts: its own hostname, which Swarm shows
@@ -168,15 +183,15 @@ start_dockerd() { # node; returns at once, wait_dockerd waits
     AWS_ACCESS_KEY_ID=AKIDJOBRUNTEST AWS_SECRET_ACCESS_KEY=jobrun-test-secret \
     AWS_REGION=us-east-1 DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 \
     setsid nsenter --net="/var/run/netns/$(netns "$n")" \
-    unshare --uts -- sh -c 'hostname "$0" && exec "$@"' "$(hostname_of "$n")" \
-    dockerd \
+    unshare --uts "${mounts[@]}" -- "${sysfs[@]}" sh -c 'hostname "$0" && exec "$@"' "$(hostname_of "$n")" \
+    "${DOCKERD[@]}" \
     --host "$(sock "$n")" \
     --data-root "$DATA_DIR/$n" \
     --exec-root "$dir/exec" \
     --pidfile "$(pidfile "$n")" \
     --config-file "$dir/daemon.json" \
     --bridge=none --iptables=false --ip-forward=false \
-    --containerd-namespace "jobrun-mn-$n" --containerd-plugins-namespace "jobrun-mn-$n-plugins" \
+    --containerd-namespace "jobrun-mn$ENGINE_SUFFIX-$n" --containerd-plugins-namespace "jobrun-mn$ENGINE_SUFFIX-$n-plugins" \
     </dev/null >>"$(logfile "$n")" 2>&1 &
   LAUNCHED[$n]=$! # dockerd itself: setsid, nsenter, unshare and sh exec in turn
 }
@@ -286,7 +301,7 @@ load_images() {
     want=$(cat "$tar.id")
   else
     echo "multinode: the single-node engine is not running: starting it (scripts/engine.sh up) for $TEST_IMAGE" >&2
-    bash scripts/engine.sh up >&2
+    bash scripts/engine.sh up >&2 # of the same family: JOBRUN_ENGINE is passed on
     want=$(docker -H "$ENGINE_SOCK" image inspect --format '{{.Id}}' "$TEST_IMAGE")
   fi
   for n in manager worker1 worker2; do
@@ -581,6 +596,7 @@ down() {
 }
 
 env_vars() {
+  echo "export JOBRUN_ENGINE=$ENGINE_FAMILY" # the tests' scripts/multinode.sh calls: this swarm
   echo "export MANAGER_HOST=$(sock manager)"
   echo "export WORKER1_HOST=$(sock worker1)"
   echo "export WORKER2_HOST=$(sock worker2)"

@@ -13,18 +13,24 @@
 #                           DOCKER_HOST to use) and JOBRUN_SSH_PATH (the
 #                           wrapper's directory, to put first on PATH)
 #
+# JOBRUN_ENGINE=29 (scripts/lib.sh, engine_family): an sshd of its own on
+# 127.0.0.1:2229 (/run/jobrun-sshd29) whose sessions reach Engine 29's engine,
+# beside the one of 20.10.
+#
 # With JOBRUN_SSH_LOG=FILE set, the wrapper appends a line to FILE for each
 # ssh it starts (the benchmark counts connections with it).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib.sh
+engine_family
 
 ADDR=127.0.0.1
 PORT=2222
-RUN_DIR=/run/jobrun-sshd
+[[ $ENGINE_FAMILY != 29 ]] || PORT=2229
+RUN_DIR=/run/jobrun-sshd$ENGINE_SUFFIX
 PIDFILE=$RUN_DIR/sshd.pid
 LOG=$RUN_DIR/sshd.log
-ENGINE=unix:///run/jobrun-engine/docker.sock
+ENGINE=$ENGINE_SOCK
 SSHD=/usr/sbin/sshd
 
 # sshd's pid if it is alive (and is sshd: a stale pidfile may name a recycled pid)
