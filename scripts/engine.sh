@@ -42,13 +42,29 @@ install_deps() {
   # busybox must be the static build: it is copied into the image rootfs as is.
   local bb
   bb=$(command -v busybox || true)
-  if command -v dockerd >/dev/null && command -v docker >/dev/null &&
+  if command -v dockerd >/dev/null && command -v docker >/dev/null && command -v ss >/dev/null &&
     [[ -n $bb ]] && ! ldd "$bb" >/dev/null 2>&1; then
     return
   fi
-  echo "engine: installing docker.io and busybox-static" >&2
+  echo "engine: installing docker.io, busybox-static and iproute2" >&2
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io busybox-static >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io busybox-static iproute2 >/dev/null
+}
+
+# swarm_ports_free says, in one line, what holds a port the 20.10 engine's
+# swarm binds on the host (2377 its managers' API, 7946 its gossip), and
+# stops: with another swarm-mode dockerd on the machine ours would come up in
+# state "error", the cause only in its log. (29's runs in a namespace of its
+# own and takes no port of the host's.)
+swarm_ports_free() {
+  local port held who
+  for port in 2377 7946; do
+    held=$(ss -Hlntup "sport = :$port" | sed -n 1p)
+    [[ -n $held ]] || continue
+    who=$(sed -n 's/.*users:(("\([^"]*\)",pid=\([0-9]*\).*/\1 (pid \2)/p' <<<"$held")
+    echo "engine: port $port, which Swarm needs, is held by ${who:-another process} (another swarm-mode engine?): stop it (or docker swarm leave --force on it), then run this again" >&2
+    exit 1
+  done
 }
 
 # --- Engine 29's network namespace ---------------------------------------------
@@ -196,7 +212,7 @@ ensure_swarm() {
     [[ $(docker node ls --format '{{.Status}}' 2>/dev/null) == Ready ]] && return
     sleep 0.1
   done
-  fail "swarm node not Ready within 30s (state: $(docker info --format '{{.Swarm.LocalNodeState}}'))"
+  fail "swarm node not Ready within 30s (state: $(docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.Error}}'))"
 }
 
 up() {
@@ -205,7 +221,7 @@ up() {
     # Not ours: say so rather than start a second dockerd on the same socket.
     docker version >/dev/null 2>&1 &&
       fail "a dockerd this script did not start (no live pid in $PIDFILE) answers on $SOCK: stop it first"
-    [[ $ENGINE_FAMILY != 29 ]] || net29_up
+    if [[ $ENGINE_FAMILY == 29 ]]; then net29_up; else swarm_ports_free; fi
     start_dockerd
   fi
   # Also covers a dockerd that was still starting when we were called.
