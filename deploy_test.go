@@ -103,6 +103,7 @@ func (s *engineStack) deployRecords() []deploy.Record {
 }
 
 func TestDeployRelease(t *testing.T) {
+	long(t)
 	s := newStack(t)
 	releaseEnv(t, s, "v1", "v2", "v3", "v4")
 	f := s.writeStack("stack.yml", releaseStack)
@@ -184,6 +185,7 @@ func TestDeployRelease(t *testing.T) {
 // docker stack deploy makes of the same file without the jobs — deploying
 // that file again with docker stack deploy changes nothing.
 func TestDeployMatchesDockerStackDeploy(t *testing.T) {
+	long(t)
 	if _, err := exec.LookPath("docker"); err != nil {
 		t.Skip("needs the docker CLI (Debian's docker.io installs it)")
 	}
@@ -240,6 +242,7 @@ func withoutServices(yaml string, names ...string) string {
 // TestDeployLock: two deploys of a stack at once never interleave: the
 // second is refused, or with --wait-lock waits for the first.
 func TestDeployLock(t *testing.T) {
+	long(t)
 	s := newStack(t)
 	releaseEnv(t, s, "v1")
 	f := s.writeStack("stack.yml", releaseStack)
@@ -271,6 +274,7 @@ func TestDeployLock(t *testing.T) {
 // TestDeployOldJobService: a <stack>_migrate service left by deploying the
 // job with docker stack deploy is reported, and --prune removes it.
 func TestDeployOldJobService(t *testing.T) {
+	long(t)
 	s := newStack(t)
 	releaseEnv(t, s, "v1")
 	f := s.writeStack("stack.yml", releaseStack)
@@ -313,6 +317,7 @@ const noCPU = `  big:
 // released, on its first deploy or when deployed again unchanged; the
 // verdict names it and why, and the exit code is the timed-out one.
 func TestDeployUnconvergedRedeploy(t *testing.T) {
+	long(t)
 	s := newStack(t)
 	releaseEnv(t, s)
 	f := s.writeStack("stack.yml", releaseStackHead+noCPU)
@@ -381,6 +386,7 @@ func TestDeployNoJob(t *testing.T) {
 // ignored with a warning, as docker stack deploy ignores it, unless a job's
 // order needs it. Every warning, docker's own included, is said once.
 func TestDeployDanglingDependsOn(t *testing.T) {
+	long(t)
 	s := newStack(t)
 	releaseEnv(t, s, "v1")
 	app := `  app:

@@ -86,6 +86,7 @@ type dryRunDoc struct {
 }
 
 func TestDryRun(t *testing.T) {
+	long(t)
 	s := newStack(t)
 	releaseEnv(t, s, "v1", "v2")
 	t.Cleanup(s.removeStackObjects)

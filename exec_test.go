@@ -119,6 +119,7 @@ func TestExecRunsInTheJobsContext(t *testing.T) {
 }
 
 func TestExecExitCodes(t *testing.T) {
+	long(t)
 	s, f := newExecStack(t)
 	tests := []struct {
 		name string

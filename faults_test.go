@@ -47,6 +47,7 @@ func ticks(run, n int) string {
 // TestEngineRestartMidRun stops the engine for 5 s while jobrun waits. It
 // is not parallel: every other test's engine goes away too.
 func TestEngineRestartMidRun(t *testing.T) {
+	long(t)
 	s := newSerialStack(t)
 	f := s.writeStack("stack.yml", faultJobs)
 	cmd, out, errb := s.start([]string{"TICKS=60"}, "-c", f, "ticker", "--version", "v1")
@@ -102,6 +103,7 @@ func TestKilledContainerIsAFailedAttempt(t *testing.T) {
 }
 
 func TestCloudWatchReadOutage(t *testing.T) {
+	long(t)
 	s := newStack(t)
 	srv := cwlogstest.NewServer()
 	defer srv.Close()

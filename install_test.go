@@ -54,6 +54,7 @@ func runCmd(t *testing.T, cmd *exec.Cmd) (string, int) {
 // SHA256SUMS that verifies; the linux/amd64 one says its version and the
 // commit it was built from.
 func TestRelease(t *testing.T) {
+	long(t)
 	needsIntegration(t)
 	t.Parallel()
 	cmd := exec.Command("make", "release")
@@ -208,6 +209,7 @@ func engineSocket(t *testing.T) string {
 // BuildKit) and runs the demo's migrate job with it as the README says,
 // the engine's socket and the stack file's directory mounted.
 func TestImage(t *testing.T) {
+	long(t)
 	s := exampleStack(t)
 	sock := engineSocket(t)
 	image := "jobrun-it/" + s.name + ":latest"
@@ -241,6 +243,7 @@ func TestImage(t *testing.T) {
 // TestExamplesMakefile runs the Makefile recipe as a team's checkout has it:
 // APP_VERSION from git, jobrun deploy of the stack file beside it.
 func TestExamplesMakefile(t *testing.T) {
+	long(t)
 	s := exampleStack(t)
 	recipe, err := os.ReadFile("examples/Makefile")
 	if err != nil {
@@ -353,6 +356,7 @@ func asMap(v any) map[string]any {
 // their jobrun command lines as the runner would, against a "remote" swarm
 // over ssh: the engine behind scripts/sshd.sh.
 func TestExamplesCI(t *testing.T) {
+	long(t)
 	s := exampleStack(t)
 	sshHost, sshPath := sshd(t)
 	for _, file := range []string{"examples/ci/github-actions.yml", "examples/ci/gitlab-ci.yml"} {
@@ -455,6 +459,7 @@ func sshStarts(t *testing.T, log string) int {
 // context whose endpoint is ssh://, with few connections: each is an ssh
 // process and a login.
 func TestSSH(t *testing.T) {
+	long(t)
 	s := newStack(t)
 	host, path := sshd(t)
 	f := s.writeStack("stack.yml", countingJobs)

@@ -71,6 +71,16 @@ func newSerialStack(t *testing.T) *engineStack {
 	return startStack(t, false)
 }
 
+// long marks a test that takes 15 s or more: scripts/test.sh -short (the
+// quick subset, one or more tests of each command on the real engine) skips
+// it; the full suite and CI run it.
+func long(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("takes 15 s or more: scripts/test.sh without -short runs it")
+	}
+}
+
 func startStack(t *testing.T, parallel bool) *engineStack {
 	t.Helper()
 	if os.Getenv("JOBRUN_INTEGRATION") != "1" {
@@ -424,6 +434,7 @@ func TestOtherVersionRunningIsRefused(t *testing.T) {
 }
 
 func TestInterruptStopsTheJob(t *testing.T) {
+	long(t)
 	s := newStack(t)
 	f := s.writeStack("stack.yml", countingJobs)
 	cmd, out, errb := s.start(nil, "-c", f, "sleeper", "--version", "v1")
@@ -666,6 +677,7 @@ func TestCloudWatchCompleteOutput(t *testing.T) {
 }
 
 func TestLogSourceChoice(t *testing.T) {
+	long(t)
 	s := newStack(t)
 	srv := cwlogstest.NewServer()
 	defer srv.Close()

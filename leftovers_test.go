@@ -42,6 +42,7 @@ func TestNoExitedJobContainersLeft(t *testing.T) {
 // stack's network; once stopped it carries the stack's namespace label, so
 // docker stack rm removes it with the rest (the network included).
 func TestKeptJobGoesWithDockerStackRm(t *testing.T) {
+	long(t)
 	s := newStack(t)
 	f := s.writeStack("stack.yml", countingJobs)
 	// While it runs, the job is no service of the stack: docker stack rm

@@ -19,6 +19,7 @@ import (
 )
 
 func TestNotifyTheVerdict(t *testing.T) {
+	long(t)
 	s := newStack(t)
 	f := s.writeStack("stack.yml", countingJobs)
 	var mu sync.Mutex

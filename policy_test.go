@@ -54,6 +54,7 @@ func TestFinalExitCodeEndsTheRun(t *testing.T) {
 // TestJobTimeoutFromTheStackFile: x-jobrun timeout stops the job when no
 // --timeout is given, and says which timeout ran out.
 func TestJobTimeoutFromTheStackFile(t *testing.T) {
+	long(t)
 	s := newStack(t)
 	f := s.writeStack("stack.yml", policyJobs)
 	r := s.jobrun(nil, "-c", f, "slow", "--version", "v1")

@@ -22,6 +22,7 @@ import (
 )
 
 func TestRollback(t *testing.T) {
+	long(t)
 	s := newStack(t)
 	releaseEnv(t, s, "v1", "v2")
 	f := s.writeStack("stack.yml", releaseStack)
@@ -109,6 +110,7 @@ func (s *engineStack) specAfter(t *testing.T, rec deploy.Record, service string)
 // TestRollbackPinnedDigest: the tag was pushed again since; a rollback puts
 // back the digest the release ran, not what the tag names today.
 func TestRollbackPinnedDigest(t *testing.T) {
+	long(t)
 	reg := registryFromEnv(t)
 	s := newStack(t)
 	t.Cleanup(s.removeStackServices)

@@ -20,6 +20,7 @@ import (
 )
 
 func TestSecretsNeverShown(t *testing.T) {
+	long(t)
 	s := newStack(t)
 	srv := cwlogstest.NewServer()
 	defer srv.Close()

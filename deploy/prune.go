@@ -3,41 +3,31 @@ package deploy
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
-	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/errdefs"
-
-	"jobrun/jobs"
 )
 
 const labelVerdict = "io.jobrun.verdict"
 
 func recordName(id string) string { return "jobrun-deploy-" + id }
 
-// Prune keeps the stack's newest keep deploy records, and the newest
-// released one however old (jobrun rollback's default target), with their
+// Prune keeps the stack's newest keep deploy records, and however old the
+// live release and the one jobrun rollback would put back, with their
 // service specs; the rest go. It returns how many records it removed.
 func (s Records) Prune(ctx context.Context, stack string, keep int) (int, error) {
-	list := func(kind string) ([]swarm.Config, error) {
-		cfgs, err := s.Engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: filters.NewArgs(
-			filters.Arg("label", jobs.LabelKind+"="+kind), filters.Arg("label", jobs.LabelStack+"="+stack))})
-		if err != nil {
-			return nil, fmt.Errorf("list deploy records: %w", err)
-		}
-		return cfgs, nil
-	}
-	records, err := list(kindDeploy)
+	// Specs first: a deploy saves its record before its specs, so specs
+	// saved meanwhile are not listed, and not taken for an orphan's.
+	specs, err := s.configs(ctx, kindSpecs, stack)
 	if err != nil {
 		return 0, err
 	}
-	specs, err := list(kindSpecs)
+	records, err := s.configs(ctx, kindDeploy, stack)
 	if err != nil {
 		return 0, err
 	}
-	kept := keptDeploys(records, keep)
+	kept := keptDeploys(decodeRecords(records), keep)
 	removed := 0
 	for _, c := range records {
 		if !kept[strings.TrimPrefix(c.Spec.Name, recordName(""))] {
@@ -57,18 +47,17 @@ func (s Records) Prune(ctx context.Context, stack string, keep int) (int, error)
 	return removed, nil
 }
 
-// keptDeploys are the IDs of the records that stay. IDs begin with the
-// time the deploy started, so names sort by time without decoding.
-func keptDeploys(records []swarm.Config, keep int) map[string]bool {
-	slices.SortFunc(records, func(a, b swarm.Config) int { return strings.Compare(b.Spec.Name, a.Spec.Name) })
+// keptDeploys are the IDs of the records (oldest first) that stay.
+func keptDeploys(recs []Record, keep int) map[string]bool {
 	kept := map[string]bool{}
-	released := false
-	for i, c := range records {
-		isReleased := c.Spec.Labels[labelVerdict] == string(Released)
-		if i < keep || (isReleased && !released) {
-			kept[strings.TrimPrefix(c.Spec.Name, recordName(""))] = true
-		}
-		released = released || isReleased
+	for _, r := range recs[max(0, len(recs)-keep):] {
+		kept[r.ID] = true
+	}
+	if line := liveLine(recs); len(line) > 0 {
+		kept[line[len(line)-1].ID] = true
+	}
+	if target, err := RollbackTarget(recs, "", ""); err == nil {
+		kept[target.ID] = true
 	}
 	return kept
 }

@@ -58,3 +58,40 @@ func TestSpecsOfLeavesJobsOut(t *testing.T) {
 		t.Errorf("specs of %v, want the services and not the job", got)
 	}
 }
+
+func TestKeptDeploys(t *testing.T) {
+	v1, v2, v3 := deployAt(1, "v1", Released), deployAt(3, "v2", Released), deployAt(5, "v3", Released)
+	back := deployAt(6, "v2", RolledBackTo)
+	back.Restores = v2.ID
+	v4, v4failed := deployAt(8, "v4", Released), deployAt(9, "v4", ServicesFailed)
+	tests := []struct {
+		name string
+		recs []Record
+		keep int
+		want []Record
+	}{
+		{name: "the newest, and the release a rollback would put back", recs: []Record{v1, v2, v3}, keep: 1, want: []Record{v2, v3}},
+		{name: "the release a rollback put back, live again", recs: []Record{v1, v2, v3, back}, keep: 1, want: []Record{v1, v2, back}},
+		{name: "after a rollback and a new release", recs: []Record{v1, v2, v3, back, v4}, keep: 1, want: []Record{v2, v4}},
+		{name: "a failed deploy: the live release it would go back to", recs: []Record{v1, v2, v4failed}, keep: 1, want: []Record{v2, v4failed}},
+		{name: "all, when keep covers them", recs: []Record{v1, v2, v3}, keep: 50, want: []Record{v1, v2, v3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			kept := keptDeploys(tt.recs, tt.keep)
+			var got []string
+			for _, r := range tt.recs {
+				if kept[r.ID] {
+					got = append(got, r.Version+" "+string(r.Verdict))
+				}
+			}
+			var want []string
+			for _, r := range tt.want {
+				want = append(want, r.Version+" "+string(r.Verdict))
+			}
+			if !slices.Equal(got, want) || len(kept) != len(tt.want) {
+				t.Errorf("kept %v, want %v", got, want)
+			}
+		})
+	}
+}

@@ -77,11 +77,25 @@ func (s Records) Save(ctx context.Context, rec Record) error {
 
 // List returns the stack's deploy records, oldest first.
 func (s Records) List(ctx context.Context, stack string) ([]Record, error) {
+	cfgs, err := s.configs(ctx, kindDeploy, stack)
+	if err != nil {
+		return nil, err
+	}
+	return decodeRecords(cfgs), nil
+}
+
+// configs are the stack's configs of kind: deploy records or their specs.
+func (s Records) configs(ctx context.Context, kind, stack string) ([]swarm.Config, error) {
 	cfgs, err := s.Engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: filters.NewArgs(
-		filters.Arg("label", jobs.LabelKind+"="+kindDeploy), filters.Arg("label", jobs.LabelStack+"="+stack))})
+		filters.Arg("label", jobs.LabelKind+"="+kind), filters.Arg("label", jobs.LabelStack+"="+stack))})
 	if err != nil {
 		return nil, fmt.Errorf("list deploy records: %w", err)
 	}
+	return cfgs, nil
+}
+
+// decodeRecords reads the records the configs hold, oldest first.
+func decodeRecords(cfgs []swarm.Config) []Record {
 	out := make([]Record, 0, len(cfgs))
 	for _, c := range cfgs {
 		var r Record
@@ -90,5 +104,5 @@ func (s Records) List(ctx context.Context, stack string) ([]Record, error) {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Started.Before(out[j].Started) })
-	return out, nil
+	return out
 }

@@ -24,6 +24,10 @@ func TestRollbackTarget(t *testing.T) {
 		r.Restores = to.ID
 		return r
 	}
+	failedBack := back(6, v2)
+	failedBack.Verdict = ServicesFailed
+	v4 := deployAt(8, "v4", Released)
+	v2failed := deployAt(7, "v2", ServicesFailed)
 	tests := []struct {
 		name    string
 		recs    []Record
@@ -35,6 +39,10 @@ func TestRollbackTarget(t *testing.T) {
 		{name: "a failed deploy is undone: back to the live release", recs: []Record{v1, v2, v3failed}, want: v2},
 		{name: "a redeploy of the same version is not a release to go back to", recs: []Record{v1, v2, v2again}, want: v1},
 		{name: "after a rollback, further back, not forward", recs: []Record{v1, v2, v3, back(6, v2)}, want: v1},
+		{name: "after a rollback and a new release, back to the release the rollback put back", recs: []Record{v1, v2, v3, back(6, v2), v4}, want: v2},
+		{name: "a failed redeploy of the live version: back to that version", recs: []Record{v1, v2, v2failed}, want: v2},
+		{name: "a failed rollback is tried again", recs: []Record{v1, v2, v3, failedBack}, want: v2},
+		{name: "no release at all", recs: []Record{v3failed}, wantErr: "stack todo has no released deploy to roll back to"},
 		{name: "after a rollback to the first release, nothing older", recs: []Record{v1, v2, back(4, v1)}, wantErr: "no released deploy before version v1"},
 		{name: "--to picks that version's newest release", recs: []Record{v1, v2, v3, v2again}, to: "v2", want: v2again},
 		{name: "--to a version never released", recs: []Record{v1, v3failed}, to: "v3", wantErr: "--to v3: stack todo has no released deploy of version v3"},

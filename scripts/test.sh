@@ -5,7 +5,8 @@
 # against the swarm of scripts/multinode.sh), then stop the engines, the sshd
 # and the registry again. install_test.go builds the release binaries and the
 # image (make release, make image) and runs them.
-# Extra arguments go to go test, e.g. scripts/test.sh -run TestMultiNode -v
+# Extra arguments go to go test, e.g. scripts/test.sh -run TestMultiNode -v;
+# scripts/test.sh -short runs the quick subset (README: Development).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
@@ -24,14 +25,21 @@ trap cleanup EXIT
 
 # zsh: the completion tests run the zsh script too.
 command -v zsh >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zsh >/dev/null; }
+# -short: the quick subset, on the single-node engine only (the tests marked
+# long and the multi-node ones skip).
+short=0
+for arg in "$@"; do [[ $arg != -short && $arg != -test.short ]] || short=1; done
 scripts/engine.sh up
-scripts/multinode.sh up # loads the test image that engine.sh built
+if ((!short)); then
+  scripts/multinode.sh up # loads the test image that engine.sh built
+  eval "$(scripts/multinode.sh env)"
+  export JOBRUN_MULTINODE=1
+fi
 scripts/registry.sh up  # the job image is pushed there and pinned by digest
 scripts/sshd.sh up      # DOCKER_HOST=ssh://root@127.0.0.1:2222 reaches the engine
-eval "$(scripts/multinode.sh env)"
 eval "$(scripts/engine.sh env)"
 eval "$(scripts/registry.sh env)"
-export JOBRUN_INTEGRATION=1 JOBRUN_MULTINODE=1
+export JOBRUN_INTEGRATION=1
 export JOBRUN_TEST_IMAGE=jobrun-test/busybox:latest
 
 go vet ./...

@@ -40,11 +40,12 @@ func (c Common) Check() error {
 	return nil
 }
 
-// EngineWaitFlag is --engine-wait: how long a run or exec rides out an
-// engine that does not answer (a restart, a swarm without a leader) before
-// giving up on it; the job itself runs on meanwhile.
+// EngineWaitFlag is --engine-wait: how long a job (of a run, a deploy or an
+// exec) rides out an engine that does not answer (a restart, a swarm
+// without a leader) before jobrun gives up on it; the job itself runs on
+// meanwhile. A deploy's wait for its services does not ride one out.
 func EngineWaitFlag(dest *time.Duration) cli.Flag {
-	return &cli.DurationFlag{Name: "engine-wait", Value: 2 * time.Minute, EnvVars: []string{"JOBRUN_ENGINE_WAIT"}, Destination: dest, Usage: "how long the engine may be out of reach or without a leader before jobrun gives up on it (the job runs on)"}
+	return &cli.DurationFlag{Name: "engine-wait", Value: 2 * time.Minute, EnvVars: []string{"JOBRUN_ENGINE_WAIT"}, Destination: dest, Usage: "how long the engine may be out of reach or without a leader before jobrun gives up on a job (the job runs on)"}
 }
 
 // OutputFlag is -o/--output: text or json.

@@ -163,11 +163,7 @@ func restore(ctx context.Context, f *cmdutil.Factory, o *RollbackOptions, engine
 	since := f.Now()
 	targets, extra, err := stack.Restore(ctx, specs)
 	if err != nil {
-		done := "no service was changed"
-		if names := changedNames(targets); names != "" {
-			done = "already put back: " + names
-		}
-		rec.Verdict, rec.Reason = deploy.ServicesFailed, fmt.Sprintf("rolling back to version %s failed: %s; %s", rec.Version, jobs.Message(err), done)
+		rec.Verdict, rec.Reason = deploy.ServicesFailed, restoreFailure(rec.Version, specs, targets, err)
 		return &jobs.ReportedError{Err: err}
 	}
 	for _, name := range extra {
@@ -185,6 +181,17 @@ func restore(ctx context.Context, f *cmdutil.Factory, o *RollbackOptions, engine
 	}
 	rec.Verdict, rec.Reason = deploy.RolledBackTo, fmt.Sprintf("the services are back as deploy %s left them: %s", rec.Restores, strings.Join(parts, ", "))
 	return nil
+}
+
+// restoreFailure says what a restore that failed did and did not do: it
+// stops at the first service it cannot put back (targets are those before
+// it, in name order).
+func restoreFailure(version string, specs deploy.Specs, targets []deploy.Target, err error) string {
+	done := "no service was changed"
+	if names := changedNames(targets); names != "" {
+		done = "already put back: " + names
+	}
+	return fmt.Sprintf("rolling back to version %s failed: %s; %s; not put back: %s", version, jobs.Message(err), done, strings.Join(specs.Names()[len(targets):], ", "))
 }
 
 // changedNames names the targets a rollback changed.

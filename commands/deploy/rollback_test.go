@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -74,5 +75,25 @@ func TestRollbackRefused(t *testing.T) {
 	}
 	if lock, _ := engine.ConfigList(ctx, swarm.ConfigListOptions{}); len(lock) != 5 {
 		t.Errorf("%d configs, want the 2 deploys, their specs and the run: the lock given back, no record of a rollback", len(lock))
+	}
+}
+
+func TestRestoreFailure(t *testing.T) {
+	specs := deploy.Specs{"app": {}, "db": {}, "web": {}, "worker": {}}
+	err := &jobs.EngineError{Msg: "update service todo_web", Err: errors.New("rpc error: update out of sequence")}
+	tests := []struct {
+		name    string
+		targets []deploy.Target
+		want    string
+	}{
+		{"the first fails", nil, "rolling back to version v2 failed: update service todo_web: rpc error: update out of sequence; no service was changed; not put back: app, db, web, worker"},
+		{"half-way", []deploy.Target{{Name: "app", Changed: true}, {Name: "db"}}, "rolling back to version v2 failed: update service todo_web: rpc error: update out of sequence; already put back: app; not put back: web, worker"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := restoreFailure("v2", specs, tt.targets, err); got != tt.want {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
 	}
 }
