@@ -71,9 +71,9 @@ func newSerialStack(t *testing.T) *engineStack {
 	return startStack(t, false)
 }
 
-// long marks a test that takes 15 s or more: scripts/test.sh -short (the
-// quick subset, one or more tests of each command on the real engine) skips
-// it; the full suite and CI run it.
+// long marks a test that takes 15 s or more (its subtests together):
+// scripts/test.sh -short (the quick subset, one or more tests of each
+// command on the real engine) skips it; the full suite and CI run it.
 func long(t *testing.T) {
 	t.Helper()
 	if testing.Short() {

@@ -81,6 +81,7 @@ func jobLines(out string) []string {
 }
 
 func TestOutputInStampOrder(t *testing.T) {
+	long(t)
 	for job, lines := range map[string]int{"threelines": 3, "blocks": 12} {
 		t.Run(job, func(t *testing.T) {
 			s := newStack(t)

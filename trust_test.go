@@ -83,6 +83,7 @@ var attemptsDone = regexp.MustCompile(`failed in \S+ after (\d+) attempt\(s\)`)
 // runs the job exactly the printed number of times, counted by the job
 // itself, and nothing runs after jobrun exits.
 func TestRestartFormsRunAsPrinted(t *testing.T) {
+	long(t)
 	cases := []struct {
 		job   string
 		args  []string
@@ -137,6 +138,7 @@ func TestRestartFormsRunAsPrinted(t *testing.T) {
 // the job runs (Engine 20.10 orphans a removed job's task, moby/moby#44312),
 // and the next run of the same version is the only migration running.
 func TestStopMeansStopped(t *testing.T) {
+	long(t)
 	cases := []struct {
 		name   string
 		args   []string

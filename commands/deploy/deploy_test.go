@@ -195,9 +195,12 @@ func jobrunDeploy(t *testing.T, engine *fakeSwarm, stackFile string, args ...str
 	}
 	f, out, errb := cmdtest.FactoryFor(engine, time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC))
 	args = append([]string{"jobrun", "deploy", "--stack", "todo", "-c", path, "--version", "v1", "--resolve-image", "never"}, args...)
+	// Compared with what it wrote to before, not os.Stderr: go test -json
+	// gives the test binary another os.Stderr after logrus took its own.
+	before := logrus.StandardLogger().Out
 	err := commands.NewApp(f, "test").Run(context.Background(), args)
-	if logrus.StandardLogger().Out != os.Stderr {
-		t.Errorf("jobrun deploy left logrus writing to %T", logrus.StandardLogger().Out)
+	if logrus.StandardLogger().Out != before {
+		t.Errorf("jobrun deploy left logrus writing to %T, not where it wrote before", logrus.StandardLogger().Out)
 	}
 	return err, out.String(), errb.String()
 }
