@@ -170,9 +170,7 @@ func exampleStack(t *testing.T) *engineStack {
 	}
 	s.writeStack("stack.yml", string(stack))
 	ctx := context.Background()
-	if _, err := s.engine.NetworkCreate(ctx, s.name+"_net", network.CreateOptions{
-		Driver: "overlay", Attachable: true, Labels: map[string]string{"com.docker.stack.namespace": s.name},
-	}); err != nil {
+	if err := createStackNetwork(ctx, s.engine, s.name, s.name+"_net"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -97,13 +98,39 @@ func startStack(t *testing.T, parallel bool) *engineStack {
 	_, _ = rand.Read(b[:])
 	s := &engineStack{t: t, name: "it" + hex.EncodeToString(b[:]), dir: t.TempDir(), engine: engine}
 	ctx := context.Background()
-	if _, err := engine.NetworkCreate(ctx, s.name+"_default", network.CreateOptions{
-		Driver: "overlay", Attachable: true, Labels: map[string]string{"com.docker.stack.namespace": s.name},
-	}); err != nil {
+	if err := createStackNetwork(ctx, engine, s.name, s.name+"_default"); err != nil {
 		t.Fatalf("create stack network: %v", err)
 	}
 	t.Cleanup(s.cleanup)
 	return s
+}
+
+// stackSubnets counts the test networks' subnets, from a random start: no
+// two networks of a run, and seldom two runs one after the other, share a
+// subnet.
+var stackSubnets = func() *atomic.Uint32 {
+	var b [2]byte
+	_, _ = rand.Read(b[:])
+	n := &atomic.Uint32{}
+	n.Store(uint32(b[0])<<8 | uint32(b[1]))
+	return n
+}()
+
+// createStackNetwork makes the overlay network a deployed stack would
+// have, on a /24 of its own in 10.128.0.0/9, which the swarm's default pool
+// (10.0.0.0/8, handed out from the bottom) does not reach in a run. Engine
+// 29 gives the subnet of a network just removed to the next one at once,
+// and rejects its tasks ("Pool overlaps with other one on this address
+// space") until the node lets go of the old one: the tests remove and make
+// stacks by the second.
+func createStackNetwork(ctx context.Context, engine client.APIClient, stack, name string) error {
+	n := stackSubnets.Add(1) % (1 << 15)
+	subnet := fmt.Sprintf("10.%d.%d.0/24", 128+n>>8, n&0xff)
+	_, err := engine.NetworkCreate(ctx, name, network.CreateOptions{
+		Driver: "overlay", Attachable: true, Labels: map[string]string{"com.docker.stack.namespace": stack},
+		IPAM: &network.IPAM{Config: []network.IPAMConfig{{Subnet: subnet}}},
+	})
+	return err
 }
 
 func (s *engineStack) cleanup() {

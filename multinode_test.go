@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
 
@@ -90,9 +89,7 @@ func (mn *multiNode) stack(t *testing.T) *engineStack {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	s := &engineStack{t: t, name: "mn" + hex.EncodeToString(b[:]), dir: t.TempDir(), engine: engine}
-	if _, err := engine.NetworkCreate(context.Background(), s.name+"_default", network.CreateOptions{
-		Driver: "overlay", Attachable: true, Labels: map[string]string{"com.docker.stack.namespace": s.name},
-	}); err != nil {
+	if err := createStackNetwork(context.Background(), engine, s.name, s.name+"_default"); err != nil {
 		t.Fatalf("create stack network on the manager: %v", err)
 	}
 	t.Cleanup(s.cleanup)
