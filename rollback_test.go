@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/swarm"
 
 	"jobrun/deploy"
@@ -131,7 +132,17 @@ services:
 	}
 	web, _ := s.stackService("web")
 	first := web.Spec.TaskTemplate.ContainerSpec.Image
-	t.Cleanup(func() { _ = s.engine.ImageTag(context.Background(), testImage(), repo) })
+	// The test engines never pull for a task (DOCKER_SERVICE_PREFER_OFFLINE_IMAGE),
+	// and Engine 29's containerd image store forgets a digest no name points
+	// at: a second tag keeps v1's image on the node, as a pull by digest would.
+	kept := repo + "-v1"
+	if err := s.engine.ImageTag(context.Background(), repo, kept); err != nil {
+		t.Fatalf("keep v1's image: %v", err)
+	}
+	t.Cleanup(func() {
+		_, _ = s.engine.ImageRemove(context.Background(), kept, image.RemoveOptions{})
+		_ = s.engine.ImageTag(context.Background(), testImage(), repo)
+	})
 	moved := reg.push(t, s.engine, s.buildImage(), repo)
 	if r := s.jobrun(env, "deploy", "-c", f, "--version", "v2"); r.code != 0 {
 		t.Fatalf("deploy v2: exit %d\n%s", r.code, r.stderr)
