@@ -9,9 +9,10 @@
 #   scripts/engine.sh env           eval "$(scripts/engine.sh env)"
 #
 # JOBRUN_ENGINE picks the engine (scripts/lib.sh, engine_family): 20 (Debian's
-# docker.io, the default) or 29 (Docker Engine 29.x). 29's runs beside 20's, in
-# its own network namespace (see net29_up), on /run/jobrun-engine29/docker.sock
-# with /var/lib/jobrun-engine29.
+# docker.io, the default) or 29 (Docker Engine 29.x). Each runs in a network
+# namespace of its own (see net_up), so the two run side by side, and beside
+# any other swarm-mode dockerd on the machine; 29's on
+# /run/jobrun-engine29/docker.sock with /var/lib/jobrun-engine29.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib.sh
@@ -51,105 +52,91 @@ install_deps() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io busybox-static iproute2 >/dev/null
 }
 
-# swarm_ports_free says, in one line, what holds a port the 20.10 engine's
-# swarm binds on the host (2377 its managers' API, 7946 its gossip), and
-# stops: with another swarm-mode dockerd on the machine ours would come up in
-# state "error", the cause only in its log. (29's runs in a namespace of its
-# own and takes no port of the host's.)
-swarm_ports_free() {
-  local port held who
-  for port in 2377 7946; do
-    held=$(ss -Hlntup "sport = :$port" | sed -n 1p)
-    [[ -n $held ]] || continue
-    who=$(sed -n 's/.*users:(("\([^"]*\)",pid=\([0-9]*\).*/\1 (pid \2)/p' <<<"$held")
-    echo "engine: port $port, which Swarm needs, is held by ${who:-another process} (another swarm-mode engine?): stop it (or docker swarm leave --force on it), then run this again" >&2
-    exit 1
-  done
-}
-
-# --- Engine 29's network namespace ---------------------------------------------
+# --- The engine's network namespace --------------------------------------------
 #
-# Engine 29 cannot share the host's network namespace with the 20.10 engine:
-# Swarm's gossip (memberlist) always binds port 7946, and 20.10 holds *:7946
-# (29 then logs "Error in agentInit ... 7946: bind: address already in use",
-# and every task on an overlay network fails with "the local data-plane
-# address is not currently known"); both would also want docker_gwbridge and
-# the ingress sandbox. So 29's dockerd runs in its own namespace, joined to the
-# host by a veth pair (NET defaults to 10.213.29, JOBRUN_ENGINE29_NET overrides):
-#   host  jre29  NET.1/24          netns jobrun-engine29  eth0  NET.2/24
-# NET.2 is the swarm's advertise and data-plane address (not loopback). Its
-# Swarm ports are the defaults (2377, 7946, 4789): in its namespace they take
-# nothing of the host's.
-NET29=${JOBRUN_ENGINE29_NET:-10.213.29}
-NETNS29=jobrun-engine29
-LINK29=jre29 # host end of the veth (<= 15 chars)
-HOST_IP29=$NET29.1
-ENGINE_IP29=$NET29.2
+# Each engine runs in a network namespace of its own, never in the host's:
+# Swarm binds its ports (2377 the managers' API, 7946 gossip, which memberlist
+# always binds, 4789 the data path) and makes docker_gwbridge and the ingress
+# sandbox, and another swarm-mode dockerd on the machine (the host's own, or
+# the other engine family's) holds the same. Side by side in one namespace the
+# second comes up in state "error", or its overlay tasks fail with "the local
+# data-plane address is not currently known". The namespace is joined to the
+# host by a veth pair (NET is 10.213.20 for 20 and 10.213.29 for 29;
+# JOBRUN_ENGINE_NET and JOBRUN_ENGINE29_NET override them):
+#   host  jreFAMILY  NET.1/24          netns jobrun-engineSUFFIX  eth0  NET.2/24
+# NET.2 is the swarm's advertise and data-plane address. The engine takes
+# nothing of the host's but that /24, the link's name and the namespace's.
+NET_VAR=JOBRUN_ENGINE${ENGINE_SUFFIX}_NET
+if [[ $ENGINE_FAMILY == 29 ]]; then NET=${!NET_VAR:-10.213.29}; else NET=${!NET_VAR:-10.213.20}; fi
+NETNS=jobrun-engine$ENGINE_SUFFIX
+LINK=jre$ENGINE_FAMILY # host end of the veth (<= 15 chars)
+HOST_IP=$NET.1
+ENGINE_IP=$NET.2
 # What the tests give the engine on 127.0.0.1 of the host (the registry at
 # 127.0.0.1:5000, a fake CloudWatch endpoint on a random port) it must reach at
 # 127.0.0.1 too: in the namespace, TCP to 127.0.0.1 goes to the host end of the
 # veth, and the host hands what arrives there on to its own 127.0.0.1 (the
 # route_localnet sysctls let 127.0.0.1 cross the veth). These rules are only
-# on the namespace's and jre29's own traffic, and marked with this comment.
-MARK29=(-m comment --comment "jobrun-engine29: 127.0.0.1 of the host")
-NS_DNAT29=(OUTPUT -d 127.0.0.1/32 -p tcp "${MARK29[@]}" -j DNAT --to-destination "$HOST_IP29")
-NS_SNAT29=(POSTROUTING -o eth0 -s 127.0.0.1/32 "${MARK29[@]}" -j SNAT --to-source "$ENGINE_IP29")
-HOST_DNAT29=(PREROUTING -i "$LINK29" -d "$HOST_IP29/32" -p tcp "${MARK29[@]}" -j DNAT --to-destination 127.0.0.1)
+# on the namespace's and the link's own traffic, and marked with this comment.
+MARK=(-m comment --comment "$NETNS: 127.0.0.1 of the host")
+NS_DNAT=(OUTPUT -d 127.0.0.1/32 -p tcp "${MARK[@]}" -j DNAT --to-destination "$HOST_IP")
+NS_SNAT=(POSTROUTING -o eth0 -s 127.0.0.1/32 "${MARK[@]}" -j SNAT --to-source "$ENGINE_IP")
+HOST_DNAT=(PREROUTING -i "$LINK" -d "$HOST_IP/32" -p tcp "${MARK[@]}" -j DNAT --to-destination 127.0.0.1)
 
-# IN_NETNS is the command prefix that runs a command in the engine's network
-# namespace, with that namespace's sysfs (NETNS_SYSFS in lib.sh): none for 20.
-IN_NETNS=()
+# IN_NETNS is the command prefix that runs dockerd in the engine's network
+# namespace. 29's also gets a mount namespace with that network namespace's
+# sysfs (NETNS_SYSFS in lib.sh). 20.10's keeps the host's mounts: it attaches to
+# a system containerd when one runs (/run/containerd), and that containerd
+# must see the rootfs dockerd mounts; 20.10 works beside the host's sysfs, as
+# its multi-node swarm (scripts/multinode.sh) does.
+IN_NETNS=(nsenter "--net=/var/run/netns/$NETNS")
 if [[ $ENGINE_FAMILY == 29 ]]; then
-  IN_NETNS=(nsenter "--net=/var/run/netns/$NETNS29" unshare --mount --propagation slave -- sh -c "$NETNS_SYSFS" "$RUN_DIR")
+  IN_NETNS+=(unshare --mount --propagation slave -- sh -c "$NETNS_SYSFS" "$RUN_DIR")
 fi
 
-# nat_rule TABLE-PREFIX... RULE: adds RULE to the nat table unless it is there.
+# nat_rule PREFIX... -- RULE: adds RULE to the nat table unless it is there.
 # The prefix is empty (host) or `ip netns exec NS` (the namespace).
 nat_rule() {
-  local prefix=() 
+  local prefix=()
   while [[ $1 != -- ]]; do prefix+=("$1"); shift; done
   shift
   "${prefix[@]}" iptables -t nat -C "$@" 2>/dev/null || "${prefix[@]}" iptables -t nat -A "$@"
 }
 
-net29_up() {
-  if ! ip link show "$LINK29" >/dev/null 2>&1; then
+net_up() {
+  if ! ip link show "$LINK" >/dev/null 2>&1; then
     local route
-    route=$(ip -4 route show to match "$NET29.2" | grep -v '^default' || true)
-    [[ -z $route ]] || fail "$NET29.0/24 is already routed on this host ($route): set JOBRUN_ENGINE29_NET to another private /24 prefix"
+    route=$(ip -4 route show to match "$ENGINE_IP" | grep -v '^default' || true)
+    [[ -z $route ]] || fail "$NET.0/24 is already routed on this host ($route): set $NET_VAR to another private /24 prefix"
   fi
-  [[ -e /var/run/netns/$NETNS29 ]] || ip netns add "$NETNS29"
-  if ! ip link show "$LINK29" >/dev/null 2>&1; then
-    ip -n "$NETNS29" link del eth0 2>/dev/null || true
-    ip link add "$LINK29" type veth peer name eth0 netns "$NETNS29"
+  [[ -e /var/run/netns/$NETNS ]] || ip netns add "$NETNS"
+  if ! ip link show "$LINK" >/dev/null 2>&1; then
+    ip -n "$NETNS" link del eth0 2>/dev/null || true
+    ip link add "$LINK" type veth peer name eth0 netns "$NETNS"
   fi
-  ip addr replace "$HOST_IP29/24" dev "$LINK29"
-  ip link set "$LINK29" up
-  ip -n "$NETNS29" link set lo up
-  ip -n "$NETNS29" addr replace "$ENGINE_IP29/24" dev eth0
-  ip -n "$NETNS29" link set eth0 up
-  sysctl -qw "net.ipv4.conf.$LINK29.route_localnet=1"
-  ip netns exec "$NETNS29" sysctl -qw net.ipv4.conf.all.route_localnet=1 net.ipv4.conf.eth0.route_localnet=1
-  nat_rule ip netns exec "$NETNS29" -- "${NS_DNAT29[@]}"
-  nat_rule ip netns exec "$NETNS29" -- "${NS_SNAT29[@]}"
-  nat_rule -- "${HOST_DNAT29[@]}"
+  ip addr replace "$HOST_IP/24" dev "$LINK"
+  ip link set "$LINK" up
+  ip -n "$NETNS" link set lo up
+  ip -n "$NETNS" addr replace "$ENGINE_IP/24" dev eth0
+  ip -n "$NETNS" link set eth0 up
+  sysctl -qw "net.ipv4.conf.$LINK.route_localnet=1"
+  ip netns exec "$NETNS" sysctl -qw net.ipv4.conf.all.route_localnet=1 net.ipv4.conf.eth0.route_localnet=1
+  nat_rule ip netns exec "$NETNS" -- "${NS_DNAT[@]}"
+  nat_rule ip netns exec "$NETNS" -- "${NS_SNAT[@]}"
+  nat_rule -- "${HOST_DNAT[@]}"
 }
 
-net29_down() {
-  while iptables -t nat -D "${HOST_DNAT29[@]}" 2>/dev/null; do :; done
-  ip link del "$LINK29" 2>/dev/null || true # its peer, eth0, goes with it
-  if [[ -e /var/run/netns/$NETNS29 ]]; then ip netns del "$NETNS29"; fi
+net_down() {
+  while iptables -t nat -D "${HOST_DNAT[@]}" 2>/dev/null; do :; done
+  ip link del "$LINK" 2>/dev/null || true # its peer, eth0, goes with it
+  if [[ -e /var/run/netns/$NETNS ]]; then ip netns del "$NETNS"; fi
 }
 
 start_dockerd() {
   mkdir -p "$RUN_DIR/exec" "$DATA_DIR"
   rm -f "$PIDFILE" # stale (running_pid said so); dockerd refuses to start over a live-looking one
   dockerd_command
-  local config=()
-  if [[ -n $DOCKERD_CONFIG_FIELDS ]]; then
-    echo "{$DOCKERD_CONFIG_FIELDS}" >"$RUN_DIR/daemon.json"
-    config=(--config-file "$RUN_DIR/daemon.json")
-  fi
+  printf '{"deprecated-key-path": "%s"%s}\n' "$DATA_DIR/key.json" "${DOCKERD_CONFIG_FIELDS:+, $DOCKERD_CONFIG_FIELDS}" >"$RUN_DIR/daemon.json"
   # Why these flags:
   #  --bridge=none, --iptables=false, --ip-forward=false: swarm services only use
   #    overlay networks, and the engine is offline, so it needs no docker0, NAT or
@@ -158,7 +145,9 @@ start_dockerd() {
   #    it instead of starting its own; a separate namespace keeps containers apart.
   #  storage driver: not forced; dockerd picks overlay2 when the backing fs allows
   #    it and falls back (e.g. to vfs) when it does not.
-  #  --config-file (29 only): its daemon.json (dockerd_command), not the host's.
+  #  --config-file: its own daemon.json (with dockerd_command's fields, and its
+  #    own deprecated-key-path), not the host's /etc/docker, whose settings may
+  #    clash with these flags and whose engine ID another dockerd uses.
   # Environment:
   #  DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1: swarm neither pins images to registry
   #    digests on service create nor pulls before each task; tasks use the local
@@ -169,7 +158,7 @@ start_dockerd() {
   #    fake endpoint).
   # setsid: detach from the caller's process group so a test timeout or Ctrl-C
   # in the caller does not kill the engine behind our back; `down` stops it.
-  # IN_NETNS: 29's in its own network namespace (net29_up says why).
+  # IN_NETNS: in its own network namespace (net_up says why).
   env AWS_ACCESS_KEY_ID=AKIDJOBRUNTEST AWS_SECRET_ACCESS_KEY=jobrun-test-secret \
     AWS_REGION=us-east-1 DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 \
     setsid "${IN_NETNS[@]}" "${DOCKERD[@]}" \
@@ -177,7 +166,7 @@ start_dockerd() {
     --data-root "$DATA_DIR" \
     --exec-root "$RUN_DIR/exec" \
     --pidfile "$PIDFILE" \
-    "${config[@]}" \
+    --config-file "$RUN_DIR/daemon.json" \
     --bridge=none --iptables=false --ip-forward=false \
     --containerd-namespace "jobrun$ENGINE_SUFFIX" --containerd-plugins-namespace "jobrun$ENGINE_SUFFIX-plugins" \
     </dev/null >>"$LOG" 2>&1 &
@@ -190,9 +179,8 @@ start_dockerd() {
   fail "dockerd did not answer on $SOCK within 60s"
 }
 
-# The address the swarm advertises: 20's is loopback (its host's only engine
-# in swarm mode); 29's the namespace's own (net29_up).
-swarm_addr() { if [[ $ENGINE_FAMILY == 29 ]]; then echo "$ENGINE_IP29"; else echo 127.0.0.1; fi; }
+# The address the swarm advertises: the namespace's own (net_up).
+swarm_addr() { echo "$ENGINE_IP"; }
 
 ensure_swarm() {
   local state out addr
@@ -221,7 +209,7 @@ up() {
     # Not ours: say so rather than start a second dockerd on the same socket.
     docker version >/dev/null 2>&1 &&
       fail "a dockerd this script did not start (no live pid in $PIDFILE) answers on $SOCK: stop it first"
-    if [[ $ENGINE_FAMILY == 29 ]]; then net29_up; else swarm_ports_free; fi
+    net_up
     start_dockerd
   fi
   # Also covers a dockerd that was still starting when we were called.
@@ -240,10 +228,8 @@ down() {
   else
     echo "engine: not running"
   fi
-  if [[ $ENGINE_FAMILY == 29 ]]; then
-    net29_down
-    echo "engine: removed network namespace $NETNS29 and $LINK29"
-  fi
+  net_down
+  echo "engine: removed network namespace $NETNS and $LINK"
   if [[ ${1:-} == --purge ]]; then
     # Unmount anything dockerd left behind (deepest first) before deleting.
     awk -v a="$RUN_DIR" -v b="$DATA_DIR" 'index($2, a) == 1 || index($2, b) == 1 {print $2}' /proc/mounts |
