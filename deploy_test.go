@@ -6,7 +6,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -421,5 +423,44 @@ func TestDeployDanglingDependsOn(t *testing.T) {
 	if r := s.jobrun(nil, "deploy", "-c", f, "--version", "v1"); r.code != jobs.ExitUsage ||
 		strings.TrimSpace(r.stderr) != "jobrun: depends_on names services the stack file does not have, and the jobs' order needs them: migrate -> cache: add them to the stack file, or drop them from depends_on" {
 		t.Errorf("a job's dangling depends_on: exit %d, want %d and one line naming it", r.code, jobs.ExitUsage)
+	}
+}
+
+// TestDeployChangedSecret: Swarm never changes a secret's data, so a
+// release whose secret file changed stops before its pre-deploy job runs,
+// with exit 2 and the fix; the job ran for the first release only.
+func TestDeployChangedSecret(t *testing.T) {
+	s := newStack(t)
+	releaseEnv(t, s, "v1", "v2")
+	t.Cleanup(func() {
+		_ = s.engine.SecretRemove(context.Background(), s.name+"_token")
+	})
+	token := filepath.Join(s.dir, "token.txt")
+	f := s.writeStack("stack.yml", releaseStackHead+`  migrate:
+    image: jobrun-test/app:${APP_VERSION}
+    command: ["sh", "-c", "echo migrate-${APP_VERSION} >> /state/order"]
+    secrets: [token]
+    volumes: [*state]
+    deploy:
+      restart_policy: {condition: none}
+    x-jobrun: {phase: pre-deploy}
+secrets:
+  token: {file: ./token.txt}
+`)
+	for _, v := range []string{"v1", "v2"} {
+		if err := os.WriteFile(token, []byte("token-"+v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := s.jobrun([]string{"APP_VERSION=" + v}, "deploy", "-c", f, "--version", v)
+		if v == "v1" && (r.code != 0 || !strings.Contains(r.stderr, "v1 released")) {
+			t.Fatalf("v1: exit %d, want 0 and released: %s", r.code, tail(r.stderr, 5))
+		}
+		want := "secret " + s.name + "_token in the stack file has other data than the swarm's, and Swarm cannot change a secret's data: give it a new name in the stack file (name: " + s.name + "_token_v2, say) and deploy again"
+		if v == "v2" && (r.code != jobs.ExitUsage || !strings.Contains(r.stderr, want)) {
+			t.Errorf("v2 with another token: exit %d, want %d and %q: %s", r.code, jobs.ExitUsage, want, tail(r.stderr, 5))
+		}
+	}
+	if order := s.readState("order"); strings.Contains(order, "migrate-v2") || !strings.Contains(order, "migrate-v1") {
+		t.Errorf("the jobs that ran: %q, want migrate-v1 and not migrate-v2", order)
 	}
 }

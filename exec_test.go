@@ -196,6 +196,7 @@ func TestExecBesideARunningMigration(t *testing.T) {
 }
 
 func TestExecInterruptLeavesNothing(t *testing.T) {
+	t.Parallel()
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) { testExecSignal(t, sig) })
 	}

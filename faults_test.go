@@ -173,6 +173,7 @@ func TestServiceRemovedOutsideJobrun(t *testing.T) {
 }
 
 func TestSignals(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name      string
 		signals   []os.Signal

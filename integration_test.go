@@ -59,7 +59,10 @@ type engineStack struct {
 	engine *client.Client
 }
 
-// newStack is a stack for a test that runs in parallel with others.
+// newStack is a stack for a test that runs in parallel with others. A test
+// whose cases each make one calls t.Parallel() itself too: else it holds
+// the serial phase, which the parallel tests wait out, as long as its cases
+// run.
 func newStack(t *testing.T) *engineStack {
 	t.Helper()
 	return startStack(t, true)
@@ -313,6 +316,7 @@ func TestRunSucceeds(t *testing.T) {
 }
 
 func TestRunFailsTwiceThenSucceeds(t *testing.T) {
+	t.Parallel()
 	for _, legacy := range []string{"0", "1"} {
 		t.Run("legacy="+legacy, func(t *testing.T) {
 			s := newStack(t)
@@ -391,6 +395,7 @@ func TestRunAlwaysFails(t *testing.T) {
 }
 
 func TestRunVerdicts(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		args []string
@@ -670,6 +675,7 @@ func TestCloudWatchAttempts(t *testing.T) {
 }
 
 func TestCloudWatchCompleteOutput(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name     string
 		throttle float64

@@ -49,7 +49,7 @@ services:
 const mnErrEvery = 4
 
 func TestMultiNodeFaults(t *testing.T) {
-	mn := multiNodeSwarm(t)
+	mn := multiNodeSwarmAlone(t)
 	t.Cleanup(func() {
 		began := time.Now()
 		out, err := mnScript(4*time.Minute, "demote")

@@ -58,8 +58,10 @@ func TestMultiNodeStopMeansStopped(t *testing.T) {
 		{"SIGINT", nil, os.Interrupt, jobs.ExitInterrupted},
 		{"SIGTERM", nil, syscall.SIGTERM, jobs.ExitInterrupted},
 	}
+	// Each case is a stack of its own on worker1: they run side by side.
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			worker := mn.worker1
 			sc := mn.stopCase(t, worker, mnStopJobs)
 			nodes, service, watch := sc.nodes, sc.service, sc.watch
@@ -100,6 +102,7 @@ func TestMultiNodeStopMeansStopped(t *testing.T) {
 	// A migration may need long to end cleanly: jobrun waits out the job's
 	// own stop_grace_period, longer than its 30 s for each cleanup step.
 	t.Run("a long stop grace period is waited out", func(t *testing.T) {
+		t.Parallel()
 		sc := mn.stopCase(t, mn.worker1, strings.Replace(mnStopJobs, "    deploy:", "    stop_grace_period: 40s\n    deploy:", 1))
 		defer sc.watch.stop()
 		run, id := sc.start(t)
@@ -114,7 +117,13 @@ func TestMultiNodeStopMeansStopped(t *testing.T) {
 		sc.assertStopped(t, run)
 		sc.endWatch(t)
 	})
+}
 
+// TestMultiNodeStopWorkerLost: the worker is lost under the job, so the stop
+// cannot be confirmed; jobrun says so and keeps the service as the lock until
+// the worker is back. It kills the worker's dockerd: alone on the swarm.
+func TestMultiNodeStopWorkerLost(t *testing.T) {
+	mn := multiNodeSwarmAlone(t)
 	t.Run("worker lost: the stop cannot be confirmed and the service stays the lock", func(t *testing.T) {
 		worker := mn.worker2
 		sc := mn.stopCase(t, worker, mnStopJobs)

@@ -41,7 +41,23 @@ type mnNode struct {
 	host, id, hostname, pidfile string
 }
 
+// multiNodeSwarm is the swarm for a test that only runs jobs on it: the test
+// runs in parallel with the others, each on a stack of its own.
 func multiNodeSwarm(t *testing.T) *multiNode {
+	t.Helper()
+	mn := connectMultiNode(t)
+	t.Parallel()
+	return mn
+}
+
+// multiNodeSwarmAlone is the swarm for a test that kills or stops a node's
+// dockerd: it runs before the parallel tests resume, alone on the swarm.
+func multiNodeSwarmAlone(t *testing.T) *multiNode {
+	t.Helper()
+	return connectMultiNode(t)
+}
+
+func connectMultiNode(t *testing.T) *multiNode {
 	t.Helper()
 	if os.Getenv("JOBRUN_MULTINODE") != "1" {
 		t.Skip("needs the multi-node swarm of scripts/multinode.sh: scripts/test.sh brings it up and sets JOBRUN_MULTINODE=1 (scripts/test.sh -run TestMultiNode runs these alone)")
@@ -293,7 +309,7 @@ func TestMultiNodeNotAManager(t *testing.T) {
 // A worker's dockerd dies under a running attempt: jobrun does not hang, and
 // says which node was lost. The test logs what Swarm shows meanwhile.
 func TestMultiNodeWorkerLostMidJob(t *testing.T) {
-	mn := multiNodeSwarm(t)
+	mn := multiNodeSwarmAlone(t)
 	s := mn.stack(t)
 	f := mn.writeStack(s, "http://unused.invalid")
 	// Runs before the stack's cleanup: its network is freed only once the

@@ -82,6 +82,7 @@ func jobLines(out string) []string {
 
 func TestOutputInStampOrder(t *testing.T) {
 	long(t)
+	t.Parallel()
 	for job, lines := range map[string]int{"threelines": 3, "blocks": 12} {
 		t.Run(job, func(t *testing.T) {
 			s := newStack(t)

@@ -84,6 +84,7 @@ var attemptsDone = regexp.MustCompile(`failed in \S+ after (\d+) attempt\(s\)`)
 // itself, and nothing runs after jobrun exits.
 func TestRestartFormsRunAsPrinted(t *testing.T) {
 	long(t)
+	t.Parallel()
 	cases := []struct {
 		job   string
 		args  []string
@@ -139,13 +140,14 @@ func TestRestartFormsRunAsPrinted(t *testing.T) {
 // and the next run of the same version is the only migration running.
 func TestStopMeansStopped(t *testing.T) {
 	long(t)
+	t.Parallel()
 	cases := []struct {
 		name   string
 		args   []string
 		signal os.Signal
 		code   int
 	}{
-		{name: "timeout", args: []string{"--timeout", "3s"}, code: jobs.ExitTimedOut},
+		{name: "timeout", args: []string{"--timeout", "15s"}, code: jobs.ExitTimedOut}, // the job runs first, even on a busy engine
 		{name: "SIGINT", signal: os.Interrupt, code: jobs.ExitInterrupted},
 		{name: "SIGTERM", signal: syscall.SIGTERM, code: jobs.ExitInterrupted},
 	}

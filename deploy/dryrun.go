@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -149,12 +150,16 @@ func (s Stack) plannedObjects(ctx context.Context, ro *readOnly, p *Preview) err
 			ro.secrets = append(ro.secrets, swarm.Secret{ID: "(new)", Spec: spec})
 		}
 	}
+	// A secret's data cannot be read back, a config's can: a changed one
+	// fails the deploy (changedData).
 	for _, spec := range configs {
-		_, _, err := s.Engine.ConfigInspectWithRaw(ctx, spec.Name)
+		have, _, err := s.Engine.ConfigInspectWithRaw(ctx, spec.Name)
 		if created, err := p.creates(err, "config", spec.Name); err != nil {
 			return err
 		} else if created {
 			ro.configs = append(ro.configs, swarm.Config{ID: "(new)", Spec: spec})
+		} else if !bytes.Equal(have.Spec.Data, spec.Data) {
+			p.Problems = append(p.Problems, changedDataMsg("config", spec.Name))
 		}
 	}
 	return nil

@@ -43,13 +43,28 @@ func (emptySwarm) SecretList(context.Context, swarm.SecretListOptions) ([]swarm.
 	return nil, nil
 }
 
+// loadStack writes files (stack.yml and what it reads) to a folder of their
+// own and loads stack.yml as stack todo.
+func loadStack(t *testing.T, files map[string]string) *jobs.Stack {
+	t.Helper()
+	dir := t.TempDir()
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stack, err := jobs.LoadStack("todo", []string{filepath.Join(dir, "stack.yml")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stack
+}
+
 // TestDryRunFirstDeploy: on a first deploy the stack's own secret does not
 // exist yet; the dry run converts the service as if it did, and names the
 // external network the deploy would fail on.
 func TestDryRunFirstDeploy(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "stack.yml")
-	for name, data := range map[string]string{"token.txt": "s3cret", "stack.yml": `version: "3.7"
+	stack := loadStack(t, map[string]string{"token.txt": "s3cret", "stack.yml": `version: "3.7"
 services:
   app:
     image: app:v1
@@ -59,15 +74,7 @@ networks:
   outside: {external: true}
 secrets:
   token: {file: ./token.txt}
-`} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	stack, err := jobs.LoadStack("todo", []string{file}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+`})
 	got, err := Stack{Engine: emptySwarm{}, Name: "todo", Config: stack.Config}.DryRun(context.Background(), []string{"app"}, true)
 	if err != nil {
 		t.Fatal(err)
@@ -79,6 +86,50 @@ secrets:
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("DryRun:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// configSwarm is emptySwarm holding the stack's config todo_site with data.
+type configSwarm struct {
+	emptySwarm
+	data string
+}
+
+func (c configSwarm) config() swarm.Config {
+	return swarm.Config{ID: "c1", Spec: swarm.ConfigSpec{Annotations: swarm.Annotations{Name: "todo_site"}, Data: []byte(c.data)}}
+}
+
+func (c configSwarm) ConfigInspectWithRaw(context.Context, string) (swarm.Config, []byte, error) {
+	return c.config(), nil, nil
+}
+
+func (c configSwarm) ConfigList(context.Context, swarm.ConfigListOptions) ([]swarm.Config, error) {
+	return []swarm.Config{c.config()}, nil
+}
+
+// TestDryRunChangedConfig: a config whose file changed since it was
+// deployed would fail the deploy, which cannot change its data; the dry run
+// says so and names the fix. (A secret's data cannot be read back.)
+func TestDryRunChangedConfig(t *testing.T) {
+	stack := loadStack(t, map[string]string{"site.conf": "listen 8080", "stack.yml": `version: "3.7"
+services:
+  app:
+    image: app:v1
+    configs: [site]
+configs:
+  site: {file: ./site.conf}
+`})
+	for deployed, want := range map[string][]string{
+		"listen 8080": nil,
+		"listen 80":   {"config todo_site in the stack file has other data than the swarm's, and Swarm cannot change a config's data: give it a new name in the stack file (name: todo_site_v2, say) and deploy again"},
+	} {
+		got, err := Stack{Engine: configSwarm{data: deployed}, Name: "todo", Config: stack.Config}.DryRun(context.Background(), []string{"app"}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.Problems, want) {
+			t.Errorf("deployed %q: problems %q, want %q", deployed, got.Problems, want)
+		}
 	}
 }
 

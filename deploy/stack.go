@@ -90,6 +90,7 @@ func (s Stack) networks() (map[string]network.CreateOptions, []string) {
 // Deploy deploys the named services of the stack file and nothing else;
 // with prune it removes the stack's services the file no longer has (a
 // <stack>_<job> service left by the old way of deploying jobs among them).
+// With no names it deploys the stack's secrets and configs alone.
 func (s Stack) Deploy(ctx context.Context, names []string, prune bool) error {
 	cfg := s.only(names)
 	cli := s.CLI
@@ -104,6 +105,9 @@ func (s Stack) Deploy(ctx context.Context, names []string, prune bool) error {
 	opts := &options.Deploy{Namespace: s.Name, ResolveImage: s.ResolveImage, SendRegistryAuth: true, Prune: prune, Detach: true}
 	//nolint:staticcheck // RunDeploy is docker stack deploy itself, the code this must match.
 	if err := stackswarm.RunDeploy(ctx, cli, flags, opts, &cfg); err != nil {
+		if usage := changedData(err); usage != nil {
+			return usage
+		}
 		return &jobs.EngineError{Msg: "deploy stack " + s.Name, Err: err}
 	}
 	return nil

@@ -187,6 +187,11 @@ func (r *release) run(ctx context.Context) error {
 	if err := r.target.CreateNetworks(ctx); err != nil {
 		return r.fail(deploy.ServicesFailed, "could not create the stack's networks", err)
 	}
+	// The secrets and configs first, as the deploy would make them: one whose
+	// data changed fails the release here, before a job ran with the old one.
+	if err := r.target.Deploy(ctx, nil, false); err != nil {
+		return r.fail(deploy.ServicesFailed, "could not deploy the stack's secrets and configs", err)
+	}
 	if len(r.plan.Deps) > 0 {
 		if err := r.deployAndWait(ctx, r.plan.Deps, false); err != nil {
 			return err

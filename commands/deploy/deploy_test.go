@@ -42,6 +42,10 @@ type fakeSwarm struct {
 	looked    int      // the release's looks at the tasks of rollsBack
 	warnings  []string // the engine's warnings on every update
 
+	// secret exists with other data than the stack file's: the engine
+	// refuses its update, as swarmkit refuses any but the labels'.
+	secret string
+
 	mu       sync.Mutex
 	services []swarm.Service
 	networks []network.Summary
@@ -66,6 +70,17 @@ func (s *fakeSwarm) Ping(context.Context) (types.Ping, error) {
 
 func (s *fakeSwarm) Info(context.Context) (system.Info, error) {
 	return system.Info{Swarm: swarm.Info{ControlAvailable: true}}, nil
+}
+
+func (s *fakeSwarm) SecretInspectWithRaw(_ context.Context, name string) (swarm.Secret, []byte, error) {
+	if name != s.secret {
+		return swarm.Secret{}, nil, errdefs.NotFound(fmt.Errorf("secret %s not found", name))
+	}
+	return swarm.Secret{ID: "s-" + name, Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: name}}}, nil, nil
+}
+
+func (s *fakeSwarm) SecretUpdate(context.Context, string, swarm.Version, swarm.SecretSpec) error {
+	return errdefs.InvalidParameter(errors.New("rpc error: code = InvalidArgument desc = only updates to Labels are allowed"))
 }
 
 func (s *fakeSwarm) NodeList(context.Context, swarm.NodeListOptions) ([]swarm.Node, error) {
@@ -251,6 +266,34 @@ func TestDeployUsageErrors(t *testing.T) {
 				t.Errorf("a usage error wrote %q and changed the swarm: services %q, networks %v", out, engine.created, engine.networks)
 			}
 		})
+	}
+}
+
+// TestDeployChangedSecret: a secret whose file changed cannot be deployed
+// under its name; the release says so and how to fix it before any job ran.
+func TestDeployChangedSecret(t *testing.T) {
+	dir := t.TempDir()
+	token := filepath.Join(dir, "token.txt")
+	if err := os.WriteFile(token, []byte("new"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	engine := newFakeSwarm()
+	engine.secret = "todo_token"
+	err, _, _ := jobrunDeploy(t, engine, `version: "3.7"
+services:
+  app:
+    image: busybox
+    secrets: [token]
+  migrate:
+    image: busybox
+    secrets: [token]
+    x-jobrun: {phase: pre-deploy}
+secrets:
+  token: {file: `+token+`}
+`)
+	jobstest.WantExit(t, err, jobs.ExitUsage, "secret todo_token in the stack file has other data than the swarm's, and Swarm cannot change a secret's data: give it a new name in the stack file (name: todo_token_v2, say) and deploy again")
+	if len(engine.created) != 0 {
+		t.Errorf("services created, the job's among them, though the secret could not be deployed: %q", engine.created)
 	}
 }
 
