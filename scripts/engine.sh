@@ -43,7 +43,7 @@ install_deps() {
   # busybox must be the static build: it is copied into the image rootfs as is.
   local bb
   bb=$(command -v busybox || true)
-  if command -v dockerd >/dev/null && command -v docker >/dev/null && command -v ss >/dev/null &&
+  if command -v dockerd >/dev/null && command -v docker >/dev/null && command -v ip >/dev/null &&
     [[ -n $bb ]] && ! ldd "$bb" >/dev/null 2>&1; then
     return
   fi
@@ -179,12 +179,8 @@ start_dockerd() {
   fail "dockerd did not answer on $SOCK within 60s"
 }
 
-# The address the swarm advertises: the namespace's own (net_up).
-swarm_addr() { echo "$ENGINE_IP"; }
-
 ensure_swarm() {
-  local state out addr
-  addr=$(swarm_addr)
+  local state out addr=$ENGINE_IP # the swarm's advertise address (net_up)
   state=$(docker info --format '{{.Swarm.LocalNodeState}}')
   if [[ $state == inactive ]]; then
     out=$(docker swarm init --advertise-addr "$addr" 2>&1) || fail "swarm init failed: $out"
@@ -217,7 +213,7 @@ up() {
   docker version >/dev/null 2>&1 || fail "dockerd is running but $SOCK does not answer"
   ensure_swarm
   bash scripts/images.sh
-  echo "engine: DOCKER_HOST=$SOCK (swarm manager $(swarm_addr), Docker $(docker version --format '{{.Server.Version}}'), API $(docker version --format '{{.Server.APIVersion}}'), storage $(docker info --format '{{.Driver}}'))"
+  echo "engine: DOCKER_HOST=$SOCK (swarm manager $ENGINE_IP, Docker $(docker version --format '{{.Server.Version}}'), API $(docker version --format '{{.Server.APIVersion}}'), storage $(docker info --format '{{.Driver}}'))"
 }
 
 down() {

@@ -31,14 +31,18 @@ LEGACY_TESTS='^(TestStopMeansStopped|TestMultiNodeStopMeansStopped|TestMultiNode
 cleanup() {
   local rc=$?
   scripts/registry.sh down || true
-  for family in 20 29; do
-    JOBRUN_ENGINE=$family scripts/sshd.sh down || true
-    JOBRUN_ENGINE=$family scripts/multinode.sh down || true
-    JOBRUN_ENGINE=$family scripts/engine.sh down || true
-  done
+  down 20 || true
+  down 29 || true
   exit "$rc"
 }
 trap cleanup EXIT
+
+# down FAMILY: the family's sshd, multi-node swarm and engine, each tried.
+down() {
+  local rc=0 script
+  for script in sshd multinode engine; do JOBRUN_ENGINE=$1 scripts/$script.sh down || rc=1; done
+  return "$rc"
+}
 
 # up FAMILY MULTINODE: the family's engine, its multi-node swarm if MULTINODE
 # is 1, the registry and its sshd.
@@ -101,7 +105,7 @@ if ((found != want)); then
   echo "test: LEGACY_TESTS names $want tests, go test -list finds $found: update it" >&2
   ((status)) || status=1
 fi
-for script in multinode sshd engine; do JOBRUN_ENGINE=20 scripts/$script.sh down; done
+down 20
 set +e
 run_tests 29 1 "$@" ./...
 rc=$?
