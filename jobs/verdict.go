@@ -1,8 +1,10 @@
 package jobs
 
 import (
+	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/swarm"
@@ -68,6 +70,15 @@ type Attempt struct {
 // Done reports whether the attempt has reached a state it never leaves.
 func (a Attempt) Done() bool { return rank[a.State] >= rank[swarm.TaskStateComplete] }
 
+// canceledByEngine reports a rejection that says nothing about the job.
+// Engine 29 rejects an attempt with "context canceled" when its preparation
+// (the image pull) is cut short as its restart delay ends and Swarm moves its
+// desired state on: swarmkit retries a bare context.Canceled, not the
+// engine's wrapped one. Swarm still restarts the job as after a failure.
+func (a Attempt) canceledByEngine() bool {
+	return a.State == swarm.TaskStateRejected && strings.Contains(a.Err, context.Canceled.Error())
+}
+
 // Started reports whether the attempt ever had a container that could print.
 func (a Attempt) Started() bool {
 	return a.ContainerID != "" && a.State != swarm.TaskStateRejected
@@ -122,6 +133,9 @@ func Judge(tasks []swarm.Task, iteration *uint64, p Policy, now time.Time) Verdi
 			v.Outcome, v.Reason = Succeeded, fmt.Sprintf("attempt %d completed", a.Number)
 			return v
 		case swarm.TaskStateRejected:
+			if a.canceledByEngine() {
+				break // an attempt lost, counted as Swarm counts it
+			}
 			// A rejected task (no such image, bad mount) fails the same way on
 			// retry: report the engine's reason now rather than after N delays.
 			v.Outcome, v.Reason = Rejected, fmt.Sprintf("attempt %d rejected: %s", a.Number, a.Err)

@@ -162,6 +162,29 @@ func TestJudge(t *testing.T) {
 			attempts: 2,
 		},
 		{
+			name: "rejected by the engine's own cancellation",
+			tasks: []swarm.Task{
+				failed("a", 0, 5*time.Second),
+				withErr(task("b", swarm.TaskStateRejected, 5*time.Second, 6*time.Second), "Canceled: context canceled"),
+			},
+			now:      7 * time.Second,
+			outcome:  Running,
+			attempts: 2,
+		},
+		{
+			name: "all attempts failed, one lost to the engine",
+			tasks: []swarm.Task{
+				failed("a", 0, 5*time.Second),
+				withErr(task("b", swarm.TaskStateRejected, 5*time.Second, 6*time.Second), "Canceled: context canceled"),
+				failed("c", 36*time.Second, 40*time.Second),
+			},
+			policy:   Policy{MaxRuns: 3, Delay: 30 * time.Second},
+			now:      41 * time.Second,
+			outcome:  Failed,
+			reason:   []string{"all 3 attempts failed"},
+			attempts: 3,
+		},
+		{
 			name:     "pending just under the timeout",
 			tasks:    []swarm.Task{withErr(task("a", swarm.TaskStatePending, 0, time.Second), "no suitable node")},
 			now:      2*time.Minute - time.Second,
