@@ -71,10 +71,11 @@ type Attempt struct {
 func (a Attempt) Done() bool { return rank[a.State] >= rank[swarm.TaskStateComplete] }
 
 // canceledByEngine reports a rejection that says nothing about the job.
-// Engine 29 rejects an attempt with "context canceled" when its preparation
-// (the image pull) is cut short as its restart delay ends and Swarm moves its
-// desired state on: swarmkit retries a bare context.Canceled, not the
-// engine's wrapped one. Swarm still restarts the job as after a failure.
+// Engine 29 rejected an attempt with "Canceled: context canceled" when its
+// preparation (networks, container) was cut short as its restart delay ended
+// and Swarm moved its desired state on: swarmkit retries a bare
+// context.Canceled, not a wrapped one. Swarm restarts the job as after a
+// failure, and counts the attempt.
 func (a Attempt) canceledByEngine() bool {
 	return a.State == swarm.TaskStateRejected && strings.Contains(a.Err, context.Canceled.Error())
 }

@@ -11,6 +11,7 @@
 #    (LEGACY_TESTS) on Debian's 20.10, then every test on Docker Engine 29
 #    (built the first time, scripts/engine29-build.sh).
 #  JOBRUN_ENGINE=20 or 29: every test on that engine alone.
+# The multi-node tests run as a second go test beside the others (go_test).
 # Extra arguments go to go test, e.g. scripts/test.sh -run TestMultiNode -v
 # (a -run of yours replaces LEGACY_TESTS in the 20.10 run);
 # scripts/test.sh -short runs the quick subset on one engine, 20.10 unless
@@ -72,8 +73,32 @@ run_tests() {
     eval "$(scripts/registry.sh env)"
     export JOBRUN_INTEGRATION=1 JOBRUN_TEST_IMAGE=jobrun-test/busybox:latest
     echo "test: go test $* on Engine $family" >&2
-    go test -count=1 -timeout 60m -parallel 4 "$@"
+    go_test "$multinode" "$@"
   )
+}
+
+# go_test MULTINODE GO-TEST-ARGS...: go test, and with MULTINODE and no -run
+# or -skip of the caller's, the multi-node tests (TestMultiNode*) as a second
+# go test beside the others: most of their time is waiting, alone, on a
+# dockerd they killed, and they have a swarm of their own. Its output
+# follows the first's, so that the two never interleave.
+go_test() {
+  local split=$1 arg out rc=0 pid
+  shift
+  for arg in "$@"; do [[ $arg != -run* && $arg != -test.run* && $arg != -skip* && $arg != -test.skip* ]] || split=0; done
+  if ! ((split)); then
+    go test -count=1 -timeout 60m -parallel 4 "$@"
+    return
+  fi
+  out=$(mktemp)
+  go test -count=1 -timeout 60m -parallel 4 -run '^TestMultiNode' "$@" >"$out" 2>&1 &
+  pid=$!
+  go test -count=1 -timeout 60m -parallel 4 -skip '^TestMultiNode' "$@" || rc=$?
+  wait "$pid" || rc=$?
+  echo "test: the multi-node tests (go test -run '^TestMultiNode', run beside the above):" >&2
+  cat "$out"
+  rm -f "$out"
+  return "$rc"
 }
 
 # zsh: the completion tests run the zsh script too.
