@@ -3,8 +3,10 @@ package main
 // End-to-end tests against a real multi-node swarm: a manager and two
 // workers, each its own dockerd in its own network namespace, and a plain
 // engine not in swarm mode. scripts/test.sh brings them up (with
-// scripts/multinode.sh) and sets JOBRUN_MULTINODE=1; the tests start nothing
-// themselves, and run one at a time (one of them kills a worker).
+// scripts/multinode.sh) and sets JOBRUN_MULTINODE=1, and runs them as a
+// go test of their own beside the single-node tests; they start nothing
+// themselves. Those that kill a node's dockerd run alone
+// (multiNodeSwarmAlone), the others side by side (multiNodeSwarm).
 
 import (
 	"context"

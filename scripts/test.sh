@@ -77,15 +77,16 @@ run_tests() {
   )
 }
 
-# go_test MULTINODE GO-TEST-ARGS...: go test, and with MULTINODE and no -run
-# or -skip of the caller's, the multi-node tests (TestMultiNode*) as a second
+# go_test MULTINODE GO-TEST-ARGS...: go test, and with MULTINODE and no -run,
+# -skip, -bench or -fuzz of the caller's, the multi-node tests (TestMultiNode*) as a second
 # go test beside the others: most of their time is waiting, alone, on a
 # dockerd they killed, and they have a swarm of their own. Its output
 # follows the first's, so that the two never interleave.
 go_test() {
   local split=$1 arg out rc=0 pid
   shift
-  for arg in "$@"; do [[ $arg != -run* && $arg != -test.run* && $arg != -skip* && $arg != -test.skip* ]] || split=0; done
+  # (-run does not pick benchmarks or fuzz targets: both would run them.)
+  for arg in "$@"; do [[ ! $arg =~ ^--?(test\.)?(run|skip|bench|fuzz) ]] || split=0; done
   if ! ((split)); then
     go test -count=1 -timeout 60m -parallel 4 "$@"
     return
@@ -93,11 +94,13 @@ go_test() {
   out=$(mktemp)
   go test -count=1 -timeout 60m -parallel 4 -run '^TestMultiNode' "$@" >"$out" 2>&1 &
   pid=$!
+  trap 'kill "$pid" 2>/dev/null; rm -f "$out"' EXIT
   go test -count=1 -timeout 60m -parallel 4 -skip '^TestMultiNode' "$@" || rc=$?
   wait "$pid" || rc=$?
   echo "test: the multi-node tests (go test -run '^TestMultiNode', run beside the above):" >&2
   cat "$out"
   rm -f "$out"
+  trap - EXIT
   return "$rc"
 }
 
