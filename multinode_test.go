@@ -47,7 +47,7 @@ type mnNode struct {
 // runs in parallel with the others, each on a stack of its own.
 func multiNodeSwarm(t *testing.T) *multiNode {
 	t.Helper()
-	mn := connectMultiNode(t)
+	mn := multiNodeSwarmAlone(t)
 	t.Parallel()
 	return mn
 }
@@ -55,11 +55,6 @@ func multiNodeSwarm(t *testing.T) *multiNode {
 // multiNodeSwarmAlone is the swarm for a test that kills or stops a node's
 // dockerd: it runs before the parallel tests resume, alone on the swarm.
 func multiNodeSwarmAlone(t *testing.T) *multiNode {
-	t.Helper()
-	return connectMultiNode(t)
-}
-
-func connectMultiNode(t *testing.T) *multiNode {
 	t.Helper()
 	if os.Getenv("JOBRUN_MULTINODE") != "1" {
 		t.Skip("needs the multi-node swarm of scripts/multinode.sh: scripts/test.sh brings it up and sets JOBRUN_MULTINODE=1 (scripts/test.sh -run TestMultiNode runs these alone)")
