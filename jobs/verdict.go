@@ -1,10 +1,8 @@
 package jobs
 
 import (
-	"context"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/swarm"
@@ -70,16 +68,6 @@ type Attempt struct {
 // Done reports whether the attempt has reached a state it never leaves.
 func (a Attempt) Done() bool { return rank[a.State] >= rank[swarm.TaskStateComplete] }
 
-// canceledByEngine reports a rejection that says nothing about the job.
-// Engine 29 rejected an attempt with "Canceled: context canceled" when its
-// preparation (networks, container) was cut short as its restart delay ended
-// and Swarm moved its desired state on: swarmkit retries a bare
-// context.Canceled, not a wrapped one. Swarm restarts the job as after a
-// failure, and counts the attempt.
-func (a Attempt) canceledByEngine() bool {
-	return a.State == swarm.TaskStateRejected && strings.Contains(a.Err, context.Canceled.Error())
-}
-
 // Started reports whether the attempt ever had a container that could print.
 func (a Attempt) Started() bool {
 	return a.ContainerID != "" && a.State != swarm.TaskStateRejected
@@ -129,22 +117,19 @@ func Judge(tasks []swarm.Task, iteration *uint64, p Policy, now time.Time) Verdi
 	}
 	failures := 0
 	for _, a := range attempts {
-		switch a.State {
-		case swarm.TaskStateComplete:
+		if a.State == swarm.TaskStateComplete {
 			v.Outcome, v.Reason = Succeeded, fmt.Sprintf("attempt %d completed", a.Number)
-			return v
-		case swarm.TaskStateRejected:
-			if a.canceledByEngine() {
-				break // an attempt lost, counted as Swarm counts it
-			}
-			// A rejected task (no such image, bad mount) fails the same way on
-			// retry: report the engine's reason now rather than after N delays.
-			v.Outcome, v.Reason = Rejected, fmt.Sprintf("attempt %d rejected: %s", a.Number, a.Err)
 			return v
 		}
 		if a.Done() {
-			failures++
+			failures++ // a rejected attempt too: Swarm counts it against max_attempts
 		}
+	}
+	if _, reason, ok := finalRejection(attempts); ok {
+		// No such image, a bad mount: retrying cannot help, so say the
+		// engine's reason now rather than after every restart delay.
+		v.Outcome, v.Reason = Rejected, reason
+		return v
 	}
 	if a, ok := finalExit(attempts, p); ok {
 		// A migration that fails with "column already exists" fails the
@@ -154,7 +139,11 @@ func Judge(tasks []swarm.Task, iteration *uint64, p Policy, now time.Time) Verdi
 	}
 	last := attempts[len(attempts)-1]
 	if failures >= p.MaxRuns {
-		v.Outcome, v.Reason = Failed, fmt.Sprintf("all %d attempts failed; last: %s", failures, describeEnd(last))
+		v.Outcome = Failed
+		if last.State == swarm.TaskStateRejected {
+			v.Outcome = Rejected
+		}
+		v.Reason = fmt.Sprintf("all %d attempts failed; last: %s", failures, describeEnd(last))
 		return v
 	}
 	if last.Done() && now.Sub(last.Updated) > p.Delay+giveUpGrace {
@@ -231,6 +220,9 @@ func Stranded(v Verdict, down map[string]DownNode, grace time.Duration, now time
 }
 
 func describeEnd(a Attempt) string {
+	if a.State == swarm.TaskStateRejected {
+		return "rejected: " + a.Err
+	}
 	if d := describeExit(a); d != "" {
 		return d
 	}

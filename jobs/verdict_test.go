@@ -37,6 +37,10 @@ func withIteration(t swarm.Task, index uint64) swarm.Task {
 	return t
 }
 
+// poolOverlaps is how Engine 29 rejects a task while its node still holds
+// a just-removed network whose subnet the swarm gave to the next one.
+const poolOverlaps = "invalid pool request: Pool overlaps with other one on this address space"
+
 func failed(id string, created, updated time.Duration) swarm.Task {
 	return withExit(task(id, swarm.TaskStateFailed, created, updated), "c-"+id, 1, "task: non-zero exit (1)")
 }
@@ -183,6 +187,71 @@ func TestJudge(t *testing.T) {
 			outcome:  Failed,
 			reason:   []string{"all 3 attempts failed"},
 			attempts: 3,
+		},
+		{
+			name: "a pool that overlaps is an attempt lost to the engine",
+			tasks: []swarm.Task{
+				withErr(task("a", swarm.TaskStateRejected, 0, time.Second), poolOverlaps),
+			},
+			now:      2 * time.Second,
+			outcome:  Running,
+			attempts: 1,
+		},
+		{
+			name: "lost to the engine, then the attempt that runs completes",
+			tasks: []swarm.Task{
+				withErr(task("a", swarm.TaskStateRejected, 0, time.Second), poolOverlaps),
+				withExit(task("b", swarm.TaskStateComplete, 31*time.Second, 40*time.Second), "c-b", 0, ""),
+			},
+			now:      41 * time.Second,
+			outcome:  Succeeded,
+			reason:   []string{"attempt 2 completed"},
+			attempts: 2,
+		},
+		{
+			name: "the same rejection three times in a row is final",
+			tasks: []swarm.Task{
+				withErr(task("a", swarm.TaskStateRejected, 0, time.Second), poolOverlaps),
+				withErr(task("b", swarm.TaskStateRejected, 31*time.Second, 32*time.Second), poolOverlaps),
+				withErr(task("c", swarm.TaskStateRejected, 62*time.Second, 63*time.Second), poolOverlaps),
+			},
+			now:      64 * time.Second,
+			outcome:  Rejected,
+			reason:   []string{"attempts 1–3 rejected the same way", "Pool overlaps"},
+			attempts: 3,
+		},
+		{
+			name: "two different rejections are not the same one twice",
+			tasks: []swarm.Task{
+				withErr(task("a", swarm.TaskStateRejected, 0, time.Second), poolOverlaps),
+				withErr(task("b", swarm.TaskStateRejected, 31*time.Second, 32*time.Second), "Canceled: context canceled"),
+				withErr(task("c", swarm.TaskStateRejected, 62*time.Second, 63*time.Second), poolOverlaps),
+			},
+			now:      64 * time.Second,
+			outcome:  Running,
+			attempts: 3,
+		},
+		{
+			name: "a rejection on the last attempt allowed",
+			tasks: []swarm.Task{
+				failed("a", 0, 5*time.Second),
+				withErr(task("b", swarm.TaskStateRejected, 36*time.Second, 37*time.Second), poolOverlaps),
+			},
+			policy:   Policy{MaxRuns: 2, Delay: 30 * time.Second},
+			now:      38 * time.Second,
+			outcome:  Rejected,
+			reason:   []string{"all 2 attempts failed", "last: rejected: invalid pool request"},
+			attempts: 2,
+		},
+		{
+			name: "a command that cannot start is final",
+			tasks: []swarm.Task{
+				withErr(task("a", swarm.TaskStateRejected, 0, time.Second), `starting container failed: OCI runtime create failed: runc create failed: unable to start container process: exec: "nosuch": executable file not found in $PATH: unknown`),
+			},
+			now:      2 * time.Second,
+			outcome:  Rejected,
+			reason:   []string{"attempt 1 rejected", "executable file not found"},
+			attempts: 1,
 		},
 		{
 			name:     "pending just under the timeout",
@@ -351,7 +420,7 @@ func TestAttemptsRecordsTaskFields(t *testing.T) {
 func TestAttemptsFlattenTheEngineError(t *testing.T) {
 	in := task("t1", swarm.TaskStateRejected, 0, time.Second)
 	in.Status.Err = "network sandbox join failed: overlay: the local data-plane address is not currently known\noverlay: the local data-plane address is not currently known"
-	v := Judge([]swarm.Task{in}, nil, Policy{MaxRuns: 2}, t0.Add(2*time.Second))
+	v := Judge([]swarm.Task{in}, nil, Policy{MaxRuns: 1}, t0.Add(2*time.Second))
 	if v.Outcome != Rejected || strings.Contains(v.Reason, "\n") || strings.Contains(v.Attempts[0].Err, "\n") {
 		t.Errorf("verdict %s %q, attempt error %q: want one line each", v.Outcome, v.Reason, v.Attempts[0].Err)
 	}

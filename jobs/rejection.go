@@ -1,0 +1,73 @@
+package jobs
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/docker/docker/api/types/swarm"
+)
+
+// permanentRejections are the engine's words for a task it refused for a
+// reason that holds on every node and every later attempt: the image cannot
+// be had, the spec or a mount is invalid, the command cannot start. Every
+// other rejection (Engine 29's "Pool overlaps" while a node still holds a
+// removed network's subnet, a preparation cut short: "context canceled", a
+// network not yet on the node) is an attempt lost to the engine: Swarm
+// retries it under the restart policy, counts it, and jobrun follows.
+var permanentRejections = []string{
+	"No such image",
+	"manifest unknown",
+	"pull access denied",
+	"unauthorized",
+	"repository does not exist",
+	"invalid reference format",
+	"invalid mount",
+	"invalid bind mount",
+	"invalid volume mount",
+	"invalid tmpfs",
+	"invalid npipe",
+	"bind source path does not exist",
+	"unable to start container process", // runc: command not found, not executable
+	"dockerexec: image required",
+}
+
+// sameRejectionLimit is how many attempts in a row the engine may reject
+// with the same words before jobrun takes the rejection as permanent: an
+// unlisted permanent cause should not cost every attempt's restart delay,
+// and a passing one rarely repeats this often 'delay' apart.
+const sameRejectionLimit = 3
+
+// permanent reports whether the engine's error names a permanent class.
+func permanent(err string) bool {
+	for _, words := range permanentRejections {
+		if strings.Contains(err, words) {
+			return true
+		}
+	}
+	return false
+}
+
+// finalRejection is the first rejected attempt that ends the run, and why:
+// a permanent rejection, or the same rejection sameRejectionLimit times in
+// a row.
+func finalRejection(attempts []Attempt) (Attempt, string, bool) {
+	run := 0
+	for i, a := range attempts {
+		if a.State != swarm.TaskStateRejected {
+			run = 0
+			continue
+		}
+		if permanent(a.Err) {
+			return a, fmt.Sprintf("attempt %d rejected: %s", a.Number, a.Err), true
+		}
+		if run > 0 && attempts[i-1].Err == a.Err {
+			run++
+		} else {
+			run = 1
+		}
+		if run == sameRejectionLimit {
+			return a, fmt.Sprintf("attempts %d–%d rejected the same way: %s", a.Number-run+1, a.Number, a.Err), true
+		}
+	}
+	return Attempt{}, "", false
+}
