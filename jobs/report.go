@@ -69,21 +69,27 @@ type TextReporter struct {
 	Color    bool
 
 	mu     sync.Mutex // one write at a time: parallel jobs share the streams
-	broken bool       // stdout or stderr was closed (e.g. piped into head)
+	broken [2]bool    // [stdout, stderr]: its reader has gone (e.g. stdout piped into head)
 }
 
-// write writes p whole to w. When the reader has gone (`jobrun migrate |
-// head`) the job still runs to its verdict: its output is dropped from the
-// screen, said once, and still reaches the run record.
-func (r *TextReporter) write(w io.Writer, p []byte) {
+// write writes p whole to the job's stdout or stderr. When that stream's
+// reader has gone (`jobrun migrate | head`) the job still runs to its
+// verdict: its output there is dropped from the screen, said once, and
+// still reaches the run record. The other stream goes on: a closed stdout
+// must not silence the traceback on stderr.
+func (r *TextReporter) write(stderr bool, p []byte) {
+	w, name, stream := r.Out, "stdout", 0
+	if stderr {
+		w, name, stream = r.Err, "stderr", 1
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.broken {
+	if r.broken[stream] {
 		return
 	}
 	if _, err := w.Write(p); err != nil {
-		r.broken = true
-		fmt.Fprintf(r.Log, "jobrun: cannot write the job's output (%v): no more output is shown; the job runs on to its verdict\n", err)
+		r.broken[stream] = true
+		fmt.Fprintf(r.Log, "jobrun: cannot write the job's %s (%v): no more of it is shown; the job runs on to its verdict\n", name, err)
 	}
 }
 
@@ -132,12 +138,8 @@ func (r *TextReporter) Done(rec Record) {
 }
 
 func (r *TextReporter) Output(job string, attempt int, stderr bool) io.Writer {
-	w := r.Out
-	if stderr {
-		w = r.Err
-	}
 	if !r.Prefix {
-		return writerFunc(func(p []byte) (int, error) { r.write(w, p); return len(p), nil })
+		return writerFunc(func(p []byte) (int, error) { r.write(stderr, p); return len(p), nil })
 	}
 	prefix := fmt.Sprintf("%s#%d | ", job, attempt)
 	if r.Color {
@@ -147,7 +149,7 @@ func (r *TextReporter) Output(job string, attempt int, stderr bool) io.Writer {
 		}
 		prefix = fmt.Sprintf("\x1b[%dm%s\x1b[0m", color, prefix)
 	}
-	return &prefixWriter{write: func(p []byte) { r.write(w, p) }, prefix: []byte(prefix), atStart: true}
+	return &prefixWriter{write: func(p []byte) { r.write(stderr, p) }, prefix: []byte(prefix), atStart: true}
 }
 
 // PrefixLines starts every line written to w with prefix.

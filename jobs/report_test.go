@@ -3,6 +3,7 @@ package jobs
 import (
 	"bytes"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -202,3 +203,28 @@ func TestTextReporterNoticeAndDone(t *testing.T) {
 		t.Errorf("log = %q\nwant  %q", log.String(), want)
 	}
 }
+
+// TestTextReporterClosedStdoutKeepsStderr: `jobrun migrate | head` closes
+// stdout; the traceback the job writes on stderr afterwards is still shown.
+func TestTextReporterClosedStdoutKeepsStderr(t *testing.T) {
+	for _, prefix := range []bool{false, true} {
+		var errOut, log bytes.Buffer
+		r := &TextReporter{Out: closedWriter{}, Err: &errOut, Log: &log, Prefix: prefix}
+		stdout, stderr := r.Output("migrate", 1, false), r.Output("migrate", 1, true)
+		_, _ = stdout.Write([]byte("  Applying todo.0003_todoitem_slug...\n"))
+		_, _ = stdout.Write([]byte("more\n"))
+		_, _ = stderr.Write([]byte("Traceback (most recent call last):\n"))
+		_, _ = stderr.Write([]byte("django.db.utils.IntegrityError: (1062, \"Duplicate entry '' for key 'slug'\")\n"))
+		if got := errOut.String(); !strings.Contains(got, "Traceback") || !strings.Contains(got, "IntegrityError") {
+			t.Errorf("prefix=%v: stderr = %q, want the whole traceback", prefix, got)
+		}
+		if n := strings.Count(log.String(), "cannot write the job's stdout"); n != 1 {
+			t.Errorf("prefix=%v: log = %q, want the closed stdout said once", prefix, log.String())
+		}
+	}
+}
+
+// closedWriter is a pipe whose reader has gone.
+type closedWriter struct{}
+
+func (closedWriter) Write([]byte) (int, error) { return 0, syscall.EPIPE }
