@@ -105,11 +105,7 @@ func (s Stack) repinned(ctx context.Context, running swarm.ServiceSpec, changes 
 		return Change{}, false
 	}
 	tag := stackImage(running)
-	auth := ""
-	if s.RegistryAuth != nil {
-		auth = s.RegistryAuth(tag)
-	}
-	dist, err := s.Engine.DistributionInspect(ctx, tag, auth)
+	dist, err := s.Engine.DistributionInspect(ctx, tag, s.registryAuth(tag))
 	if err != nil || dist.Descriptor.Digest == "" || dist.Descriptor.Digest == pinned.Digest() {
 		return Change{}, false
 	}

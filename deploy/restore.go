@@ -41,10 +41,7 @@ func (s Stack) Restore(ctx context.Context, specs Specs) ([]Target, []string, er
 }
 
 func (s Stack) restoreOne(ctx context.Context, name string, spec swarm.ServiceSpec, now map[string]swarm.Service) (Target, error) {
-	auth := ""
-	if s.RegistryAuth != nil {
-		auth = s.RegistryAuth(spec.TaskTemplate.ContainerSpec.Image)
-	}
+	auth := s.registryAuth(spec.TaskTemplate.ContainerSpec.Image)
 	cur, ok := now[name]
 	switch {
 	case !ok:

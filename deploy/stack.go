@@ -40,7 +40,20 @@ type Stack struct {
 	ResolveImage string    // always, changed or never
 	// RegistryAuth is X-Registry-Auth for an image (nil: none); a dry run
 	// asks the registry with it, as the deploy has the engine do.
-	RegistryAuth func(image string) string
+	RegistryAuth func(image string) (string, error)
+}
+
+// registryAuth is RegistryAuth's answer for image; a credential helper that
+// failed is a warning, as the engine then pulls anonymously.
+func (s Stack) registryAuth(image string) string {
+	if s.RegistryAuth == nil {
+		return ""
+	}
+	auth, err := s.RegistryAuth(image)
+	if err != nil && s.Warn != nil {
+		fmt.Fprintf(s.Warn, "%s; the nodes pull %s anonymously\n", err, image)
+	}
+	return auth
 }
 
 // CreateNetworks creates the stack's networks that do not exist yet, as

@@ -37,7 +37,7 @@ const unconfirmedDrain = 5 * time.Second
 func (r *Runner) finish(ctx context.Context, job Job, l lease, v Verdict, out *followers, rec Record) (Record, error) {
 	rec.Outcome, rec.Reason, rec.Attempts, rec.Surplus = v.Outcome, v.Reason, v.Attempts, v.Surplus
 	if v.Outcome == Rejected && strings.Contains(v.Reason, "No such image") {
-		rec.Reason += ": " + pullHint(rec.Image, r.Opts.RegistryAuth != "")
+		rec.Reason += ": " + pullHint(rec.Image, r.Opts)
 	}
 	stopped, unconfirmed := r.end(ctx, job, l, v, &rec)
 	outputs := r.drain(job, unconfirmed, out, &rec)
@@ -181,13 +181,16 @@ func kept(outputs []AttemptOutput, attempts []Attempt) []AttemptOutput {
 
 // pullHint says why a node may have found no such image: what Swarm reports
 // when a pull from a private registry was refused.
-func pullHint(image string, hadCredentials bool) string {
+func pullHint(image string, opts RunOptions) string {
 	registry := "docker.io"
 	if named, err := reference.ParseNormalizedNamed(image); err == nil {
 		registry = reference.Domain(named)
 	}
 	hint := fmt.Sprintf("the nodes could not pull it from %s; jobrun found no credentials for %s in the docker config: push the image, or docker login %s", registry, registry, registry)
-	if hadCredentials {
+	switch {
+	case opts.RegistryAuthErr != "":
+		hint = fmt.Sprintf("the nodes could not pull it from %s anonymously, and jobrun could not read the credentials for it: %s", registry, opts.RegistryAuthErr)
+	case opts.RegistryAuth != "":
 		hint = fmt.Sprintf("the nodes could not pull it from %s with the credentials jobrun found for it in the docker config: check the tag exists and they may pull it", registry)
 	}
 	if strings.Contains(registry, ".dkr.ecr.") {

@@ -21,6 +21,7 @@ type RunOptions struct {
 	Force             bool          // run even if this version already succeeded
 	DetachOnInterrupt bool          // on Ctrl-C leave the job running
 	RegistryAuth      string        // X-Registry-Auth for the image's registry
+	RegistryAuthErr   string        // why the credentials could not be read, if they could not
 	QueryRegistry     bool          // pin the image's digest, as docker stack deploy does
 	KeepRuns          int           // runs of the job whose records stay; 0: prune nothing
 	DrainTimeout      time.Duration // how long to wait for an ended attempt's last output

@@ -616,16 +616,18 @@ func TestAcquireClearsAStoppedRunThatEnded(t *testing.T) {
 func TestPullHint(t *testing.T) {
 	tests := []struct {
 		image string
-		creds bool
+		opts  RunOptions
 		want  string
 	}{
-		{"jobrun-test/missing:1", false, "from docker.io; jobrun found no credentials for docker.io in the docker config: push the image, or docker login docker.io"},
-		{"127.0.0.1:5000/app:v1", true, "from 127.0.0.1:5000 with the credentials jobrun found for it"},
-		{"123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:v1", true, "ECR logins expire after 12 hours"},
+		{"jobrun-test/missing:1", RunOptions{}, "from docker.io; jobrun found no credentials for docker.io in the docker config: push the image, or docker login docker.io"},
+		{"127.0.0.1:5000/app:v1", RunOptions{RegistryAuth: "e30="}, "from 127.0.0.1:5000 with the credentials jobrun found for it"},
+		{"123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:v1", RunOptions{RegistryAuth: "e30="}, "ECR logins expire after 12 hours"},
+		// A credential helper that failed is not "no credentials".
+		{"127.0.0.1:5000/app:v1", RunOptions{RegistryAuthErr: "docker-credential-broken: exit status 1"}, "anonymously, and jobrun could not read the credentials for it: docker-credential-broken: exit status 1"},
 	}
 	for _, tt := range tests {
-		if got := pullHint(tt.image, tt.creds); !strings.Contains(got, tt.want) {
-			t.Errorf("pullHint(%q, %t) = %q, want %q in it", tt.image, tt.creds, got, tt.want)
+		if got := pullHint(tt.image, tt.opts); !strings.Contains(got, tt.want) {
+			t.Errorf("pullHint(%q, %+v) = %q, want %q in it", tt.image, tt.opts, got, tt.want)
 		}
 	}
 }

@@ -5,8 +5,10 @@ import (
 	"io"
 	"sync"
 
+	"github.com/distribution/reference"
 	"github.com/docker/cli/cli/command"
 	cliflags "github.com/docker/cli/cli/flags"
+	registrytypes "github.com/docker/docker/api/types/registry"
 	"github.com/spf13/pflag"
 
 	"jobrun/jobs"
@@ -53,15 +55,38 @@ func (d *DockerCLI) Get(dockerContext string) (*command.DockerCli, error) {
 
 // RegistryAuth is what `docker stack deploy --with-registry-auth` sends:
 // the credentials for the image's registry from the docker config and its
-// credential helpers. Without any, the engine pulls anonymously.
-func (d *DockerCLI) RegistryAuth(image string) string {
+// credential helpers; "" when there are none, and the engine pulls
+// anonymously. An error is a config or credential helper that failed: the
+// caller says so, as the pull that follows is anonymous too.
+func (d *DockerCLI) RegistryAuth(image string) (string, error) {
 	cli, err := d.Get("")
 	if err != nil {
-		return ""
+		return "", err
 	}
 	auth, err := command.RetrieveAuthTokenFromImage(cli.ConfigFile(), image)
 	if err != nil {
+		return "", fmt.Errorf("cannot read the registry credentials for %s%s (%s): fix the docker config's credsStore or credHelpers, or docker login again", image, credentialHelper(cli, image), jobs.Message(err))
+	}
+	// docker/cli encodes an empty config ("e30=") for a registry it has no
+	// credentials for: that is none, and the hints must say so.
+	if cfg, err := registrytypes.DecodeAuthConfig(auth); err == nil && *cfg == (registrytypes.AuthConfig{}) {
+		return "", nil
+	}
+	return auth, nil
+}
+
+// credentialHelper names the helper the docker config picks for image's
+// registry: " with docker-credential-NAME", or "" for the config file itself.
+func credentialHelper(cli *command.DockerCli, image string) string {
+	cfg := cli.ConfigFile()
+	name := cfg.CredentialsStore
+	if ref, err := reference.ParseNormalizedNamed(image); err == nil {
+		if h, ok := cfg.CredentialHelpers[reference.Domain(ref)]; ok {
+			name = h
+		}
+	}
+	if name == "" {
 		return ""
 	}
-	return auth
+	return " with docker-credential-" + name
 }

@@ -29,8 +29,9 @@ type Factory struct {
 	// DOCKER_HOST, DOCKER_CONTEXT, docker context use) and checks that it is
 	// a swarm manager; EngineInfo names it and says its default log driver.
 	Connect func(ctx context.Context, c Common) (client.APIClient, EngineInfo, error)
-	// RegistryAuth is X-Registry-Auth for an image, "" for none.
-	RegistryAuth func(image string) string
+	// RegistryAuth is X-Registry-Auth for an image, "" for none; an error
+	// when the docker config or its credential helper failed.
+	RegistryAuth func(image string) (string, error)
 	// DockerCLI is the command's one docker CLI (docker stack deploy's
 	// code needs one), made with its --context on first use.
 	DockerCLI func(dockerContext string) (*command.DockerCli, error)

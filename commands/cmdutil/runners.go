@@ -40,7 +40,13 @@ func (rs *Runners) For(ctx context.Context, job jobs.Job) (*jobs.Runner, error) 
 		Records: jobs.Records{Engine: rs.engine}, Now: rs.f.Now, After: rs.f.After, Opts: rs.opts, Origin: rs.origin,
 	}
 	if rs.f.RegistryAuth != nil && job.Spec.TaskTemplate.ContainerSpec != nil {
-		r.Opts.RegistryAuth = rs.f.RegistryAuth(job.Spec.TaskTemplate.ContainerSpec.Image)
+		image := job.Spec.TaskTemplate.ContainerSpec.Image
+		auth, err := rs.f.RegistryAuth(image)
+		if err != nil {
+			r.Opts.RegistryAuthErr = jobs.Message(err)
+			rs.report.Notice(job.Name, "WARNING: "+r.Opts.RegistryAuthErr+"; the nodes pull "+image+" anonymously")
+		}
+		r.Opts.RegistryAuth = auth
 	}
 	return r, nil
 }
