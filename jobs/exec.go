@@ -116,12 +116,14 @@ func (r *Runner) Exec(ctx context.Context, job Job, info ExecInfo) (Record, erro
 }
 
 // RedactCommand hides what may be secret in a command line before it is
-// recorded or printed: the values of the job's environment, and the value
-// of any argument whose name says password, secret, token or key.
+// recorded or printed: the values of the job's environment variables named
+// like a password, secret, token or key, and the value of any argument so
+// named. Other variables are the service's plain settings: masking them
+// mangled ordinary words (MYSQL_USER=todo made "/todos" read "/***s").
 func RedactCommand(cmd []string, env []string) []string {
 	var values []string
 	for _, kv := range env {
-		if _, v, ok := strings.Cut(kv, "="); ok && len(v) >= 4 {
+		if name, v, ok := strings.Cut(kv, "="); ok && len(v) >= 4 && secretName(name) {
 			values = append(values, v)
 		}
 	}

@@ -112,7 +112,7 @@ func TestAsExecNameTooLong(t *testing.T) {
 }
 
 func TestRedactCommand(t *testing.T) {
-	env := []string{"MYSQL_PASSWORD=s3cr3t-pw", "DEBUG=1", "MYSQL_HOST=db"}
+	env := []string{"MYSQL_PASSWORD=s3cr3t-pw", "DEBUG=1", "MYSQL_HOST=db", "MYSQL_USER=todo", "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI"}
 	tests := []struct{ in, want string }{
 		{"python3 manage.py showmigrations", "python3 manage.py showmigrations"},
 		{"mysql --password=hunter22 todo", "mysql --password=*** todo"},
@@ -122,6 +122,11 @@ func TestRedactCommand(t *testing.T) {
 		{"env DEBUG=1", "env DEBUG=1"}, // values of 1 to 3 characters are everywhere
 		{"psql postgresql://app:pg-pass@db/app -c select", "psql postgresql://app:***@db/app -c select"},
 		{"mysql -uroot -pglued todo", "mysql -uroot -p*** todo"},
+		// A plain setting is no secret: its value is an ordinary word.
+		{"mariadb -u todo todobackend -e select", "mariadb -u todo todobackend -e select"},
+		{"curl http://app:8000/todos", "curl http://app:8000/todos"},
+		{"aws --secret wJalrXUtnFEMI", "aws --secret ***"},
+		{"sh -c export K=wJalrXUtnFEMI", "sh -c export K=***"},
 	}
 	for _, tt := range tests {
 		if got := strings.Join(RedactCommand(strings.Fields(tt.in), env), " "); got != tt.want {
