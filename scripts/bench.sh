@@ -148,7 +148,7 @@ setup() {
   [[ -x /usr/bin/time ]] || missing+=(time)
   if ((${#missing[@]})); then
     log "installing ${missing[*]}"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null
   fi
   bash scripts/engine.sh up >&2
   eval "$(bash scripts/engine.sh env)"

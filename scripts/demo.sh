@@ -1,42 +1,87 @@
 #!/usr/bin/env bash
 # README demo: the todobackend release as a team does it, on the private
-# engine. jobrun deploy of examples/stack.yml (app, db, and the jobs migrate
-# and collectstatic inside it): a first deploy, a new version, then a version
-# whose migration fails and leaves the app untouched. Then the hook form
-# (jobrun migrate), the CloudWatch path through Docker's awslogs driver and a
-# local CloudWatch Logs endpoint, jobrun logs, jobrun exec showmigrations in the
-# failed migration's context, and jobrun history. Leaves the
-# engine running; stop it with scripts/engine.sh down.
+# engine, with the real application (examples/todobackend, Django 3.2 on
+# MariaDB 10.11; images from scripts/images.sh). jobrun deploy of
+# examples/stack.yml (app, db, and the jobs migrate and collectstatic inside
+# it): a first deploy on an empty database, two todos through the API, a new
+# version with one migration, then a version whose migration fails at the
+# database while the app stays on the version before and still answers. Then
+# the hook form (jobrun migrate), the CloudWatch path through Docker's awslogs
+# driver and a local CloudWatch Logs endpoint, jobrun logs of the failed
+# migration, jobrun exec in its context (showmigrations, and the column the
+# failure left behind), and jobrun history. Leaves the engine running; stop it
+# with scripts/engine.sh down.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
 
-export DEMO_VERSION=${DEMO_VERSION:-3db46c4} # also read by images.sh
+FIRST_VERSION=3db46c4
 NEXT_VERSION=5e1f0aa
-BAD_VERSION=9b2c7d1
+BAD_VERSION=9b2c7d1 # its todo.0003_todoitem_slug fails once there are two todos
+STACK=todobackend
 scripts/engine.sh up
 eval "$(scripts/engine.sh env)"
-
-# The team's build pushes an image per version; here they are local tags.
 IMAGE=385605022855.dkr.ecr.us-east-1.amazonaws.com/docker-in-aws/todobackend
-for v in "$NEXT_VERSION" "$BAD_VERSION"; do docker tag "$IMAGE:$DEMO_VERSION" "$IMAGE:$v"; done
+
 if ! docker secret inspect todobackend_mysql_password >/dev/null 2>&1; then
   printf 'demo-password' | docker secret create todobackend_mysql_password - >/dev/null
 fi
 go build -o bin/jobrun .
 
+# The engine keeps its swarm between demos, and with it the stack and its
+# database: start from none, so the first deploy meets an empty database as a
+# team's first release does. Volumes go once no container of the stack holds
+# them.
+reset_stack() {
+  local services
+  services=$(docker service ls -q --filter "label=com.docker.stack.namespace=$STACK")
+  [[ -z $services ]] || docker service rm $services >/dev/null
+  for _ in $(seq 120); do # 60 s
+    [[ -z $(docker volume ls -q --filter "label=com.docker.stack.namespace=$STACK") ]] && return
+    docker volume ls -q --filter "label=com.docker.stack.namespace=$STACK" | xargs -r docker volume rm >/dev/null 2>&1 || true
+    sleep 0.5
+  done
+  echo "demo: the volumes of stack $STACK are still in use after 60s" >&2
+  exit 1
+}
+echo "+ remove stack $STACK and its volumes (a fresh database)"
+reset_stack
+
+# api SCRIPT: Python run beside the app on the stack's overlay network (no
+# port is published: the engine has no routing mesh). Only the engine's
+# warning that it forwards no IPv4 is dropped.
+api() {
+  docker run --rm --network "${STACK}_net" "$IMAGE:$NEXT_VERSION" python3 -c "
+import json, urllib.error, urllib.request
+def get():
+    print('GET /todos ->', urllib.request.urlopen('http://app:8000/todos').read().decode())
+def post(title):
+    req = urllib.request.Request('http://app:8000/todos', json.dumps({'title': title}).encode(), {'Content-Type': 'application/json'})
+    try:
+        print('POST /todos ->', urllib.request.urlopen(req).status)
+    except urllib.error.HTTPError as e:
+        print('POST /todos ->', e.code, e.reason)
+$1" 2> >(grep -v 'IPv4 forwarding is disabled' >&2)
+}
+
 # --resolve-image never: there is no registry; the images are local.
-# --force: the engine keeps its swarm, and the run records, between demos;
-# without it a version whose jobs already succeeded does not run them again.
+# --force: the engine keeps the run records between demos; without it a
+# version whose jobs already succeeded does not run them again.
 run() { echo "+ $*"; "$@" || echo "exit code: $?"; }
-run bin/jobrun deploy -c examples/stack.yml --stack todobackend --version "$DEMO_VERSION" --resolve-image never --force
-run bin/jobrun deploy -c examples/stack.yml --stack todobackend --version "$NEXT_VERSION" --resolve-image never --force
-run bin/jobrun deploy -c examples/stack.yml -c examples/broken-migration.yml --stack todobackend --version "$BAD_VERSION" --resolve-image never --force --restart-delay 1s --max-attempts 1
-echo "+ docker service inspect todobackend_app   # still the version before the failed migration"
-docker service inspect todobackend_app --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}'
+run bin/jobrun deploy -c examples/stack.yml --stack "$STACK" --version "$FIRST_VERSION" --resolve-image never --force
+echo "+ two todos through the API"
+api 'post("Buy milk"); post("Walk the dog"); get()'
+run bin/jobrun deploy -c examples/stack.yml --stack "$STACK" --version "$NEXT_VERSION" --resolve-image never --force
+# A second attempt shows what a retry of a half-applied migration meets: the
+# column is already there.
+run bin/jobrun deploy -c examples/stack.yml --stack "$STACK" --version "$BAD_VERSION" --resolve-image never --force --restart-delay 1s --max-attempts 1
+echo "+ docker service inspect ${STACK}_app   # still the version before the failed migration"
+docker service inspect "${STACK}_app" --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}'
+echo "+ the app still answers; a new todo fails: the failed migration left its column, NOT NULL without a default"
+api 'get(); post("Third")'
 
 # The hook form: one job, as a deploy pipeline's pre-deploy step runs it.
-run bin/jobrun -c examples/stack.yml --stack todobackend migrate --version "$NEXT_VERSION" --resolve-image never
+run bin/jobrun -c examples/stack.yml --stack "$STACK" migrate --version "$NEXT_VERSION" --resolve-image never --force
 
 # The CloudWatch path: the same job with Docker's awslogs driver, against a
 # local CloudWatch Logs-compatible endpoint (no AWS account needed). jobrun
@@ -48,14 +93,16 @@ trap 'kill "$endpoint_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 100); do [[ -s bin/cwlogs-endpoint.url ]] && break; sleep 0.1; done
 AWSLOGS_ENDPOINT=$(cat bin/cwlogs-endpoint.url)
 export AWSLOGS_ENDPOINT AWS_ACCESS_KEY_ID=AKIDJOBRUNDEMO AWS_SECRET_ACCESS_KEY=jobrun-demo-secret AWS_REGION=us-east-1
-run bin/jobrun -c examples/stack.yml -c examples/awslogs.yml --stack todobackend migrate --version "$NEXT_VERSION" --resolve-image never --force
+run bin/jobrun -c examples/stack.yml -c examples/awslogs.yml --stack "$STACK" migrate --version "$NEXT_VERSION" --resolve-image never --force
 
-run bin/jobrun --stack todobackend logs migrate --version "$BAD_VERSION"
+run bin/jobrun --stack "$STACK" logs migrate --version "$BAD_VERSION"
 # Debug the failed migration where it failed: the same image, environment,
-# secret and network as the job, one command, its exit code.
-run bin/jobrun -c examples/stack.yml -c examples/broken-migration.yml --stack todobackend exec migrate --version "$BAD_VERSION" --resolve-image never -- python3 manage.py showmigrations
-run bin/jobrun --stack todobackend history
+# secret and network as the job, one command, its exit code. Django's record
+# says 0003 is not applied; the table says its first half was.
+run bin/jobrun -c examples/stack.yml --stack "$STACK" exec migrate --version "$BAD_VERSION" --resolve-image never -- python3 manage.py showmigrations todo
+run bin/jobrun -c examples/stack.yml --stack "$STACK" exec migrate --version "$BAD_VERSION" --resolve-image never -- python3 manage.py dbshell -- -e 'SHOW COLUMNS FROM todo_todoitem'
+run bin/jobrun --stack "$STACK" history
 
 echo
-echo "The engine is still running (DOCKER_HOST=unix:///run/jobrun-engine/docker.sock)."
+echo "The engine is still running (DOCKER_HOST=unix:///run/jobrun-engine/docker.sock), and the stack on $NEXT_VERSION."
 echo "Stop it with: scripts/engine.sh down"

@@ -49,7 +49,7 @@ install_deps() {
   fi
   echo "engine: installing docker.io, busybox-static and iproute2" >&2
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io busybox-static iproute2 >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 docker.io busybox-static iproute2 >/dev/null
 }
 
 # --- The engine's network namespace --------------------------------------------

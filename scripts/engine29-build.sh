@@ -26,7 +26,7 @@ mkdir -p "$BIN"
 if ! dpkg -s libseccomp-dev gcc pkg-config >/dev/null 2>&1; then
   echo "engine29: installing libseccomp-dev, gcc and pkg-config" >&2
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libseccomp-dev gcc pkg-config >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 libseccomp-dev gcc pkg-config >/dev/null
 fi
 # The build tags of moby's hack/make.sh for a static binary, without the
 # graph drivers whose C libraries are not here.

@@ -1,123 +1,215 @@
 #!/usr/bin/env bash
-# Builds the offline test images into the private engine (called by engine.sh up).
-# There is no registry access, so images are imported from a rootfs made of the
-# host's static busybox. An image is rebuilt only when missing or when this
-# script changed (its hash is stored as an image label).
+# Builds the test and demo images into the private engine (called by engine.sh
+# up). There is no registry to pull from: the busybox test image is imported
+# from the host's static busybox, and the real todobackend and MariaDB images
+# from Debian bookworm root filesystems made with debootstrap from the mirror
+# apt is configured with. An image is rebuilt only when what it is made of
+# changed (a hash of its inputs is stored as the image label jobrun.build).
 #
 #   jobrun-test/busybox:latest     plain busybox, for integration tests
-#   385605022855.dkr.ecr.us-east-1.amazonaws.com/docker-in-aws/todobackend:$DEMO_VERSION
-#                                  busybox + fake python3 (Django manage.py), for the demo
+#   jobrun-test/todobackend-base:bookworm
+#                                  Django 3.2, DRF, mysqlclient, uwsgi (no app)
+#   385605022855.dkr.ecr.us-east-1.amazonaws.com/docker-in-aws/todobackend:VERSION
+#                                  the base + /app of examples/todobackend at
+#                                  VERSION (RELEASES below); CMD uwsgi on :8000
+#   jobrun-test/mariadb-base:bookworm   MariaDB 10.11 server and client
+#   jobrun-test/mariadb:10.11      the base + scripts/images/mariadb-entrypoint.sh
+#
+# debootstrap's root filesystems are kept as tarballs under $CACHE, keyed by
+# suite, packages and the recipe, so the other engine family and the
+# multi-node swarm (which also run this script) do not make them again.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 eval "$(scripts/engine.sh env)"
 
 TEST_IMAGE=jobrun-test/busybox:latest
-DEMO_IMAGE=385605022855.dkr.ecr.us-east-1.amazonaws.com/docker-in-aws/todobackend:${DEMO_VERSION:-3db46c4}
-BUILD=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)
+APP_BASE=jobrun-test/todobackend-base:bookworm
+APP_REPO=385605022855.dkr.ecr.us-east-1.amazonaws.com/docker-in-aws/todobackend
+DB_BASE=jobrun-test/mariadb-base:bookworm
+DB_IMAGE=jobrun-test/mariadb:10.11
+APP_SRC=examples/todobackend
+DB_ENTRYPOINT=scripts/images/mariadb-entrypoint.sh
+CACHE=${JOBRUN_IMAGES_CACHE:-/var/cache/jobrun-images}
+SUITE=bookworm
+APP_PACKAGES=python3-django,python3-djangorestframework,python3-mysqldb,mariadb-client,uwsgi,uwsgi-plugin-python3
+DB_PACKAGES=mariadb-server,mariadb-client
+# Each image tag is examples/todobackend with these releases/ laid over it, in
+# order (examples/todobackend/README.md).
+declare -A RELEASES=(
+  [3db46c4]=""
+  [5e1f0aa]="5e1f0aa"
+  [9b2c7d1]="5e1f0aa 9b2c7d1"
+  [slow]="5e1f0aa slow"
+)
+# --die-on-term: uwsgi's master takes SIGTERM as "reload" otherwise, and a
+# service update would wait out the stop grace period.
+APP_CMD='CMD ["uwsgi", "--http-socket=0.0.0.0:8000", "--plugin=python3", "--module=todobackend.wsgi", "--static-map=/static=/public", "--master", "--die-on-term"]'
+PATHS='ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
-current() { # true if $1 exists and was built by this version of the script
-  [[ $(docker image inspect --format '{{index .Config.Labels "jobrun.build"}}' "$1" 2>/dev/null) == "$BUILD" ]]
+hash() { sha256sum | cut -c1-16; }
+SCRIPT_HASH=$(hash <"${BASH_SOURCE[0]}")
+
+current() { # true if image $1 exists with build label $2
+  [[ $(docker image inspect --format '{{index .Config.Labels "jobrun.build"}}' "$1" 2>/dev/null) == "$2" ]]
 }
 
-if current "$TEST_IMAGE" && current "$DEMO_IMAGE"; then exit 0; fi
+fail() { echo "images: $*" >&2; exit 1; }
 
-ROOT=$(mktemp -d)
-trap 'rm -rf "$ROOT"' EXIT
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
 
-# --- base rootfs: busybox with every applet linked at its usual path ---
-mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,etc,root,tmp}
-chmod 1777 "$ROOT/tmp"
-cp "$(command -v busybox)" "$ROOT/bin/busybox"
-busybox --list-full | grep -vx bin/busybox | while read -r applet; do
-  ln -s /bin/busybox "$ROOT/$applet"
-done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$ROOT/etc/passwd"
-echo 'root:x:0:' >"$ROOT/etc/group"
+# --- busybox test image ------------------------------------------------------------
 
-# Long-running stand-in for servers (app, db). PID 1 ignores SIGTERM unless it
-# handles it, so trap it: stopping a service then takes no time instead of the
-# 10 s grace period.
-cat >"$ROOT/usr/local/bin/idle" <<'SH'
+build_busybox() {
+  local root=$TMP/busybox
+  mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,etc,root,tmp}
+  chmod 1777 "$root/tmp"
+  cp "$(command -v busybox)" "$root/bin/busybox"
+  busybox --list-full | grep -vx bin/busybox | while read -r applet; do
+    ln -s /bin/busybox "$root/$applet"
+  done
+  echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+  echo 'root:x:0:' >"$root/etc/group"
+
+  # Long-running stand-in for servers in the tests' stacks. PID 1 ignores
+  # SIGTERM unless it handles it, so trap it: stopping a service then takes no
+  # time instead of the 10 s grace period.
+  cat >"$root/usr/local/bin/idle" <<'SH'
 #!/bin/sh
 name=${1:-idle}
 trap 'echo "$name: stopping"; exit 0' TERM INT
 echo "$name: ready"
 while :; do sleep 3600 & wait $!; done
 SH
-chmod 755 "$ROOT/usr/local/bin/idle"
+  chmod 755 "$root/usr/local/bin/idle"
 
-PATHS='ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
-import_rootfs() { # rootfs -> image; remaining args are extra --change options
-  local image=$1; shift
-  tar -C "$ROOT" --numeric-owner -c . |
-    docker import --change "$PATHS" --change "LABEL jobrun.build=$BUILD" "$@" - "$image" >/dev/null
+  tar -C "$root" --numeric-owner -c . |
+    docker import --change "$PATHS" --change "LABEL jobrun.build=$SCRIPT_HASH" --change 'CMD ["sh"]' - "$TEST_IMAGE" >/dev/null
+  echo "images: built $TEST_IMAGE"
+}
+
+current "$TEST_IMAGE" "$SCRIPT_HASH" || build_busybox
+
+# --- debootstrap root filesystems ----------------------------------------------
+
+# The bookworm mirror from apt's own configuration: deb822 stanzas first, then
+# one-line sources.
+debian_mirror() {
+  local uri
+  uri=$(awk -v RS= -v suite="$SUITE" '{
+      u = ""; s = 0
+      n = split($0, line, "\n")
+      for (i = 1; i <= n; i++) {
+        if (line[i] ~ /^URIs:/) { split(line[i], f, /[ \t]+/); u = f[2] }
+        if (line[i] ~ /^Suites:/) { m = split(line[i], f, /[ \t]+/); for (j = 2; j <= m; j++) if (f[j] == suite) s = 1 }
+      }
+      if (u != "" && s) { print u; exit }
+    }' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+  if [[ -z $uri ]]; then
+    uri=$(awk -v suite="$SUITE" '$1 == "deb" {
+        for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i !~ /\]$/) break
+        if ($(i + 1) == suite) { print $i; exit }
+      }' /etc/apt/sources.list 2>/dev/null || true)
+  fi
+  echo "${uri:-http://deb.debian.org/debian}"
+}
+
+# make_rootfs NAME PACKAGES: prints the path of the cached rootfs tarball,
+# making it first when missing. Its key covers this function's own text, so a
+# change to the recipe makes a new one.
+make_rootfs() {
+  local name=$1 packages=$2 key tarball dir mirror
+  key=$({ echo "$SUITE $packages"; declare -f make_rootfs; } | hash)
+  tarball=$CACHE/$name-$SUITE-$key.tar
+  mkdir -p "$CACHE"
+  # Two engines may run this at once: one makes it, the other waits for it.
+  exec {lock}>"$CACHE/$name.lock"
+  flock "$lock"
+  if [[ ! -f $tarball ]]; then
+    mirror=$(debian_mirror)
+    curl -fsS --max-time 30 -o /dev/null "$mirror/dists/$SUITE/Release" 2>/dev/null ||
+      fail "cannot reach the Debian mirror $mirror (debootstrap of $SUITE): the real todobackend and MariaDB images need it"
+    if ! command -v debootstrap >/dev/null; then
+      echo "images: installing debootstrap" >&2
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 debootstrap >/dev/null
+    fi
+    echo "images: debootstrap $SUITE for $name (about a minute)" >&2
+    dir=$TMP/rootfs-$name
+    debootstrap --variant=minbase --include="$packages" "$SUITE" "$dir" "$mirror" >"$TMP/debootstrap-$name.log" 2>&1 ||
+      fail "debootstrap of $SUITE for $name from $mirror failed: $(tail -n 1 "$TMP/debootstrap-$name.log")"
+    # What an image never uses: apt's downloads and lists, docs, translations.
+    # The Debian package initialised a MariaDB datadir: empty it, so the
+    # entrypoint initialises the volume the stack gives it.
+    rm -rf "$dir"/var/cache/apt/* "$dir"/var/lib/apt/lists/* "$dir"/usr/share/{doc,man,info,locale} \
+      "$dir"/var/log/*.log "$dir"/var/lib/mysql/*
+    tar -C "$dir" --numeric-owner -cf "$tarball.tmp" .
+    mv "$tarball.tmp" "$tarball"
+    rm -rf "$dir"
+    # Keep only this key's tarball of NAME.
+    find "$CACHE" -maxdepth 1 -name "$name-*.tar" ! -path "$tarball" -delete
+  fi
+  exec {lock}>&-
+  echo "$tarball"
+}
+
+# import_base IMAGE NAME PACKAGES CHANGE...: IMAGE from NAME's rootfs, unless current.
+import_base() {
+  local image=$1 name=$2 packages=$3 tarball label
+  shift 3
+  tarball=$(make_rootfs "$name" "$packages")
+  label=$({ echo "$SCRIPT_HASH"; basename "$tarball"; } | hash)
+  BASE_LABEL=$label
+  current "$image" "$label" && return
+  docker import --change "$PATHS" --change "LABEL jobrun.build=$label" "$@" - "$image" <"$tarball" >/dev/null
   echo "images: built $image"
 }
 
-import_rootfs "$TEST_IMAGE" --change 'CMD ["sh"]'
-
-# --- demo image: same rootfs plus a fake python3 for manage.py ---
-mkdir -p "$ROOT/app" "$ROOT/public"
-cat >"$ROOT/app/manage.py" <<'PY'
-# placeholder: the offline demo image fakes python3 itself (/usr/local/bin/python3)
-PY
-cat >"$ROOT/usr/local/bin/python3" <<'SH'
-#!/bin/sh
-# Offline stand-in for the todobackend image's Python: fakes exactly the Django
-# management commands the jobs run.
-usage() {
-  echo "usage: python3 manage.py {migrate|collectstatic} --no-input | showmigrations (offline fake, got: python3 $*)" >&2
-  exit 2
+# derive IMAGE BASE LABEL SRCDIR CHANGE...: IMAGE is BASE with SRCDIR's
+# content added at / (one small layer, no second copy of the base: docker
+# create, cp, commit work on 20.10 and 29 alike, with no BuildKit).
+derive() {
+  local image=$1 base=$2 label=$3 src=$4 c
+  shift 4
+  # Only the container's engine warns (no IPv4 forwarding: the private
+  # engine runs without it); it never runs, so keep that warning out.
+  c=$(docker create "$base" true 2>"$TMP/create.err") || { cat "$TMP/create.err" >&2; exit 1; }
+  tar -C "$src" --owner=0 --group=0 -c . | docker cp - "$c:/"
+  docker commit --change "LABEL jobrun.build=$label" "$@" "$c" "$image" >/dev/null
+  docker rm "$c" >/dev/null
+  echo "images: built $image"
 }
-# The app's migrations, in the order migrate applies them.
-MIGRATIONS="contenttypes.0001_initial auth.0001_initial admin.0001_initial
-  admin.0002_logentry_remove_auto_add admin.0003_logentry_add_action_flag_choices
-  contenttypes.0002_remove_content_type_name auth.0002_alter_permission_name_max_length
-  auth.0003_alter_user_email_max_length auth.0004_alter_user_username_opts
-  auth.0005_alter_user_last_login_null auth.0006_require_contenttypes_0002
-  auth.0007_alter_validators_add_error_messages auth.0008_alter_user_username_max_length
-  auth.0009_alter_user_last_name_max_length sessions.0001_initial todo.0001_initial"
-if [ $# -lt 2 ] || [ "$1" != manage.py ]; then usage "$@"; fi
-cmd=$2
-shift 2
-for arg in "$@"; do
-  case $arg in --no-input | --noinput) ;; *) usage manage.py "$cmd" "$@" ;; esac
-done
-case $cmd in
-migrate)
-  echo "Operations to perform:"
-  echo "  Apply all migrations: admin, auth, contenttypes, sessions, todo"
-  echo "Running migrations:"
-  for m in $MIGRATIONS; do
-    echo "  Applying $m... OK"
-  done
-  if [ -n "${TODOBACKEND_BROKEN_MIGRATION:-}" ]; then # examples/broken-migration.yml
-    echo "  Applying $TODOBACKEND_BROKEN_MIGRATION..."
-    echo "Traceback (most recent call last):" >&2
-    echo "  File \"/app/manage.py\", line 15, in <module>" >&2
-    echo "django.db.utils.OperationalError: (1054, \"Unknown column 'todo_todoitem.due_date' in 'field list'\")" >&2
-    exit 1
-  fi
-  ;;
-collectstatic)
-  echo
-  echo "159 static files copied to '/public'."
-  ;;
-showmigrations)
-  # As Django lists them: applied [X], and the broken release's one [ ]
-  # (the failed migrate rolled it back).
-  broken=${TODOBACKEND_BROKEN_MIGRATION:-}
-  for app in admin auth contenttypes sessions todo; do
-    echo "$app"
-    for m in $MIGRATIONS; do
-      case $m in "$app".*) echo " [X] ${m#*.}" ;; esac
-    done
-    if [ "${broken%%.*}" = "$app" ]; then echo " [ ] ${broken#*.}"; fi
-  done
-  ;;
-*) usage manage.py "$cmd" "$@" ;;
-esac
-SH
-chmod 755 "$ROOT/usr/local/bin/python3"
 
-import_rootfs "$DEMO_IMAGE" --change 'WORKDIR /app' --change 'CMD ["idle", "app"]'
+# --- todobackend -------------------------------------------------------------------
+
+import_base "$APP_BASE" todobackend "$APP_PACKAGES" --change 'WORKDIR /app'
+APP_BASE_LABEL=$BASE_LABEL
+APP_SRC_HASH=$(cd "$APP_SRC" && find . -type f ! -name '*.pyc' ! -name db.sqlite3 | LC_ALL=C sort | xargs sha256sum | hash)
+for version in $(printf '%s\n' "${!RELEASES[@]}" | sort); do
+  label=$({ echo "$APP_BASE_LABEL $APP_SRC_HASH $version"; } | hash)
+  current "$APP_REPO:$version" "$label" && continue
+  stage=$TMP/app-$version
+  mkdir -p "$stage/app" "$stage/public"
+  tar -C "$APP_SRC" --exclude=./releases --exclude=./README.md --exclude='*.pyc' --exclude=db.sqlite3 -c . | tar -C "$stage/app" -x
+  for release in ${RELEASES[$version]}; do
+    cp -r "$APP_SRC/releases/$release/." "$stage/app/"
+  done
+  derive "$APP_REPO:$version" "$APP_BASE" "$label" "$stage" --change 'WORKDIR /app' --change "$APP_CMD"
+done
+
+# --- MariaDB -------------------------------------------------------------------------
+
+import_base "$DB_BASE" mariadb "$DB_PACKAGES"
+label=$({ echo "$BASE_LABEL"; cat "$DB_ENTRYPOINT"; } | hash)
+if ! current "$DB_IMAGE" "$label"; then
+  stage=$TMP/db
+  mkdir -p "$stage/usr/local/bin"
+  cp "$DB_ENTRYPOINT" "$stage/usr/local/bin/docker-entrypoint.sh"
+  derive "$DB_IMAGE" "$DB_BASE" "$label" "$stage" \
+    --change 'ENTRYPOINT ["docker-entrypoint.sh"]' --change 'CMD ["mariadbd"]' \
+    --change 'VOLUME /var/lib/mysql' --change 'EXPOSE 3306'
+fi
+
+# What the rebuilds above left untagged (only images of this script carry the
+# label).
+docker image prune -f --filter label=jobrun.build >/dev/null

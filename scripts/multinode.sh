@@ -95,7 +95,7 @@ install_deps() {
   ((${#missing[@]} == 0)) && return
   echo "multinode: installing ${missing[*]}" >&2
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null
 }
 
 # --- network -----------------------------------------------------------------

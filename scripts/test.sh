@@ -105,7 +105,7 @@ go_test() {
 }
 
 # zsh: the completion tests run the zsh script too.
-command -v zsh >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zsh >/dev/null; }
+command -v zsh >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 zsh >/dev/null; }
 short=0
 for arg in "$@"; do [[ $arg != -short && $arg != -test.short ]] || short=1; done
 multinode=$((!short))

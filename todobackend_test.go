@@ -1,0 +1,264 @@
+package main
+
+// End-to-end tests on the real todobackend: the Django app of
+// examples/todobackend and MariaDB 10.11, built from Debian's packages by
+// scripts/images.sh, released with examples/stack.yml as the demo does.
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/volume"
+)
+
+// The releases scripts/images.sh builds: the initial migration, one that
+// adds a column, and one whose migration fails at the database halfway.
+const (
+	firstRelease  = demoVersion
+	columnRelease = "5e1f0aa"
+	brokenRelease = "9b2c7d1"
+)
+
+// removeStackVolumes removes the stack's volumes once no container holds them.
+func (s *engineStack) removeStackVolumes() {
+	ctx := context.Background()
+	f := filters.NewArgs(filters.Arg("label", "com.docker.stack.namespace="+s.name))
+	for i := 0; i < 100; i++ {
+		vols, err := s.engine.VolumeList(ctx, volume.ListOptions{Filters: f})
+		if err != nil {
+			return
+		}
+		left := 0
+		for _, v := range vols.Volumes {
+			if s.engine.VolumeRemove(ctx, v.Name, false) != nil {
+				left++
+			}
+		}
+		if left == 0 {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// release is jobrun deploy of the example stack at version, with files
+// merged after stack.yml.
+func (s *engineStack) release(version string, files ...string) result {
+	s.t.Helper()
+	args := []string{"deploy", "-c", "stack.yml"}
+	for _, f := range files {
+		args = append(args, "-c", f)
+	}
+	return s.jobrun(nil, append(args, "--version", version, "--resolve-image", "never")...)
+}
+
+// inApp runs a shell script in the migrate job's context (its image,
+// network and secret) through jobrun exec, and returns its stdout.
+func (s *engineStack) inApp(version, script string) string {
+	s.t.Helper()
+	r := s.jobrun(nil, "-c", "stack.yml", "exec", "migrate", "--version", version, "--resolve-image", "never", "--", "sh", "-c", script)
+	if r.code != 0 {
+		s.t.Fatalf("exec %q: exit %d\n%s", script, r.code, r.stderr)
+	}
+	return r.stdout
+}
+
+// sql asks the database itself, with Debian's MariaDB client.
+func (s *engineStack) sql(version, query string) string {
+	s.t.Helper()
+	return strings.TrimSpace(s.inApp(version, `mariadb -h db -u todo -p"$(cat /run/secrets/MYSQL_PASSWORD)" -N -B todobackend -e "`+query+`"`))
+}
+
+// todos is GET /todos of the running app, through the stack's network.
+func (s *engineStack) todos(version string) []map[string]any {
+	s.t.Helper()
+	out := s.inApp(version, `python3 -c 'import urllib.request; print(urllib.request.urlopen("http://app:8000/todos", timeout=10).read().decode())'`)
+	var items []map[string]any
+	if err := json.Unmarshal([]byte(out), &items); err != nil {
+		s.t.Fatalf("GET /todos: %v\n%s", err, out)
+	}
+	return items
+}
+
+// addTodo is POST /todos of the running app.
+func (s *engineStack) addTodo(version, title string) {
+	s.t.Helper()
+	s.inApp(version, `python3 -c 'import json, urllib.request as u; u.urlopen(u.Request("http://app:8000/todos", json.dumps({"title": "`+title+`"}).encode(), {"Content-Type": "application/json"}), timeout=10)'`)
+}
+
+// TestTodobackendRelease is the book's story on the real pair: a first
+// release whose migrate starts before the database takes connections, the
+// column release that runs its one migration, a rollback to the first
+// (refused without --force: the migration ran since), and a release whose
+// migration fails at the database: its traceback shown and kept, the app
+// left on the release before, still serving.
+func TestTodobackendRelease(t *testing.T) {
+	long(t)
+	s := exampleStack(t)
+	// The database takes connections only some seconds after its task runs:
+	// the first attempts of migrate cannot connect.
+	slowDB := s.writeStack("slow-db.yml", `version: "3.7"
+services:
+  db:
+    entrypoint: [sh, -c, "sleep 12; exec docker-entrypoint.sh mariadbd"]
+`)
+
+	r := s.release(firstRelease, slowDB)
+	if r.code != 0 {
+		t.Fatalf("first release: exit %d, want 0", r.code)
+	}
+	// MariaDB 10.11's client says "Can't connect to server on 'db' (115)".
+	for _, want := range []string{`django.db.utils.OperationalError: (2002, "Can't connect to server on 'db'`, "Applying todo.0001_initial... OK"} {
+		if !strings.Contains(r.stdout+r.stderr, want) {
+			t.Errorf("first release: no %q in the output", want)
+		}
+	}
+	if !strings.Contains(r.stderr, "migrate: attempt 2 of at most 7") {
+		t.Errorf("first release: migrate never came to a second attempt")
+	}
+	if got := s.sql(firstRelease, "select name from django_migrations where app='todo' order by id"); got != "0001_initial" {
+		t.Errorf("the database's todo migrations after the first release: %q, want 0001_initial", got)
+	}
+	s.addTodo(firstRelease, "one")
+	s.addTodo(firstRelease, "two")
+
+	r = s.release(columnRelease)
+	if r.code != 0 {
+		t.Fatalf("column release: exit %d, want 0", r.code)
+	}
+	if !strings.Contains(r.stdout, "Applying todo.0002_todoitem_priority... OK") || strings.Contains(r.stdout, "Applying todo.0001") {
+		t.Errorf("column release: want only todo.0002 applied; stdout:\n%s", r.stdout)
+	}
+	if got := s.sql(columnRelease, "select count(*) from information_schema.columns where table_schema='todobackend' and column_name='priority'"); got != "1" {
+		t.Errorf("column priority in the database: %q, want it there", got)
+	}
+
+	// Back to the first release: its migration ran since, so only --force;
+	// the old app then serves on the newer schema.
+	if r := s.jobrun(nil, "rollback"); r.code != 13 || !strings.Contains(r.stderr, "migrate") {
+		t.Errorf("rollback after the column migration: exit %d, want 13 naming migrate", r.code)
+	}
+	if r := s.jobrun(nil, "rollback", "--force"); r.code != 0 {
+		t.Fatalf("rollback --force: exit %d, want 0", r.code)
+	}
+	if svc, _ := s.stackService("app"); !strings.Contains(svc.Spec.TaskTemplate.ContainerSpec.Image, ":"+firstRelease) {
+		t.Errorf("app after the rollback: %s, want %s", svc.Spec.TaskTemplate.ContainerSpec.Image, firstRelease)
+	}
+	if items := s.todos(firstRelease); len(items) != 2 {
+		t.Errorf("GET /todos of the rolled-back app: %d items, want 2", len(items))
+	}
+
+	r = s.release(brokenRelease)
+	if r.code == 0 {
+		t.Fatalf("broken release: exit 0, want the failed migrate's")
+	}
+	tracebackComplete(t, "broken release", r.stdout+r.stderr)
+	if svc, ok := s.stackService("app"); !ok || !strings.Contains(svc.Spec.TaskTemplate.ContainerSpec.Image, ":"+firstRelease) {
+		t.Errorf("app after the broken release: %v, want it still on %s, the release rolled back to", svc.Spec.TaskTemplate.ContainerSpec.Image, firstRelease)
+	}
+	if items := s.todos(firstRelease); len(items) != 2 {
+		t.Errorf("GET /todos after the broken release: %d items, want the 2 added", len(items))
+	}
+	// MariaDB's DDL is not transactional: the column the failed migration
+	// added first stays, and Django did not record the migration.
+	if got := s.sql(columnRelease, "select count(*) from information_schema.columns where table_schema='todobackend' and column_name='slug'"); got != "1" {
+		t.Errorf("column slug after the failed migration: %q, want it left by the first operation", got)
+	}
+	if got := s.sql(columnRelease, "select count(*) from django_migrations where name='0003_todoitem_slug'"); got != "0" {
+		t.Errorf("django_migrations records the failed migration: %q", got)
+	}
+
+	logs := s.jobrun(nil, "logs", "migrate", "--version", brokenRelease)
+	tracebackComplete(t, "jobrun logs", logs.stdout+logs.stderr)
+}
+
+// TestTodobackendJobs: the real app's jobs beside a running database: a
+// dbshell through a pseudo-terminal, and a migration stopped by --timeout
+// halfway through a release's migrations.
+func TestTodobackendJobs(t *testing.T) {
+	long(t)
+	s := exampleStack(t)
+	if r := s.release(firstRelease); r.code != 0 {
+		t.Fatalf("first release: exit %d, want 0", r.code)
+	}
+
+	t.Run("dbshell", func(t *testing.T) {
+		cmd := s.command(nil, "-c", "stack.yml", "exec", "-it", "migrate", "--version", firstRelease, "--resolve-image", "never", "--", "python3", "manage.py", "dbshell")
+		master, screen, shown := startInTerminal(t, cmd, 30, 100)
+		waitFor(t, func() bool { return strings.Contains(screen.String(), "MariaDB [todobackend]>") })
+		if _, err := master.Write([]byte("select 6*7 as answer;\r")); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, func() bool {
+			return strings.Contains(screen.String(), "| 42 |") || strings.Contains(screen.String(), "|     42 |")
+		})
+		if _, err := master.Write([]byte("exit\r")); err != nil {
+			t.Fatal(err)
+		}
+		code := exitCodeOf(cmd.Wait())
+		<-shown
+		if code != 0 || !strings.Contains(screen.String(), "Bye") {
+			t.Errorf("dbshell: exit %d, want 0 after Bye; screen:\n%s", code, screen.String())
+		}
+		s.assertNoService()
+	})
+
+	t.Run("timeout mid-migration", func(t *testing.T) {
+		slow := s.writeStack("slow.yml", `version: "3.7"
+services:
+  migrate:
+    environment:
+      SLOW_MIGRATION_SECONDS: "600"
+`)
+		r := s.jobrun(nil, "-c", "stack.yml", "-c", slow, "migrate", "--version", "slow", "--resolve-image", "never", "--timeout", "20s")
+		if r.code != 5 {
+			t.Errorf("exit %d, want 5 (timed out)", r.code)
+		}
+		if !strings.Contains(r.stdout, "Applying todo.0002_todoitem_priority... OK") || !strings.Contains(r.stdout, "slow migration: sleeping 600s") {
+			t.Errorf("the output does not show the migrations up to the one stopped; stdout:\n%s", r.stdout)
+		}
+		if n := runningContainers(t, s.engine, "jobrun_"+s.name+"_migrate"); n != 0 {
+			t.Errorf("%d migrate containers still running after the timeout", n)
+		}
+		// What the README says the database holds: the migrations before the
+		// one stopped applied and recorded, the stopped one not recorded.
+		applied := s.sql(columnRelease, "select name from django_migrations where app='todo' order by id")
+		if applied != "0001_initial\n0002_todoitem_priority" {
+			t.Errorf("todo migrations recorded after the stop: %q, want 0001 and 0002 only", applied)
+		}
+	})
+}
+
+// tracebackComplete checks that out has the failed migration's whole
+// Python traceback, its lines in the order Python wrote them, and Django's
+// "Applying" line of the migration that failed. That line has no newline
+// until Django prints " OK", so the engine stamps it at the job's exit and
+// it comes after the traceback (README: Output): its place is not checked.
+func tracebackComplete(t *testing.T, what, out string) {
+	t.Helper()
+	lines := []string{
+		"Applying todo.0003_todoitem_slug...",
+		"Traceback (most recent call last):",
+		"MySQLdb._exceptions.IntegrityError: (1062, \"Duplicate entry '' for key",
+		"The above exception was the direct cause of the following exception:",
+		"Traceback (most recent call last):",
+		`File "/app/manage.py"`,
+		"django.db.utils.IntegrityError: (1062, \"Duplicate entry '' for key",
+	}
+	at := 0
+	for _, line := range lines[1:] {
+		i := strings.Index(out[at:], line)
+		if i < 0 {
+			t.Errorf("%s: no %q after the line before it; output:\n%s", what, line, out)
+			return
+		}
+		at += i + len(line)
+	}
+	if !strings.Contains(out, lines[0]) {
+		t.Errorf("%s: no %q", what, lines[0])
+	}
+}
