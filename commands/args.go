@@ -15,8 +15,9 @@ import (
 // is moved in front of the job names (after a command name), where
 // urfave/cli honours it. A command that runs a command line (jobrun exec
 // JOB -- CMD) keeps its job before the "--", and takes everything after
-// the job as the command line when there is no "--".
-func permute(args []string, app *cli.App) []string {
+// the job as the command line when there is no "--"; commandLines names
+// those commands.
+func permute(args []string, app *cli.App, commandLines ...string) []string {
 	if len(args) == 0 {
 		return args
 	}
@@ -29,7 +30,7 @@ func permute(args []string, app *cli.App) []string {
 	commandLine := false
 	if c := app.Command(command); c != nil {
 		flags = c.Flags
-		commandLine = runsCommandLine(c)
+		commandLine = slices.Contains(commandLines, c.Name)
 	} else {
 		command = ""
 	}
@@ -81,10 +82,6 @@ func permute(args []string, app *cli.App) []string {
 	}
 	return append(out, positional...)
 }
-
-// runsCommandLine says whether the command takes a command line after
-// "--" (jobrun exec JOB -- CMD [ARG...]).
-func runsCommandLine(c *cli.Command) bool { return strings.Contains(c.ArgsUsage, " -- ") }
 
 // firstPositional is the first argument that is neither a flag nor the
 // value of one.

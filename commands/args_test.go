@@ -57,7 +57,7 @@ func TestPermute(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			in := strings.Fields(tt.in)
 			orig := append([]string(nil), in...)
-			got := permute(in, app)
+			got := permute(in, app, "exec")
 			if strings.Join(got, " ") != tt.want || len(got) != len(strings.Fields(tt.want)) {
 				t.Errorf("permute(%q) = %q, want %q", tt.in, got, strings.Fields(tt.want))
 			}
@@ -197,5 +197,22 @@ func TestFlagOfAnotherCommand(t *testing.T) {
 				t.Errorf("err = %v, want the usage error %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestPermuteCommandLineFromTheCommandsName: which command takes a command
+// line is said by name, not read from its help text.
+func TestPermuteCommandLineFromTheCommandsName(t *testing.T) {
+	app := NewApp(&cmdutil.Factory{IO: cmdutil.IO{Out: io.Discard, Err: io.Discard}}, "test").app
+	app.Command("exec").ArgsUsage = "JOB CMD" // help reworded: no " -- " in it
+	in := strings.Fields("jobrun exec migrate --version X -- ls -l")
+	want := "jobrun exec --version X migrate -- ls -l"
+	if got := strings.Join(permute(in, app, "exec"), " "); got != want {
+		t.Errorf("permute = %q, want %q", got, want)
+	}
+	// A command not named keeps the flags after its -- as arguments.
+	want = "jobrun exec --version X -- migrate ls -l"
+	if got := strings.Join(permute(in, app), " "); got != want {
+		t.Errorf("permute without exec named = %q, want %q", got, want)
 	}
 }

@@ -84,7 +84,7 @@ func (a *App) Run(ctx context.Context, args []string) error {
 	if len(args) > 2 && (args[1] == "help" || args[1] == "h") && a.app.Command(args[2]) == nil {
 		return &jobs.UsageError{Msg: fmt.Sprintf("no command %q: jobrun --help lists them", args[2])}
 	}
-	return a.app.RunContext(ctx, permute(args, a.app))
+	return a.app.RunContext(ctx, permute(args, a.app, exec.Name))
 }
 
 // usageError turns urfave/cli's flag errors into one line that names the

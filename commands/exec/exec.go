@@ -41,6 +41,10 @@ type Stdin struct {
 	Terminal   *jobs.Terminal // with IsTerminal: raw mode, size, resizes
 }
 
+// Name is the command's name: the one whose arguments after its job are a
+// command line (JOB -- CMD), which the argument parser must know.
+const Name = "exec"
+
 // NewCommand is `jobrun exec`.
 func NewCommand(f *cmdutil.Factory) *cli.Command {
 	o := &Options{}
@@ -60,7 +64,7 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 	}
 	flags = append(flags, cmdutil.CommonFlags(&o.Common)...)
 	return &cli.Command{
-		Name: "exec", Usage: "run a command once in a job's context (image, env, secrets, networks)",
+		Name: Name, Usage: "run a command once in a job's context (image, env, secrets, networks)",
 		ArgsUsage: "JOB -- CMD [ARG...]", Flags: append(flags, cmdutil.LogFlags(&o.Logs)...),
 		UseShortOptionHandling: true, // -it, as docker run -it
 		Action: func(c *cli.Context) error {
