@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/cli/cli/compose/convert"
 	composetypes "github.com/docker/cli/cli/compose/types"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
 )
 
 // createJobObjects creates the secrets and configs the job uses that the
@@ -15,7 +15,9 @@ import (
 // engine lacks, named and labelled exactly as docker stack deploy makes
 // them, so that the next stack deploy adopts them. Existing ones are left
 // as they are (a secret in use cannot be updated); external ones are not
-// the stack's to create. told hears what was created.
+// the stack's to create. told hears what was created. Two jobruns starting
+// together both find one missing: the engine's conflict for the second
+// create means the first made it, as docker stack deploy's would.
 func createJobObjects(ctx context.Context, engine client.APIClient, stack *Stack, svc composetypes.ServiceConfig, told func(string)) error {
 	ns := convert.NewNamespace(stack.Name)
 	secrets := map[string]composetypes.SecretConfig{}
@@ -36,9 +38,11 @@ func createJobObjects(ctx context.Context, engine client.APIClient, stack *Stack
 	}
 	for _, spec := range secretSpecs {
 		_, _, err := engine.SecretInspectWithRaw(ctx, spec.Name)
-		if errdefs.IsNotFound(err) {
+		if cerrdefs.IsNotFound(err) {
 			if _, err = engine.SecretCreate(ctx, spec); err == nil {
 				told("created secret " + spec.Name)
+			} else if cerrdefs.IsConflict(err) {
+				err = nil
 			}
 		}
 		if err != nil {
@@ -51,9 +55,11 @@ func createJobObjects(ctx context.Context, engine client.APIClient, stack *Stack
 	}
 	for _, spec := range configSpecs {
 		_, _, err := engine.ConfigInspectWithRaw(ctx, spec.Name)
-		if errdefs.IsNotFound(err) {
+		if cerrdefs.IsNotFound(err) {
 			if _, err = engine.ConfigCreate(ctx, spec); err == nil {
 				told("created config " + spec.Name)
+			} else if cerrdefs.IsConflict(err) {
+				err = nil
 			}
 		}
 		if err != nil {
