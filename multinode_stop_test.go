@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
@@ -193,7 +194,7 @@ func TestMultiNodeStopWorkerLost(t *testing.T) {
 		t.Logf("%s's dockerd back and the swarm Ready in %s", worker.hostname, back.Sub(restart).Round(100*time.Millisecond))
 		mnWaitUntil(t, 120*time.Second, "the worker's engine to end the orphaned container", func() bool {
 			c, err := nodes[worker.hostname].ContainerInspect(context.Background(), firstID)
-			return err == nil && !c.State.Running || client.IsErrNotFound(err)
+			return err == nil && !c.State.Running || cerrdefs.IsNotFound(err)
 		})
 		t.Logf("the orphan no longer runs on %s, %s after its dockerd was back", worker.hostname, time.Since(back).Round(100*time.Millisecond))
 

@@ -137,7 +137,9 @@ func normalise(spec swarm.ServiceSpec, networks map[string]string) swarm.Service
 			s.TaskTemplate.Networks[i].Target = name
 		}
 	}
-	if len(s.Networks) > 0 { // the deprecated place: the engine moves them
+	//lint:ignore SA1019 a spec an older client wrote keeps its networks in the deprecated place; compared as the engine moves them
+	if len(s.Networks) > 0 {
+		//lint:ignore SA1019 as above
 		s.TaskTemplate.Networks, s.Networks = append(s.TaskTemplate.Networks, s.Networks...), nil
 	}
 	return s

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 	"github.com/docker/cli/cli/compose/convert"
 	"github.com/docker/docker/api/types/container"
@@ -15,7 +16,6 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
 
 	"jobrun/jobs"
 )
@@ -170,7 +170,7 @@ func (s Stack) checkExternal(ctx context.Context, names []string, p *Preview) er
 		}
 		nw, err := s.Engine.NetworkInspect(ctx, name, network.InspectOptions{})
 		switch {
-		case errdefs.IsNotFound(err):
+		case cerrdefs.IsNotFound(err):
 			p.Problems = append(p.Problems, fmt.Sprintf("network %s is external and does not exist: create it with docker network create -d overlay --attachable %s", name, name))
 		case err != nil:
 			return &jobs.EngineError{Msg: "inspect network " + name, Err: err}
@@ -187,7 +187,7 @@ func (p *Preview) creates(err error, kind, name string) (bool, error) {
 	switch {
 	case err == nil:
 		return false, nil
-	case errdefs.IsNotFound(err):
+	case cerrdefs.IsNotFound(err):
 		p.Create = append(p.Create, Object{Kind: kind, Name: name})
 		return true, nil
 	}

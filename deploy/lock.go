@@ -7,9 +7,9 @@ import (
 	"os"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/errdefs"
 
 	"jobrun/jobs"
 )
@@ -48,7 +48,7 @@ func (l *Lock) Acquire(ctx context.Context, version string, wait time.Duration) 
 			l.id = resp.ID
 			return nil
 		}
-		if !errdefs.IsConflict(err) && !errdefs.IsInvalidParameter(err) {
+		if !cerrdefs.IsConflict(err) && !cerrdefs.IsInvalidArgument(err) {
 			return &jobs.EngineError{Msg: "take the deploy lock of stack " + l.Stack, Err: err}
 		}
 		holder := l.holder(ctx)
@@ -84,7 +84,7 @@ func (l *Lock) Release(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if err := l.Engine.ConfigRemove(ctx, l.id); err != nil && !errdefs.IsNotFound(err) {
+	if err := l.Engine.ConfigRemove(ctx, l.id); err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("release the deploy lock (remove it with docker config rm %s): %w", l.name(), err)
 	}
 	return nil

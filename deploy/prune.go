@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/errdefs"
 )
 
 const labelVerdict = "io.jobrun.verdict"
@@ -63,7 +63,7 @@ func keptDeploys(recs []Record, keep int) map[string]bool {
 }
 
 func (s Records) remove(ctx context.Context, c swarm.Config) error {
-	if err := s.Engine.ConfigRemove(ctx, c.ID); err != nil && !errdefs.IsNotFound(err) {
+	if err := s.Engine.ConfigRemove(ctx, c.ID); err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("remove %s: %w", c.Spec.Name, err)
 	}
 	return nil

@@ -107,6 +107,7 @@ func (s Stack) networks() (map[string]network.CreateOptions, []string) {
 func (s Stack) Deploy(ctx context.Context, names []string, prune bool) error {
 	cfg := s.only(names)
 	cli := s.CLI
+	//lint:ignore SA1019 docker stack deploy's code takes its engine and streams from the CLI (issue 29)
 	if err := cli.Apply(command.WithAPIClient(s.Engine), command.WithOutputStream(s.Out), command.WithErrorStream(s.Warn)); err != nil {
 		return &jobs.EngineError{Msg: "set up docker stack deploy", Err: err}
 	}
@@ -115,8 +116,9 @@ func (s Stack) Deploy(ctx context.Context, names []string, prune bool) error {
 	flags := pflag.NewFlagSet("deploy", pflag.ContinueOnError)
 	flags.Bool("detach", true, "")
 	_ = flags.Set("detach", "true")
+	//lint:ignore SA1019 the options of RunDeploy, below
 	opts := &options.Deploy{Namespace: s.Name, ResolveImage: s.ResolveImage, SendRegistryAuth: true, Prune: prune, Detach: true}
-	//nolint:staticcheck // RunDeploy is docker stack deploy itself, the code this must match.
+	//lint:ignore SA1019 RunDeploy is docker stack deploy itself, the code this must match (docker/cli v29 unexports it: issue 29)
 	if err := stackswarm.RunDeploy(ctx, cli, flags, opts, &cfg); err != nil {
 		if usage := changedData(err); usage != nil {
 			return usage
@@ -158,7 +160,7 @@ func (s Stack) Services(ctx context.Context) (map[string]swarm.Service, error) {
 // lists. The jobs are left out: jobrun runs them, and reads their restart:.
 // The files are read again: the stack was loaded without the warnings.
 func ConfigWarnings(files []string, jobs []string) []string {
-	//nolint:staticcheck // GetConfigDetails is the loader docker stack deploy itself uses.
+	//lint:ignore SA1019 GetConfigDetails is the loader docker stack deploy itself uses (docker/cli v29 unexports it: issue 29)
 	details, err := stackloader.GetConfigDetails(files, strings.NewReader(""))
 	if err != nil {
 		return nil // the stack loaded once already; only a file on stdin cannot be read twice

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/errdefs"
 )
 
 // lease is the job service a run watches; the owner created it.
@@ -32,14 +32,14 @@ func (r *Runner) acquire(ctx context.Context, job *Job) (lease, error) {
 			r.Report.Notice(job.Name, fmt.Sprintf("started %s as service %s (run %s, %s)", job.Version, job.Spec.Name, job.RunID, job.Policy))
 			return lease{serviceID: resp.ID, owner: true, image: r.serviceImage(ctx, resp.ID)}, nil
 		}
-		if !errdefs.IsConflict(err) && !strings.Contains(err.Error(), "already exists") {
-			if errdefs.IsInvalidParameter(err) {
+		if !cerrdefs.IsConflict(err) && !strings.Contains(err.Error(), "already exists") {
+			if cerrdefs.IsInvalidArgument(err) {
 				return lease{}, &UsageError{Msg: fmt.Sprintf("the engine refused job %s: %s", job.Name, OneLine(err))}
 			}
 			return lease{}, &EngineError{Msg: "create service " + job.Spec.Name, Err: err}
 		}
 		svc, _, err := r.Engine.ServiceInspectWithRaw(ctx, job.Spec.Name, swarm.ServiceInspectOptions{})
-		if errdefs.IsNotFound(err) {
+		if cerrdefs.IsNotFound(err) {
 			continue // it ended between our create and inspect: try again
 		}
 		if err != nil {

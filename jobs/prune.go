@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"sync"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/errdefs"
 )
 
 // DefaultKeep is how many runs of each job Prune keeps unless told.
@@ -137,7 +137,7 @@ func (s Records) prune(ctx context.Context, steps []pruneStep, res *PruneResult)
 		switch {
 		case err == nil:
 			*removed++
-		case errdefs.IsNotFound(err):
+		case cerrdefs.IsNotFound(err):
 			res.Gone++
 		case ctx.Err() != nil:
 			return false // interrupted: said below

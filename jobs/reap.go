@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/system"
-	"github.com/docker/docker/errdefs"
 )
 
 // ContainerAPI is what reaping a removed job's containers asks of the
@@ -39,7 +39,7 @@ func (r *Runner) reap(ctx context.Context, job Job, serviceID string, attempts [
 		if c.State == container.StateRunning {
 			continue // never: the stop was confirmed; a running one is not ours to end
 		}
-		if err := r.Containers.ContainerRemove(ctx, c.ID, container.RemoveOptions{}); err != nil && !errdefs.IsNotFound(err) && !errdefs.IsConflict(err) {
+		if err := r.Containers.ContainerRemove(ctx, c.ID, container.RemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
 			r.Report.Notice(job.Name, fmt.Sprintf("WARNING: could not remove the exited container %s of the job (%s): docker rm %s", shortID(c.ID), OneLine(err), shortID(c.ID)))
 		}
 	}

@@ -10,13 +10,13 @@ import (
 	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/cli/cli/compose/convert"
 	composetypes "github.com/docker/cli/cli/compose/types"
 	"github.com/docker/cli/opts"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
 )
 
 // Labels jobrun puts on its services and run records.
@@ -256,9 +256,9 @@ func checkNetworks(ctx context.Context, engine client.NetworkAPIClient, stack *S
 		}
 		if _, err := engine.NetworkInspect(ctx, name, network.InspectOptions{}); err != nil {
 			switch {
-			case errdefs.IsNotFound(err) && external:
+			case cerrdefs.IsNotFound(err) && external:
 				return &UsageError{Msg: fmt.Sprintf("job %s: network %s does not exist; it is external, so create it first: docker network create --driver overlay --attachable %s", svc.Name, name, name)}
-			case errdefs.IsNotFound(err):
+			case cerrdefs.IsNotFound(err):
 				return &UsageError{Msg: fmt.Sprintf("job %s: network %s does not exist: deploy the stack first (%s)", svc.Name, name, stack.deployCommand())}
 			}
 			return &EngineError{Msg: "inspect network " + name, Err: err}

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/errdefs"
 )
 
 // LabelStopped marks a job service that jobrun told to stop: it runs
@@ -28,7 +28,7 @@ const stopSlack = 20 * time.Second
 // every engine since API 1.41 does that. With say, jobrun reports the stop.
 func (r *Runner) stop(ctx context.Context, job Job, serviceID string, say bool) bool {
 	if err := r.askToStop(ctx, serviceID); err != nil {
-		if errdefs.IsNotFound(err) {
+		if cerrdefs.IsNotFound(err) {
 			return true
 		}
 		r.Report.Notice(job.Name, fmt.Sprintf("WARNING: could not stop service %s: %s: stop it with docker service rm %s, and check docker service ps %s", job.Spec.Name, OneLine(err), job.Spec.Name, job.Spec.Name))
@@ -170,7 +170,7 @@ func stopGrace(job Job) time.Duration {
 }
 
 func (r *Runner) remove(ctx context.Context, job Job, serviceID string) error {
-	if err := r.Engine.ServiceRemove(ctx, serviceID); err != nil && !errdefs.IsNotFound(err) {
+	if err := r.Engine.ServiceRemove(ctx, serviceID); err != nil && !cerrdefs.IsNotFound(err) {
 		r.Report.Notice(job.Name, fmt.Sprintf("WARNING: could not remove service %s: %s: remove it with docker service rm %s", job.Spec.Name, OneLine(err), job.Spec.Name))
 		return &EngineError{Msg: "remove service " + job.Spec.Name, Err: err}
 	}

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/errdefs"
 
 	"jobrun/retry"
 )
@@ -66,7 +66,7 @@ func (w Waiter) Watch(ctx context.Context, serviceID string, onChange func(Verdi
 	var last Verdict
 	w.outage = &outage{now: w.Now, onDown: w.OnEngineDown, onBack: w.OnEngineBack}
 	svc, err := w.inspect(ctx, serviceID)
-	if errdefs.IsNotFound(err) {
+	if cerrdefs.IsNotFound(err) {
 		return Verdict{Outcome: Removed, Reason: removedOutside}, nil
 	}
 	if err != nil {
@@ -82,7 +82,7 @@ func (w Waiter) Watch(ctx context.Context, serviceID string, onChange func(Verdi
 	down := map[string]DownNode{}
 	for {
 		tasks, err := w.listTasks(ctx, serviceID)
-		if errdefs.IsNotFound(err) { // the engine resolves the service filter
+		if cerrdefs.IsNotFound(err) { // the engine resolves the service filter
 			last.Outcome, last.Reason = Removed, removedOutside
 			return last, nil
 		}
@@ -130,7 +130,7 @@ func (w Waiter) listTasks(ctx context.Context, serviceID string) ([]swarm.Task, 
 		return err
 	})
 	switch {
-	case err == nil, errdefs.IsNotFound(err):
+	case err == nil, cerrdefs.IsNotFound(err):
 		return tasks, err
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
@@ -160,7 +160,7 @@ func (w Waiter) goneWithNoTask(ctx context.Context, serviceID string, tasks []sw
 	}
 	_, err := w.inspect(ctx, serviceID)
 	switch {
-	case errdefs.IsNotFound(err):
+	case cerrdefs.IsNotFound(err):
 		return true, nil
 	case err != nil && ctx.Err() != nil:
 		return false, ctx.Err()
@@ -199,7 +199,7 @@ func (w Waiter) inspect(ctx context.Context, id string) (swarm.Service, error) {
 		w.outage.observe(start, err)
 		return err
 	})
-	if err != nil && !errdefs.IsNotFound(err) && ctx.Err() == nil {
+	if err != nil && !cerrdefs.IsNotFound(err) && ctx.Err() == nil {
 		return svc, &EngineError{Msg: fmt.Sprintf("inspect service %s", id), Err: err}
 	}
 	return svc, err

@@ -13,8 +13,8 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/cenkalti/backoff/v4"
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
 )
 
 // Transient reports whether err may go away by itself: the engine restarting,
@@ -25,10 +25,10 @@ func Transient(err error) bool {
 		return false
 	}
 	switch {
-	case errdefs.IsInvalidParameter(err), errdefs.IsNotFound(err), errdefs.IsConflict(err),
-		errdefs.IsUnauthorized(err), errdefs.IsForbidden(err), errdefs.IsNotImplemented(err):
+	case cerrdefs.IsInvalidArgument(err), cerrdefs.IsNotFound(err), cerrdefs.IsConflict(err),
+		cerrdefs.IsUnauthorized(err), cerrdefs.IsPermissionDenied(err), cerrdefs.IsNotImplemented(err):
 		return false
-	case errdefs.IsUnavailable(err), errdefs.IsSystem(err), errdefs.IsDeadline(err), errdefs.IsUnknown(err):
+	case cerrdefs.IsUnavailable(err), cerrdefs.IsInternal(err), cerrdefs.IsDeadlineExceeded(err), cerrdefs.IsUnknown(err):
 		return true
 	}
 	var apiErr smithy.APIError

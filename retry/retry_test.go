@@ -17,6 +17,7 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/cenkalti/backoff/v4"
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/errdefs"
 
 	"jobrun/clocktest"
@@ -108,7 +109,7 @@ func TestDo(t *testing.T) {
 			if !errors.Is(err, tt.wantErr) && err != tt.wantErr {
 				t.Errorf("err = %v, want %v", err, tt.wantErr)
 			}
-			if tt.wantErr != nil && !errdefs.IsNotFound(err) {
+			if tt.wantErr != nil && !cerrdefs.IsNotFound(err) {
 				t.Errorf("err %v lost its kind", err)
 			}
 			if calls != tt.calls {

@@ -111,6 +111,8 @@ for arg in "$@"; do [[ $arg != -short && $arg != -test.short ]] || short=1; done
 multinode=$((!short))
 
 go vet ./...
+# staticcheck, pinned (the Go module proxy has it by its module version).
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 if ((short)) || [[ -n ${JOBRUN_ENGINE:-} ]]; then
   run_tests "${JOBRUN_ENGINE:-20}" "$multinode" "$@" ./...
   exit
@@ -118,7 +120,10 @@ fi
 
 # 29 first (a no-op once built): a build beside the tests would slow the
 # engine's container starts under them.
-bash scripts/engine29-build.sh >/dev/null
+bash scripts/engine29-build.sh >/dev/null # also installs gcc, which -race needs
+# The unit packages (not the end-to-end one, which needs the engines) under
+# the race detector.
+go test -race -short -count=1 $(go list ./... | grep -vx jobrun)
 # Each family runs to its end, whatever the other's result: the status is
 # the first failure's.
 set +e

@@ -201,8 +201,8 @@ func (s *fakeSwarm) updateUnderWay(name string) {
 }
 
 // jobrunDeploy runs `jobrun deploy --stack todo` with the stack file and
-// args, and returns its error, stdout and stderr.
-func jobrunDeploy(t *testing.T, engine *fakeSwarm, stackFile string, args ...string) (error, string, string) {
+// args, and returns its stdout, stderr and error.
+func jobrunDeploy(t *testing.T, engine *fakeSwarm, stackFile string, args ...string) (string, string, error) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "stack.yml")
 	if err := os.WriteFile(path, []byte(stackFile), 0o644); err != nil {
@@ -217,7 +217,7 @@ func jobrunDeploy(t *testing.T, engine *fakeSwarm, stackFile string, args ...str
 	if logrus.StandardLogger().Out != before {
 		t.Errorf("jobrun deploy left logrus writing to %T, not where it wrote before", logrus.StandardLogger().Out)
 	}
-	return err, out.String(), errb.String()
+	return out.String(), errb.String(), err
 }
 
 const (
@@ -260,7 +260,7 @@ func TestDeployUsageErrors(t *testing.T) {
 			// The fake swarm has no services: a usage error must come before
 			// anything reaches it.
 			engine := newFakeSwarm()
-			err, out, _ := jobrunDeploy(t, engine, tt.stack, tt.args...)
+			out, _, err := jobrunDeploy(t, engine, tt.stack, tt.args...)
 			jobstest.WantExit(t, err, jobs.ExitUsage, tt.want)
 			if out != "" || len(engine.created) != 0 || len(engine.networks) != 0 {
 				t.Errorf("a usage error wrote %q and changed the swarm: services %q, networks %v", out, engine.created, engine.networks)
@@ -279,7 +279,7 @@ func TestDeployChangedSecret(t *testing.T) {
 	}
 	engine := newFakeSwarm()
 	engine.secret = "todo_token"
-	err, _, _ := jobrunDeploy(t, engine, `version: "3.7"
+	_, _, err := jobrunDeploy(t, engine, `version: "3.7"
 services:
   app:
     image: busybox
@@ -385,12 +385,12 @@ func checkRelease(t *testing.T, tt aRelease) {
 	engine.paused = tt.paused
 	engine.warnings = []string{"the engine says so"}
 	args := []string{"--deploy-timeout", "100ms"}
-	err, _, stderr := jobrunDeploy(t, engine, tt.stack, args...)
+	_, stderr, err := jobrunDeploy(t, engine, tt.stack, args...)
 	if tt.twice {
 		if tt.between != nil {
 			tt.between(engine)
 		}
-		err, _, stderr = jobrunDeploy(t, engine, tt.stack, args...)
+		_, stderr, err = jobrunDeploy(t, engine, tt.stack, args...)
 	}
 	if tt.code == 0 && err != nil {
 		t.Fatalf("exit: %v\n%s", err, stderr)

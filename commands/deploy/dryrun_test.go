@@ -76,7 +76,7 @@ nothing was changed (dry run)
 			before := engine.state()
 			rec, _, _ := jobs.Records{Engine: engine}.Succeeded(context.Background(), "todo", "migrate", "v1")
 			want := strings.Replace(tt.want, "RUN", rec.RunID, 1)
-			err, out, stderr := jobrunDeploy(t, engine, tt.stack, append([]string{"--dry-run"}, tt.args...)...)
+			out, stderr, err := jobrunDeploy(t, engine, tt.stack, append([]string{"--dry-run"}, tt.args...)...)
 			if err != nil {
 				t.Fatalf("exit: %v\n%s", err, stderr)
 			}
@@ -102,7 +102,7 @@ nothing was changed (dry run)
 // TestDeployDryRunJSON: -o json is one document, {"dry_run": …}.
 func TestDeployDryRunJSON(t *testing.T) {
 	engine := dryRunSwarm(t, dbAndApp, false, false, time.Now())
-	err, out, stderr := jobrunDeploy(t, engine, withMigrate, "--dry-run", "-o", "json")
+	out, stderr, err := jobrunDeploy(t, engine, withMigrate, "--dry-run", "-o", "json")
 	if err != nil {
 		t.Fatalf("exit: %v\n%s", err, stderr)
 	}
@@ -134,7 +134,7 @@ func dryRunSwarm(t *testing.T, deployed string, migrated, locked bool, at time.T
 	t.Helper()
 	engine := newFakeSwarm()
 	if deployed != "" {
-		if err, _, stderr := jobrunDeploy(t, engine, deployed, "--deploy-timeout", "1s"); err != nil {
+		if _, stderr, err := jobrunDeploy(t, engine, deployed, "--deploy-timeout", "1s"); err != nil {
 			t.Fatalf("deploy: %v\n%s", err, stderr)
 		}
 	}

@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
 	"github.com/urfave/cli/v2"
 
 	"jobrun/commands/cmdutil"
@@ -190,7 +190,7 @@ func readStream(ctx context.Context, cw *logs.CloudWatch, rec jobs.Record, a job
 func followRunning(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.APIClient) (bool, error) {
 	name := jobs.ServiceName(o.Stack, o.Job)
 	svc, _, err := engine.ServiceInspectWithRaw(ctx, name, swarm.ServiceInspectOptions{})
-	if errdefs.IsNotFound(err) {
+	if cerrdefs.IsNotFound(err) {
 		return false, nil
 	}
 	if err != nil {
