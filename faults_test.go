@@ -241,7 +241,7 @@ func TestOutputPipedIntoHead(t *testing.T) {
 	if err != nil {
 		t.Fatalf("jobrun: %v, want the job's own verdict (success)", err)
 	}
-	if !strings.Contains(errb.String(), "no more output is shown") {
+	if !strings.Contains(errb.String(), "cannot write the job's stdout") || !strings.Contains(errb.String(), "no more of it is shown") {
 		t.Errorf("stderr does not say the output stopped")
 	}
 	l := s.jobrun(nil, "logs", "ticker")
