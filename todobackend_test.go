@@ -214,7 +214,7 @@ services:
     environment:
       SLOW_MIGRATION_SECONDS: "600"
 `)
-		r := s.jobrun(nil, "-c", "stack.yml", "-c", slow, "migrate", "--version", "slow", "--resolve-image", "never", "--timeout", "20s")
+		r := s.jobrun(nil, "-c", "stack.yml", "-c", slow, "migrate", "--version", "slow", "--resolve-image", "never", "--timeout", "60s")
 		if r.code != 5 {
 			t.Errorf("exit %d, want 5 (timed out)", r.code)
 		}

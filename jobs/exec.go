@@ -159,7 +159,7 @@ func Message(err error) string { return Redact(OneLine(err)) }
 
 func secretName(s string) bool {
 	s = strings.ToLower(s)
-	for _, w := range []string{"password", "passwd", "secret", "token", "key"} {
+	for _, w := range []string{"password", "passwd", "pass", "pwd", "secret", "token", "key", "credential", "auth", "private"} {
 		if strings.Contains(s, w) {
 			return true
 		}

@@ -112,7 +112,7 @@ func TestAsExecNameTooLong(t *testing.T) {
 }
 
 func TestRedactCommand(t *testing.T) {
-	env := []string{"MYSQL_PASSWORD=s3cr3t-pw", "DEBUG=1", "MYSQL_HOST=db", "MYSQL_USER=todo", "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI"}
+	env := []string{"MYSQL_PASSWORD=s3cr3t-pw", "DEBUG=1", "MYSQL_HOST=db", "MYSQL_USER=todo", "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI", "DB_PASS=db-pass-1", "MYSQL_PWD=pwd-2"}
 	tests := []struct{ in, want string }{
 		{"python3 manage.py showmigrations", "python3 manage.py showmigrations"},
 		{"mysql --password=hunter22 todo", "mysql --password=*** todo"},
@@ -126,6 +126,7 @@ func TestRedactCommand(t *testing.T) {
 		{"mariadb -u todo todobackend -e select", "mariadb -u todo todobackend -e select"},
 		{"curl http://app:8000/todos", "curl http://app:8000/todos"},
 		{"aws --secret wJalrXUtnFEMI", "aws --secret ***"},
+		{"sh -c echo db-pass-1 pwd-2", "sh -c echo *** ***"}, // DB_PASS, MYSQL_PWD
 		{"sh -c export K=wJalrXUtnFEMI", "sh -c export K=***"},
 	}
 	for _, tt := range tests {

@@ -27,7 +27,9 @@ var permanentRejections = []string{
 	"invalid tmpfs",
 	"invalid npipe",
 	"bind source path does not exist",
-	"unable to start container process", // runc: command not found, not executable
+	"unable to start container process: exec:", // runc: the command cannot be run
+	"executable file not found",
+	"exec format error",
 	"dockerexec: image required",
 }
 

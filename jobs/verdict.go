@@ -140,8 +140,8 @@ func Judge(tasks []swarm.Task, iteration *uint64, p Policy, now time.Time) Verdi
 	last := attempts[len(attempts)-1]
 	if failures >= p.MaxRuns {
 		v.Outcome = Failed
-		if last.State == swarm.TaskStateRejected {
-			v.Outcome = Rejected
+		if !anyStarted(attempts) {
+			v.Outcome = Rejected // the engine never ran the job: nothing of it failed
 		}
 		v.Reason = fmt.Sprintf("all %d attempts failed; last: %s", failures, describeEnd(last))
 		return v
@@ -165,6 +165,15 @@ func Judge(tasks []swarm.Task, iteration *uint64, p Policy, now time.Time) Verdi
 		}
 	}
 	return v
+}
+
+func anyStarted(attempts []Attempt) bool {
+	for _, a := range attempts {
+		if a.Started() {
+			return true
+		}
+	}
+	return false
 }
 
 // Surplus says how the attempts exceed what the job asked for: more than

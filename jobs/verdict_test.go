@@ -232,9 +232,21 @@ func TestJudge(t *testing.T) {
 			attempts: 3,
 		},
 		{
-			name: "a rejection on the last attempt allowed",
+			name: "a rejection on the last attempt allowed, after the job itself failed",
 			tasks: []swarm.Task{
 				failed("a", 0, 5*time.Second),
+				withErr(task("b", swarm.TaskStateRejected, 36*time.Second, 37*time.Second), poolOverlaps),
+			},
+			policy:   Policy{MaxRuns: 2, Delay: 30 * time.Second},
+			now:      38 * time.Second,
+			outcome:  Failed, // the job failed: not the engine's refusal alone
+			reason:   []string{"all 2 attempts failed", "last: rejected: invalid pool request"},
+			attempts: 2,
+		},
+		{
+			name: "every attempt allowed rejected, the job never ran",
+			tasks: []swarm.Task{
+				withErr(task("a", swarm.TaskStateRejected, 0, time.Second), "Canceled: context canceled"),
 				withErr(task("b", swarm.TaskStateRejected, 36*time.Second, 37*time.Second), poolOverlaps),
 			},
 			policy:   Policy{MaxRuns: 2, Delay: 30 * time.Second},

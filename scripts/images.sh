@@ -19,6 +19,7 @@
 # suite, packages and the recipe, so the other engine family and the
 # multi-node swarm (which also run this script) do not make them again.
 set -euo pipefail
+shopt -s inherit_errexit # make_rootfs runs in $(...): a failure there must stop it too
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 eval "$(scripts/engine.sh env)"
 
@@ -88,7 +89,9 @@ SH
   echo "images: built $TEST_IMAGE"
 }
 
-current "$TEST_IMAGE" "$SCRIPT_HASH" || build_busybox
+# (not `current || build_busybox`: set -e does not reach into a function on
+# the left of ||)
+if ! current "$TEST_IMAGE" "$SCRIPT_HASH"; then build_busybox; fi
 
 # --- debootstrap root filesystems ----------------------------------------------
 
@@ -143,11 +146,11 @@ make_rootfs() {
     # entrypoint initialises the volume the stack gives it.
     rm -rf "$dir"/var/cache/apt/* "$dir"/var/lib/apt/lists/* "$dir"/usr/share/{doc,man,info,locale} \
       "$dir"/var/log/*.log "$dir"/var/lib/mysql/*
-    tar -C "$dir" --numeric-owner -cf "$tarball.tmp" .
-    mv "$tarball.tmp" "$tarball"
+    tar -C "$dir" --numeric-owner -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball" ||
+      fail "cannot write the $name root filesystem to $CACHE (disk full?)"
     rm -rf "$dir"
     # Keep only this key's tarball of NAME.
-    find "$CACHE" -maxdepth 1 -name "$name-*.tar" ! -path "$tarball" -delete
+    find "$CACHE" -maxdepth 1 -name "$name-*.tar" ! -name "$(basename "$tarball")" -delete
   fi
   exec {lock}>&-
   echo "$tarball"

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/docker/cli/cli/config"
 )
 
 // TestRegistryAuthSaysABrokenCredentialHelper: a credential helper that
@@ -18,10 +20,11 @@ func TestRegistryAuthSaysABrokenCredentialHelper(t *testing.T) {
 		{"no credentials", `{}`, nil},
 		{"helper fails", `{"credsStore": "jobrunbroken"}`, []string{"cannot read the registry credentials for 127.0.0.1:5000/app:v1 with docker-credential-jobrunbroken", "fix the docker config's credsStore or credHelpers"}},
 	}
-	// One DOCKER_CONFIG for every case: docker/cli reads the variable once
-	// per process.
+	// docker/cli reads DOCKER_CONFIG once per process (another test may
+	// have made it read it already): set its directory itself.
 	dir := t.TempDir()
 	t.Setenv("DOCKER_CONFIG", dir)
+	config.SetDir(dir)
 	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
