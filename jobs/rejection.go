@@ -49,10 +49,10 @@ func permanent(err string) bool {
 	return false
 }
 
-// finalRejection is the first rejected attempt that ends the run, and why:
-// a permanent rejection, or the same rejection sameRejectionLimit times in
-// a row.
-func finalRejection(attempts []Attempt) (Attempt, string, bool) {
+// finalRejection says why a rejection ends the run, if one does: a
+// permanent rejection, or the same rejection sameRejectionLimit times in a
+// row.
+func finalRejection(attempts []Attempt) (string, bool) {
 	run := 0
 	for i, a := range attempts {
 		if a.State != swarm.TaskStateRejected {
@@ -60,7 +60,7 @@ func finalRejection(attempts []Attempt) (Attempt, string, bool) {
 			continue
 		}
 		if permanent(a.Err) {
-			return a, fmt.Sprintf("attempt %d rejected: %s", a.Number, a.Err), true
+			return fmt.Sprintf("attempt %d rejected: %s", a.Number, a.Err), true
 		}
 		if run > 0 && attempts[i-1].Err == a.Err {
 			run++
@@ -68,8 +68,8 @@ func finalRejection(attempts []Attempt) (Attempt, string, bool) {
 			run = 1
 		}
 		if run == sameRejectionLimit {
-			return a, fmt.Sprintf("attempts %d–%d rejected the same way: %s", a.Number-run+1, a.Number, a.Err), true
+			return fmt.Sprintf("attempts %d–%d rejected the same way: %s", a.Number-run+1, a.Number, a.Err), true
 		}
 	}
-	return Attempt{}, "", false
+	return "", false
 }

@@ -125,7 +125,7 @@ func Judge(tasks []swarm.Task, iteration *uint64, p Policy, now time.Time) Verdi
 			failures++ // a rejected attempt too: Swarm counts it against max_attempts
 		}
 	}
-	if _, reason, ok := finalRejection(attempts); ok {
+	if reason, ok := finalRejection(attempts); ok {
 		// No such image, a bad mount: retrying cannot help, so say the
 		// engine's reason now rather than after every restart delay.
 		v.Outcome, v.Reason = Rejected, reason
