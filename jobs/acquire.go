@@ -51,6 +51,7 @@ func (r *Runner) acquire(ctx context.Context, job *Job) (lease, error) {
 			return lease{}, &ConflictError{Msg: fmt.Sprintf("a service named %s exists that jobrun did not create: remove it (docker service rm %s)", job.Spec.Name, job.Spec.Name)}
 		case labels[LabelStopped] == "" && labels[LabelVersion] == job.Version:
 			job.RunID, job.Policy = labels[LabelRunID], policyFromLabels(labels, job.Policy.PendingTimeout)
+			job.Output = outputRulesFromLabels(labels)
 			r.Report.Notice(job.Name, fmt.Sprintf("version %s is already running (run %s): following it", job.Version, job.RunID))
 			return lease{serviceID: svc.ID, image: imageOf(svc)}, nil
 		}

@@ -1,6 +1,8 @@
 package jobs
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -19,10 +21,19 @@ const ExtensionKey = "x-jobrun"
 // a jobrun that attaches to the run judges it the same.
 const LabelFinalExitCodes = "io.jobrun.final-exit-codes"
 
+// LabelRetryWhen and LabelChangesWhen keep a run's output rules on its
+// service (JSON lists), so a jobrun that attaches to the run judges it the
+// same.
+const (
+	LabelRetryWhen   = "io.jobrun.retry-when"
+	LabelChangesWhen = "io.jobrun.changes-when"
+)
+
 // Extension is what x-jobrun says of a job's run (its phase is deploy's).
 type Extension struct {
 	Timeout        time.Duration // 0: --timeout's
 	FinalExitCodes ExitCodes     // exit codes after which no attempt follows
+	Output         OutputRules   // retry-when, changes-when
 }
 
 // ExitCodes is a set of exit codes (1 to 255). It is an array, so a Policy
@@ -85,7 +96,63 @@ func extensionOf(svc composetypes.ServiceConfig) (Extension, error) {
 			return ext, bad("final-exit-codes", "a list of exit codes from 1 to 255, such as [3]")
 		}
 	}
+	var err error
+	if ext.Output.RetryWhen, err = textList(fields, "retry-when"); err != nil {
+		return ext, bad("retry-when", `a list of texts, such as ["Can't connect to MySQL server"]`)
+	}
+	if ext.Output.ChangesWhen, err = textList(fields, "changes-when"); err != nil {
+		return ext, bad("changes-when", `a list of texts, such as ["Applying "]`)
+	}
 	return ext, nil
+}
+
+// textList reads a field that lists texts; absent, it is nil.
+func textList(fields map[string]any, field string) ([]string, error) {
+	v, ok := fields[field]
+	if !ok {
+		return nil, nil
+	}
+	list, _ := v.([]any)
+	texts := make([]string, 0, len(list))
+	for _, item := range list {
+		s, ok := item.(string)
+		if !ok || s == "" {
+			return nil, errors.New("not a text")
+		}
+		texts = append(texts, s)
+	}
+	if len(texts) == 0 {
+		return nil, errors.New("not a list")
+	}
+	return texts, nil
+}
+
+// CheckRetryWhen says what is wrong with --retry-when texts.
+func CheckRetryWhen(texts []string) error {
+	for _, s := range texts {
+		if s == "" {
+			return &UsageError{Msg: `--retry-when "" matches every output: give the text of a failure worth retrying, such as "Can't connect to MySQL server"`}
+		}
+	}
+	return nil
+}
+
+// label keeps the rules on the run's service.
+func (o OutputRules) label(labels map[string]string) {
+	for key, texts := range map[string][]string{LabelRetryWhen: o.RetryWhen, LabelChangesWhen: o.ChangesWhen} {
+		if texts != nil {
+			data, _ := json.Marshal(texts) // a []string always marshals
+			labels[key] = string(data)
+		}
+	}
+}
+
+// outputRulesFromLabels reads what label wrote.
+func outputRulesFromLabels(labels map[string]string) OutputRules {
+	var o OutputRules
+	_ = json.Unmarshal([]byte(labels[LabelRetryWhen]), &o.RetryWhen) // absent or not ours: no rule
+	_ = json.Unmarshal([]byte(labels[LabelChangesWhen]), &o.ChangesWhen)
+	return o
 }
 
 // CheckExitCodes says what is wrong with exit codes given as final.

@@ -27,6 +27,11 @@ func TestExtension(t *testing.T) {
 		{name: "timeout zero", ext: "{timeout: 0s}", wantErr: "x-jobrun timeout 0s is not a positive duration"},
 		{name: "final codes not a list", ext: "{final-exit-codes: 3}", wantErr: "x-jobrun final-exit-codes 3 is not a list of exit codes from 1 to 255"},
 		{name: "final code out of range", ext: "{final-exit-codes: [0]}", wantErr: "is not a list of exit codes from 1 to 255"},
+		{name: "retry-when and changes-when", ext: `{retry-when: ["Can't connect to MySQL server", "Connection refused"], changes-when: ["Applying "]}`,
+			want: Extension{Output: OutputRules{RetryWhen: []string{"Can't connect to MySQL server", "Connection refused"}, ChangesWhen: []string{"Applying "}}}},
+		{name: "retry-when a text, not a list", ext: `{retry-when: "Connection refused"}`, wantErr: `x-jobrun retry-when Connection refused is not a list of texts, such as ["Can't connect to MySQL server"]`},
+		{name: "retry-when empty", ext: `{retry-when: []}`, wantErr: "x-jobrun retry-when [] is not a list of texts"},
+		{name: "changes-when holds a number", ext: `{changes-when: [3]}`, wantErr: "x-jobrun changes-when [3] is not a list of texts"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,5 +99,19 @@ func TestRunTimeout(t *testing.T) {
 		if got, from := r.timeout(Job{Timeout: tt.job}); got != tt.want || from != tt.from {
 			t.Errorf("flag %s, job %s: %s from %s, want %s from %s", tt.flag, tt.job, got, from, tt.want, tt.from)
 		}
+	}
+}
+
+// TestOutputRulesLabels: the rules survive the trip through the service's
+// labels, texts with commas and quotes too; a service without them has none.
+func TestOutputRulesLabels(t *testing.T) {
+	rules := OutputRules{RetryWhen: []string{`Can't connect to MySQL server on 'db', "again"`}, ChangesWhen: []string{"Applying "}}
+	labels := map[string]string{}
+	rules.label(labels)
+	if got := outputRulesFromLabels(labels); !reflect.DeepEqual(got, rules) {
+		t.Errorf("from labels %v: %+v, want %+v", labels, got, rules)
+	}
+	if got := outputRulesFromLabels(map[string]string{}); got.RetryWhen != nil || got.ChangesWhen != nil {
+		t.Errorf("from no labels: %+v, want no rules", got)
 	}
 }

@@ -96,12 +96,32 @@ func (r *Runner) drain(job Job, unconfirmed bool, out *followers, rec *Record) [
 		rec.LogNote = note
 	}
 	rec.Ended = r.Now()
+	found := out.findings()
 	for i, a := range rec.Attempts {
 		if a.Started() {
 			rec.Attempts[i].LogStream = r.Logs.Location(taskOf(job, a))
 		}
+		if f, ok := found[a.Number]; ok && a.State != swarm.TaskStateComplete {
+			rec.Attempts[i].ErrorLine = f.ErrorLine
+			rec.MayHaveChanged = rec.MayHaveChanged || (f.Changed && rec.Outcome != Succeeded)
+		}
+	}
+	if rec.Outcome != Succeeded {
+		rec.Failures = Failures(rec.Attempts)
+		if said := FailureSummary(rec.Failures); said != "" && anyErrorLine(rec.Attempts) {
+			rec.Reason += "; " + said
+		}
 	}
 	return outputs
+}
+
+func anyErrorLine(attempts []Attempt) bool {
+	for _, a := range attempts {
+		if a.ErrorLine != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // save is step 3: the owner's record kept (and whether it was); an

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/docker/docker/api/types/swarm"
+
 	"jobrun/logs"
 )
 
@@ -20,7 +22,8 @@ type follower struct {
 	endedOnce sync.Once
 	done      chan struct{} // closed when all its output was copied
 	cancel    context.CancelFunc
-	tail      *tailBuffer // what is kept with the run record
+	tail      *tailBuffer  // what is kept with the run record
+	scan      *outputScan  // what the verdict reads in it
 	err       error
 }
 
@@ -68,7 +71,7 @@ func (fs *followers) update(v Verdict) {
 
 func (fs *followers) start(a Attempt) *follower {
 	ctx, cancel := context.WithCancel(fs.ctx)
-	f := &follower{number: a.Number, nodeID: a.NodeID, ended: make(chan struct{}), done: make(chan struct{}), cancel: cancel, tail: &tailBuffer{max: outputTail}}
+	f := &follower{number: a.Number, nodeID: a.NodeID, ended: make(chan struct{}), done: make(chan struct{}), cancel: cancel, tail: &tailBuffer{max: outputTail}, scan: newOutputScan(fs.job.Output)}
 	var prev <-chan struct{}
 	if n := len(fs.order); n > 0 {
 		prev = fs.order[n-1].done
@@ -78,8 +81,8 @@ func (fs *followers) start(a Attempt) *follower {
 	fs.byContainer[a.ContainerID] = f
 	fs.mu.Unlock()
 	t := taskOf(fs.job, a)
-	stdout := io.MultiWriter(fs.report.Output(fs.job.Name, a.Number, false), f.tail)
-	stderr := io.MultiWriter(fs.report.Output(fs.job.Name, a.Number, true), f.tail)
+	stdout := io.MultiWriter(fs.report.Output(fs.job.Name, a.Number, false), f.tail, f.scan.writer(false))
+	stderr := io.MultiWriter(fs.report.Output(fs.job.Name, a.Number, true), f.tail, f.scan.writer(true))
 	go func() {
 		defer close(f.done)
 		if prev != nil {
@@ -146,6 +149,48 @@ func (fs *followers) drain(timeout <-chan time.Time) ([]AttemptOutput, string) {
 		outputs = append(outputs, AttemptOutput{Number: f.number, Output: append([]byte(nil), f.tail.Bytes()...), Truncated: f.tail.truncated})
 	}
 	return outputs, strings.Join(notes, "; ")
+}
+
+// findings are what the scans found in each attempt's output, by attempt
+// number; call it once drain has returned.
+func (fs *followers) findings() map[int]scanFinding {
+	out := make(map[int]scanFinding, len(fs.order))
+	for _, f := range fs.order {
+		out[f.number] = f.scan.finding()
+	}
+	return out
+}
+
+// retryVerdict ends a running verdict when a failed attempt's output has
+// none of the job's retry-when texts: Swarm would start the next attempt
+// after its delay, and a migration that failed halfway at the database
+// only fails differently on every retry. An attempt whose output is not
+// all read yet is judged once it is; one whose output could not be read
+// is left to Swarm's restart policy.
+func (fs *followers) retryVerdict(v Verdict) Verdict {
+	if v.Outcome != Running || len(fs.job.Output.RetryWhen) == 0 {
+		return v
+	}
+	for _, a := range v.Attempts {
+		if a.State != swarm.TaskStateFailed || a.ExitCode == nil {
+			continue
+		}
+		f := fs.byTask[a.TaskID]
+		if f == nil {
+			return v // its output is not followed yet: the next poll judges it
+		}
+		select {
+		case <-f.done:
+		default:
+			return v
+		}
+		if f.err == nil && !f.scan.finding().Retryable {
+			v.Outcome = Failed
+			v.Reason = fmt.Sprintf("attempt %d failed, and its output has none of the %s retry-when texts: no further attempt", a.Number, ExtensionKey)
+			return v
+		}
+	}
+	return v
 }
 
 func taskOf(job Job, a Attempt) logs.Task {

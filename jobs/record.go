@@ -31,6 +31,11 @@ type Record struct {
 	Reason    string    `json:"reason"`
 	MaxRuns   int       `json:"max_runs"`
 	Attempts  []Attempt `json:"attempts"`
+	// Failures are the attempts' distinct failures, the first one first.
+	Failures []Failure `json:"failures,omitempty"`
+	// MayHaveChanged: a failed job began changing things (it printed, or
+	// printed a line of its x-jobrun changes-when) before it failed.
+	MayHaveChanged bool `json:"may_have_changed,omitempty"`
 	Started   time.Time `json:"started"`
 	Ended     time.Time `json:"ended"`
 	LogSource string    `json:"log_source"`

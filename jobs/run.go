@@ -129,7 +129,7 @@ func JobOfService(stack, name string, svc swarm.Service) Job {
 	labels := svc.Spec.Labels
 	return Job{
 		Name: name, Stack: stack, Version: labels[LabelVersion], RunID: labels[LabelRunID],
-		Spec: svc.Spec, Policy: policyFromLabels(labels, 0),
+		Spec: svc.Spec, Policy: policyFromLabels(labels, 0), Output: outputRulesFromLabels(labels),
 	}
 }
 
@@ -162,7 +162,7 @@ func (r *Runner) watch(ctx context.Context, job Job, l lease, out *followers) (V
 	w := Waiter{
 		Engine: r.Engine, Policy: job.Policy, Now: r.Now, After: r.After,
 		Fast: r.Opts.Fast, Slow: r.Opts.Slow, NodeCheckEvery: 10 * time.Second, Reconnect: r.Opts.Reconnect,
-		NodeGrace: nodeGrace, Wake: wake,
+		NodeGrace: nodeGrace, Wake: wake, Refine: out.retryVerdict,
 		OnNodeDown: func(id string, n DownNode) {
 			r.Report.Notice(job.Name, fmt.Sprintf("node %s (%s) is down; its attempt fails if Swarm does not move it within %s", n.Hostname, shortID(id), nodeGrace))
 			out.nodeDown(id, n.Hostname)

@@ -44,6 +44,7 @@ type SpecOptions struct {
 	PendingTimeout time.Duration
 	Legacy         bool       // a replicas:1 service, for engines older than API 1.41
 	FinalExitCodes *ExitCodes // nil: the stack file's x-jobrun final-exit-codes
+	RetryWhen      []string   // nil: the stack file's x-jobrun retry-when
 }
 
 // Job is one job ready to run: its service spec and the policy to judge it by.
@@ -56,6 +57,7 @@ type Job struct {
 	Policy  Policy
 	Legacy  bool
 	Timeout time.Duration // x-jobrun timeout; 0: --timeout's
+	Output  OutputRules   // x-jobrun retry-when and changes-when
 	Notes   []string      // where the job departs from the stack file, and why
 }
 
@@ -99,6 +101,9 @@ func Build(ctx context.Context, engine client.APIClient, stack *Stack, name stri
 	if o.FinalExitCodes != nil {
 		policy.FinalExitCodes = *o.FinalExitCodes
 	}
+	if o.RetryWhen != nil {
+		ext.Output.RetryWhen = o.RetryWhen
+	}
 	notes = append(created, notes...)
 	spec.TaskTemplate.RestartPolicy = restart
 	spec.Name = ServiceName(stack.Name, name)
@@ -113,6 +118,7 @@ func Build(ctx context.Context, engine client.APIClient, stack *Stack, name stri
 	if codes := policy.FinalExitCodes.String(); codes != "" {
 		spec.Labels[LabelFinalExitCodes] = codes
 	}
+	ext.Output.label(spec.Labels)
 	if cs := spec.TaskTemplate.ContainerSpec; cs != nil {
 		cs.Labels = jobLabels(cs.Labels, map[string]string{LabelJob: name, LabelRunID: o.RunID})
 	}
@@ -125,7 +131,7 @@ func Build(ctx context.Context, engine client.APIClient, stack *Stack, name stri
 		spec.UpdateConfig, spec.RollbackConfig = nil, nil
 	}
 	policy.PendingTimeout = o.PendingTimeout
-	return Job{Name: name, Stack: stack.Name, Version: o.Version, RunID: o.RunID, Spec: spec, Policy: policy, Legacy: o.Legacy, Timeout: ext.Timeout, Notes: notes}, nil
+	return Job{Name: name, Stack: stack.Name, Version: o.Version, RunID: o.RunID, Spec: spec, Policy: policy, Legacy: o.Legacy, Timeout: ext.Timeout, Output: ext.Output, Notes: notes}, nil
 }
 
 // restartPolicy decides how often the job may run from what the stack file

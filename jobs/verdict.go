@@ -63,6 +63,7 @@ type Attempt struct {
 	Created     time.Time       `json:"created"`
 	Updated     time.Time       `json:"updated"`
 	LogStream   string          `json:"log_stream,omitempty"` // CloudWatch stream of its output
+	ErrorLine   string          `json:"error_line,omitempty"` // the last error line of its output
 }
 
 // Done reports whether the attempt has reached a state it never leaves.

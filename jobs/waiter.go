@@ -52,7 +52,10 @@ type Waiter struct {
 	// again.
 	OnEngineDown func(reason string)
 	OnEngineBack func(after time.Duration)
-	outage       *outage
+	// Refine, when set, adds to each verdict of the tasks what they cannot
+	// say: what the attempts printed (retry-when).
+	Refine func(Verdict) Verdict
+	outage *outage
 }
 
 // removedOutside is the verdict on a service removed by someone else.
@@ -90,6 +93,9 @@ func (w Waiter) Watch(ctx context.Context, serviceID string, onChange func(Verdi
 			return last, err
 		}
 		v := Stranded(Judge(tasks, iteration, w.Policy, w.Now()), down, w.NodeGrace, w.Now())
+		if w.Refine != nil {
+			v = w.Refine(v)
+		}
 		if changed(last, v) {
 			onChange(v)
 		}

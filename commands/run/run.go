@@ -30,7 +30,8 @@ type Options struct {
 	RestartDelay   string // "": the stack file's
 	ResolveImage   string
 	PendingTimeout time.Duration
-	FinalExitCodes []int // --final-exit-code; nil: the stack file's
+	FinalExitCodes []int    // --final-exit-code; nil: the stack file's
+	RetryWhen      []string // --retry-when; nil: the stack file's
 	Notify         []string
 	Run            jobs.RunOptions
 	Logs           jobs.LogOptions
@@ -46,6 +47,7 @@ func Flags(o *Options) []cli.Flag {
 		&cli.StringFlag{Name: "version", EnvVars: []string{"JOBRUN_VERSION", "APP_VERSION"}, Destination: &o.Version, Usage: "the version to run: sets APP_VERSION for the stack file (default: git rev-parse --short HEAD)"},
 		&cli.DurationFlag{Name: "timeout", Value: time.Hour, EnvVars: []string{"JOBRUN_TIMEOUT"}, Destination: &o.Run.Timeout, DefaultText: "the job's x-jobrun timeout, else 1h", Usage: "stop the job and fail after this long"},
 		&cli.IntSliceFlag{Name: "final-exit-code", EnvVars: []string{"JOBRUN_FINAL_EXIT_CODES"}, DefaultText: "the job's x-jobrun final-exit-codes", Usage: "an exit code after which the job is not tried again (repeat for several)"},
+		&cli.StringSliceFlag{Name: "retry-when", EnvVars: []string{"JOBRUN_RETRY_WHEN"}, DefaultText: "the job's x-jobrun retry-when, else every failure", Usage: "a text in a failed attempt's output that makes another attempt worth it; a failure without any is final (repeat for several)"},
 		&cli.DurationFlag{Name: "pending-timeout", Value: 2 * time.Minute, EnvVars: []string{"JOBRUN_PENDING_TIMEOUT"}, Destination: &o.PendingTimeout, Usage: "fail when no node takes a task for this long"},
 		cmdutil.EngineWaitFlag(&o.Run.Reconnect),
 		&cli.IntFlag{Name: "max-attempts", Value: -1, EnvVars: []string{"JOBRUN_MAX_ATTEMPTS"}, Destination: &o.MaxAttempts, DefaultText: "the stack file's, else 6", Usage: "restarts after a failure, as Swarm's max_attempts (runs = this + 1)"},
@@ -88,6 +90,9 @@ func (o *Options) From(c *cli.Context) *Options {
 	if c.IsSet("final-exit-code") {
 		o.FinalExitCodes = append([]int{}, c.IntSlice("final-exit-code")...)
 	}
+	if c.IsSet("retry-when") {
+		o.RetryWhen = append([]string{}, c.StringSlice("retry-when")...)
+	}
 	return o
 }
 
@@ -117,6 +122,9 @@ func (o *Options) Check(f *cmdutil.Factory) (jobs.SpecOptions, error) {
 	if err := jobs.CheckExitCodes(o.FinalExitCodes); err != nil {
 		return jobs.SpecOptions{}, err
 	}
+	if err := jobs.CheckRetryWhen(o.RetryWhen); err != nil {
+		return jobs.SpecOptions{}, err
+	}
 	if err := cmdutil.CheckNotify(o.Notify); err != nil {
 		return jobs.SpecOptions{}, err
 	}
@@ -127,7 +135,7 @@ func (o *Options) Check(f *cmdutil.Factory) (jobs.SpecOptions, error) {
 	o.Version = version
 	// A job service is always new, so "changed" resolves as "always" does.
 	o.Run.QueryRegistry = o.ResolveImage != "never"
-	spec := jobs.SpecOptions{Version: version, PendingTimeout: o.PendingTimeout}
+	spec := jobs.SpecOptions{Version: version, PendingTimeout: o.PendingTimeout, RetryWhen: o.RetryWhen}
 	if o.FinalExitCodes != nil {
 		codes := jobs.NewExitCodes(o.FinalExitCodes...)
 		spec.FinalExitCodes = &codes
