@@ -22,8 +22,8 @@ type follower struct {
 	endedOnce sync.Once
 	done      chan struct{} // closed when all its output was copied
 	cancel    context.CancelFunc
-	tail      *tailBuffer  // what is kept with the run record
-	scan      *outputScan  // what the verdict reads in it
+	tail      *tailBuffer // what is kept with the run record
+	scan      *outputScan // what the verdict reads in it
 	err       error
 }
 

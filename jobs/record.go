@@ -20,27 +20,27 @@ import (
 
 // Record is what is kept of a run after its service is gone.
 type Record struct {
-	RunID     string    `json:"run_id"`
-	Job       string    `json:"job"`
-	Stack     string    `json:"stack"`
-	Version   string    `json:"version"`
-	Image     string    `json:"image"`
-	Service   string    `json:"service"`
-	Mode      string    `json:"mode"` // replicated-job, or replicated on old engines
-	Outcome   Outcome   `json:"outcome"`
-	Reason    string    `json:"reason"`
-	MaxRuns   int       `json:"max_runs"`
-	Attempts  []Attempt `json:"attempts"`
+	RunID    string    `json:"run_id"`
+	Job      string    `json:"job"`
+	Stack    string    `json:"stack"`
+	Version  string    `json:"version"`
+	Image    string    `json:"image"`
+	Service  string    `json:"service"`
+	Mode     string    `json:"mode"` // replicated-job, or replicated on old engines
+	Outcome  Outcome   `json:"outcome"`
+	Reason   string    `json:"reason"`
+	MaxRuns  int       `json:"max_runs"`
+	Attempts []Attempt `json:"attempts"`
 	// Failures are the attempts' distinct failures, the first one first.
 	Failures []Failure `json:"failures,omitempty"`
 	// MayHaveChanged: a failed job began changing things (it printed, or
 	// printed a line of its x-jobrun changes-when) before it failed.
-	MayHaveChanged bool `json:"may_have_changed,omitempty"`
-	Started   time.Time `json:"started"`
-	Ended     time.Time `json:"ended"`
-	LogSource string    `json:"log_source"`
-	LogGroup  string    `json:"log_group,omitempty"`  // CloudWatch
-	LogRegion string    `json:"log_region,omitempty"` // CloudWatch
+	MayHaveChanged bool      `json:"may_have_changed,omitempty"`
+	Started        time.Time `json:"started"`
+	Ended          time.Time `json:"ended"`
+	LogSource      string    `json:"log_source"`
+	LogGroup       string    `json:"log_group,omitempty"`  // CloudWatch
+	LogRegion      string    `json:"log_region,omitempty"` // CloudWatch
 	// LogEndpoint is the job's awslogs-endpoint, when its spec sets one.
 	LogEndpoint string `json:"log_endpoint,omitempty"`
 	LogNote     string `json:"log_note,omitempty"`  // why output may be incomplete
