@@ -337,7 +337,7 @@ func TestDeployUnconvergedRedeploy(t *testing.T) {
 		}
 	}
 	if r := s.jobrun(nil, "deploy", "-c", f, "--version", "v2", "--deploy-timeout", "5s"); !strings.Contains(r.stderr, "big timed-out (deployed again as it was;") ||
-		!strings.Contains(r.stderr, "db unchanged") {
+		!strings.Contains(r.stderr, "service db unchanged") {
 		t.Errorf("exit %d: the verdict does not say big was deployed again as it was, and db unchanged", r.code)
 	}
 }
@@ -371,7 +371,7 @@ func TestDeployNoJob(t *testing.T) {
     command: ["sleep", "600"]
     depends_on: [db]
 `)
-	for _, want := range []string{"no job, db converged, app converged", "no job, db unchanged, app unchanged"} {
+	for _, want := range []string{"no job, service db converged, service app converged", "no job, service db unchanged, service app unchanged"} {
 		r := s.jobrun(nil, "deploy", "-c", f, "--version", "v1")
 		if r.code != 0 || !strings.Contains(r.stderr, "jobrun: deploy: "+deploy.NoJob+"\n") || !strings.Contains(r.stderr, "v1 released: "+want+"\n") {
 			t.Errorf("exit %d, want 0, that there was no job, and %q", r.code, want)

@@ -74,7 +74,7 @@ func TestRollback(t *testing.T) {
 	if app, _ := s.stackService("app"); !reflect.DeepEqual(app.Spec, v1App) {
 		t.Errorf("after the rollback app's spec is\n%+v\nwant v1's\n%+v", app.Spec, v1App)
 	}
-	if !strings.Contains(r.stderr, "app converged") || !strings.Contains(r.stderr, "db unchanged") {
+	if !strings.Contains(r.stderr, "service app converged") || !strings.Contains(r.stderr, "service db unchanged") {
 		t.Errorf("the verdict does not judge each service:\n%s", r.stderr)
 	}
 	waitFor(t, func() bool { return strings.Count(s.readState("order"), "app-v1") == 2 })

@@ -13,6 +13,8 @@ import (
 
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/volume"
+
+	"jobrun/jobs"
 )
 
 // The releases scripts/images.sh builds: the initial migration, one that
@@ -153,10 +155,11 @@ services:
 	}
 
 	r = s.release(brokenRelease)
-	if r.code == 0 {
-		t.Fatalf("broken release: exit 0, want the failed migrate's")
+	if r.code != jobs.ExitFailed {
+		t.Fatalf("broken release: exit %d, want %d: the failed migrate's", r.code, jobs.ExitFailed)
 	}
 	tracebackComplete(t, "broken release", r.stdout+r.stderr)
+	brokenVerdict(t, r.stderr)
 	if svc, ok := s.stackService("app"); !ok || !strings.Contains(svc.Spec.TaskTemplate.ContainerSpec.Image, ":"+firstRelease) {
 		t.Errorf("app after the broken release: %v, want it still on %s, the release rolled back to", svc.Spec.TaskTemplate.ContainerSpec.Image, firstRelease)
 	}
@@ -231,6 +234,27 @@ services:
 			t.Errorf("todo migrations recorded after the stop: %q, want 0001 and 0002 only", applied)
 		}
 	})
+}
+
+// brokenVerdict checks the broken release's verdict: the migration that
+// failed halfway was not retried (its IntegrityError matches none of
+// examples/stack.yml's retry-when texts), the verdict names that error,
+// and the release warns that the database may have changed under the
+// release the services stay on.
+func brokenVerdict(t *testing.T, stderr string) {
+	t.Helper()
+	if strings.Contains(stderr, "migrate: attempt 2 of at most 7") {
+		t.Errorf("broken release: migrate was tried again after it failed at the database")
+	}
+	for _, want := range []string{
+		"attempt 1 failed, and its output has none of the x-jobrun retry-when texts: no further attempt; attempt 1: django.db.utils.IntegrityError: (1062, \"Duplicate entry '' for key",
+		"WARNING: job migrate may have changed the database",
+		"the services were left on version " + firstRelease + ", which may not expect those changes",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("broken release: stderr lacks %q; its end:\n%s", want, tail(stderr, 8))
+		}
+	}
 }
 
 // tracebackComplete checks that out has the failed migration's whole

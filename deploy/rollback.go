@@ -68,6 +68,16 @@ func liveLine(recs []Record) []Record {
 	return line
 }
 
+// LiveVersion is the version whose services run now, as the stack's deploy
+// records (oldest first) tell it, and whether any release put one there.
+func LiveVersion(recs []Record) (string, bool) {
+	line := liveLine(recs)
+	if len(line) == 0 {
+		return "", false
+	}
+	return line[len(line)-1].Version, true
+}
+
 // newest is the last of recs that is, and whether there is one.
 func newest(recs []Record, is func(Record) bool) (Record, bool) {
 	for _, r := range slices.Backward(recs) {

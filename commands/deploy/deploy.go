@@ -202,7 +202,11 @@ func (r *release) run(ctx context.Context) error {
 		if len(r.plan.Deps) > 0 {
 			changed = "only what it depends on was deployed: " + strings.Join(r.plan.Deps, ", ")
 		}
-		return r.fail(deploy.JobFailed, "a pre-deploy job did not succeed, so the release stopped; "+changed, err)
+		err = r.fail(deploy.JobFailed, "a pre-deploy job did not succeed, so the release stopped; "+changed, err)
+		if warning := r.mayHaveChanged(ctx); warning != "" {
+			r.rec.Reason += "; " + warning
+		}
+		return err
 	}
 	if err := r.deployAndWait(ctx, append(append([]string(nil), r.plan.Deps...), r.plan.Services...), r.o.Prune); err != nil {
 		return err
@@ -281,7 +285,7 @@ func converge(ctx context.Context, f *cmdutil.Factory, engine client.APIClient, 
 func judge(results []deploy.ServiceResult) (bad []string, worst int) {
 	for _, res := range results {
 		if !res.Result.Done() {
-			bad = append(bad, fmt.Sprintf("%s %s (%s)", res.Service, res.Result, res.Message))
+			bad = append(bad, fmt.Sprintf("service %s %s (%s)", res.Service, res.Result, res.Message))
 			worst = max(worst, exitCode(res.Result))
 		}
 	}
@@ -324,14 +328,16 @@ func (r *release) summary() string {
 		parts = append(parts, "no job")
 	}
 	for _, j := range r.rec.Jobs {
-		what := fmt.Sprintf("%s %s (run %s)", j.Job, j.Outcome, j.RunID)
+		what := fmt.Sprintf("job %s %s (run %s)", j.Job, j.Outcome, j.RunID)
 		if j.Skipped {
-			what = fmt.Sprintf("%s already succeeded for this version (run %s)", j.Job, j.RunID)
+			what = fmt.Sprintf("job %s already succeeded for this version (run %s)", j.Job, j.RunID)
 		}
 		parts = append(parts, what)
 	}
+	// "service db unchanged": said of the database's service, "db
+	// unchanged" reads as "the database is fine".
 	for _, s := range r.rec.Services {
-		parts = append(parts, s.Service+" "+string(s.Result))
+		parts = append(parts, "service "+s.Service+" "+string(s.Result))
 	}
 	return strings.Join(parts, ", ")
 }

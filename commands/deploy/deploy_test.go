@@ -315,14 +315,14 @@ func TestDeployWarnings(t *testing.T) {
 	for _, tt := range []aRelease{
 		{name: "no job", stack: dbAndApp, want: []string{
 			"jobrun: deploy: " + deploy.NoJob,
-			"jobrun: deploy: v1 released: no job, db converged, app converged",
+			"jobrun: deploy: v1 released: no job, service db converged, service app converged",
 		}},
 		{name: "depends_on names what the file lacks", stack: dbAndApp + `  worker:
     image: busybox
     depends_on: [redis, db, cache]
 `, want: []string{
 			"jobrun: deploy: WARNING: depends_on names services the stack file does not have: worker -> redis, worker -> cache: ignored, as docker stack deploy ignores them",
-			"jobrun: deploy: v1 released: no job, db converged, app converged, worker converged",
+			"jobrun: deploy: v1 released: no job, service db converged, service app converged, service worker converged",
 		}},
 		{name: "docker's warnings", twice: true, stack: dbAndApp + `  web:
     image: busybox
@@ -356,21 +356,21 @@ func TestDeployVerdicts(t *testing.T) {
     depends_on: [app]
     x-jobrun: {phase: post-deploy}
 `, stuck: []string{"app"}, code: jobs.ExitTimedOut, want: []string{
-			"jobrun: deploy: v1 services-failed: app timed-out (not converged by --deploy-timeout: 0/1 tasks running; a task waits: no suitable node (insufficient resources on 1 node)); so far: db converged, app timed-out",
+			"jobrun: deploy: v1 services-failed: service app timed-out (not converged by --deploy-timeout: 0/1 tasks running; a task waits: no suitable node (insufficient resources on 1 node)); so far: service db converged, service app timed-out",
 		}, not: []string{"smoke", "released"}},
 		{name: "an update that paused", stack: dbAndApp, paused: "app", code: jobs.ExitPaused, want: []string{
-			"jobrun: deploy: v1 services-failed: app paused (1/1 tasks running, update paused: update paused due to failure or early termination of task x); so far: no job, db converged, app paused",
+			"jobrun: deploy: v1 services-failed: service app paused (1/1 tasks running, update paused: update paused due to failure or early termination of task x); so far: no job, service db converged, service app paused",
 		}, not: []string{"released"}},
 		{name: "an earlier release's update rolls back", stack: dbAndApp + "    deploy: {update_config: {monitor: 1ms}}\n", twice: true,
 			between: func(s *fakeSwarm) { s.updateUnderWay("app") }, code: jobs.ExitRolledBack, want: []string{
-				"jobrun: deploy: v1 services-failed: app rolled-back (deployed again as it was; update rolled back due to failure or early termination of task x); so far: no job, db unchanged, app rolled-back",
+				"jobrun: deploy: v1 services-failed: service app rolled-back (deployed again as it was; update rolled back due to failure or early termination of task x); so far: no job, service db unchanged, service app rolled-back",
 			}, not: []string{"released"}},
 		{name: "a service that cannot start", stack: dbAndApp, stuck: []string{"app"}, code: jobs.ExitTimedOut, want: []string{
 			"jobrun: deploy: app: 0/1 tasks running; a task waits: no suitable node (insufficient resources on 1 node)",
-			"jobrun: deploy: v1 services-failed: app timed-out (not converged by --deploy-timeout: 0/1 tasks running; a task waits: no suitable node (insufficient resources on 1 node)); so far: no job, db converged, app timed-out",
+			"jobrun: deploy: v1 services-failed: service app timed-out (not converged by --deploy-timeout: 0/1 tasks running; a task waits: no suitable node (insufficient resources on 1 node)); so far: no job, service db converged, service app timed-out",
 		}, not: []string{"released"}},
 		{name: "deployed again as it was and still not running", stack: dbAndApp, stuck: []string{"app"}, twice: true, code: jobs.ExitTimedOut, want: []string{
-			"jobrun: deploy: v1 services-failed: app timed-out (deployed again as it was; not converged by --deploy-timeout: 0/1 tasks running; a task waits: no suitable node (insufficient resources on 1 node)); so far: no job, db unchanged, app timed-out",
+			"jobrun: deploy: v1 services-failed: service app timed-out (deployed again as it was; not converged by --deploy-timeout: 0/1 tasks running; a task waits: no suitable node (insufficient resources on 1 node)); so far: no job, service db unchanged, service app timed-out",
 		}, not: []string{"released"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) { checkRelease(t, tt) })

@@ -76,10 +76,15 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		}
 		return nil
 	}
-	fmt.Fprintf(f.IO.Out, "%-24s  %-14s  %-12s  %-11s  %-8s  %-20s  %-9s  %s\n", "RUN", "JOB", "VERSION", "OUTCOME", "ATTEMPTS", "STARTED", "DURATION", "WHO")
+	const row = "%-24s  %-14s  %-12s  %-11s  %-8s  %-20s  %-9s  %-24s  %s\n"
+	fmt.Fprintf(f.IO.Out, row, "RUN", "JOB", "VERSION", "OUTCOME", "ATTEMPTS", "STARTED", "DURATION", "WHO", "FAILURES")
 	for _, r := range recs {
-		fmt.Fprintf(f.IO.Out, "%-24s  %-14s  %-12s  %-11s  %-8s  %-20s  %-9s  %s\n", r.RunID, r.Job, r.Version, outcome(r),
-			fmt.Sprintf("%d/%d", len(r.Attempts), r.MaxRuns), jobs.FormatTime(r.Started), r.Ended.Sub(r.Started).Round(10*time.Millisecond), r.Origin.Who)
+		failures := ""
+		if r.Outcome != jobs.Succeeded {
+			failures = jobs.FailureSummary(r.Failures)
+		}
+		fmt.Fprintf(f.IO.Out, row, r.RunID, r.Job, r.Version, outcome(r),
+			fmt.Sprintf("%d/%d", len(r.Attempts), r.MaxRuns), jobs.FormatTime(r.Started), r.Ended.Sub(r.Started).Round(10*time.Millisecond), r.Origin.Who, failures)
 	}
 	return nil
 }

@@ -16,7 +16,8 @@ func TestHistory(t *testing.T) {
 	engine := &cmdtest.Engine{}
 	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	if err := engine.Save("todo",
-		cmdtest.Run{Job: "migrate", Version: "v1", Outcome: jobs.Failed, At: t0, Who: "ana (GitHub Actions)"},
+		cmdtest.Run{Job: "migrate", Version: "v1", Outcome: jobs.Failed, At: t0, Who: "ana (GitHub Actions)", Failures: []jobs.Failure{
+			{Attempts: []int{1}, Error: "django.db.utils.IntegrityError: (1062, …)"}, {Attempts: []int{2, 3}, Error: "django.db.utils.OperationalError: (1060, …)"}}},
 		cmdtest.Run{Job: "migrate", Version: "v2", Outcome: jobs.Succeeded, At: t0.Add(time.Minute), Who: "ana@ops1"},
 		cmdtest.Run{Job: "collectstatic", Version: "v2", Outcome: jobs.Succeeded, At: t0.Add(2 * time.Minute), Who: "ana@ops1"},
 	); err != nil {
@@ -26,7 +27,7 @@ func TestHistory(t *testing.T) {
 		name, job, output string
 		want              []string // lines of stdout, in order
 	}{
-		{name: "every job", output: "text", want: []string{"RUN", "migrate         v1            failed       0/7       2026-11-26T12:00:00Z  1.5s       ana (GitHub Actions)", "migrate         v2", "collectstatic   v2"}},
+		{name: "every job", output: "text", want: []string{"RUN", "migrate         v1            failed       0/7       2026-11-26T12:00:00Z  1.5s       ana (GitHub Actions)      attempt 1: django.db.utils.IntegrityError: (1062, …); attempts 2–3: django.db.utils.OperationalError: (1060, …)", "migrate         v2", "collectstatic   v2"}},
 		{name: "one job", job: "migrate", output: "text", want: []string{"RUN", "migrate         v1", "migrate         v2"}},
 	}
 	for _, tt := range tests {

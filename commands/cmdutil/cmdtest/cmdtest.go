@@ -70,6 +70,7 @@ type Run struct {
 	Job, Version, Who string
 	Outcome           jobs.Outcome
 	At                time.Time
+	Failures          []jobs.Failure
 }
 
 // Save records runs of stack as jobrun would have, with 7 runs at most,
@@ -77,7 +78,7 @@ type Run struct {
 func (e *Engine) Save(stack string, runs ...Run) error {
 	for _, r := range runs {
 		rec := jobs.Record{RunID: jobs.NewRunID(r.At), Job: r.Job, Stack: stack, Version: r.Version,
-			Outcome: r.Outcome, MaxRuns: 7, Started: r.At, Ended: r.At.Add(1500 * time.Millisecond), Origin: jobs.Origin{Who: r.Who}}
+			Outcome: r.Outcome, MaxRuns: 7, Started: r.At, Ended: r.At.Add(1500 * time.Millisecond), Origin: jobs.Origin{Who: r.Who}, Failures: r.Failures}
 		if err := (jobs.Records{Engine: e}).Save(context.Background(), rec, nil); err != nil {
 			return err
 		}
