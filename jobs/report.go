@@ -119,7 +119,7 @@ func (r *TextReporter) Done(rec Record) {
 	if rec.Exec != nil {
 		r.logf("jobrun: %s: %s", rec.Job, execSummary(rec))
 	} else {
-		r.logf("jobrun: %s: %s %s in %s after %d attempt(s): %s", rec.Job, rec.Version, rec.Outcome, rec.Ended.Sub(rec.Started).Round(10*time.Millisecond), len(rec.Attempts), rec.Reason)
+		r.logf("jobrun: %s: %s %s in %s after %d attempt(s): %s", rec.Job, rec.Version, rec.Outcome, rec.Ended.Sub(rec.Started).Round(10*time.Millisecond), RanAttempts(rec.Attempts), rec.Reason)
 	}
 	for _, a := range rec.Attempts {
 		if a.LogStream != "" {

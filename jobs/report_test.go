@@ -195,7 +195,7 @@ func TestTextReporterNoticeAndDone(t *testing.T) {
 	r.Notice("migrate", "attached to a run started elsewhere")
 	start := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 	r.Done(Record{Job: "migrate", Version: "abc1234", Outcome: Failed, Reason: "all 2 attempts failed",
-		Started: start, Ended: start.Add(90 * time.Second), Attempts: make([]Attempt, 2), LogNote: "attempt 1 lost"})
+		Started: start, Ended: start.Add(90 * time.Second), Attempts: []Attempt{{State: swarm.TaskStateFailed}, {State: swarm.TaskStateFailed}, {State: swarm.TaskStatePending}}, LogNote: "attempt 1 lost"})
 	want := "jobrun: migrate: attached to a run started elsewhere\n" +
 		"jobrun: migrate: abc1234 failed in 1m30s after 2 attempt(s): all 2 attempts failed\n" +
 		"jobrun: migrate: WARNING: attempt 1 lost\n"

@@ -86,8 +86,11 @@ func TestRunnerRetryWhen(t *testing.T) {
 				job.Output = tt.rules
 				rec, _ := rt.runner.Run(t.Context(), job)
 				t.Logf("stderr:\n%s", rt.errb.String())
-				if rec.Outcome != tt.wantOut || len(rec.Attempts) != tt.wantAttempts || rec.MayHaveChanged != tt.wantChanged {
-					t.Errorf("%s after %d attempts (may have changed: %t), want %s after %d (%t)", rec.Outcome, len(rec.Attempts), rec.MayHaveChanged, tt.wantOut, tt.wantAttempts, tt.wantChanged)
+				if rec.Outcome != tt.wantOut || RanAttempts(rec.Attempts) != tt.wantAttempts || rec.MayHaveChanged != tt.wantChanged {
+					t.Errorf("%s after %d attempts (may have changed: %t), want %s after %d (%t)", rec.Outcome, RanAttempts(rec.Attempts), rec.MayHaveChanged, tt.wantOut, tt.wantAttempts, tt.wantChanged)
+				}
+				if want := fmt.Sprintf("after %d attempt(s)", tt.wantAttempts); !strings.Contains(rt.errb.String(), want) {
+					t.Errorf("the verdict line does not say %q", want)
 				}
 				for _, want := range tt.wantReason {
 					if !strings.Contains(rec.Reason, want) {

@@ -74,6 +74,24 @@ func (a Attempt) Started() bool {
 	return a.ContainerID != "" && a.State != swarm.TaskStateRejected
 }
 
+// Ran reports whether the attempt counts as one the job used: it had a
+// container, or the engine refused or failed it. A task Swarm queued for
+// after the restart delay and that the run stopped before it ran does not.
+func (a Attempt) Ran() bool {
+	return a.ContainerID != "" || a.State == swarm.TaskStateRejected || a.State == swarm.TaskStateFailed
+}
+
+// RanAttempts is how many of the attempts Ran.
+func RanAttempts(attempts []Attempt) int {
+	n := 0
+	for _, a := range attempts {
+		if a.Ran() {
+			n++
+		}
+	}
+	return n
+}
+
 // Verdict is the judgement on a job's tasks at one moment.
 type Verdict struct {
 	Outcome  Outcome

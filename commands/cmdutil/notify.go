@@ -81,7 +81,7 @@ func (a *Announcements) Wait() { a.wg.Wait() }
 func RunEvent(rec jobs.Record, err error, origin jobs.Origin) notify.Event {
 	ev := notify.Event{
 		Kind: "run", Stack: rec.Stack, Job: rec.Job, Version: rec.Version, Verdict: string(rec.Outcome),
-		ExitCode: jobs.ExitCodeOf(err), Attempts: len(rec.Attempts), Duration: rec.Ended.Sub(rec.Started),
+		ExitCode: jobs.ExitCodeOf(err), Attempts: jobs.RanAttempts(rec.Attempts), Duration: rec.Ended.Sub(rec.Started),
 		Reason: rec.Reason, Who: origin.Who, RunURL: origin.RunURL,
 		Output: fmt.Sprintf("jobrun logs %s --stack %s --version %s", rec.Job, rec.Stack, rec.Version),
 	}

@@ -84,7 +84,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 			failures = jobs.FailureSummary(r.Failures)
 		}
 		fmt.Fprintf(f.IO.Out, row, r.RunID, r.Job, r.Version, outcome(r),
-			fmt.Sprintf("%d/%d", len(r.Attempts), r.MaxRuns), jobs.FormatTime(r.Started), r.Ended.Sub(r.Started).Round(10*time.Millisecond), r.Origin.Who, failures)
+			fmt.Sprintf("%d/%d", jobs.RanAttempts(r.Attempts), r.MaxRuns), jobs.FormatTime(r.Started), r.Ended.Sub(r.Started).Round(10*time.Millisecond), r.Origin.Who, failures)
 	}
 	return nil
 }
