@@ -4,7 +4,12 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/system"
 
 	"golang.org/x/time/rate"
 
@@ -134,15 +139,48 @@ func firstOf(s ...string) string {
 	return ""
 }
 
+// EngineClient is what the engine source asks of the engine: the tasks'
+// logs, and for a task on its own node, its container's stream.
+type EngineClient interface {
+	logs.TaskLogger
+	ContainerAttach(ctx context.Context, container string, options container.AttachOptions) (types.HijackedResponse, error)
+	Info(ctx context.Context) (system.Info, error)
+}
+
 // EngineSource reads output through the engine's task logs API, and tells
 // report when a broken live stream was read again.
-func EngineSource(engine logs.TaskLogger, stack string, report Reporter) logs.Source {
-	return logs.Engine{Client: engine, Resumed: func(t logs.Task, r logs.Resume) {
+func EngineSource(engine EngineClient, stack string, report Reporter) logs.Source {
+	src := logs.Engine{Client: engine, Resumed: resumed(stack, report)}
+	if engine != nil {
+		src.Attach = &localNode{EngineClient: engine}
+	}
+	return src
+}
+
+// localNode asks the engine once which swarm node it is.
+type localNode struct {
+	EngineClient
+	once sync.Once
+	id   string
+	err  error
+}
+
+func (n *localNode) NodeID(ctx context.Context) (string, error) {
+	n.once.Do(func() {
+		info, err := n.Info(ctx)
+		n.id, n.err = info.Swarm.NodeID, err
+	})
+	return n.id, n.err
+}
+
+// resumed tells report that a broken live stream was read again.
+func resumed(stack string, report Reporter) func(logs.Task, logs.Resume) {
+	return func(t logs.Task, r logs.Resume) {
 		job := strings.TrimPrefix(t.ServiceName, ServiceName(stack, ""))
 		since := "its start"
 		if !r.LastStamp.IsZero() {
 			since = r.LastStamp.UTC().Format("15:04:05.000")
 		}
 		report.Notice(job, fmt.Sprintf("the engine's output stream of task %s broke (%s): read again from %s", shortID(t.ID), OneLine(r.Cause), since))
-	}}
+	}
 }

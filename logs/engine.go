@@ -27,6 +27,10 @@ var ErrIncomplete = errors.New("output may be incomplete")
 // journald).
 type Engine struct {
 	Client TaskLogger
+	// Attach, when set, also reads the container of a task on the node it
+	// talks to as the job writes, for what the stamps cannot tell: where an
+	// unended line goes among the other stream's (writeOrder).
+	Attach Attacher
 	// Window is how long a line may wait for a line of the other stream
 	// stamped before it; 0 means 150 ms.
 	Window time.Duration
@@ -81,6 +85,12 @@ func (e Engine) Follow(ctx context.Context, t Task, ended <-chan struct{}, stdou
 		f.m = newMerger(e.Window, stdout)
 	} else {
 		f.m = newMerger(e.Window, stdout, stderr)
+		if e.Attach != nil && t.ContainerID != "" {
+			actx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			f.m.order = newWriteOrder()
+			go e.attach(actx, t, f.m.order)
+		}
 	}
 	err := f.readOn(ctx, true, ended)
 	if err == nil && ctx.Err() == nil {
@@ -90,6 +100,14 @@ func (e Engine) Follow(ctx context.Context, t Task, ended <-chan struct{}, stdou
 		err = werr
 	}
 	return err
+}
+
+// attach feeds order from the task's container when it runs on the node
+// the engine is: only that engine can attach to it.
+func (e Engine) attach(ctx context.Context, t Task, order *writeOrder) {
+	if node, err := e.Attach.NodeID(ctx); err == nil && node == t.NodeID {
+		order.attach(ctx, e.Attach, t.ContainerID)
+	}
 }
 
 // engineFollow is one Follow call: the merger and how the stream fares.

@@ -44,6 +44,12 @@ type merger struct {
 	arrived     bool
 	lastArrival int64 // stamp of the last line received, dropped or not
 	held        int   // bytes waiting in the queues
+
+	// order, when set, knows which unended line of one stream the job wrote
+	// before a line of the other; early is what of a stream's unended line
+	// was written before its line came (its next line starts with it).
+	order *writeOrder
+	early [][]byte
 }
 
 // streamState is what the merger knows of one stream.
@@ -86,7 +92,7 @@ func newMerger(window time.Duration, out ...io.Writer) *merger {
 	if window <= 0 {
 		window = defaultWindow
 	}
-	m := &merger{out: out, window: window, seed: maphash.MakeSeed(), streams: make([]streamState, len(out))}
+	m := &merger{out: out, window: window, seed: maphash.MakeSeed(), streams: make([]streamState, len(out)), early: make([][]byte, len(out))}
 	for i := range m.streams {
 		m.streams[i].replay = -1
 	}
@@ -165,10 +171,39 @@ func (m *merger) emit(now time.Time, how emitMode) error {
 			s.queue, s.head = s.queue[:0], 0
 		}
 		m.held -= len(q.data)
-		if _, err := m.out[i].Write(q.data); err != nil {
-			return &writeError{err}
+		if err := m.write(i, q.data); err != nil {
+			return err
 		}
 	}
+}
+
+// write writes a line of stream i, after the other stream's unended line
+// if the job wrote that first, and without what of it was written early.
+func (m *merger) write(i int, line []byte) error {
+	if frag, ok := m.order.before(i, line); ok && len(m.out) == 2 {
+		j := 1 - i
+		if _, err := m.out[j].Write(frag); err != nil {
+			return &writeError{err}
+		}
+		m.early[j] = append(m.early[j], frag...)
+	}
+	if early := m.early[i]; len(early) > 0 {
+		switch {
+		case bytes.HasPrefix(line, early):
+			line, m.early[i] = line[len(early):], nil
+		case bytes.HasPrefix(early, line): // a piece of a line the engine cut
+			line, m.early[i] = nil, early[len(line):]
+		default: // not the line written early after all: say it whole
+			m.early[i] = nil
+		}
+	}
+	if len(line) == 0 {
+		return nil
+	}
+	if _, err := m.out[i].Write(line); err != nil {
+		return &writeError{err}
+	}
+	return nil
 }
 
 // oldest is the stream whose next line leaves first, or -1.

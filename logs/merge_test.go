@@ -40,10 +40,6 @@ func (t *transcript) stream(n int) io.Writer {
 	})
 }
 
-type writeFunc func(p []byte) (int, error)
-
-func (f writeFunc) Write(p []byte) (int, error) { return f(p) }
-
 var clock0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
 // play feeds the steps to a merger with a 100 ms window, emitting after each
