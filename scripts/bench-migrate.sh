@@ -70,7 +70,7 @@ with_jobrun() {
 # The job as stack.yml defines it (docker/cli's flags for the same spec).
 with_docker() {
   "$DOCKER" service create --quiet --detach=false --mode replicated-job --no-resolve-image \
-    --restart-condition on-failure --restart-delay 5s --restart-max-attempts 6 \
+    --restart-condition on-failure --restart-delay 10s --restart-max-attempts 6 \
     --name "${S}_migrate_docker" --network "${S}_net" \
     --secret source=todobackend_mysql_password,target=MYSQL_PASSWORD \
     -e DJANGO_SETTINGS_MODULE=todobackend.settings_release -e MYSQL_HOST=db -e MYSQL_USER=todo \

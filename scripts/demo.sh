@@ -73,9 +73,10 @@ $1" 2> >(grep -v 'IPv4 forwarding is disabled' >&2)
 # before migrate's first attempt connects, where a fresh database (a new
 # volume, a restored snapshot, a managed instance being created) takes far
 # longer. The demo's deploys merge this file after examples/stack.yml (which
-# stays as it is) so that db's first start waits 10 s before MariaDB starts:
-# migrate's first attempts fail to connect and Swarm runs it again, 5 s apart,
-# until it succeeds. Every deploy of the demo merges it, so db's spec does not
+# stays as it is) so that db's first start waits 5 s before MariaDB starts:
+# migrate's first attempt fails to connect, which the stack's retry-when
+# retries, and Swarm runs it again after the restart delay (10 s): it
+# succeeds. Every deploy of the demo merges it, so db's spec does not
 # change between them and db starts once.
 COLD_DB=bin/demo-cold-db.yml
 mkdir -p bin
@@ -83,9 +84,9 @@ cat >"$COLD_DB" <<'YAML'
 version: "3.7"
 services:
   db:
-    entrypoint: [sh, -c, "echo 'demo: simulating a cold database: MariaDB starts in 10 s'; sleep 10; exec docker-entrypoint.sh mariadbd"]
+    entrypoint: [sh, -c, "echo 'demo: simulating a cold database: MariaDB starts in 5 s'; sleep 5; exec docker-entrypoint.sh mariadbd"]
 YAML
-echo "+ cat $COLD_DB   # the demo's simulation of a cold database: db waits 10 s before MariaDB starts"
+echo "+ cat $COLD_DB   # the demo's simulation of a cold database: db waits 5 s before MariaDB starts"
 cat "$COLD_DB"
 STACK_FILES=(-c examples/stack.yml -c "$COLD_DB")
 
