@@ -98,9 +98,10 @@ run bin/jobrun deploy "${STACK_FILES[@]}" --stack "$STACK" --version "$FIRST_VER
 echo "+ two todos through the API"
 api 'post("Buy milk"); post("Walk the dog"); get()'
 run bin/jobrun deploy "${STACK_FILES[@]}" --stack "$STACK" --version "$NEXT_VERSION" --resolve-image never --force
-# A second attempt shows what a retry of a half-applied migration meets: the
-# column is already there.
-run bin/jobrun deploy "${STACK_FILES[@]}" --stack "$STACK" --version "$BAD_VERSION" --resolve-image never --force --restart-delay 1s --max-attempts 1
+# The stack's retry-when retries only a database not taking connections yet:
+# this migration fails once, at the database, and is not run again on the
+# column it left.
+run bin/jobrun deploy "${STACK_FILES[@]}" --stack "$STACK" --version "$BAD_VERSION" --resolve-image never --force
 echo "+ docker service inspect ${STACK}_app   # still the version before the failed migration"
 docker service inspect "${STACK}_app" --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}'
 echo "+ the app still answers; a new todo fails: the failed migration left its column, NOT NULL without a default"
