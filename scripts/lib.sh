@@ -88,3 +88,15 @@ apt_update() {
   printf '%s\n' "$out" >&2
   return 1
 }
+
+# bench_start: what a benchmark script of scripts/bench-*.sh needs first: the
+# private engine of scripts/engine.sh up (left running) with DOCKER_HOST and
+# JOBRUN_ENGINE on it, DOCKER the Docker CLI to compare with (BENCH_DOCKER),
+# and bin/jobrun built from this tree.
+bench_start() {
+  command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
+  DOCKER=${BENCH_DOCKER:-/usr/bin/docker}
+  scripts/engine.sh up >/dev/null
+  eval "$(scripts/engine.sh env)"
+  go build -o bin/jobrun .
+}
