@@ -8,15 +8,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/volume"
 
 	"jobrun/jobs"
+	"jobrun/logs/cwlogstest"
 )
 
 // The releases scripts/images.sh builds: the initial migration, one that
@@ -197,15 +202,20 @@ services:
 	tracebackComplete(t, "jobrun logs", logs.stdout+logs.stderr, true)
 }
 
-// TestTodobackendJobs: the real app's jobs beside a running database: a
-// dbshell through a pseudo-terminal, and a migration stopped by --timeout
-// halfway through a release's migrations.
+// TestTodobackendJobs: the real app's jobs beside a running database with
+// two todos: a dbshell through a pseudo-terminal, a migration stopped
+// halfway through a release's migrations (by --timeout and by Ctrl-C), two
+// jobruns racing the same migration, and the failing migration's traceback
+// through Docker's awslogs driver and CloudWatch Logs. Each case puts the
+// database's migrations where it needs them first.
 func TestTodobackendJobs(t *testing.T) {
 	long(t)
 	s := exampleStack(t)
 	if r := s.release(firstRelease); r.code != 0 {
 		t.Fatalf("first release: exit %d, want 0", r.code)
 	}
+	s.addTodo(firstRelease, "one") // 9b2c7d1's migration fails on two rows or more
+	s.addTodo(firstRelease, "two")
 
 	t.Run("dbshell", func(t *testing.T) {
 		cmd := s.command(nil, "-c", "stack.yml", "exec", "-it", "migrate", "--version", firstRelease, "--resolve-image", "never", "--", "python3", "manage.py", "dbshell")
@@ -228,30 +238,198 @@ func TestTodobackendJobs(t *testing.T) {
 		s.assertNoService()
 	})
 
-	t.Run("timeout mid-migration", func(t *testing.T) {
-		slow := s.writeStack("slow.yml", `version: "3.7"
+	t.Run("stopped mid-migration", func(t *testing.T) { testStoppedMidMigration(t, s) })
+	t.Run("two jobruns race", func(t *testing.T) { testMigrationRace(t, s) })
+	t.Run("CloudWatch traceback", func(t *testing.T) { testCloudWatchTraceback(t, s) })
+}
+
+// migrateTo puts the database's todo migrations at target (forwards or
+// backwards), with Django's own migrate in the job's context.
+func (s *engineStack) migrateTo(target string) {
+	s.t.Helper()
+	s.inApp(columnRelease, "python3 manage.py migrate --no-input todo "+target)
+}
+
+// todoMigrations are the todo migrations django_migrations records, in order.
+func (s *engineStack) todoMigrations() string {
+	s.t.Helper()
+	return s.sql(columnRelease, "select name from django_migrations where app='todo' order by id")
+}
+
+// testStoppedMidMigration: the slow release's migrate (0002, then a
+// migration that sleeps) stopped by --timeout and by Ctrl-C while it
+// sleeps. jobrun exits with the code the README gives, no container of
+// the job runs on the engine, and the database holds what the README says:
+// the migrations before the one stopped applied and recorded, that one not.
+func testStoppedMidMigration(t *testing.T, s *engineStack) {
+	slow := s.writeStack("slow.yml", `version: "3.7"
 services:
   migrate:
     environment:
       SLOW_MIGRATION_SECONDS: "600"
 `)
-		r := s.jobrun(nil, "-c", "stack.yml", "-c", slow, "migrate", "--version", "slow", "--resolve-image", "never", "--timeout", "60s")
-		if r.code != 5 {
-			t.Errorf("exit %d, want 5 (timed out)", r.code)
+	cases := []struct {
+		name   string
+		args   []string
+		signal os.Signal
+		code   int
+	}{
+		// 60 s: 0002 is applied before it runs out, even on a busy engine.
+		{"--timeout", []string{"--timeout", "60s"}, nil, jobs.ExitTimedOut},
+		{"Ctrl-C", nil, os.Interrupt, jobs.ExitInterrupted},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s.migrateTo("0001")
+			cmd, out, errb := s.start(nil, append([]string{"-c", "stack.yml", "-c", slow, "migrate", "--version", "slow", "--resolve-image", "never"}, c.args...)...)
+			if c.signal != nil {
+				waitFor(t, func() bool { return strings.Contains(out.String(), "slow migration: sleeping") })
+				_ = cmd.Process.Signal(c.signal)
+			}
+			code := exitCodeOf(cmd.Wait())
+			t.Logf("jobrun migrate --version slow %v → exit %d\nstdout:\n%s\nstderr:\n%s", c.args, code, out, errb)
+			if code != c.code {
+				t.Errorf("exit %d, want %d", code, c.code)
+			}
+			if !strings.Contains(out.String(), "Applying todo.0002_todoitem_priority... OK") || !strings.Contains(out.String(), "slow migration: sleeping 600s") {
+				t.Errorf("the output does not show the migrations up to the one stopped")
+			}
+			if !strings.Contains(errb.String(), "stopped the job") {
+				t.Errorf("stderr does not say the job was stopped")
+			}
+			if n := runningContainers(t, s.engine, jobs.ServiceName(s.name, "migrate")); n != 0 {
+				t.Errorf("%d migrate containers still running after the stop", n)
+			}
+			s.assertNoService()
+			if got := s.todoMigrations(); got != "0001_initial\n0002_todoitem_priority" {
+				t.Errorf("todo migrations recorded after the stop: %q, want 0001 and 0002 only", got)
+			}
+		})
+	}
+}
+
+// runID is the run a jobrun's progress names first: the one it started,
+// followed, or found already succeeded.
+var runID = regexp.MustCompile(`\(run ([0-9A-Za-z-]+)`)
+
+// testMigrationRace: two jobrun migrate of the column release at once.
+// The README (Runs are idempotent and locked): one starts the run, the
+// other follows it or finds it succeeded, both exit 0; the engine starts
+// one container of the job, and the database records the migration once.
+func testMigrationRace(t *testing.T, s *engineStack) {
+	s.migrateTo("0001")
+	starts := s.containerStarts(jobs.ServiceName(s.name, "migrate"))
+	results := s.jobrunAtOnce(2, nil, "-c", "stack.yml", "migrate", "--version", columnRelease, "--resolve-image", "never")
+	if n := starts(); n != 1 {
+		t.Errorf("the engine started %d containers of the job, want 1", n)
+	}
+	var runs []string
+	started := 0
+	for i, r := range results {
+		t.Logf("jobrun %d → exit %d\nstdout:\n%s\nstderr:\n%s", i, r.code, r.stdout, r.stderr)
+		if r.code != 0 {
+			t.Errorf("jobrun %d: exit %d, want 0", i, r.code)
 		}
-		if !strings.Contains(r.stdout, "Applying todo.0002_todoitem_priority... OK") || !strings.Contains(r.stdout, "slow migration: sleeping 600s") {
-			t.Errorf("the output does not show the migrations up to the one stopped; stdout:\n%s", r.stdout)
+		if m := runID.FindStringSubmatch(r.stderr); m != nil {
+			runs = append(runs, m[1])
 		}
-		if n := runningContainers(t, s.engine, "jobrun_"+s.name+"_migrate"); n != 0 {
-			t.Errorf("%d migrate containers still running after the timeout", n)
+		if strings.Contains(r.stderr, "started "+columnRelease) {
+			started++
+			if n := strings.Count(r.stdout, "Applying todo.0002_todoitem_priority... OK"); n != 1 {
+				t.Errorf("jobrun %d started the run and shows todo.0002 applied %d times, want once", i, n)
+			}
 		}
-		// What the README says the database holds: the migrations before the
-		// one stopped applied and recorded, the stopped one not recorded.
-		applied := s.sql(columnRelease, "select name from django_migrations where app='todo' order by id")
-		if applied != "0001_initial\n0002_todoitem_priority" {
-			t.Errorf("todo migrations recorded after the stop: %q, want 0001 and 0002 only", applied)
-		}
+	}
+	if started != 1 {
+		t.Errorf("%d jobruns started a run, want 1", started)
+	}
+	if len(runs) != 2 || runs[0] != runs[1] {
+		t.Errorf("the runs the two jobruns name: %v, want the same one", runs)
+	}
+	if got := s.sql(columnRelease, "select count(*) from django_migrations where name='0002_todoitem_priority'"); got != "1" {
+		t.Errorf("django_migrations records todo.0002 %s times, want 1", got)
+	}
+}
+
+// containerStarts counts the containers of service the engine starts from
+// now (its events, filtered by the engine) until the returned func is called.
+func (s *engineStack) containerStarts(service string) func() int {
+	s.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	now := time.Now()
+	msgs, errs := s.engine.Events(ctx, events.ListOptions{
+		Since: fmt.Sprintf("%d.%09d", now.Unix(), now.Nanosecond()),
+		Filters: filters.NewArgs(filters.Arg("type", "container"), filters.Arg("event", "start"),
+			filters.Arg("label", "com.docker.swarm.service.name="+service)),
 	})
+	n := make(chan int)
+	go func() {
+		count := 0
+		for {
+			select {
+			case <-msgs:
+				count++
+			case err := <-errs:
+				if ctx.Err() == nil {
+					s.t.Errorf("the engine's events: %v", err)
+				}
+				n <- count
+				return
+			}
+		}
+	}()
+	return func() int {
+		cancel()
+		return <-n
+	}
+}
+
+// testCloudWatchTraceback: the failing release's migrate with the job's
+// output shipped by Docker's awslogs driver (examples/awslogs.yml, as a
+// team merges it) to the in-process CloudWatch Logs endpoint. The whole
+// traceback, in order, is what jobrun shows live and what jobrun logs reads
+// back from CloudWatch once the service is gone.
+func testCloudWatchTraceback(t *testing.T, s *engineStack) {
+	srv := cwlogstest.NewServer()
+	defer srv.Close()
+	awslogs, err := os.ReadFile("examples/awslogs.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := s.writeStack("awslogs.yml", string(awslogs))
+	env := append([]string{"AWSLOGS_ENDPOINT=" + srv.URL}, awsEnv...)
+	// The stack's own policy: retry-when judges the attempt's output as
+	// read from CloudWatch, so the IntegrityError is not retried either.
+	starts := s.containerStarts(jobs.ServiceName(s.name, "migrate"))
+	r := s.jobrun(env, "-c", "stack.yml", "-c", f, "migrate", "--version", brokenRelease, "--resolve-image", "never")
+	if n := starts(); n != 1 {
+		t.Errorf("the engine started %d containers of the job, want 1: no retry", n)
+	}
+	if r.code != jobs.ExitFailed {
+		t.Errorf("exit %d, want %d (failed)", r.code, jobs.ExitFailed)
+	}
+	tracebackComplete(t, "live from CloudWatch", r.stdout+r.stderr, false)
+	notRetried(t, "from CloudWatch", r.stderr)
+	streams := srv.Streams("docker-swarm-lg")
+	if len(streams) != 1 || !strings.Contains(r.stderr, streams[0]) {
+		t.Fatalf("streams in the group %v, want the one attempt's, named in the summary", streams)
+	}
+	var shipped strings.Builder
+	for _, e := range srv.Events("docker-swarm-lg", streams[0]) {
+		shipped.WriteString(e.Message + "\n")
+	}
+	tracebackComplete(t, "the stream the driver wrote", shipped.String(), false)
+
+	s.assertNoService()
+	before := srv.Calls("GetLogEvents")
+	l := s.jobrun(awsEnv, "logs", "migrate", "--version", brokenRelease)
+	if l.code != jobs.ExitFailed {
+		t.Errorf("jobrun logs: exit %d, want the run's %d", l.code, jobs.ExitFailed)
+	}
+	if srv.Calls("GetLogEvents") == before {
+		t.Errorf("jobrun logs did not read CloudWatch")
+	}
+	tracebackComplete(t, "jobrun logs from CloudWatch", l.stdout+l.stderr, false)
 }
 
 // brokenVerdict checks the broken release's verdict: the migration that
@@ -261,19 +439,37 @@ services:
 // release the services stay on.
 func brokenVerdict(t *testing.T, stderr string) {
 	t.Helper()
-	// Swarm queues attempt 2 for after the restart delay at once; it must
-	// never run: a second run would fail on the column the first added.
-	if strings.Contains(stderr, "migrate: attempt 2 of at most 7 on node") || strings.Contains(stderr, "(1060, ") {
-		t.Errorf("broken release: migrate ran again after it failed at the database")
-	}
+	notRetried(t, "broken release", stderr)
 	for _, want := range []string{
-		"9b2c7d1 failed in ",
-		" after 1 attempt(s): attempt 1 failed, and its output has none of the x-jobrun retry-when texts: no further attempt; attempt 1: django.db.utils.IntegrityError: (1062, \"Duplicate entry '' for key",
 		"WARNING: job migrate may have changed the database",
 		"the services were left on version " + firstRelease + ", which may not expect those changes",
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("broken release: stderr lacks %q; its end:\n%s", want, tail(stderr, 8))
+		}
+	}
+}
+
+// attempt2Began is jobrun's line of a second attempt that started. Swarm
+// queues attempt 2 at once and its node prepares it (assigned, preparing,
+// ready) while the restart delay runs; it begins only after the delay.
+var attempt2Began = regexp.MustCompile(`migrate: attempt 2 of at most 7 on node [^:]+: (starting|running|complete|failed)`)
+
+// notRetried checks that the broken release's migrate ended after its
+// first attempt with a verdict naming its IntegrityError: the attempt 2
+// Swarm queued must never begin: a second run would fail on the column the
+// first added.
+func notRetried(t *testing.T, what, stderr string) {
+	t.Helper()
+	if attempt2Began.MatchString(stderr) || strings.Contains(stderr, "(1060, ") {
+		t.Errorf("%s: migrate ran again after it failed at the database", what)
+	}
+	for _, want := range []string{
+		"9b2c7d1 failed in ",
+		" after 1 attempt(s): attempt 1 failed, and its output has none of the x-jobrun retry-when texts: no further attempt; attempt 1: django.db.utils.IntegrityError: (1062, \"Duplicate entry '' for key",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("%s: stderr lacks %q; its end:\n%s", what, want, tail(stderr, 8))
 		}
 	}
 }

@@ -12,12 +12,9 @@
 # running); removes its stacks on exit.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
+source scripts/lib.sh
 PAIRS=${BENCH_PAIRS:-5}
-DOCKER=${BENCH_DOCKER:-/usr/bin/docker}
-scripts/engine.sh up >/dev/null
-eval "$(scripts/engine.sh env)"
-go build -o bin/jobrun .
+bench_start
 WORK=$(mktemp -d)
 A=benchdeploy$$a
 B=benchdeploy$$b

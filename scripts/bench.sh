@@ -18,6 +18,7 @@
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib.sh # apt_update
 command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
 
 OUT=$PWD/bin/bench
@@ -148,7 +149,7 @@ setup() {
   [[ -x /usr/bin/time ]] || missing+=(time)
   if ((${#missing[@]})); then
     log "installing ${missing[*]}"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null
+    apt_update && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null
   fi
   bash scripts/engine.sh up >&2
   eval "$(bash scripts/engine.sh env)"

@@ -10,7 +10,8 @@
 # driver and a local CloudWatch Logs endpoint, jobrun logs of the failed
 # migration, jobrun exec in its context (showmigrations, and the column the
 # failure left behind), and jobrun history. Leaves the engine running; stop it
-# with scripts/engine.sh down.
+# with scripts/engine.sh down. JOBRUN_ENGINE picks the engine (scripts/lib.sh):
+# 20, the default, or 29; the demo touches no other.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
@@ -30,11 +31,15 @@ go build -o bin/jobrun .
 
 # The engine keeps its swarm between demos, and with it the stack and its
 # database: start from none, so the first deploy meets an empty database as a
-# team's first release does. Volumes go once no container of the stack holds
-# them.
+# team's first release does. The stack's services, and jobrun's of it (a job
+# service kept by --keep or left as a stopped job's lock holds the public
+# volume too); volumes go once no container of the stack holds them.
 reset_stack() {
   local services
-  services=$(docker service ls -q --filter "label=com.docker.stack.namespace=$STACK")
+  services=$({
+    docker service ls -q --filter "label=com.docker.stack.namespace=$STACK"
+    docker service ls -q --filter "label=io.jobrun.stack=$STACK"
+  } | sort -u)
   [[ -z $services ]] || docker service rm $services >/dev/null
   for _ in $(seq 120); do # 60 s
     [[ -z $(docker volume ls -q --filter "label=com.docker.stack.namespace=$STACK") ]] && return
@@ -64,17 +69,39 @@ def post(title):
 $1" 2> >(grep -v 'IPv4 forwarding is disabled' >&2)
 }
 
+# A cold database, simulated: the private engine starts MariaDB in about 2 s,
+# before migrate's first attempt connects, where a fresh database (a new
+# volume, a restored snapshot, a managed instance being created) takes far
+# longer. The demo's deploys merge this file after examples/stack.yml (which
+# stays as it is) so that db's first start waits 5 s before MariaDB starts:
+# migrate's first attempt fails to connect, which the stack's retry-when
+# retries, and Swarm runs it again after the restart delay (10 s): it
+# succeeds. Every deploy of the demo merges it, so db's spec does not
+# change between them and db starts once.
+COLD_DB=bin/demo-cold-db.yml
+mkdir -p bin
+cat >"$COLD_DB" <<'YAML'
+version: "3.7"
+services:
+  db:
+    entrypoint: [sh, -c, "echo 'demo: simulating a cold database: MariaDB starts in 5 s'; sleep 5; exec docker-entrypoint.sh mariadbd"]
+YAML
+echo "+ cat $COLD_DB   # the demo's simulation of a cold database: db waits 5 s before MariaDB starts"
+cat "$COLD_DB"
+STACK_FILES=(-c examples/stack.yml -c "$COLD_DB")
+
 # --resolve-image never: there is no registry; the images are local.
 # --force: the engine keeps the run records between demos; without it a
 # version whose jobs already succeeded does not run them again.
 run() { echo "+ $*"; "$@" || echo "exit code: $?"; }
-run bin/jobrun deploy -c examples/stack.yml --stack "$STACK" --version "$FIRST_VERSION" --resolve-image never --force
+run bin/jobrun deploy "${STACK_FILES[@]}" --stack "$STACK" --version "$FIRST_VERSION" --resolve-image never --force
 echo "+ two todos through the API"
 api 'post("Buy milk"); post("Walk the dog"); get()'
-run bin/jobrun deploy -c examples/stack.yml --stack "$STACK" --version "$NEXT_VERSION" --resolve-image never --force
-# A second attempt shows what a retry of a half-applied migration meets: the
-# column is already there.
-run bin/jobrun deploy -c examples/stack.yml --stack "$STACK" --version "$BAD_VERSION" --resolve-image never --force --restart-delay 1s --max-attempts 1
+run bin/jobrun deploy "${STACK_FILES[@]}" --stack "$STACK" --version "$NEXT_VERSION" --resolve-image never --force
+# The stack's retry-when retries only a database not taking connections yet:
+# this migration fails once, at the database, and is not run again on the
+# column it left.
+run bin/jobrun deploy "${STACK_FILES[@]}" --stack "$STACK" --version "$BAD_VERSION" --resolve-image never --force
 echo "+ docker service inspect ${STACK}_app   # still the version before the failed migration"
 docker service inspect "${STACK}_app" --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}'
 echo "+ the app still answers; a new todo fails: the failed migration left its column, NOT NULL without a default"
@@ -104,5 +131,5 @@ run bin/jobrun -c examples/stack.yml --stack "$STACK" exec migrate --version "$B
 run bin/jobrun --stack "$STACK" history
 
 echo
-echo "The engine is still running (DOCKER_HOST=unix:///run/jobrun-engine/docker.sock), and the stack on $NEXT_VERSION."
-echo "Stop it with: scripts/engine.sh down"
+echo "The engine is still running (DOCKER_HOST=$DOCKER_HOST), and the stack on $NEXT_VERSION."
+echo "Stop it with: ${JOBRUN_ENGINE:+JOBRUN_ENGINE=$JOBRUN_ENGINE }scripts/engine.sh down"

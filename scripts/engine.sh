@@ -48,7 +48,7 @@ install_deps() {
     return
   fi
   echo "engine: installing docker.io, busybox-static and iproute2" >&2
-  apt-get update -qq
+  apt_update
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 docker.io busybox-static iproute2 >/dev/null
 }
 

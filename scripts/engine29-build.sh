@@ -8,6 +8,7 @@
 #   scripts/engine29-build.sh        build what is missing, print $BIN
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib.sh
 command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
 
 MOBY=v2.0.0-beta.24           # releases/versions.yaml: Docker Engine 29.8.0
@@ -25,7 +26,7 @@ mkdir -p "$BIN"
 # runc needs cgo and libseccomp for -tags seccomp.
 if ! dpkg -s libseccomp-dev gcc pkg-config >/dev/null 2>&1; then
   echo "engine29: installing libseccomp-dev, gcc and pkg-config" >&2
-  apt-get update -qq
+  apt_update
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 libseccomp-dev gcc pkg-config >/dev/null
 fi
 # The build tags of moby's hack/make.sh for a static binary, without the

@@ -21,6 +21,7 @@
 set -euo pipefail
 shopt -s inherit_errexit # make_rootfs runs in $(...): a failure there must stop it too
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib.sh # apt_update
 eval "$(scripts/engine.sh env)"
 
 TEST_IMAGE=jobrun-test/busybox:latest
@@ -57,7 +58,11 @@ current() { # true if image $1 exists with build label $2
 fail() { echo "images: $*" >&2; exit 1; }
 
 TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+cleanup() {
+  [[ -z ${DERIVING:-} ]] || docker rm -f "$DERIVING" >/dev/null 2>&1 || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
 
 # --- busybox test image ------------------------------------------------------------
 
@@ -117,69 +122,86 @@ debian_mirror() {
   echo "${uri:-http://deb.debian.org/debian}"
 }
 
+# build_rootfs NAME PACKAGES MIRROR TARBALL: NAME's root filesystem, made
+# with debootstrap from MIRROR and written to TARBALL. Its text is in the
+# cache key (rootfs_key): a change here makes new tarballs; what only
+# surrounds it (locks, installs, checks) does not.
+build_rootfs() {
+  local name=$1 packages=$2 mirror=$3 tarball=$4 dir=$TMP/rootfs-$1
+  debootstrap --variant=minbase --include="$packages" "$SUITE" "$dir" "$mirror" >"$TMP/debootstrap-$name.log" 2>&1 ||
+    fail "debootstrap of $SUITE for $name from $mirror failed: $(tail -n 1 "$TMP/debootstrap-$name.log")"
+  # What an image never uses: apt's downloads and lists, docs, translations.
+  # The Debian package initialised a MariaDB datadir: empty it, so the
+  # entrypoint initialises the volume the stack gives it.
+  rm -rf "$dir"/var/cache/apt/* "$dir"/var/lib/apt/lists/* "$dir"/usr/share/{doc,man,info,locale} \
+    "$dir"/var/log/*.log "$dir"/var/lib/mysql/*
+  tar -C "$dir" --numeric-owner -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball" ||
+    fail "cannot write the $name root filesystem to $CACHE (disk full?)"
+  rm -rf "$dir"
+}
+
+rootfs_key() { # NAME PACKAGES
+  { echo "$SUITE $2"; declare -f build_rootfs; } | hash
+}
+
 # make_rootfs NAME PACKAGES: prints the path of the cached rootfs tarball,
-# making it first when missing. Its key covers this function's own text, so a
-# change to the recipe makes a new one.
+# making it first when missing. The caller holds NAME's lock (import_base).
 make_rootfs() {
-  local name=$1 packages=$2 key tarball dir mirror
-  key=$({ echo "$SUITE $packages"; declare -f make_rootfs; } | hash)
-  tarball=$CACHE/$name-$SUITE-$key.tar
-  mkdir -p "$CACHE"
-  # Two engines may run this at once: one makes it, the other waits for it.
-  exec {lock}>"$CACHE/$name.lock"
-  flock "$lock"
+  local name=$1 packages=$2 tarball mirror
+  tarball=$CACHE/$name-$SUITE-$(rootfs_key "$name" "$packages").tar
   if [[ ! -f $tarball ]]; then
     mirror=$(debian_mirror)
     curl -fsS --max-time 30 -o /dev/null "$mirror/dists/$SUITE/Release" 2>/dev/null ||
       fail "cannot reach the Debian mirror $mirror (debootstrap of $SUITE): the real todobackend and MariaDB images need it"
     if ! command -v debootstrap >/dev/null; then
       echo "images: installing debootstrap" >&2
-      apt-get update -qq
+      apt_update
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 debootstrap >/dev/null
     fi
     echo "images: debootstrap $SUITE for $name (about a minute)" >&2
-    dir=$TMP/rootfs-$name
-    debootstrap --variant=minbase --include="$packages" "$SUITE" "$dir" "$mirror" >"$TMP/debootstrap-$name.log" 2>&1 ||
-      fail "debootstrap of $SUITE for $name from $mirror failed: $(tail -n 1 "$TMP/debootstrap-$name.log")"
-    # What an image never uses: apt's downloads and lists, docs, translations.
-    # The Debian package initialised a MariaDB datadir: empty it, so the
-    # entrypoint initialises the volume the stack gives it.
-    rm -rf "$dir"/var/cache/apt/* "$dir"/var/lib/apt/lists/* "$dir"/usr/share/{doc,man,info,locale} \
-      "$dir"/var/log/*.log "$dir"/var/lib/mysql/*
-    tar -C "$dir" --numeric-owner -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball" ||
-      fail "cannot write the $name root filesystem to $CACHE (disk full?)"
-    rm -rf "$dir"
+    build_rootfs "$name" "$packages" "$mirror" "$tarball"
     # Keep only this key's tarball of NAME.
     find "$CACHE" -maxdepth 1 -name "$name-*.tar" ! -name "$(basename "$tarball")" -delete
   fi
-  exec {lock}>&-
   echo "$tarball"
 }
 
-# import_base IMAGE NAME PACKAGES CHANGE...: IMAGE from NAME's rootfs, unless current.
+# import_base IMAGE NAME PACKAGES CHANGE...: IMAGE from NAME's rootfs, unless
+# current. NAME's lock is held until the import has read the tarball: two
+# engines may run this at once (one makes the tarball, the other waits for
+# it), and another checkout's recipe would delete this one's tarball.
 import_base() {
-  local image=$1 name=$2 packages=$3 tarball label
+  local image=$1 name=$2 packages=$3 tarball label lock
   shift 3
+  mkdir -p "$CACHE"
+  exec {lock}>"$CACHE/$name.lock"
+  flock "$lock"
   tarball=$(make_rootfs "$name" "$packages")
   label=$({ echo "$SCRIPT_HASH"; basename "$tarball"; } | hash)
   BASE_LABEL=$label
-  current "$image" "$label" && return
-  docker import --change "$PATHS" --change "LABEL jobrun.build=$label" "$@" - "$image" <"$tarball" >/dev/null
-  echo "images: built $image"
+  if ! current "$image" "$label"; then
+    docker import --change "$PATHS" --change "LABEL jobrun.build=$label" "$@" - "$image" <"$tarball" >/dev/null
+    echo "images: built $image"
+  fi
+  exec {lock}>&-
 }
+
+# The container derive works in, removed on any exit (the EXIT trap).
+DERIVING=""
 
 # derive IMAGE BASE LABEL SRCDIR CHANGE...: IMAGE is BASE with SRCDIR's
 # content added at / (one small layer, no second copy of the base: docker
 # create, cp, commit work on 20.10 and 29 alike, with no BuildKit).
 derive() {
-  local image=$1 base=$2 label=$3 src=$4 c
+  local image=$1 base=$2 label=$3 src=$4
   shift 4
   # Only the container's engine warns (no IPv4 forwarding: the private
   # engine runs without it); it never runs, so keep that warning out.
-  c=$(docker create "$base" true 2>"$TMP/create.err") || { cat "$TMP/create.err" >&2; exit 1; }
-  tar -C "$src" --owner=0 --group=0 -c . | docker cp - "$c:/"
-  docker commit --change "LABEL jobrun.build=$label" "$@" "$c" "$image" >/dev/null
-  docker rm "$c" >/dev/null
+  DERIVING=$(docker create "$base" true 2>"$TMP/create.err") || { cat "$TMP/create.err" >&2; exit 1; }
+  tar -C "$src" --owner=0 --group=0 -c . | docker cp - "$DERIVING:/"
+  docker commit --change "LABEL jobrun.build=$label" "$@" "$DERIVING" "$image" >/dev/null
+  docker rm "$DERIVING" >/dev/null
+  DERIVING=""
   echo "images: built $image"
 }
 

@@ -69,3 +69,34 @@ NETNS_SYSFS='mkdir -p "$0/cgroup" &&
   mount -t sysfs sysfs /sys &&
   mount --move "$0/cgroup" /sys/fs/cgroup &&
   exec "$@"'
+
+# apt_update ARGS...: apt-get update -qq ARGS, waiting up to 300 s for another
+# apt that holds the package lists' lock. Every apt-get install here waits for
+# the dpkg lock with -o DPkg::Lock::Timeout=300, but apt-get update ignores it
+# and fails at once ("Could not get lock /var/lib/apt/lists/lock", apt 2.6).
+apt_update() {
+  local out i
+  for i in $(seq 300); do
+    if out=$(apt-get update -qq "$@" 2>&1); then
+      [[ -z $out ]] || printf '%s\n' "$out" >&2
+      return 0
+    fi
+    [[ $out == *"Could not get lock"* ]] || { printf '%s\n' "$out" >&2; return 1; }
+    ((i > 1)) || echo "apt: another apt holds the package lists' lock: waiting for it up to 300 s" >&2
+    sleep 1
+  done
+  printf '%s\n' "$out" >&2
+  return 1
+}
+
+# bench_start: what a benchmark script of scripts/bench-*.sh needs first: the
+# private engine of scripts/engine.sh up (left running) with DOCKER_HOST and
+# JOBRUN_ENGINE on it, DOCKER the Docker CLI to compare with (BENCH_DOCKER),
+# and bin/jobrun built from this tree.
+bench_start() {
+  command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
+  DOCKER=${BENCH_DOCKER:-/usr/bin/docker}
+  scripts/engine.sh up >/dev/null
+  eval "$(scripts/engine.sh env)"
+  go build -o bin/jobrun .
+}

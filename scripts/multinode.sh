@@ -94,7 +94,7 @@ install_deps() {
   command -v openssl >/dev/null || missing+=(openssl)
   ((${#missing[@]} == 0)) && return
   echo "multinode: installing ${missing[*]}" >&2
-  apt-get update -qq
+  apt_update
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null
 }
 

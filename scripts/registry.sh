@@ -64,7 +64,7 @@ install_deps() {
   fi
   # A stale or missing package list: update it once and try again.
   if ! apt_install "${pkgs[@]}" 2>/dev/null; then
-    apt-get update -qq
+    apt_update
     apt_install "${pkgs[@]}"
   fi
   if [[ -n $guard ]]; then

@@ -50,7 +50,7 @@ install_deps() {
     chmod 755 "$policy"
     trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   fi
-  apt-get update -qq
+  apt_update
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends openssh-server >/dev/null
 }
 

@@ -19,6 +19,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
+source scripts/lib.sh # apt_update
 
 # LEGACY_TESTS prove what jobrun does for Engine 20.10 alone: it orphans the
 # task of a removed job service (moby/moby#44312), so jobrun's stop ends the
@@ -105,7 +106,7 @@ go_test() {
 }
 
 # zsh: the completion tests run the zsh script too.
-command -v zsh >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 zsh >/dev/null; }
+command -v zsh >/dev/null || { apt_update && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 zsh >/dev/null; }
 short=0
 for arg in "$@"; do [[ $arg != -short && $arg != -test.short ]] || short=1; done
 multinode=$((!short))

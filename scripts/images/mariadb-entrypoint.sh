@@ -2,7 +2,9 @@
 # Entrypoint of jobrun-test/mariadb (scripts/images.sh): the official mysql
 # image's contract, as the todobackend stack uses it. On the first start (an
 # empty /var/lib/mysql) it creates the datadir, the root password, the
-# database and its user; then it runs mariadbd in the foreground.
+# database and its user; then it runs mariadbd in the foreground. A datadir
+# whose initialisation did not finish (the task was stopped or killed
+# halfway) is initialised again from empty on the next start.
 #
 #   MYSQL_DATABASE                        created on first start
 #   MYSQL_USER, MYSQL_PASSWORD[_FILE]     gets every privilege on it, from any host
@@ -15,6 +17,12 @@ set -euo pipefail
 
 DATADIR=/var/lib/mysql
 SOCKET=/run/mysqld/mysqld.sock
+# Written first when an initialisation starts, renamed to INITIALISED once
+# it is complete: only a datadir with INITIALISED, or one this entrypoint
+# did not make (neither file: an older volume, another image's), is taken
+# as it is.
+INITIALISING=$DATADIR/.jobrun-initialising
+INITIALISED=$DATADIR/.jobrun-initialised
 
 log() { echo "$(date -u '+%Y-%m-%d %H:%M:%S') entrypoint: $*" >&2; }
 
@@ -41,7 +49,28 @@ sql_name() { # an identifier quoted for SQL
   printf '`%s`' "${1//\`/\`\`}"
 }
 
+# A stop during the initialisation (bash is PID 1 here, which ignores
+# SIGTERM unless it handles it) ends its current step and exits, leaving
+# INITIALISING: the next start begins again. The long steps run in the
+# background so that the trap runs at once, not when the step ends.
+CHILD=""
+stop_init() {
+  [[ -z $CHILD ]] || { kill -TERM "$CHILD" 2>/dev/null; wait "$CHILD" || true; }
+  log "stopped during the initialisation: the next start initialises $DATADIR again"
+  exit 143
+}
+run_step() { # COMMAND...: run it in the background and wait for it
+  "$@" &
+  CHILD=$!
+  local rc=0
+  wait "$CHILD" || rc=$?
+  CHILD=""
+  return "$rc"
+}
+
 initialise() {
+  trap stop_init TERM INT
+  : >"$INITIALISING"
   file_env MYSQL_PASSWORD
   file_env MYSQL_ROOT_PASSWORD
   local root_password=$MYSQL_ROOT_PASSWORD
@@ -53,22 +82,20 @@ initialise() {
     log "GENERATED ROOT PASSWORD: $root_password"
   fi
   log "initialising $DATADIR (first start)"
-  mariadb-install-db --user=mysql --datadir="$DATADIR" --auth-root-authentication-method=normal \
+  run_step mariadb-install-db --user=mysql --datadir="$DATADIR" --auth-root-authentication-method=normal \
     --skip-test-db --skip-name-resolve >/dev/null
 
   # The setup server listens on the socket only, so no client can get in
   # before the users exist.
   mariadbd --user=mysql --datadir="$DATADIR" --socket="$SOCKET" --skip-networking --skip-name-resolve &
-  local pid=$!
-  # A stop during the setup stops the setup server too (bash is PID 1 here,
-  # which would otherwise ignore SIGTERM).
-  trap 'kill -TERM "$pid"; wait "$pid"; exit 143' TERM INT
-  local i
-  for i in $(seq 300); do
-    mariadb-admin --socket="$SOCKET" --user=root ping >/dev/null 2>&1 && break
-    kill -0 "$pid" 2>/dev/null || { log "the setup server exited"; exit 1; }
+  CHILD=$! # stop_init stops the setup server too
+  local i up=""
+  for i in $(seq 300); do # 30 s
+    mariadb-admin --socket="$SOCKET" --user=root ping >/dev/null 2>&1 && { up=1; break; }
+    kill -0 "$CHILD" 2>/dev/null || { log "the setup server exited"; exit 1; }
     sleep 0.1
   done
+  [[ -n $up ]] || { log "the setup server did not answer on $SOCKET within 30 s"; exit 1; }
 
   # The official image loads the time zones too (CONVERT_TZ, Django with
   # USE_TZ on MySQL); tzinfo_to_sql warns about zoneinfo files it skips.
@@ -94,7 +121,9 @@ initialise() {
   } | mariadb --socket="$SOCKET" --user=root
 
   mariadb-admin --socket="$SOCKET" --user=root --password="$root_password" shutdown
-  wait "$pid" || true
+  wait "$CHILD" || true
+  CHILD=""
+  mv "$INITIALISING" "$INITIALISED"
   trap - TERM INT
   log "initialised: database ${MYSQL_DATABASE:-(none)}, user ${MYSQL_USER:-(none)}"
 }
@@ -106,6 +135,10 @@ fi
 
 mkdir -p /run/mysqld
 chown mysql:mysql /run/mysqld "$DATADIR"
+if [[ -e $INITIALISING ]]; then
+  log "$DATADIR holds an initialisation that did not finish: removing it and starting again"
+  find "$DATADIR" -mindepth 1 -delete
+fi
 if [[ -z $(ls -A "$DATADIR") ]]; then
   initialise
 fi
