@@ -69,3 +69,21 @@ func BenchmarkOutput(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOutputScan: what reading every attempt's output for its error
+// line and retry-when texts costs, per 32 KiB of Django's lines.
+func BenchmarkOutputScan(b *testing.B) {
+	chunk := make([]byte, 0, 32<<10)
+	for i := 0; len(chunk) < 32<<10-64; i++ {
+		chunk = fmt.Appendf(chunk, "  Applying todo.%04d_initial... OK\n", i)
+	}
+	s := newOutputScan(OutputRules{RetryWhen: []string{"Can't connect to server", "Unknown server host"}, ChangesWhen: []string{"Applying "}})
+	w := s.writer(false)
+	b.SetBytes(int64(len(chunk)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := w.Write(chunk); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package jobs
 import (
 	"bytes"
 	"io"
-	"strings"
 	"sync"
 )
 
@@ -86,7 +85,7 @@ func (s *scanState) write(stream int, p []byte) {
 			return
 		}
 		s.keep(stream, p[:i])
-		s.line(stream, strings.TrimRight(string(s.partial[stream]), "\r"))
+		s.line(stream, bytes.TrimRight(s.partial[stream], "\r"))
 		s.partial[stream] = s.partial[stream][:0]
 		p = p[i+1:]
 	}
@@ -98,14 +97,14 @@ func (s *scanState) keep(stream int, p []byte) {
 }
 
 // line takes one whole line of the stream.
-func (s *scanState) line(stream int, text string) {
-	if text == "" {
+func (s *scanState) line(stream int, text []byte) {
+	if len(text) == 0 {
 		return
 	}
 	s.changed = s.changed || len(s.rules.ChangesWhen) == 0 || containsAny(text, s.rules.ChangesWhen)
 	s.retryable = s.retryable || containsAny(text, s.rules.RetryWhen)
 	switch {
-	case strings.HasPrefix(text, "Traceback (most recent call last):"):
+	case bytes.HasPrefix(text, []byte("Traceback (most recent call last):")):
 		s.traceback[stream] = true
 	case s.traceback[stream] && (text[0] == ' ' || text[0] == '\t'):
 		// a frame, or the source line under it
@@ -124,9 +123,9 @@ func (s *scanState) line(stream int, text string) {
 // note keeps text as the error line unless a surer one was seen: a
 // traceback's exception outranks a later "Error" line, which outranks a
 // later plain stderr line.
-func (s *scanState) note(text string, rank int) {
+func (s *scanState) note(text []byte, rank int) {
 	if rank >= s.errorRank {
-		s.errorLine, s.errorRank = strings.TrimSpace(text), rank
+		s.errorLine, s.errorRank = string(bytes.TrimSpace(text)), rank
 	}
 }
 
@@ -137,7 +136,7 @@ func (s *outputScan) finding() scanFinding {
 	end := s.st // line only reads partial: the copy may share it
 	for stream := range end.partial {
 		if len(end.partial[stream]) > 0 {
-			end.line(stream, string(end.partial[stream]))
+			end.line(stream, end.partial[stream])
 		}
 	}
 	line := end.errorLine
@@ -147,9 +146,9 @@ func (s *outputScan) finding() scanFinding {
 	return scanFinding{Retryable: end.retryable, Changed: end.changed, ErrorLine: line}
 }
 
-func containsAny(text string, patterns []string) bool {
+func containsAny(text []byte, patterns []string) bool {
 	for _, p := range patterns {
-		if p != "" && strings.Contains(text, p) {
+		if p != "" && bytes.Contains(text, []byte(p)) {
 			return true
 		}
 	}
