@@ -118,17 +118,29 @@ func policyFromLabels(labels map[string]string, pendingTimeout time.Duration) Po
 	return p
 }
 
-func (r *Runner) alreadySucceeded(ctx context.Context, job Job) (Record, bool, error) {
-	rec, ok, err := r.Records.Succeeded(ctx, job.Stack, job.Name, job.Version)
+// PriorSuccess is the record of the run in which this version of the job
+// succeeded, if one did. A command asks before it builds the job: building
+// creates the job's secrets and configs, which a run that is skipped has no
+// use for.
+func PriorSuccess(ctx context.Context, records Records, stack, job, version string) (Record, bool, error) {
+	rec, ok, err := records.Succeeded(ctx, stack, job, version)
 	if err != nil {
 		return Record{}, false, &EngineError{Msg: "read run records", Err: err}
 	}
 	return rec, ok, nil
 }
 
-func (r *Runner) skip(prev Record) Record {
-	r.Report.Notice(prev.Job, fmt.Sprintf("version %s already succeeded (run %s, %s): not running it again; --force runs it again",
+func (r *Runner) alreadySucceeded(ctx context.Context, job Job) (Record, bool, error) {
+	return PriorSuccess(ctx, r.Records, job.Stack, job.Name, job.Version)
+}
+
+// Skip says that the version already succeeded (prev) and is not run
+// again; it is the record of the run skipped.
+func Skip(report Reporter, prev Record) Record {
+	report.Notice(prev.Job, fmt.Sprintf("version %s already succeeded (run %s, %s): not running it again; --force runs it again",
 		prev.Version, prev.RunID, FormatTime(prev.Ended)))
 	prev.Skipped = true
 	return prev
 }
+
+func (r *Runner) skip(prev Record) Record { return Skip(r.Report, prev) }

@@ -245,12 +245,12 @@ func Jobs(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.API
 // runJobs is Jobs telling ended (if set) of each job's record and error
 // as soon as its run ends.
 func runJobs(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.APIClient, stack *jobs.Stack, spec jobs.SpecOptions, report jobs.Reporter, names []string, ended func(jobs.Record, error)) ([]jobs.Record, error) {
-	runners, todo, err := prepare(ctx, f, o, engine, stack, spec, report, names)
+	todo, err := prepare(ctx, f, o, engine, stack, spec, report, names)
 	if err != nil {
 		return nil, err
 	}
 	run := func(i int) (jobs.Record, error) {
-		rec, err := runners[i].Run(ctx, todo[i])
+		rec, err := todo[i].run(ctx, report)
 		if ended != nil {
 			ended(rec, err)
 		}
@@ -270,29 +270,57 @@ func runJobs(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.
 	return done, first
 }
 
-// prepare builds each job and the runner that runs it.
-func prepare(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.APIClient, stack *jobs.Stack, spec jobs.SpecOptions, report jobs.Reporter, names []string) ([]*jobs.Runner, []jobs.Job, error) {
+// prepared is one job ready to run, or the record of the run in which its
+// version succeeded already, which makes this run a skip.
+type prepared struct {
+	runner *jobs.Runner
+	job    jobs.Job
+	prev   *jobs.Record
+}
+
+// run runs the job, or says it is skipped: when the others run, so that
+// the lines come in the jobs' order.
+func (p prepared) run(ctx context.Context, report jobs.Reporter) (jobs.Record, error) {
+	if p.prev != nil {
+		return jobs.Skip(report, *p.prev), nil
+	}
+	return p.runner.Run(ctx, p.job)
+}
+
+// prepare builds each job and the runner that runs it. A version that
+// succeeded already is not built: building creates the job's secrets and
+// configs.
+func prepare(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.APIClient, stack *jobs.Stack, spec jobs.SpecOptions, report jobs.Reporter, names []string) ([]prepared, error) {
 	set := cmdutil.NewRunners(f, engine, stack.Name, o.Logs, report, o.Run)
-	runners := make([]*jobs.Runner, 0, len(names))
-	todo := make([]jobs.Job, 0, len(names))
+	todo := make([]prepared, 0, len(names))
 	for _, name := range names {
+		if !o.Run.Force {
+			prev, ok, err := jobs.PriorSuccess(ctx, jobs.Records{Engine: engine}, stack.Name, name, spec.Version)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				todo = append(todo, prepared{prev: &prev})
+				continue
+			}
+		}
 		s := spec
 		s.RunID = jobs.NewRunID(f.Now())
 		job, err := jobs.Build(ctx, engine, stack, name, s)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		r, err := set.For(ctx, job)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		for _, note := range job.Notes {
 			report.Notice(job.Name, note)
 		}
 		warnIfStackDeploysIt(ctx, o, engine, report, job)
-		runners, todo = append(runners, r), append(todo, job)
+		todo = append(todo, prepared{runner: r, job: job})
 	}
-	return runners, todo, nil
+	return todo, nil
 }
 
 // runAll runs the n jobs: in order, stopping at the first that does not
