@@ -23,6 +23,7 @@ type lease struct {
 // the same version attaches to it, and one for another version is refused.
 // A service that jobrun stopped but could not see end is still the lock.
 func (r *Runner) acquire(ctx context.Context, job *Job) (lease, error) {
+	remade := false
 	for try := 0; try < 3; try++ {
 		resp, err := r.Engine.ServiceCreate(ctx, job.Spec, swarm.ServiceCreateOptions{EncodedRegistryAuth: r.Opts.RegistryAuth, QueryRegistry: r.Opts.QueryRegistry})
 		if err == nil {
@@ -31,6 +32,13 @@ func (r *Runner) acquire(ctx context.Context, job *Job) (lease, error) {
 			}
 			r.Report.Notice(job.Name, fmt.Sprintf("started %s as service %s (run %s, %s)", job.Version, job.Spec.Name, job.RunID, job.Policy))
 			return lease{serviceID: resp.ID, owner: true, image: r.serviceImage(ctx, resp.ID)}, nil
+		}
+		if name, ok := RemovedNetwork(err); ok && usesNetwork(job.Spec, name) && !remade {
+			if err := r.remakeNetwork(ctx, *job, name); err != nil {
+				return lease{}, err
+			}
+			remade = true
+			continue
 		}
 		if !cerrdefs.IsConflict(err) && !strings.Contains(err.Error(), "already exists") {
 			if cerrdefs.IsInvalidArgument(err) {
@@ -60,6 +68,15 @@ func (r *Runner) acquire(ctx context.Context, job *Job) (lease, error) {
 		}
 	}
 	return lease{}, &ConflictError{Msg: fmt.Sprintf("service %s keeps reappearing: another jobrun is starting %s; try again when it ends", job.Spec.Name, job.Name)}
+}
+
+// remakeNetwork has the job's network that was removed under it made
+// again; without a NetworkMaker only a deploy of the stack can.
+func (r *Runner) remakeNetwork(ctx context.Context, job Job, name string) error {
+	if r.Networks == nil {
+		return &UsageError{Msg: fmt.Sprintf("job %s: network %s was removed as the job started (docker stack rm): deploy the stack first (jobrun deploy)", job.Name, name)}
+	}
+	return r.Networks(ctx, name)
 }
 
 // serviceImage is the image of the service just created. With

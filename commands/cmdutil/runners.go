@@ -12,12 +12,15 @@ import (
 // log-source chooser for all of them, so their CloudWatch reads share one
 // quota limiter.
 type Runners struct {
-	f       *Factory
-	origin  jobs.Origin
-	engine  client.APIClient
-	report  jobs.Reporter
-	sources *jobs.LogSources
-	opts    jobs.RunOptions
+	// Networks, if set, makes a job's network removed under it again (a
+	// release does).
+	Networks jobs.NetworkMaker
+	f        *Factory
+	origin   jobs.Origin
+	engine   client.APIClient
+	report   jobs.Reporter
+	sources  *jobs.LogSources
+	opts     jobs.RunOptions
 }
 
 // NewRunners is the runner set-up of a command on engine: its logs read as
@@ -38,6 +41,7 @@ func (rs *Runners) For(ctx context.Context, job jobs.Job) (*jobs.Runner, error) 
 	r := &jobs.Runner{
 		Engine: rs.engine, Containers: rs.engine, Logs: where.Source, LogPlace: where.Place, Report: rs.report,
 		Records: jobs.Records{Engine: rs.engine}, Now: rs.f.Now, After: rs.f.After, Opts: rs.opts, Origin: rs.origin,
+		Networks: rs.Networks,
 	}
 	if rs.f.RegistryAuth != nil && job.Spec.TaskTemplate.ContainerSpec != nil {
 		image := job.Spec.TaskTemplate.ContainerSpec.Image

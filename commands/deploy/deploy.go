@@ -104,8 +104,9 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		return err
 	}
 	r := &release{f: f, o: o, engine: engine, stack: stack, spec: spec, report: report, plan: plan,
-		target: deploy.Stack{Engine: engine, CLI: cli, Name: o.Stack, Config: stack.Config, Out: prefixed(f, "jobrun: deploy: "), Warn: warn, ResolveImage: o.ResolveImage},
+		target: deploy.Stack{Engine: engine, CLI: cli, Name: o.Stack, Config: stack.Config, Out: prefixed(f, "jobrun: deploy: "), Warn: warn, ResolveImage: o.ResolveImage, After: f.After},
 		rec:    deploy.Record{ID: jobs.NewRunID(f.Now()), Stack: o.Stack, Version: o.Version, Started: f.Now(), Origin: f.Origin()}}
+	o.Networks = r.target.RemakeNetwork
 	err = r.run(ctx)
 	r.rec.Ended = f.Now()
 	keep(ctx, engine, report, r.rec, r.specs, o.Run.KeepRuns)

@@ -38,6 +38,9 @@ type Options struct {
 	// Deploying: jobrun deploy runs the jobs, and reports the stack's
 	// services that run them itself.
 	Deploying bool
+	// Networks makes a job's network removed under it again: jobrun
+	// deploy's; nil for a run, which asks for a deploy instead.
+	Networks jobs.NetworkMaker
 }
 
 // Flags are jobrun run's flags, bound to o.
@@ -292,6 +295,7 @@ func (p prepared) run(ctx context.Context, report jobs.Reporter) (jobs.Record, e
 // configs.
 func prepare(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.APIClient, stack *jobs.Stack, spec jobs.SpecOptions, report jobs.Reporter, names []string) ([]prepared, error) {
 	set := cmdutil.NewRunners(f, engine, stack.Name, o.Logs, report, o.Run)
+	set.Networks = o.Networks
 	todo := make([]prepared, 0, len(names))
 	for _, name := range names {
 		if !o.Run.Force {
