@@ -31,14 +31,6 @@ type Options struct {
 	Entrypoint  []string // nil: the job's
 	Interactive bool     // -i: attach stdin
 	TTY         bool     // -t: a pseudo-terminal
-	Stdin       Stdin
-}
-
-// Stdin is jobrun's own standard input, and its terminal if it is one.
-type Stdin struct {
-	In         io.Reader
-	IsTerminal bool
-	Terminal   *jobs.Terminal // with IsTerminal: raw mode, size, resizes
 }
 
 // Name is the command's name: the one whose arguments after its job are a
@@ -76,7 +68,6 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 				}
 			}
 			o.Job, o.DashDash, o.Command = splitArgs(c.Args().Slice())
-			o.Stdin = processStdin(f.IO.Out)
 			return Run(c.Context, f, o)
 		},
 	}
@@ -95,8 +86,8 @@ func splitArgs(args []string) (job string, dashdash bool, command []string) {
 }
 
 // Check says what is wrong with the command line, one line each, naming
-// the fix.
-func (o *Options) Check() error {
+// the fix; in is jobrun's stdin.
+func (o *Options) Check(in cmdutil.IO) error {
 	if err := cmdutil.CheckNotify(o.Notify); err != nil {
 		return err
 	}
@@ -107,7 +98,7 @@ func (o *Options) Check() error {
 		return &jobs.UsageError{Msg: fmt.Sprintf("put the command after --: jobrun exec %s -- CMD [ARG...] (jobrun's flags go before the --)", o.Job)}
 	case len(o.Command) == 0:
 		return &jobs.UsageError{Msg: fmt.Sprintf("no command after --: name one, e.g. jobrun exec %s -- sh", o.Job)}
-	case o.TTY && !o.Stdin.IsTerminal:
+	case o.TTY && in.InTerminal == nil:
 		return &jobs.UsageError{Msg: "-t needs a terminal, and jobrun's stdin is not one: run it from a terminal, or drop -t (-i alone pipes stdin)"}
 	}
 	return nil
@@ -129,7 +120,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 }
 
 func execute(ctx context.Context, f *cmdutil.Factory, o *Options) (jobs.Record, error) {
-	if err := o.Check(); err != nil {
+	if err := o.Check(f.IO); err != nil {
 		return jobs.Record{}, err
 	}
 	defer cmdutil.RouteLogrus(cmdutil.NewWarnings(f.IO.Err, "jobrun: exec: WARNING: "))()
@@ -229,9 +220,9 @@ func (o *Options) runner(ctx context.Context, f *cmdutil.Factory, engine client.
 		return nil, err
 	}
 	if o.Interactive {
-		a := &jobs.AttachSource{Source: r.Logs, Engine: engine, In: o.Stdin.In, After: f.After}
+		a := &jobs.AttachSource{Source: r.Logs, Engine: engine, In: f.IO.In, After: f.After}
 		if o.TTY {
-			a.Terminal = o.Stdin.Terminal
+			a.Terminal = f.IO.InTerminal
 		}
 		r.Logs = a
 	}

@@ -137,10 +137,11 @@ func connect(e *engine) func(context.Context, cmdutil.Common) (client.APIClient,
 
 func TestSpec(t *testing.T) {
 	tests := []struct {
-		name   string
-		args   []string
-		change func(o *Options)
-		check  func(s swarm.ServiceSpec) string
+		name     string
+		args     []string
+		change   func(o *Options)
+		terminal bool // jobrun's stdin is a terminal
+		check    func(s swarm.ServiceSpec) string
 	}{
 		{name: "command replaced, entrypoint kept, once", args: []string{"--", "python3", "manage.py", "showmigrations"}, check: func(s swarm.ServiceSpec) string {
 			cs, rp := s.TaskTemplate.ContainerSpec, s.TaskTemplate.RestartPolicy
@@ -165,8 +166,8 @@ func TestSpec(t *testing.T) {
 			return ""
 		}},
 		{name: "-it: TTY and stdin on this node", args: []string{"--", "sh"}, change: func(o *Options) {
-			o.Interactive, o.TTY, o.Stdin = true, true, Stdin{In: strings.NewReader(""), IsTerminal: true}
-		}, check: func(s swarm.ServiceSpec) string {
+			o.Interactive, o.TTY = true, true
+		}, terminal: true, check: func(s swarm.ServiceSpec) string {
 			cs, p := s.TaskTemplate.ContainerSpec, s.TaskTemplate.Placement
 			if !cs.TTY || !cs.OpenStdin || p == nil || !slices.Equal(p.Constraints, []string{"node.id==n1"}) {
 				return "not a terminal placed on n1"
@@ -183,6 +184,9 @@ func TestSpec(t *testing.T) {
 			e := &engine{}
 			f, _, _ := cmdtest.Factory(&e.Engine, now)
 			f.Connect = connect(e)
+			if tt.terminal {
+				f.IO.In, f.IO.InTerminal = strings.NewReader(""), &jobs.Terminal{}
+			}
 			// The engine refused the create: jobrun could not run it (125).
 			jobstest.WantExit(t, Run(context.Background(), f, o), ExitCannotRun, "the test stops here")
 			if e.created == nil {
