@@ -18,7 +18,7 @@ import (
 
 	"jobrun/commands/cmdutil"
 	"jobrun/commands/cmdutil/cmdtest"
-	"jobrun/commands/run"
+	"jobrun/commands/stackjobs"
 	"jobrun/jobs"
 	"jobrun/jobs/jobstest"
 )
@@ -78,6 +78,12 @@ func (e *engine) NodeInspectWithRaw(context.Context, string) (swarm.Node, []byte
 		Description: swarm.NodeDescription{Hostname: "manager1"}, Status: swarm.NodeStatus{State: swarm.NodeStateReady}}, nil, nil
 }
 
+// with is o run with f's dependencies.
+func with(o *Options, f *cmdutil.Factory) *Options {
+	o.Factory = f
+	return o
+}
+
 // options are an exec's as the flags' defaults leave them.
 func options(t *testing.T, job string, args ...string) *Options {
 	t.Helper()
@@ -85,7 +91,7 @@ func options(t *testing.T, job string, args ...string) *Options {
 	if err := os.WriteFile(path, []byte(stackFile), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	o := &Options{Options: run.Options{
+	o := &Options{Options: stackjobs.Options{
 		Common: cmdutil.Common{Stack: "todo", ConnectTimeout: time.Second},
 		Files:  []string{path}, Version: "v1", Output: "text", ResolveImage: "never", PendingTimeout: time.Minute,
 		Run:  jobs.RunOptions{Timeout: time.Hour, KeepRuns: jobs.DefaultKeep, Reconnect: time.Minute},
@@ -121,7 +127,7 @@ func TestBadInput(t *testing.T) {
 			e := &engine{}
 			f, _, _ := cmdtest.Factory(&e.Engine, now)
 			f.Connect = connect(e)
-			jobstest.WantExit(t, Run(context.Background(), f, o), jobs.ExitUsage, tt.want)
+			jobstest.WantExit(t, Run(context.Background(), with(o, f)), jobs.ExitUsage, tt.want)
 			if e.created != nil {
 				t.Errorf("bad input created service %s", e.created.Name)
 			}
@@ -188,7 +194,7 @@ func TestSpec(t *testing.T) {
 				f.IO.In, f.IO.InTerminal = strings.NewReader(""), &jobs.Terminal{}
 			}
 			// The engine refused the create: jobrun could not run it (125).
-			jobstest.WantExit(t, Run(context.Background(), f, o), ExitCannotRun, "the test stops here")
+			jobstest.WantExit(t, Run(context.Background(), with(o, f)), ExitCannotRun, "the test stops here")
 			if e.created == nil {
 				t.Fatal("no service created")
 			}
@@ -204,7 +210,7 @@ func TestWarnsBesideARun(t *testing.T) {
 	e := &engine{running: true}
 	f, _, errb := cmdtest.Factory(&e.Engine, now)
 	f.Connect = connect(e)
-	_ = Run(context.Background(), f, o)
+	_ = Run(context.Background(), with(o, f))
 	want := "jobrun: migrate: WARNING: a run of migrate is in progress (version v0, run 20261204T115900Z-cccccc, service jobrun_todo_migrate): this exec runs beside it\n"
 	if !strings.Contains(errb.String(), want) {
 		t.Errorf("stderr lacks %q:\n%s", want, errb.String())

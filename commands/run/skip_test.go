@@ -66,8 +66,8 @@ func TestSucceededVersionCreatesNothing(t *testing.T) {
 	}
 	f, _, errb := cmdtest.FactoryFor(engine, at.Add(time.Hour))
 	o := valid()
-	o.Files, o.ResolveImage, o.Run.QueryRegistry = []string{filepath.Join(dir, "stack.yml")}, "never", false
-	if err := Run(context.Background(), f, &o); err != nil {
+	o.Files, o.ResolveImage, o.Run.QueryRegistry, o.Factory = []string{filepath.Join(dir, "stack.yml")}, "never", false, f
+	if err := Run(context.Background(), &o); err != nil {
 		t.Fatalf("run: %v, want the skip's exit 0", err)
 	}
 	if !strings.Contains(errb.String(), "version 3db46c4 already succeeded") {
