@@ -92,35 +92,36 @@ func steps(ctx context.Context, o *Options, engine jobs.ConfigAPI, plan deploy.P
 			service(d)
 		}
 	}
-	if err := jobSteps(ctx, o, engine, plan.Pre, deploy.PreDeploy, &out); err != nil {
+	pre, err := jobSteps(ctx, o, engine, plan.Pre, deploy.PreDeploy)
+	if err != nil {
 		return nil, err
 	}
+	out = append(out, pre...)
 	for _, d := range diffs {
 		if !isDep(d.Service) {
 			service(d)
 		}
 	}
-	if err := jobSteps(ctx, o, engine, plan.Post, deploy.PostDeploy, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	post, err := jobSteps(ctx, o, engine, plan.Post, deploy.PostDeploy)
+	return append(out, post...), err
 }
 
 // jobSteps says of each job whether it would run, or be skipped because
 // its version already succeeded (unless --force).
-func jobSteps(ctx context.Context, o *Options, engine jobs.ConfigAPI, names []string, phase deploy.Phase, out *[]DryRunStep) error {
+func jobSteps(ctx context.Context, o *Options, engine jobs.ConfigAPI, names []string, phase deploy.Phase) ([]DryRunStep, error) {
+	var out []DryRunStep
 	for _, name := range names {
 		step := DryRunStep{Job: name, Phase: string(phase)}
 		if !o.Run.Force {
-			rec, ok, err := jobs.Records{Engine: engine}.Succeeded(ctx, o.Stack, name, o.Version)
+			rec, ok, err := jobs.PriorSuccess(ctx, jobs.Records{Engine: engine}, o.Stack, name, o.Version)
 			if err != nil {
-				return &jobs.EngineError{Msg: "read run records", Err: err}
+				return nil, err
 			}
 			step.Skip, step.RunID = ok, rec.RunID
 		}
-		*out = append(*out, step)
+		out = append(out, step)
 	}
-	return nil
+	return out, nil
 }
 
 // writeDryRun is the dry run for people: a line per object, job and
