@@ -87,8 +87,8 @@ func splitArgs(args []string) (job string, dashdash bool, command []string) {
 }
 
 // Check says what is wrong with the command line, one line each, naming
-// the fix; in is jobrun's stdin.
-func (o *Options) Check(in cmdutil.IO) error {
+// the fix.
+func (o *Options) Check() error {
 	if err := cmdutil.CheckNotify(o.Notify); err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func (o *Options) Check(in cmdutil.IO) error {
 		return &jobs.UsageError{Msg: fmt.Sprintf("put the command after --: jobrun exec %s -- CMD [ARG...] (jobrun's flags go before the --)", o.Job)}
 	case len(o.Command) == 0:
 		return &jobs.UsageError{Msg: fmt.Sprintf("no command after --: name one, e.g. jobrun exec %s -- sh", o.Job)}
-	case o.TTY && in.InTerminal == nil:
+	case o.TTY && o.IO.InTerminal == nil:
 		return &jobs.UsageError{Msg: "-t needs a terminal, and jobrun's stdin is not one: run it from a terminal, or drop -t (-i alone pipes stdin)"}
 	}
 	return nil
@@ -121,7 +121,7 @@ func Run(ctx context.Context, o *Options) error {
 }
 
 func execute(ctx context.Context, o *Options) (jobs.Record, error) {
-	if err := o.Check(o.IO); err != nil {
+	if err := o.Check(); err != nil {
 		return jobs.Record{}, err
 	}
 	defer cmdutil.RouteLogrus(cmdutil.NewWarnings(o.IO.Err, "jobrun: exec: WARNING: "))()
