@@ -39,3 +39,15 @@ type NetworkMaker func(ctx context.Context, name string) error
 func usesNetwork(spec swarm.ServiceSpec, name string) bool {
 	return slices.ContainsFunc(spec.TaskTemplate.Networks, func(n swarm.NetworkAttachmentConfig) bool { return n.Target == name })
 }
+
+// NetworkMissingError is a network of the stack's that a job needs and the
+// engine does not have: the stack is not deployed, or docker stack rm
+// removed it. It is the usage error that says so, naming the network, so
+// that a release, which makes the stack's networks, can make it again.
+type NetworkMissingError struct {
+	Network string
+	Usage   UsageError
+}
+
+func (e *NetworkMissingError) Error() string { return e.Usage.Msg }
+func (e *NetworkMissingError) Unwrap() error { return &e.Usage }

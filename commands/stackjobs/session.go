@@ -2,6 +2,7 @@ package stackjobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -129,10 +130,20 @@ func (s *Session) prepare(ctx context.Context, names []string) ([]prepared, erro
 }
 
 // Build converts the stack file's job as a run of it converts it, with a
-// run ID of its own.
+// run ID of its own. In a release, which made the stack's networks a
+// moment ago, a network gone since was removed under it (docker stack rm
+// under way): it is made again, and the job built again.
 func (s *Session) Build(ctx context.Context, name string) (jobs.Job, error) {
 	spec := s.Spec
 	spec.RunID = jobs.NewRunID(s.Now())
+	job, err := jobs.Build(ctx, s.Engine, s.Stack, name, spec)
+	var missing *jobs.NetworkMissingError
+	if !errors.As(err, &missing) || s.Networks == nil {
+		return job, err
+	}
+	if err := s.Networks(ctx, missing.Network); err != nil {
+		return jobs.Job{}, err
+	}
 	return jobs.Build(ctx, s.Engine, s.Stack, name, spec)
 }
 
