@@ -59,6 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // environment, engine and clock.
 func factory(stdout, stderr io.Writer) *cmdutil.Factory {
 	streams := cmdutil.IO{Out: stdout, Err: stderr}
+	streams.In, streams.InTerminal = cmdutil.Stdin(os.Stdin, stdout)
 	if f, ok := stdout.(*os.File); ok {
 		streams.OutIsTerminal = term.IsTerminal(f.Fd())
 	}
@@ -68,7 +69,8 @@ func factory(stdout, stderr io.Writer) *cmdutil.Factory {
 			env[k] = v
 		}
 	}
-	docker := &cmdutil.DockerCLI{}
+	// The environment the commands see, as docker/cli sees the process's.
+	docker := &cmdutil.DockerCLI{Getenv: func(k string) string { return env[k] }}
 	host, _ := os.Hostname()
 	account := ""
 	if u, err := user.Current(); err == nil {

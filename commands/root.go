@@ -1,6 +1,8 @@
 // Package commands is jobrun's command line: the app, its default command
 // (run), and one package per command below it, each an Options struct and
-// a Run function that tests drive.
+// a Run function that tests drive. What several commands share is a layer
+// they all call: cmdutil (streams, engine, flags), and stackjobs (a
+// stack's jobs checked, built and run: run, deploy and exec).
 package commands
 
 import (
@@ -31,7 +33,7 @@ type App struct{ app *cli.App }
 // NewApp builds the command line; jobrunVersion is set when jobrun is built.
 func NewApp(f *cmdutil.Factory, jobrunVersion string) *App {
 	f.Jobrun = version.Read(jobrunVersion, debug.ReadBuildInfo).Short()
-	o := &run.Options{}
+	o := run.NewOptions(f)
 	app := &cli.App{
 		Name:           "jobrun",
 		Usage:          "run a stack file's one-shot jobs on Docker Swarm, wait for them, show their output",
@@ -67,7 +69,7 @@ func NewApp(f *cmdutil.Factory, jobrunVersion string) *App {
 			// never exit 0 for a job that did not run.
 			return &jobs.UsageError{Msg: "no job named: jobrun [flags] JOB [JOB...]"}
 		}
-		err := run.Run(c.Context, f, o.From(c))
+		err := run.Run(c.Context, o.From(c))
 		var usage *jobs.UsageError
 		if cmd := closestCommand(c.App, c.Args().First()); cmd != "" && errors.As(err, &usage) {
 			usage.Msg = fmt.Sprintf("unknown command %q: did you mean jobrun %s? (as a job: %s)", c.Args().First(), cmd, usage.Msg)

@@ -139,12 +139,35 @@ func Rollout(t Target, st State, since time.Time, waited bool, err error, timedO
 func (w Waiter) progress(ctx context.Context, t Target) error {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- progress.ServiceProgress(ctx, w.Engine, t.ID, pw) }()
+	go func() { done <- progress.ServiceProgress(ctx, w.Engine, t.ID, dropAdvice{pw}) }()
 	w.render(t.Name, pr)
 	if err := <-done; err != nil {
 		return err
 	}
+	// ServiceProgress notifies itself of SIGINT (docker/cli installs the
+	// handler for as long as it runs, unasked) and then returns nil, as if
+	// the wait were over. jobrun's own handler cancels ctx on the same
+	// Ctrl-C: ctx decides how the wait ended, never docker's handler.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	return w.settle(ctx, t.Name, t.ID)
+}
+
+// dropAdvice leaves out what ServiceProgress says when its own SIGINT
+// handler fires ("Operation continuing in background.", "Use `docker
+// service ps …` to check progress."): docker's advice, not jobrun's, which
+// says itself what an interrupted release did. The progress writes one
+// message per Write.
+type dropAdvice struct{ io.WriteCloser }
+
+func (d dropAdvice) Write(p []byte) (int, error) {
+	var m jsonmessage.JSONMessage
+	if json.Unmarshal(p, &m) == nil && m.ID == "" && (m.Status == "Operation continuing in background." ||
+		strings.HasPrefix(m.Status, "Use `docker service ps ") && strings.HasSuffix(m.Status, "` to check progress.")) {
+		return len(p), nil
+	}
+	return d.WriteCloser.Write(p)
 }
 
 // settle polls the service until it is converged, its update paused, or ctx

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/docker/cli/cli/command"
 	stackloader "github.com/docker/cli/cli/command/stack/loader"
@@ -41,6 +42,8 @@ type Stack struct {
 	// RegistryAuth is X-Registry-Auth for an image (nil: none); a dry run
 	// asks the registry with it, as the deploy has the engine do.
 	RegistryAuth func(image string) (string, error)
+	// After paces the wait for a network's removal; nil: the real clock.
+	After func(time.Duration) <-chan time.Time
 }
 
 // registryAuth is RegistryAuth's answer for image; a credential helper that
@@ -105,6 +108,26 @@ func (s Stack) networks() (map[string]network.CreateOptions, []string) {
 // <stack>_<job> service left by the old way of deploying jobs among them).
 // With no names it deploys the stack's secrets and configs alone.
 func (s Stack) Deploy(ctx context.Context, names []string, prune bool) error {
+	err := s.deploy(ctx, names, prune)
+	if name, ok := jobs.RemovedNetwork(err); ok && s.own(name) {
+		if err := s.RemakeNetwork(ctx, name); err != nil {
+			return err
+		}
+		err = s.deploy(ctx, names, prune)
+	}
+	return err
+}
+
+// own reports whether the stack creates the network name (not an
+// external one, which is not its to make).
+func (s Stack) own(name string) bool {
+	networks, _ := s.networks()
+	_, ok := networks[name]
+	return ok
+}
+
+// deploy is one docker stack deploy of the named services.
+func (s Stack) deploy(ctx context.Context, names []string, prune bool) error {
 	cfg := s.only(names)
 	cli := s.CLI
 	//lint:ignore SA1019 docker stack deploy's code takes its engine and streams from the CLI (issue 29)

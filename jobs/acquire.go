@@ -23,6 +23,7 @@ type lease struct {
 // the same version attaches to it, and one for another version is refused.
 // A service that jobrun stopped but could not see end is still the lock.
 func (r *Runner) acquire(ctx context.Context, job *Job) (lease, error) {
+	remade := false
 	for try := 0; try < 3; try++ {
 		resp, err := r.Engine.ServiceCreate(ctx, job.Spec, swarm.ServiceCreateOptions{EncodedRegistryAuth: r.Opts.RegistryAuth, QueryRegistry: r.Opts.QueryRegistry})
 		if err == nil {
@@ -31,6 +32,13 @@ func (r *Runner) acquire(ctx context.Context, job *Job) (lease, error) {
 			}
 			r.Report.Notice(job.Name, fmt.Sprintf("started %s as service %s (run %s, %s)", job.Version, job.Spec.Name, job.RunID, job.Policy))
 			return lease{serviceID: resp.ID, owner: true, image: r.serviceImage(ctx, resp.ID)}, nil
+		}
+		if name, ok := RemovedNetwork(err); ok && usesNetwork(job.Spec, name) && !remade {
+			if err := r.remakeNetwork(ctx, *job, name); err != nil {
+				return lease{}, err
+			}
+			remade = true
+			continue
 		}
 		if !cerrdefs.IsConflict(err) && !strings.Contains(err.Error(), "already exists") {
 			if cerrdefs.IsInvalidArgument(err) {
@@ -60,6 +68,15 @@ func (r *Runner) acquire(ctx context.Context, job *Job) (lease, error) {
 		}
 	}
 	return lease{}, &ConflictError{Msg: fmt.Sprintf("service %s keeps reappearing: another jobrun is starting %s; try again when it ends", job.Spec.Name, job.Name)}
+}
+
+// remakeNetwork has the job's network that was removed under it made
+// again; without a NetworkMaker only a deploy of the stack can.
+func (r *Runner) remakeNetwork(ctx context.Context, job Job, name string) error {
+	if r.Networks == nil {
+		return &UsageError{Msg: fmt.Sprintf("job %s: network %s was removed as the job started (docker stack rm): deploy the stack first (jobrun deploy)", job.Name, name)}
+	}
+	return r.Networks(ctx, name)
 }
 
 // serviceImage is the image of the service just created. With
@@ -118,17 +135,29 @@ func policyFromLabels(labels map[string]string, pendingTimeout time.Duration) Po
 	return p
 }
 
-func (r *Runner) alreadySucceeded(ctx context.Context, job Job) (Record, bool, error) {
-	rec, ok, err := r.Records.Succeeded(ctx, job.Stack, job.Name, job.Version)
+// PriorSuccess is the record of the run in which this version of the job
+// succeeded, if one did. A command asks before it builds the job: building
+// creates the job's secrets and configs, which a run that is skipped has no
+// use for.
+func PriorSuccess(ctx context.Context, records Records, stack, job, version string) (Record, bool, error) {
+	rec, ok, err := records.Succeeded(ctx, stack, job, version)
 	if err != nil {
 		return Record{}, false, &EngineError{Msg: "read run records", Err: err}
 	}
 	return rec, ok, nil
 }
 
-func (r *Runner) skip(prev Record) Record {
-	r.Report.Notice(prev.Job, fmt.Sprintf("version %s already succeeded (run %s, %s): not running it again; --force runs it again",
+func (r *Runner) alreadySucceeded(ctx context.Context, job Job) (Record, bool, error) {
+	return PriorSuccess(ctx, r.Records, job.Stack, job.Name, job.Version)
+}
+
+// Skip says that the version already succeeded (prev) and is not run
+// again; it is the record of the run skipped.
+func Skip(report Reporter, prev Record) Record {
+	report.Notice(prev.Job, fmt.Sprintf("version %s already succeeded (run %s, %s): not running it again; --force runs it again",
 		prev.Version, prev.RunID, FormatTime(prev.Ended)))
 	prev.Skipped = true
 	return prev
 }
+
+func (r *Runner) skip(prev Record) Record { return Skip(r.Report, prev) }

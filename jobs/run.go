@@ -64,6 +64,10 @@ type Runner struct {
 	After      func(time.Duration) <-chan time.Time
 	Opts       RunOptions
 	Origin     Origin // who runs it, for the record
+	// Networks, if set, makes a network of the job's that was removed
+	// under it (docker stack rm under way) again, and the create is tried
+	// again; else the run asks for the stack to be deployed.
+	Networks NetworkMaker
 }
 
 // nodeGrace is how long an attempt may sit on a down node. Swarm declares a

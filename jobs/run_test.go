@@ -31,6 +31,7 @@ type fakeEngine struct {
 	calls     []string
 	svc       *swarm.Service
 	createErr error
+	firstErr  error  // the first create fails with it
 	onCreate  func() // runs as the service is created (another jobrun acting meanwhile)
 	listErr   error  // every TaskList of the service fails with it
 	listCalls int
@@ -63,6 +64,10 @@ func (f *fakeEngine) ServiceCreate(_ context.Context, spec swarm.ServiceSpec, o 
 	f.record("create %s query-registry=%t", spec.Name, o.QueryRegistry)
 	if f.createErr != nil {
 		return swarm.ServiceCreateResponse{}, f.createErr
+	}
+	if err := f.firstErr; err != nil {
+		f.firstErr = nil
+		return swarm.ServiceCreateResponse{}, err
 	}
 	f.svc = &swarm.Service{ID: "svc1", Spec: spec}
 	if f.onCreate != nil {

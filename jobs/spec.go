@@ -265,7 +265,7 @@ func checkNetworks(ctx context.Context, engine client.NetworkAPIClient, stack *S
 			case cerrdefs.IsNotFound(err) && external:
 				return &UsageError{Msg: fmt.Sprintf("job %s: network %s does not exist; it is external, so create it first: docker network create --driver overlay --attachable %s", svc.Name, name, name)}
 			case cerrdefs.IsNotFound(err):
-				return &UsageError{Msg: fmt.Sprintf("job %s: network %s does not exist: deploy the stack first (%s)", svc.Name, name, stack.deployCommand())}
+				return &NetworkMissingError{Network: name, Usage: UsageError{Msg: fmt.Sprintf("job %s: network %s does not exist: deploy the stack first (%s)", svc.Name, name, stack.deployCommand())}}
 			}
 			return &EngineError{Msg: "inspect network " + name, Err: err}
 		}

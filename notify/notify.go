@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+
+	"jobrun/retry"
 )
 
 // Event is what is announced. It holds no credential and no secret value:
@@ -42,6 +44,9 @@ type Notifier struct {
 	Client  *http.Client
 	Timeout time.Duration
 	Tries   uint64
+	// Clock paces the tries (the zero Clock is the real one): a command
+	// passes its own, so that its tests' waits pass on their clock.
+	Clock retry.Clock
 }
 
 // Default is 3 tries within 10 s per URL.
@@ -89,11 +94,12 @@ func (n Notifier) post(ctx context.Context, target string, ev Event) error {
 	if err != nil {
 		return fmt.Errorf("notify %s: %w", Where(target), err)
 	}
+	// The timeout is on the real clock as well: it ends a request that
+	// hangs, which no fake clock can.
 	ctx, cancel := context.WithTimeout(ctx, n.Timeout)
 	defer cancel()
-	b := backoff.WithMaxRetries(backoff.NewExponentialBackOff(backoff.WithInitialInterval(500*time.Millisecond)), n.Tries-1)
-	err = backoff.Retry(func() error { return n.once(ctx, target, body) }, backoff.WithContext(b, ctx))
-	if err != nil {
+	b := backoff.WithMaxRetries(n.Clock.Policy(500*time.Millisecond, backoff.DefaultMaxInterval, n.Timeout), n.Tries-1)
+	if err := n.Clock.Retry(ctx, b, func() error { return n.once(ctx, target, body) }); err != nil {
 		return fmt.Errorf("notify %s: %w", Where(target), err)
 	}
 	return nil

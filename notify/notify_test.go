@@ -3,6 +3,8 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +12,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"jobrun/clocktest"
+	"jobrun/retry"
 )
 
 var event = Event{Kind: "run", Stack: "todo", Job: "migrate", Version: "3db46c4", Verdict: "failed", ExitCode: 1, Attempts: 7,
@@ -37,13 +42,20 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(status)
 }
 
-func quick() Notifier { return Notifier{Client: &http.Client{}, Timeout: 5 * time.Second, Tries: 3} }
+// quick is a notifier of 3 tries whose waits between them pass at once on
+// a test clock, which keeps what they were.
+func quick(t *testing.T) (Notifier, *clocktest.Clock) {
+	clock := clocktest.New(time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC))
+	clock.AutoAdvance(t.Context())
+	return Notifier{Client: &http.Client{}, Timeout: 5 * time.Second, Tries: 3, Clock: retry.Clock{Now: clock.Now, After: clock.After}}, clock
+}
 
 func TestSendJSON(t *testing.T) {
 	rc := &receiver{}
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
-	if errs := quick().Send(context.Background(), []string{srv.URL + "/release"}, event); len(errs) != 0 {
+	n, _ := quick(t)
+	if errs := n.Send(context.Background(), []string{srv.URL + "/release"}, event); len(errs) != 0 {
 		t.Fatalf("errors: %v", errs)
 	}
 	var got map[string]any
@@ -62,7 +74,8 @@ func TestSendChatFormat(t *testing.T) {
 	rc := &receiver{}
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
-	if errs := quick().Send(context.Background(), []string{srv.URL + "/hooks/xyz"}, event); len(errs) != 0 {
+	n, _ := quick(t)
+	if errs := n.Send(context.Background(), []string{srv.URL + "/hooks/xyz"}, event); len(errs) != 0 {
 		t.Fatalf("errors: %v", errs)
 	}
 	var got struct{ Text string }
@@ -75,8 +88,10 @@ func TestSendChatFormat(t *testing.T) {
 	}
 }
 
-// TestSendRetries: a 5xx or 429 is tried again within the bound; a 4xx is
-// final; the error names the host, never the webhook's secret path.
+// TestSendRetries: a 5xx or 429 is tried again within the bound, after
+// the notifier's backoff (500 ms, then 1.5 times longer, each ±50%) on its
+// clock; a 4xx is final; the error names the host, never the webhook's
+// secret path.
 func TestSendRetries(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -94,9 +109,13 @@ func TestSendRetries(t *testing.T) {
 			rc := &receiver{statuses: tt.statuses}
 			srv := httptest.NewServer(rc)
 			defer srv.Close()
-			errs := quick().Send(context.Background(), []string{srv.URL + "/services/T0/B0/s3cr3t"}, event)
+			n, clock := quick(t)
+			errs := n.Send(context.Background(), []string{srv.URL + "/services/T0/B0/s3cr3t"}, event)
 			if got := len(rc.bodies); got != tt.tries {
 				t.Errorf("%d tries, want %d", got, tt.tries)
+			}
+			if err := checkWaits(clock.Asked(), tt.tries-1); err != nil {
+				t.Error(err)
 			}
 			if (len(errs) == 1) != tt.fails {
 				t.Fatalf("errors %v, want failure %v", errs, tt.fails)
@@ -106,6 +125,26 @@ func TestSendRetries(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkWaits says what is wrong with the waits asked of the clock: want of
+// them, the backoff's 500 ms growing 1.5 times, each within ±50%.
+func checkWaits(asked []time.Duration, want int) error {
+	if len(asked) != want {
+		return fmt.Errorf("waits %v, want %d", asked, want)
+	}
+	var bad []string
+	mean := 500 * time.Millisecond
+	for i, d := range asked {
+		if d < mean/2 || d > mean*3/2 {
+			bad = append(bad, fmt.Sprintf("wait %d is %s, want %s ±50%%", i+1, d, mean))
+		}
+		mean = mean * 3 / 2
+	}
+	if len(bad) > 0 {
+		return errors.New(strings.Join(bad, "; "))
+	}
+	return nil
 }
 
 // TestSendGivesUp: a dead endpoint and one that never answers end within
@@ -148,12 +187,18 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-// TestZeroNotifierSends: a Notifier left zero sends as Default does.
+// TestZeroNotifierSends: a Notifier left zero but for its clock sends as
+// Default does: tried again after a 503.
 func TestZeroNotifierSends(t *testing.T) {
 	rc := &receiver{statuses: []int{503}}
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
-	if errs := (Notifier{}).Send(context.Background(), []string{srv.URL}, event); len(errs) != 0 || len(rc.bodies) != 2 {
+	_, clock := quick(t)
+	n := Notifier{Clock: retry.Clock{Now: clock.Now, After: clock.After}}
+	if errs := n.Send(context.Background(), []string{srv.URL}, event); len(errs) != 0 || len(rc.bodies) != 2 {
 		t.Errorf("errors %v after %d tries, want delivered on the second", errs, len(rc.bodies))
+	}
+	if err := checkWaits(clock.Asked(), 1); err != nil {
+		t.Error(err)
 	}
 }

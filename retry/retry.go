@@ -119,17 +119,30 @@ func (c Clock) Do(ctx context.Context, b backoff.BackOff, op func() error) error
 
 // DoNotify is the package's DoNotify waiting between tries on c.
 func (c Clock) DoNotify(ctx context.Context, b backoff.BackOff, op func() error, notify func(error, time.Duration)) error {
-	var timer backoff.Timer // nil: the library's own, on the real clock
-	if c.After != nil {
-		timer = &afterTimer{after: c.After}
-	}
 	return backoff.RetryNotifyWithTimer(func() error {
 		err := op()
 		if err != nil && !Transient(err) {
 			return backoff.Permanent(err)
 		}
 		return err
-	}, backoff.WithContext(b, ctx), notify, timer)
+	}, backoff.WithContext(b, ctx), notify, c.timer())
+}
+
+// Retry runs op until it succeeds, returns a backoff.Permanent error, the
+// backoff gives up or ctx is done, waiting between tries on c: for an op
+// that knows better than Transient which of its errors may pass, such as a
+// webhook's HTTP status.
+func (c Clock) Retry(ctx context.Context, b backoff.BackOff, op func() error) error {
+	return backoff.RetryNotifyWithTimer(op, backoff.WithContext(b, ctx), nil, c.timer())
+}
+
+// timer waits on c.After; nil, the library's own on the real clock, when c
+// is the real clock.
+func (c Clock) timer() backoff.Timer {
+	if c.After == nil {
+		return nil
+	}
+	return &afterTimer{after: c.After}
 }
 
 type nowFunc func() time.Time

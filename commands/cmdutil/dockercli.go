@@ -19,6 +19,9 @@ import (
 // credentials of every job and docker stack deploy, so the docker config
 // and the context store are read once per command.
 type DockerCLI struct {
+	// Getenv reads the environment: DOCKER_HOST and DOCKER_CONTEXT, as
+	// docker/cli's own code reads them from the process (main's os.Getenv).
+	Getenv  func(string) string
 	once    sync.Once
 	context string // the --context it was made with
 	cli     *command.DockerCli

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -149,7 +148,7 @@ func (c closing) Close() error {
 // resolveEndpoint is the endpoint the docker CLI would use given --context
 // dockerContext and this environment, and the context it comes from.
 func (d *DockerCLI) resolveEndpoint(dockerContext string) (docker.Endpoint, EngineInfo, error) {
-	host := os.Getenv(client.EnvOverrideHost)
+	host := d.Getenv(client.EnvOverrideHost)
 	reached := EngineInfo{Context: dockerContext, Host: jobs.Redact(host)}
 	cli, err := d.Get(dockerContext)
 	if err != nil {
@@ -164,7 +163,7 @@ func (d *DockerCLI) resolveEndpoint(dockerContext string) (docker.Endpoint, Engi
 	store := cli.ContextStore()
 	meta, err := store.GetMetadata(reached.Context)
 	if errdefs.IsNotFound(err) {
-		return docker.Endpoint{}, reached, &jobs.UsageError{Msg: fmt.Sprintf("docker context %q (%s) does not exist: docker context ls lists them", reached.Context, contextSource(dockerContext))}
+		return docker.Endpoint{}, reached, &jobs.UsageError{Msg: fmt.Sprintf("docker context %q (%s) does not exist: docker context ls lists them", reached.Context, d.contextSource(dockerContext))}
 	}
 	var ep docker.Endpoint
 	if err == nil {
@@ -181,11 +180,11 @@ func (d *DockerCLI) resolveEndpoint(dockerContext string) (docker.Endpoint, Engi
 }
 
 // contextSource says where the docker CLI took a context's name from.
-func contextSource(flag string) string {
+func (d *DockerCLI) contextSource(flag string) string {
 	switch {
 	case flag != "":
 		return "--context"
-	case os.Getenv(command.EnvOverrideContext) != "":
+	case d.Getenv(command.EnvOverrideContext) != "":
 		return command.EnvOverrideContext
 	default:
 		return "the current context in " + filepath.Join(config.Dir(), config.ConfigFileName)

@@ -66,7 +66,7 @@ func TestResolveEndpoint(t *testing.T) {
 			dockerConfig(t, tt.current, contexts)
 			t.Setenv("DOCKER_HOST", tt.host)
 			t.Setenv("DOCKER_CONTEXT", tt.dockerContext)
-			ep, reached, err := (&DockerCLI{}).resolveEndpoint(tt.flag)
+			ep, reached, err := (&DockerCLI{Getenv: os.Getenv}).resolveEndpoint(tt.flag)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,7 +98,7 @@ func TestResolveEndpointErrors(t *testing.T) {
 			dockerConfig(t, tt.current, nil)
 			t.Setenv("DOCKER_HOST", tt.host)
 			t.Setenv("DOCKER_CONTEXT", tt.dockerContext)
-			_, _, err := (&DockerCLI{}).resolveEndpoint(tt.flag)
+			_, _, err := (&DockerCLI{Getenv: os.Getenv}).resolveEndpoint(tt.flag)
 			jobstest.WantExit(t, err, jobs.ExitUsage, tt.want...)
 			if strings.Contains(err.Error(), "hunter2") {
 				t.Errorf("%q shows the password", err)

@@ -17,6 +17,10 @@ import (
 
 // IO is where a command reads and writes; tests pass buffers.
 type IO struct {
+	In io.Reader
+	// InTerminal is stdin's terminal (raw mode, size, resizes); nil when
+	// stdin is not one.
+	InTerminal    *jobs.Terminal
 	Out, Err      io.Writer
 	OutIsTerminal bool
 }

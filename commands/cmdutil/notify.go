@@ -12,6 +12,7 @@ import (
 	"jobrun/jobs"
 	"jobrun/logs"
 	"jobrun/notify"
+	"jobrun/retry"
 )
 
 // NotifyFlag is --notify: URLs to announce the verdict to.
@@ -63,10 +64,14 @@ func (a *Announcements) Send(ev notify.Event) {
 	if who == "" {
 		who = ev.Kind
 	}
+	n := a.f.Notifier
+	if n.Clock.After == nil { // the command's clock, which its tests drive
+		n.Clock = retry.Clock{Now: a.f.Now, After: a.f.After}
+	}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		for _, err := range a.f.Notifier.Send(a.ctx, a.urls, ev) {
+		for _, err := range n.Send(a.ctx, a.urls, ev) {
 			a.report.Notice(who, fmt.Sprintf("WARNING: the verdict was not announced: %s", jobs.OneLine(err)))
 		}
 	}()

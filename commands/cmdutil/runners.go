@@ -17,15 +17,26 @@ type Runners struct {
 	engine  client.APIClient
 	report  jobs.Reporter
 	sources *jobs.LogSources
-	opts    jobs.RunOptions
+	opts    RunnerOptions
 }
 
-// NewRunners is the runner set-up of a command on engine: its logs read as
-// logOpts say, progress told to report, runs shaped by opts.
-func NewRunners(f *Factory, engine client.APIClient, stack string, logOpts jobs.LogOptions, report jobs.Reporter, opts jobs.RunOptions) *Runners {
+// RunnerOptions shape the runners of a command's jobs.
+type RunnerOptions struct {
+	Stack string
+	Logs  jobs.LogOptions // where output is read
+	Run   jobs.RunOptions // how a run is watched and ended
+	// Networks, if set, makes a job's network removed under it again (a
+	// release does).
+	Networks jobs.NetworkMaker
+}
+
+// NewRunners is the runner set-up of a command on engine, telling
+// progress to report.
+func NewRunners(f *Factory, engine client.APIClient, report jobs.Reporter, o RunnerOptions) *Runners {
+	o.Run = o.Run.WithPacing(o.Logs.DrainTimeout)
 	return &Runners{
-		f: f, engine: engine, report: report, opts: opts.WithPacing(logOpts.DrainTimeout), origin: f.Origin(),
-		sources: jobs.NewLogSources(logOpts, jobs.EngineSource(engine, stack, report), report, f.Now, f.After),
+		f: f, engine: engine, report: report, opts: o, origin: f.Origin(),
+		sources: jobs.NewLogSources(o.Logs, jobs.EngineSource(engine, o.Stack, report), report, f.Now, f.After),
 	}
 }
 
@@ -37,7 +48,8 @@ func (rs *Runners) For(ctx context.Context, job jobs.Job) (*jobs.Runner, error) 
 	}
 	r := &jobs.Runner{
 		Engine: rs.engine, Containers: rs.engine, Logs: where.Source, LogPlace: where.Place, Report: rs.report,
-		Records: jobs.Records{Engine: rs.engine}, Now: rs.f.Now, After: rs.f.After, Opts: rs.opts, Origin: rs.origin,
+		Records: jobs.Records{Engine: rs.engine}, Now: rs.f.Now, After: rs.f.After, Opts: rs.opts.Run, Origin: rs.origin,
+		Networks: rs.opts.Networks,
 	}
 	if rs.f.RegistryAuth != nil && job.Spec.TaskTemplate.ContainerSpec != nil {
 		image := job.Spec.TaskTemplate.ContainerSpec.Image

@@ -18,15 +18,16 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"jobrun/commands/cmdutil"
-	"jobrun/commands/run"
+	"jobrun/commands/stackjobs"
 	"jobrun/deploy"
 	"jobrun/jobs"
 	"jobrun/notify"
 )
 
-// Options are jobrun deploy's flags: jobrun run's, and what a release needs.
+// Options are jobrun deploy's flags (a run's, and what a release needs)
+// and what it runs with.
 type Options struct {
-	run.Options
+	stackjobs.Options
 	PreJobs       []string // --job: pre-deploy jobs named on the command line
 	PostJobs      []string // --post-deploy-job
 	Prune         bool
@@ -37,8 +38,8 @@ type Options struct {
 
 // NewCommand is `jobrun deploy`.
 func NewCommand(f *cmdutil.Factory) *cli.Command {
-	o := &Options{}
-	flags := append(run.Flags(&o.Options),
+	o := &Options{Options: stackjobs.Options{Factory: f}}
+	flags := append(stackjobs.Flags(&o.Options),
 		&cli.StringSliceFlag{Name: "job", EnvVars: []string{"JOBRUN_JOBS"}, Usage: "a service of the stack file that is a pre-deploy job (besides those marked x-jobrun)"},
 		&cli.StringSliceFlag{Name: "post-deploy-job", EnvVars: []string{"JOBRUN_POST_DEPLOY_JOBS"}, Usage: "a service of the stack file that runs once the services converged"},
 		&cli.BoolFlag{Name: "prune", EnvVars: []string{"JOBRUN_PRUNE"}, Destination: &o.Prune, Usage: "remove the stack's services the stack file no longer has, as docker stack deploy --prune"},
@@ -54,18 +55,16 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 			}
 			o.Options.From(c)
 			o.PreJobs, o.PostJobs = c.StringSlice("job"), c.StringSlice("post-deploy-job")
-			return Run(c.Context, f, o)
+			return Run(c.Context, o)
 		},
 	}
 }
 
 // release is one run of jobrun deploy: what it was given and what it did.
 type release struct {
-	f      *cmdutil.Factory
 	o      *Options
+	s      *stackjobs.Session // the engine, the stack file, the jobs' spec
 	engine client.APIClient
-	stack  *jobs.Stack
-	spec   jobs.SpecOptions
 	report jobs.Reporter
 	plan   deploy.Plan
 	target deploy.Stack
@@ -76,52 +75,63 @@ type release struct {
 
 // Run releases the stack: lock, networks, the pre-deploy jobs' dependencies,
 // the pre-deploy jobs, the services, the post-deploy jobs; then the record.
-func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
+func Run(ctx context.Context, o *Options) error {
 	if o.DryRun {
-		return dryRun(ctx, f, o)
+		return dryRun(ctx, o)
 	}
-	warn := cmdutil.NewWarnings(f.IO.Err, "jobrun: deploy: WARNING: ")
+	warn := cmdutil.NewWarnings(o.IO.Err, "jobrun: deploy: WARNING: ")
 	defer cmdutil.RouteLogrus(warn)()
-	spec, stack, plan, err := load(f, o, warn)
+	spec, stack, plan, err := load(o, warn)
 	if err != nil {
 		return err
 	}
-	o.Deploying = true
-	engine, report, err := o.Connect(ctx, f, &spec, "deploy")
+	s, err := o.Open(ctx, stack, spec, "deploy")
 	if err != nil {
 		return err
 	}
-	defer engine.Close()
+	defer s.Close()
 	if len(plan.Jobs()) == 0 {
-		report.Notice("deploy", deploy.NoJob)
+		s.Report.Notice("deploy", deploy.NoJob)
 	}
-	cli, err := f.DockerCLI(o.DockerContext)
+	cli, err := o.DockerCLI(o.DockerContext)
 	if err != nil {
 		return err
 	}
-	lock := &deploy.Lock{Engine: engine, Stack: o.Stack, Now: f.Now, After: f.After}
+	lock := &deploy.Lock{Engine: s.Engine, Stack: o.Stack, Now: o.Now, After: o.After}
 	if err := lock.Acquire(ctx, o.Version, o.WaitLock); err != nil {
 		return err
 	}
-	r := &release{f: f, o: o, engine: engine, stack: stack, spec: spec, report: report, plan: plan,
-		target: deploy.Stack{Engine: engine, CLI: cli, Name: o.Stack, Config: stack.Config, Out: prefixed(f, "jobrun: deploy: "), Warn: warn, ResolveImage: o.ResolveImage},
-		rec:    deploy.Record{ID: jobs.NewRunID(f.Now()), Stack: o.Stack, Version: o.Version, Started: f.Now(), Origin: f.Origin()}}
+	r := &release{o: o, s: s, engine: s.Engine, report: s.Report, plan: plan,
+		target: deploy.Stack{Engine: s.Engine, CLI: cli, Name: o.Stack, Config: stack.Config, Out: prefixed(o.Factory, "jobrun: deploy: "), Warn: warn, ResolveImage: o.ResolveImage, After: o.After},
+		rec:    deploy.Record{ID: jobs.NewRunID(o.Now()), Stack: o.Stack, Version: o.Version, Started: o.Now(), Origin: o.Origin()}}
+	o.Networks = r.target.RemakeNetwork
 	err = r.run(ctx)
-	r.rec.Ended = f.Now()
-	keep(ctx, engine, report, r.rec, r.specs, o.Run.KeepRuns)
+	r.rec.Ended = o.Now()
+	end := ending{f: o.Factory, engine: s.Engine, report: s.Report, notify: o.Notify, output: o.Output}
+	end.keep(ctx, r.rec, r.specs, o.Run.KeepRuns)
 	if lerr := lock.Release(ctx); lerr != nil {
-		report.Notice("deploy", "WARNING: "+lerr.Error())
+		s.Report.Notice("deploy", "WARNING: "+lerr.Error())
 	}
-	return conclude(ctx, f, report, o.Notify, o.Output, r.rec, r.runs, err)
+	return end.conclude(ctx, r.rec, r.runs, err)
+}
+
+// ending is how a release or a rollback ends: its record kept, its verdict
+// said, announced and, with -o json, written as a document.
+type ending struct {
+	f      *cmdutil.Factory
+	engine client.APIClient
+	report jobs.Reporter
+	notify []string // --notify
+	output string   // -o
 }
 
 // keep saves the deploy record, and a release's specs beside it, then
 // bounds the stack's deploy records. What cannot be done is a WARNING:
 // the verdict stands.
-func keep(ctx context.Context, engine client.APIClient, report jobs.Reporter, rec deploy.Record, specs deploy.Specs, keepRuns int) {
+func (e ending) keep(ctx context.Context, rec deploy.Record, specs deploy.Specs, keepRuns int) {
 	ctx = context.WithoutCancel(ctx)
-	records := deploy.Records{Engine: engine}
-	warn := func(err error) { report.Notice(kindOf(rec), "WARNING: "+jobs.Message(err)) }
+	records := deploy.Records{Engine: e.engine}
+	warn := func(err error) { e.report.Notice(kindOf(rec), "WARNING: "+jobs.Message(err)) }
 	if err := records.Save(ctx, rec); err != nil {
 		warn(err)
 		return
@@ -138,15 +148,15 @@ func keep(ctx context.Context, engine client.APIClient, report jobs.Reporter, re
 
 // conclude says the verdict, announces it and writes the -o json
 // document: the end of a deploy and of a rollback.
-func conclude(ctx context.Context, f *cmdutil.Factory, report jobs.Reporter, urls []string, output string, rec deploy.Record, runs []jobs.Record, err error) error {
-	report.Notice(kindOf(rec), fmt.Sprintf("%s %s: %s", rec.Version, rec.Verdict, rec.Reason))
-	announce := cmdutil.NewAnnouncements(ctx, f, report, urls)
+func (e ending) conclude(ctx context.Context, rec deploy.Record, runs []jobs.Record, err error) error {
+	e.report.Notice(kindOf(rec), fmt.Sprintf("%s %s: %s", rec.Version, rec.Verdict, rec.Reason))
+	announce := cmdutil.NewAnnouncements(ctx, e.f, e.report, e.notify)
 	announce.Send(deployEvent(rec, err))
-	if output == "json" {
+	if e.output == "json" {
 		if runs == nil {
 			runs = []jobs.Record{}
 		}
-		if jerr := jobs.WriteJSON(f.IO.Out, struct {
+		if jerr := jobs.WriteJSON(e.f.IO.Out, struct {
 			Deploy deploy.Record `json:"deploy"`
 			Runs   []jobs.Record `json:"runs"`
 		}{rec, runs}); jerr != nil && err == nil {
@@ -160,11 +170,11 @@ func conclude(ctx context.Context, f *cmdutil.Factory, report jobs.Reporter, url
 // load checks the flags, reads the stack files and plans the release, all
 // before the engine is reached; it shows what the release will ignore in
 // the files, as docker stack deploy does.
-func load(f *cmdutil.Factory, o *Options, warn io.Writer) (jobs.SpecOptions, *jobs.Stack, deploy.Plan, error) {
+func load(o *Options, warn io.Writer) (jobs.SpecOptions, *jobs.Stack, deploy.Plan, error) {
 	if o.DeployTimeout <= 0 {
 		return jobs.SpecOptions{}, nil, deploy.Plan{}, &jobs.UsageError{Msg: fmt.Sprintf("--deploy-timeout %s must be positive: use e.g. 10m", o.DeployTimeout)}
 	}
-	spec, stack, err := o.Load(f)
+	spec, stack, err := o.Load()
 	if err != nil {
 		return spec, nil, deploy.Plan{}, err
 	}
@@ -172,7 +182,7 @@ func load(f *cmdutil.Factory, o *Options, warn io.Writer) (jobs.SpecOptions, *jo
 	if err != nil {
 		return spec, nil, plan, err
 	}
-	if err := run.CheckJobs(stack, plan.Jobs()); err != nil {
+	if err := stackjobs.CheckJobs(stack, plan.Jobs()); err != nil {
 		return spec, nil, plan, err
 	}
 	for _, w := range append(deploy.ConfigWarnings(o.Files, plan.Jobs()), plan.Warnings...) {
@@ -228,7 +238,7 @@ func (r *release) jobs(ctx context.Context, names []string, phase deploy.Phase) 
 	if len(names) == 0 {
 		return nil
 	}
-	recs, err := run.Jobs(ctx, r.f, &r.o.Options, r.engine, r.stack, r.spec, r.report, names)
+	recs, err := r.s.Jobs(ctx, names, nil)
 	r.runs = append(r.runs, recs...)
 	for _, rec := range recs {
 		r.rec.Jobs = append(r.rec.Jobs, deploy.JobRun{Job: rec.Job, Phase: phase, RunID: rec.RunID, Outcome: rec.Outcome, Skipped: rec.Skipped})
@@ -240,7 +250,7 @@ func (r *release) jobs(ctx context.Context, names []string, phase deploy.Phase) 
 // them converged, changed or not: a service deployed again as it was may
 // still not run.
 func (r *release) deployAndWait(ctx context.Context, names []string, prune bool) error {
-	since := r.f.Now()
+	since := r.o.Now()
 	before, err := r.target.Services(ctx)
 	if err != nil {
 		return r.fail(deploy.ServicesFailed, "could not list the stack's services", err)
@@ -259,7 +269,7 @@ func (r *release) deployAndWait(ctx context.Context, names []string, prune bool)
 			targets = append(targets, deploy.Target{Name: n, ID: svc.ID, Changed: !existed || !reflect.DeepEqual(old.Spec, svc.Spec)})
 		}
 	}
-	results := converge(ctx, r.f, r.engine, "deploy", r.o.DeployTimeout, targets, since)
+	results := rollout{f: r.o.Factory, engine: r.engine, who: "deploy", timeout: r.o.DeployTimeout}.converge(ctx, targets, since)
 	r.rec.Services = merge(r.rec.Services, results)
 	bad, worst := judge(results)
 	if len(bad) == 0 {
@@ -268,13 +278,22 @@ func (r *release) deployAndWait(ctx context.Context, names []string, prune bool)
 	return r.failCode(deploy.ServicesFailed, strings.Join(bad, "; "), worst)
 }
 
-// converge waits up to timeout for the targets to converge, with docker
+// rollout is how a command waits for its services to converge: as who
+// (deploy, rollback), for at most timeout.
+type rollout struct {
+	f       *cmdutil.Factory
+	engine  client.APIClient
+	who     string
+	timeout time.Duration
+}
+
+// converge waits up to the timeout for the targets to converge, with docker
 // service update's progress bars on a terminal, and judges each one.
-func converge(ctx context.Context, f *cmdutil.Factory, engine client.APIClient, who string, timeout time.Duration, targets []deploy.Target, since time.Time) []deploy.ServiceResult {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+func (ro rollout) converge(ctx context.Context, targets []deploy.Target, since time.Time) []deploy.ServiceResult {
+	ctx, cancel := context.WithTimeout(ctx, ro.timeout)
 	defer cancel()
-	w := deploy.Waiter{Engine: engine, Out: f.IO.Err, Who: who, After: f.After}
-	if file, ok := f.IO.Err.(*os.File); ok && f.IO.OutIsTerminal {
+	w := deploy.Waiter{Engine: ro.engine, Out: ro.f.IO.Err, Who: ro.who, After: ro.f.After}
+	if file, ok := ro.f.IO.Err.(*os.File); ok && ro.f.IO.OutIsTerminal {
 		w.Terminal, w.TerminalFd = true, file.Fd()
 	}
 	return w.Wait(ctx, targets, since)

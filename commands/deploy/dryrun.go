@@ -35,18 +35,19 @@ type DryRunStep struct {
 
 // dryRun shows what Run would do, and writes nothing to the engine: no
 // lock, no network, secret, config, service or record.
-func dryRun(ctx context.Context, f *cmdutil.Factory, o *Options) error {
-	warn := cmdutil.NewWarnings(f.IO.Err, "jobrun: deploy: WARNING: ")
+func dryRun(ctx context.Context, o *Options) error {
+	warn := cmdutil.NewWarnings(o.IO.Err, "jobrun: deploy: WARNING: ")
 	defer cmdutil.RouteLogrus(warn)()
-	spec, stack, plan, err := load(f, o, warn)
+	spec, stack, plan, err := load(o, warn)
 	if err != nil {
 		return err
 	}
-	engine, report, err := o.Connect(ctx, f, &spec, "deploy")
+	s, err := o.Open(ctx, stack, spec, "deploy")
 	if err != nil {
 		return err
 	}
-	defer engine.Close()
+	defer s.Close()
+	engine, report := s.Engine, s.Report
 	doc := DryRun{Stack: o.Stack, Version: o.Version}
 	holder, held, err := (&deploy.Lock{Engine: engine, Stack: o.Stack}).Holder(ctx)
 	if err != nil {
@@ -56,7 +57,7 @@ func dryRun(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		doc.LockedBy = holder
 		report.Notice("deploy", fmt.Sprintf("WARNING: another deploy of stack %s holds its lock (%s): a deploy now would be refused, or wait with --wait-lock", o.Stack, holder))
 	}
-	target := deploy.Stack{Engine: engine, Name: o.Stack, Config: stack.Config, ResolveImage: o.ResolveImage, RegistryAuth: f.RegistryAuth}
+	target := deploy.Stack{Engine: engine, Name: o.Stack, Config: stack.Config, ResolveImage: o.ResolveImage, RegistryAuth: o.RegistryAuth}
 	(&release{o: o, plan: plan, target: target, report: report}).reportOldJobServices(ctx)
 	services := append(append([]string(nil), plan.Deps...), plan.Services...)
 	preview, err := target.DryRun(ctx, services, o.Prune)
@@ -72,11 +73,11 @@ func dryRun(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		return err
 	}
 	if o.Output == "json" {
-		return jobs.WriteJSON(f.IO.Out, struct {
+		return jobs.WriteJSON(o.IO.Out, struct {
 			DryRun DryRun `json:"dry_run"`
 		}{doc})
 	}
-	return writeDryRun(f.IO.Out, doc)
+	return writeDryRun(o.IO.Out, doc)
 }
 
 // steps puts the jobs and the services in the order the deploy takes
@@ -91,35 +92,36 @@ func steps(ctx context.Context, o *Options, engine jobs.ConfigAPI, plan deploy.P
 			service(d)
 		}
 	}
-	if err := jobSteps(ctx, o, engine, plan.Pre, deploy.PreDeploy, &out); err != nil {
+	pre, err := jobSteps(ctx, o, engine, plan.Pre, deploy.PreDeploy)
+	if err != nil {
 		return nil, err
 	}
+	out = append(out, pre...)
 	for _, d := range diffs {
 		if !isDep(d.Service) {
 			service(d)
 		}
 	}
-	if err := jobSteps(ctx, o, engine, plan.Post, deploy.PostDeploy, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	post, err := jobSteps(ctx, o, engine, plan.Post, deploy.PostDeploy)
+	return append(out, post...), err
 }
 
 // jobSteps says of each job whether it would run, or be skipped because
 // its version already succeeded (unless --force).
-func jobSteps(ctx context.Context, o *Options, engine jobs.ConfigAPI, names []string, phase deploy.Phase, out *[]DryRunStep) error {
+func jobSteps(ctx context.Context, o *Options, engine jobs.ConfigAPI, names []string, phase deploy.Phase) ([]DryRunStep, error) {
+	var out []DryRunStep
 	for _, name := range names {
 		step := DryRunStep{Job: name, Phase: string(phase)}
 		if !o.Run.Force {
-			rec, ok, err := jobs.Records{Engine: engine}.Succeeded(ctx, o.Stack, name, o.Version)
+			rec, ok, err := jobs.PriorSuccess(ctx, jobs.Records{Engine: engine}, o.Stack, name, o.Version)
 			if err != nil {
-				return &jobs.EngineError{Msg: "read run records", Err: err}
+				return nil, err
 			}
 			step.Skip, step.RunID = ok, rec.RunID
 		}
-		*out = append(*out, step)
+		out = append(out, step)
 	}
-	return nil
+	return out, nil
 }
 
 // writeDryRun is the dry run for people: a line per object, job and

@@ -98,11 +98,12 @@ func Rollback(ctx context.Context, f *cmdutil.Factory, o *RollbackOptions) error
 	}
 	stack := deploy.Stack{Engine: engine, CLI: cli, Name: o.Stack, Out: prefixed(f, "jobrun: rollback: "), Warn: cmdutil.NewWarnings(f.IO.Err, "jobrun: rollback: WARNING: "), RegistryAuth: f.RegistryAuth}
 	rec := deploy.Record{ID: jobs.NewRunID(f.Now()), Stack: o.Stack, Version: target.Version, Started: f.Now(), Origin: f.Origin(), Restores: target.ID, Jobs: []deploy.JobRun{}}
-	err = restore(ctx, f, o, engine, stack, specs, &rec)
+	err = restore(ctx, rollout{f: f, engine: engine, who: "rollback", timeout: o.DeployTimeout}, stack, specs, &rec)
 	rec.Ended = f.Now()
-	keep(ctx, engine, report, rec, nil, o.KeepRuns)
+	end := ending{f: f, engine: engine, report: report, notify: o.Notify, output: o.Output}
+	end.keep(ctx, rec, nil, o.KeepRuns)
 	unlock()
-	return conclude(ctx, f, report, o.Notify, o.Output, rec, nil, err)
+	return end.conclude(ctx, rec, nil, err)
 }
 
 // chooseRollback finds the release to put back and its specs, and says
@@ -157,19 +158,19 @@ func describeRuns(runs []jobs.Record) string {
 	return strings.Join(parts, ", ")
 }
 
-// restore puts the specs back, waits for the services and fills the
-// rollback's record with their results and its verdict.
-func restore(ctx context.Context, f *cmdutil.Factory, o *RollbackOptions, engine client.APIClient, stack deploy.Stack, specs deploy.Specs, rec *deploy.Record) error {
-	since := f.Now()
+// restore puts the specs back, waits for the services as ro does and
+// fills the rollback's record with their results and its verdict.
+func restore(ctx context.Context, ro rollout, stack deploy.Stack, specs deploy.Specs, rec *deploy.Record) error {
+	since := ro.f.Now()
 	targets, extra, err := stack.Restore(ctx, specs)
 	if err != nil {
 		rec.Verdict, rec.Reason = deploy.ServicesFailed, restoreFailure(rec.Version, specs, targets, err)
 		return &jobs.ReportedError{Err: err}
 	}
 	for _, name := range extra {
-		fmt.Fprintf(stack.Warn, "service %s was not in version %s's release: left as it is (docker service rm %s_%s removes it)\n", name, rec.Version, o.Stack, name)
+		fmt.Fprintf(stack.Warn, "service %s was not in version %s's release: left as it is (docker service rm %s_%s removes it)\n", name, rec.Version, stack.Name, name)
 	}
-	rec.Services = converge(ctx, f, engine, "rollback", o.DeployTimeout, targets, since)
+	rec.Services = ro.converge(ctx, targets, since)
 	var parts []string
 	for _, s := range rec.Services {
 		parts = append(parts, s.Service+" "+string(s.Result))

@@ -17,28 +17,21 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"jobrun/commands/cmdutil"
-	"jobrun/commands/run"
+	"jobrun/commands/stackjobs"
 	"jobrun/jobs"
 )
 
-// Options are jobrun exec's flags and arguments. The stack, version, log
-// and timeout flags are a run's, and checked as a run's.
+// Options are jobrun exec's flags and arguments, and what it runs with.
+// The stack, version, log and timeout flags are a run's, and checked as a
+// run's.
 type Options struct {
-	run.Options
+	stackjobs.Options
 	Job         string
 	Command     []string
 	DashDash    bool     // the command came after --
 	Entrypoint  []string // nil: the job's
 	Interactive bool     // -i: attach stdin
 	TTY         bool     // -t: a pseudo-terminal
-	Stdin       Stdin
-}
-
-// Stdin is jobrun's own standard input, and its terminal if it is one.
-type Stdin struct {
-	In         io.Reader
-	IsTerminal bool
-	Terminal   *jobs.Terminal // with IsTerminal: raw mode, size, resizes
 }
 
 // Name is the command's name: the one whose arguments after its job are a
@@ -47,7 +40,7 @@ const Name = "exec"
 
 // NewCommand is `jobrun exec`.
 func NewCommand(f *cmdutil.Factory) *cli.Command {
-	o := &Options{}
+	o := &Options{Options: stackjobs.Options{Factory: f}}
 	var entrypoint string
 	flags := []cli.Flag{
 		&cli.StringSliceFlag{Name: "compose-file", Aliases: []string{"c"}, Value: cli.NewStringSlice("stack.yml"), EnvVars: []string{"JOBRUN_COMPOSE_FILE"}, Usage: "stack file(s), merged in order as docker stack deploy -c does"},
@@ -76,8 +69,7 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 				}
 			}
 			o.Job, o.DashDash, o.Command = splitArgs(c.Args().Slice())
-			o.Stdin = processStdin(f.IO.Out)
-			return Run(c.Context, f, o)
+			return Run(c.Context, o)
 		},
 	}
 }
@@ -107,7 +99,7 @@ func (o *Options) Check() error {
 		return &jobs.UsageError{Msg: fmt.Sprintf("put the command after --: jobrun exec %s -- CMD [ARG...] (jobrun's flags go before the --)", o.Job)}
 	case len(o.Command) == 0:
 		return &jobs.UsageError{Msg: fmt.Sprintf("no command after --: name one, e.g. jobrun exec %s -- sh", o.Job)}
-	case o.TTY && !o.Stdin.IsTerminal:
+	case o.TTY && o.IO.InTerminal == nil:
 		return &jobs.UsageError{Msg: "-t needs a terminal, and jobrun's stdin is not one: run it from a terminal, or drop -t (-i alone pipes stdin)"}
 	}
 	return nil
@@ -115,53 +107,45 @@ func (o *Options) Check() error {
 
 // Run runs the command once in the job's context and returns an error that
 // carries its exit code (ExitError), or a usage error (exit 2).
-func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
-	rec, err := execute(ctx, f, o)
+func Run(ctx context.Context, o *Options) error {
+	rec, err := execute(ctx, o)
 	err = exitCode(rec, err)
 	if rec.Exec != nil && rec.Outcome != "" {
 		ev := cmdutil.RunEvent(rec, err, rec.Origin)
 		ev.Kind, ev.Output = "exec", fmt.Sprintf("jobrun logs %s --exec --stack %s", rec.Job, rec.Stack)
-		announce := cmdutil.NewAnnouncements(ctx, f, &jobs.TextReporter{Log: f.IO.Err}, o.Notify)
+		announce := cmdutil.NewAnnouncements(ctx, o.Factory, &jobs.TextReporter{Log: o.IO.Err}, o.Notify)
 		announce.Send(ev)
 		announce.Wait()
 	}
 	return err
 }
 
-func execute(ctx context.Context, f *cmdutil.Factory, o *Options) (jobs.Record, error) {
+func execute(ctx context.Context, o *Options) (jobs.Record, error) {
 	if err := o.Check(); err != nil {
 		return jobs.Record{}, err
 	}
-	defer cmdutil.RouteLogrus(cmdutil.NewWarnings(f.IO.Err, "jobrun: exec: WARNING: "))()
-	spec, stack, err := o.Load(f)
+	defer cmdutil.RouteLogrus(cmdutil.NewWarnings(o.IO.Err, "jobrun: exec: WARNING: "))()
+	spec, stack, err := o.Load()
 	if err != nil {
 		return jobs.Record{}, err
 	}
-	if err := run.CheckJobs(stack, []string{o.Job}); err != nil {
+	if err := stackjobs.CheckJobs(stack, []string{o.Job}); err != nil {
 		return jobs.Record{}, err
 	}
-	// The command's output is the command's: never prefixed, even on a
-	// terminal; in raw mode jobrun's own lines need their carriage return.
-	plain := *f
-	plain.IO.OutIsTerminal = false
+	s, err := o.plain().Open(ctx, stack, spec, o.Job)
+	if err != nil {
+		return jobs.Record{}, err
+	}
+	defer s.Close()
 	if o.TTY && o.Interactive {
-		plain.IO.Err = crlf{f.IO.Err}
+		s.Report = terminalReporter{s.Report}
 	}
-	engine, report, err := o.Connect(ctx, &plain, &spec, o.Job)
+	job, err := build(ctx, s, o)
 	if err != nil {
 		return jobs.Record{}, err
 	}
-	defer engine.Close()
-	if o.TTY && o.Interactive {
-		report = terminalReporter{report}
-	}
-	spec.RunID = jobs.NewRunID(f.Now())
-	job, err := build(ctx, engine, stack, spec, o, report)
-	if err != nil {
-		return jobs.Record{}, err
-	}
-	warnIfRunning(ctx, engine, report, job)
-	runner, err := o.runner(ctx, &plain, engine, stack, job, report)
+	warnIfRunning(ctx, s, job)
+	runner, err := o.runner(ctx, s, job)
 	if err != nil {
 		return jobs.Record{}, err
 	}
@@ -173,19 +157,30 @@ func execute(ctx context.Context, f *cmdutil.Factory, o *Options) (jobs.Record, 
 	return runner.Exec(ctx, job, info)
 }
 
-// build converts the job as a run converts it (jobs.Build), then makes it
-// the exec: the command replaced, once, and with -i on this node.
-func build(ctx context.Context, engine client.APIClient, stack *jobs.Stack, spec jobs.SpecOptions, o *Options, report jobs.Reporter) (jobs.Job, error) {
-	job, err := jobs.Build(ctx, engine, stack, o.Job, spec)
+// plain is a copy of the run's options whose output is the command's:
+// never prefixed, even on a terminal; in raw mode jobrun's own lines need
+// their carriage return.
+func (o *Options) plain() *stackjobs.Options {
+	p, f := o.Options, *o.Factory
+	f.IO.OutIsTerminal = false
+	if o.TTY && o.Interactive {
+		f.IO.Err = crlf{o.IO.Err}
+	}
+	p.Factory = &f
+	return &p
+}
+
+// build converts the job as a run converts it, then makes it the exec: the
+// command replaced, once, and with -i on this node.
+func build(ctx context.Context, s *stackjobs.Session, o *Options) (jobs.Job, error) {
+	job, err := s.Build(ctx, o.Job)
 	if err != nil {
 		return jobs.Job{}, err
 	}
-	for _, note := range job.Notes {
-		report.Notice(job.Name, note)
-	}
-	e := jobs.ExecSpec{ID: spec.RunID[len(spec.RunID)-6:], Command: o.Command, Entrypoint: o.Entrypoint, TTY: o.TTY, Stdin: o.Interactive}
+	s.Notes(job)
+	e := jobs.ExecSpec{ID: job.RunID[len(job.RunID)-6:], Command: o.Command, Entrypoint: o.Entrypoint, TTY: o.TTY, Stdin: o.Interactive}
 	if o.Interactive {
-		if e.NodeID, err = thisNode(ctx, engine, job); err != nil {
+		if e.NodeID, err = thisNode(ctx, s.Engine, job); err != nil {
 			return jobs.Job{}, err
 		}
 	}
@@ -211,27 +206,27 @@ func thisNode(ctx context.Context, engine client.APIClient, job jobs.Job) (strin
 
 // warnIfRunning says so when a run of the job is in progress: the exec
 // runs beside it, on the same database.
-func warnIfRunning(ctx context.Context, engine client.APIClient, report jobs.Reporter, job jobs.Job) {
+func warnIfRunning(ctx context.Context, s *stackjobs.Session, job jobs.Job) {
 	name := jobs.ServiceName(job.Stack, job.Name)
-	svc, _, err := engine.ServiceInspectWithRaw(ctx, name, swarm.ServiceInspectOptions{})
+	svc, _, err := s.Engine.ServiceInspectWithRaw(ctx, name, swarm.ServiceInspectOptions{})
 	if err != nil || svc.Spec.Labels[jobs.LabelJob] == "" || svc.Spec.Labels[jobs.LabelStopped] != "" {
 		return
 	}
 	l := svc.Spec.Labels
-	report.Notice(job.Name, fmt.Sprintf("WARNING: a run of %s is in progress (version %s, run %s, service %s): this exec runs beside it", job.Name, l[jobs.LabelVersion], l[jobs.LabelRunID], name))
+	s.Report.Notice(job.Name, fmt.Sprintf("WARNING: a run of %s is in progress (version %s, run %s, service %s): this exec runs beside it", job.Name, l[jobs.LabelVersion], l[jobs.LabelRunID], name))
 }
 
 // runner is a run's runner, reading output where a run of the job would,
 // and attaching stdin with -i.
-func (o *Options) runner(ctx context.Context, f *cmdutil.Factory, engine client.APIClient, stack *jobs.Stack, job jobs.Job, report jobs.Reporter) (*jobs.Runner, error) {
-	r, err := cmdutil.NewRunners(f, engine, stack.Name, o.Logs, report, o.Run).For(ctx, job)
+func (o *Options) runner(ctx context.Context, s *stackjobs.Session, job jobs.Job) (*jobs.Runner, error) {
+	r, err := s.Runners().For(ctx, job)
 	if err != nil {
 		return nil, err
 	}
 	if o.Interactive {
-		a := &jobs.AttachSource{Source: r.Logs, Engine: engine, In: o.Stdin.In, After: f.After}
+		a := &jobs.AttachSource{Source: r.Logs, Engine: s.Engine, In: s.IO.In, After: s.After}
 		if o.TTY {
-			a.Terminal = o.Stdin.Terminal
+			a.Terminal = s.IO.InTerminal
 		}
 		r.Logs = a
 	}

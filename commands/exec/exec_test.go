@@ -18,7 +18,7 @@ import (
 
 	"jobrun/commands/cmdutil"
 	"jobrun/commands/cmdutil/cmdtest"
-	"jobrun/commands/run"
+	"jobrun/commands/stackjobs"
 	"jobrun/jobs"
 	"jobrun/jobs/jobstest"
 )
@@ -78,6 +78,12 @@ func (e *engine) NodeInspectWithRaw(context.Context, string) (swarm.Node, []byte
 		Description: swarm.NodeDescription{Hostname: "manager1"}, Status: swarm.NodeStatus{State: swarm.NodeStateReady}}, nil, nil
 }
 
+// with is o run with f's dependencies.
+func with(o *Options, f *cmdutil.Factory) *Options {
+	o.Factory = f
+	return o
+}
+
 // options are an exec's as the flags' defaults leave them.
 func options(t *testing.T, job string, args ...string) *Options {
 	t.Helper()
@@ -85,7 +91,7 @@ func options(t *testing.T, job string, args ...string) *Options {
 	if err := os.WriteFile(path, []byte(stackFile), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	o := &Options{Options: run.Options{
+	o := &Options{Options: stackjobs.Options{
 		Common: cmdutil.Common{Stack: "todo", ConnectTimeout: time.Second},
 		Files:  []string{path}, Version: "v1", Output: "text", ResolveImage: "never", PendingTimeout: time.Minute,
 		Run:  jobs.RunOptions{Timeout: time.Hour, KeepRuns: jobs.DefaultKeep, Reconnect: time.Minute},
@@ -121,7 +127,7 @@ func TestBadInput(t *testing.T) {
 			e := &engine{}
 			f, _, _ := cmdtest.Factory(&e.Engine, now)
 			f.Connect = connect(e)
-			jobstest.WantExit(t, Run(context.Background(), f, o), jobs.ExitUsage, tt.want)
+			jobstest.WantExit(t, Run(context.Background(), with(o, f)), jobs.ExitUsage, tt.want)
 			if e.created != nil {
 				t.Errorf("bad input created service %s", e.created.Name)
 			}
@@ -137,10 +143,11 @@ func connect(e *engine) func(context.Context, cmdutil.Common) (client.APIClient,
 
 func TestSpec(t *testing.T) {
 	tests := []struct {
-		name   string
-		args   []string
-		change func(o *Options)
-		check  func(s swarm.ServiceSpec) string
+		name     string
+		args     []string
+		change   func(o *Options)
+		terminal bool // jobrun's stdin is a terminal
+		check    func(s swarm.ServiceSpec) string
 	}{
 		{name: "command replaced, entrypoint kept, once", args: []string{"--", "python3", "manage.py", "showmigrations"}, check: func(s swarm.ServiceSpec) string {
 			cs, rp := s.TaskTemplate.ContainerSpec, s.TaskTemplate.RestartPolicy
@@ -165,8 +172,8 @@ func TestSpec(t *testing.T) {
 			return ""
 		}},
 		{name: "-it: TTY and stdin on this node", args: []string{"--", "sh"}, change: func(o *Options) {
-			o.Interactive, o.TTY, o.Stdin = true, true, Stdin{In: strings.NewReader(""), IsTerminal: true}
-		}, check: func(s swarm.ServiceSpec) string {
+			o.Interactive, o.TTY = true, true
+		}, terminal: true, check: func(s swarm.ServiceSpec) string {
 			cs, p := s.TaskTemplate.ContainerSpec, s.TaskTemplate.Placement
 			if !cs.TTY || !cs.OpenStdin || p == nil || !slices.Equal(p.Constraints, []string{"node.id==n1"}) {
 				return "not a terminal placed on n1"
@@ -183,8 +190,11 @@ func TestSpec(t *testing.T) {
 			e := &engine{}
 			f, _, _ := cmdtest.Factory(&e.Engine, now)
 			f.Connect = connect(e)
+			if tt.terminal {
+				f.IO.In, f.IO.InTerminal = strings.NewReader(""), &jobs.Terminal{}
+			}
 			// The engine refused the create: jobrun could not run it (125).
-			jobstest.WantExit(t, Run(context.Background(), f, o), ExitCannotRun, "the test stops here")
+			jobstest.WantExit(t, Run(context.Background(), with(o, f)), ExitCannotRun, "the test stops here")
 			if e.created == nil {
 				t.Fatal("no service created")
 			}
@@ -200,7 +210,7 @@ func TestWarnsBesideARun(t *testing.T) {
 	e := &engine{running: true}
 	f, _, errb := cmdtest.Factory(&e.Engine, now)
 	f.Connect = connect(e)
-	_ = Run(context.Background(), f, o)
+	_ = Run(context.Background(), with(o, f))
 	want := "jobrun: migrate: WARNING: a run of migrate is in progress (version v0, run 20261204T115900Z-cccccc, service jobrun_todo_migrate): this exec runs beside it\n"
 	if !strings.Contains(errb.String(), want) {
 		t.Errorf("stderr lacks %q:\n%s", want, errb.String())

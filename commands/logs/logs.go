@@ -198,7 +198,7 @@ func followRunning(ctx context.Context, f *cmdutil.Factory, o *Options, engine c
 	}
 	job := jobs.JobOfService(o.Stack, o.Job, svc)
 	report := jobs.NewTextReporter(f.IO.Out, f.IO.Err, f.IO.OutIsTerminal, false)
-	r, err := cmdutil.NewRunners(f, engine, o.Stack, o.Logs, report, jobs.RunOptions{}).For(ctx, job)
+	r, err := cmdutil.NewRunners(f, engine, report, cmdutil.RunnerOptions{Stack: o.Stack, Logs: o.Logs}).For(ctx, job)
 	if err != nil {
 		return true, err
 	}

@@ -6,19 +6,20 @@ import (
 	"time"
 
 	"jobrun/commands/cmdutil"
+	"jobrun/commands/stackjobs"
 	"jobrun/jobs"
 	"jobrun/jobs/jobstest"
 )
 
 // valid is a run's options as the flags' defaults leave them.
 func valid() Options {
-	return Options{
+	return Options{Jobs: []string{"migrate"}, Options: stackjobs.Options{
 		Common: cmdutil.Common{Stack: "todobackend", ConnectTimeout: 10 * time.Second},
-		Files:  []string{"stack.yml"}, Jobs: []string{"migrate"}, Version: "3db46c4", Output: "text",
+		Files:  []string{"stack.yml"}, Version: "3db46c4", Output: "text",
 		MaxAttempts: -1, ResolveImage: "always", PendingTimeout: 2 * time.Minute,
 		Run:  jobs.RunOptions{Timeout: time.Hour, KeepRuns: jobs.DefaultKeep, Reconnect: 2 * time.Minute},
 		Logs: jobs.LogOptions{Mode: "auto", FlushWait: 5 * time.Second, DrainTimeout: 30 * time.Second},
-	}
+	}}
 }
 
 func TestOptionsCheck(t *testing.T) {
@@ -77,7 +78,8 @@ func TestOptionsCheck(t *testing.T) {
 			if git == nil {
 				git = noGit
 			}
-			spec, err := o.Check(&cmdutil.Factory{GitVersion: git})
+			o.Factory = &cmdutil.Factory{GitVersion: git}
+			spec, err := o.Check()
 			if tt.wantErr != "" {
 				jobstest.WantExit(t, err, jobs.ExitUsage, tt.wantErr)
 				return

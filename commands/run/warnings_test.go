@@ -30,8 +30,8 @@ func TestLoaderWarnings(t *testing.T) {
 			return nil, cmdutil.EngineInfo{}, unreachable
 		}}
 	o := valid()
-	o.Files = []string{file}
-	if err := Run(context.Background(), f, &o); !errors.Is(err, unreachable) {
+	o.Files, o.Factory = []string{file}, f
+	if err := Run(context.Background(), &o); !errors.Is(err, unreachable) {
 		t.Fatalf("err %v, want the engine's", err)
 	}
 	want := "jobrun: WARNING: secret pw: secret.external.name is deprecated in favor of secret.name\n"

@@ -1,4 +1,4 @@
-package exec
+package cmdutil
 
 import (
 	"context"
@@ -12,17 +12,15 @@ import (
 	"jobrun/jobs"
 )
 
-// processStdin is jobrun's own stdin and, when it is a terminal, how to
-// put it in raw mode and follow its window's size, with moby/term as
-// docker run -it does.
-func processStdin(out io.Writer) Stdin {
-	s := Stdin{In: os.Stdin}
-	fd, isTerminal := term.GetFdInfo(os.Stdin)
+// Stdin is the process's standard input and, when it is a terminal, how
+// to put it in raw mode and follow its window's size (drawn on out), with
+// moby/term as docker run -it does: main's, for IO.
+func Stdin(in *os.File, out io.Writer) (io.Reader, *jobs.Terminal) {
+	fd, isTerminal := term.GetFdInfo(in)
 	if !isTerminal {
-		return s
+		return in, nil
 	}
-	s.IsTerminal = true
-	s.Terminal = &jobs.Terminal{
+	return in, &jobs.Terminal{
 		Out: out,
 		Raw: func() func() {
 			// Not SetRawTerminal: its SIGINT handler exits 0 at once,
@@ -42,7 +40,6 @@ func processStdin(out io.Writer) Stdin {
 		},
 		Resized: windowChanges,
 	}
-	return s
 }
 
 // windowChanges delivers a value at every SIGWINCH until ctx is done.
