@@ -3,6 +3,7 @@ package jobs
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/docker/docker/api/types/swarm"
 )
@@ -34,10 +35,16 @@ var permanentRejections = []string{
 }
 
 // sameRejectionLimit is how many attempts in a row the engine may reject
-// with the same words before jobrun takes the rejection as permanent: an
-// unlisted permanent cause should not cost every attempt's restart delay,
-// and a passing one rarely repeats this often 'delay' apart.
-const sameRejectionLimit = 3
+// with the same words, over at least sameRejectionSpan, before jobrun takes
+// the rejection as permanent: an unlisted permanent cause should not cost
+// every attempt's restart delay, and a passing one rarely lasts this long.
+// A short restart delay gets no such shortcut: "Pool overlaps" lasts as
+// long as a removed network's last container takes to stop (its stop
+// grace period), which three rejections 3 s apart do not outlast.
+const (
+	sameRejectionLimit = 3
+	sameRejectionSpan  = time.Minute
+)
 
 // permanent reports whether the engine's error names a permanent class.
 func permanent(err string) bool {
@@ -67,7 +74,7 @@ func finalRejection(attempts []Attempt) (string, bool) {
 		} else {
 			run = 1
 		}
-		if run == sameRejectionLimit {
+		if first := attempts[i-run+1]; run >= sameRejectionLimit && a.Updated.Sub(first.Updated) >= sameRejectionSpan {
 			return fmt.Sprintf("attempts %d–%d rejected the same way: %s", a.Number-run+1, a.Number, a.Err), true
 		}
 	}

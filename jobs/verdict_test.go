@@ -221,6 +221,18 @@ func TestJudge(t *testing.T) {
 			attempts: 3,
 		},
 		{
+			name: "the same rejection three times within a minute is still an engine's passing refusal",
+			tasks: []swarm.Task{
+				withErr(task("a", swarm.TaskStateRejected, 0, time.Second), poolOverlaps),
+				withErr(task("b", swarm.TaskStateRejected, 4*time.Second, 5*time.Second), poolOverlaps),
+				withErr(task("c", swarm.TaskStateRejected, 8*time.Second, 9*time.Second), poolOverlaps),
+			},
+			policy:   Policy{MaxRuns: 7, Delay: 3 * time.Second},
+			now:      10 * time.Second,
+			outcome:  Running,
+			attempts: 3,
+		},
+		{
 			name: "two different rejections are not the same one twice",
 			tasks: []swarm.Task{
 				withErr(task("a", swarm.TaskStateRejected, 0, time.Second), poolOverlaps),
