@@ -353,12 +353,18 @@ func (r *release) summary() string {
 		}
 		parts = append(parts, what)
 	}
-	// "service db unchanged": said of the database's service, "db
-	// unchanged" reads as "the database is fine".
-	for _, s := range r.rec.Services {
-		parts = append(parts, "service "+s.Service+" "+string(s.Result))
-	}
+	parts = append(parts, serviceResults(r.rec.Services)...)
 	return strings.Join(parts, ", ")
+}
+
+// serviceResults says each service's result as "service db unchanged":
+// "db unchanged" reads as "the database is fine".
+func serviceResults(results []deploy.ServiceResult) []string {
+	parts := make([]string, len(results))
+	for i, s := range results {
+		parts[i] = "service " + s.Service + " " + string(s.Result)
+	}
+	return parts
 }
 
 // fail records why the release did not end well, and returns the error

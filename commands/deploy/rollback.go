@@ -171,10 +171,7 @@ func restore(ctx context.Context, ro rollout, stack deploy.Stack, specs deploy.S
 		fmt.Fprintf(stack.Warn, "service %s was not in version %s's release: left as it is (docker service rm %s_%s removes it)\n", name, rec.Version, stack.Name, name)
 	}
 	rec.Services = ro.converge(ctx, targets, since)
-	var parts []string
-	for _, s := range rec.Services {
-		parts = append(parts, s.Service+" "+string(s.Result))
-	}
+	parts := serviceResults(rec.Services)
 	bad, worst := judge(rec.Services)
 	if len(bad) > 0 {
 		rec.Verdict, rec.Reason = deploy.ServicesFailed, fmt.Sprintf("rolling back to version %s failed: %s", rec.Version, strings.Join(bad, "; "))
