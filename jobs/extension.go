@@ -34,6 +34,10 @@ type Extension struct {
 	Timeout        time.Duration // 0: --timeout's
 	FinalExitCodes ExitCodes     // exit codes after which no attempt follows
 	Output         OutputRules   // retry-when, changes-when
+	// Plan is the command that says, read-only, what the job would do
+	// (Django's migrate --plan): jobrun deploy --dry-run and jobrun plan
+	// run it once as jobrun exec runs a command. nil: the job has none.
+	Plan []string
 }
 
 // ExitCodes is a set of exit codes (1 to 255). It is an array, so a Policy
@@ -103,7 +107,44 @@ func extensionOf(svc composetypes.ServiceConfig) (Extension, error) {
 	if ext.Output.ChangesWhen, err = textList(fields, "changes-when"); err != nil {
 		return ext, bad("changes-when", `a list of texts, such as ["Applying "]`)
 	}
+	if ext.Plan, err = commandList(fields, "plan"); err != nil {
+		return ext, bad("plan", "a command as a list of words, such as [python3, manage.py, migrate, --plan]")
+	}
 	return ext, nil
+}
+
+// Extension is what the stack file's x-jobrun says of the job; a mistake
+// in it is a usage error that names the fix.
+func (s *Stack) Extension(job string) (Extension, error) {
+	svc, err := s.Service(job)
+	if err != nil {
+		return Extension{}, err
+	}
+	return extensionOf(svc)
+}
+
+// commandList reads a field that is a command, as Compose's command: in
+// its list form: words, the first one not empty (an argument may be);
+// absent, it is nil. A string is refused: splitting it as a shell would is
+// a guess about quoting.
+func commandList(fields map[string]any, field string) ([]string, error) {
+	v, ok := fields[field]
+	if !ok {
+		return nil, nil
+	}
+	list, _ := v.([]any)
+	words := make([]string, 0, len(list))
+	for _, item := range list {
+		s, ok := item.(string)
+		if !ok {
+			return nil, errors.New("not a word")
+		}
+		words = append(words, s)
+	}
+	if len(words) == 0 || words[0] == "" {
+		return nil, errors.New("no command")
+	}
+	return words, nil
 }
 
 // textList reads a field that lists texts; absent, it is nil.

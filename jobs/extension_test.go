@@ -32,6 +32,12 @@ func TestExtension(t *testing.T) {
 		{name: "retry-when a text, not a list", ext: `{retry-when: "Connection refused"}`, wantErr: `x-jobrun retry-when Connection refused is not a list of texts, such as ["Can't connect to MySQL server"]`},
 		{name: "retry-when empty", ext: `{retry-when: []}`, wantErr: "x-jobrun retry-when [] is not a list of texts"},
 		{name: "changes-when holds a number", ext: `{changes-when: [3]}`, wantErr: "x-jobrun changes-when [3] is not a list of texts"},
+		{name: "plan", ext: "{plan: [python3, manage.py, migrate, --plan]}", want: Extension{Plan: []string{"python3", "manage.py", "migrate", "--plan"}}},
+		{name: "plan with an empty argument", ext: `{plan: [sh, -c, "echo $$0", ""]}`, want: Extension{Plan: []string{"sh", "-c", "echo $0", ""}}},
+		{name: "plan a string, not a list", ext: `{plan: "python3 manage.py migrate --plan"}`, wantErr: "x-jobrun plan python3 manage.py migrate --plan is not a command as a list of words, such as [python3, manage.py, migrate, --plan]: fix it in the stack file"},
+		{name: "plan empty", ext: "{plan: []}", wantErr: "x-jobrun plan [] is not a command as a list of words"},
+		{name: "plan without a command", ext: `{plan: ["", --plan]}`, wantErr: "x-jobrun plan [ --plan] is not a command as a list of words"},
+		{name: "plan holds a mapping", ext: "{plan: [python3, {a: b}]}", wantErr: "x-jobrun plan [python3 map[a:b]] is not a command as a list of words"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
