@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"strings"
 )
 
 // Exit codes, one per way a run can end. They are part of jobrun's interface:
@@ -22,6 +23,7 @@ const (
 	ExitCloudWatch  = 11 // CloudWatch Logs or its AWS configuration: credentials, region, log group, unreachable, a failed read
 	ExitOutput      = 12 // jobrun could not write what it was asked to (stdout closed or full)
 	ExitRefused     = 13 // jobrun rollback: a pre-deploy job ran since the release it would put back (--force)
+	ExitPlanWarning = 14 // jobrun deploy --dry-run, jobrun plan: a job's plan failed, timed out or could not start
 	ExitInternal    = 70 // an error jobrun did not classify: a bug (sysexits' EX_SOFTWARE)
 	ExitInterrupted = 130
 )
@@ -95,6 +97,17 @@ type VerdictError struct{ Outcome Outcome }
 func (e *VerdictError) Error() string { return "job " + string(e.Outcome) }
 func (e *VerdictError) ExitCode() int { return e.Outcome.ExitCode() }
 func (e *VerdictError) Silent() bool  { return true }
+
+// PlanWarningError is a preview whose plans did not all run to success:
+// each was said as a WARNING where it belongs, so main only exits with
+// its code.
+type PlanWarningError struct{ Jobs []string }
+
+func (e *PlanWarningError) Error() string {
+	return "the plan of " + strings.Join(e.Jobs, ", ") + " did not run to success"
+}
+func (e *PlanWarningError) ExitCode() int { return ExitPlanWarning }
+func (e *PlanWarningError) Silent() bool  { return true }
 
 // ReportedError is an error a verdict line already said: main exits with
 // its code without printing it again.

@@ -122,3 +122,18 @@ func KeepRunsError(n int) error {
 func AliasComposeFileFlag() cli.Flag {
 	return &cli.StringSliceFlag{Name: "compose-file", Aliases: []string{"c"}, Hidden: true, Usage: "accepted, and not needed: this command reads the swarm's records, not the stack file"}
 }
+
+// PlanTimeoutFlag is --plan-timeout: how long a job's x-jobrun plan may
+// run before it is stopped, and said as a WARNING.
+func PlanTimeoutFlag(dest *time.Duration) cli.Flag {
+	return &cli.DurationFlag{Name: "plan-timeout", Value: 2 * time.Minute, EnvVars: []string{"JOBRUN_PLAN_TIMEOUT"}, Destination: dest,
+		Usage: "stop a job's x-jobrun plan after this long (a WARNING: the preview goes on)"}
+}
+
+// CheckPlanTimeout says what is wrong with --plan-timeout.
+func CheckPlanTimeout(d time.Duration) error {
+	if d <= 0 {
+		return &jobs.UsageError{Msg: fmt.Sprintf("--plan-timeout %s must be positive: use e.g. 2m", d)}
+	}
+	return nil
+}

@@ -34,6 +34,8 @@ type Options struct {
 	DeployTimeout time.Duration
 	WaitLock      time.Duration
 	DryRun        bool // show what the release would do, change nothing
+	// PlanTimeout stops a job's plan that a dry run runs (x-jobrun plan).
+	PlanTimeout time.Duration
 }
 
 // NewCommand is `jobrun deploy`.
@@ -44,7 +46,8 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 		&cli.StringSliceFlag{Name: "post-deploy-job", EnvVars: []string{"JOBRUN_POST_DEPLOY_JOBS"}, Usage: "a service of the stack file that runs once the services converged"},
 		&cli.BoolFlag{Name: "prune", EnvVars: []string{"JOBRUN_PRUNE"}, Destination: &o.Prune, Usage: "remove the stack's services the stack file no longer has, as docker stack deploy --prune"},
 		&cli.DurationFlag{Name: "deploy-timeout", Value: 10 * time.Minute, EnvVars: []string{"JOBRUN_DEPLOY_TIMEOUT"}, Destination: &o.DeployTimeout, Usage: "fail when the services have not converged after this long"},
-		&cli.BoolFlag{Name: "dry-run", EnvVars: []string{"JOBRUN_DRY_RUN"}, Destination: &o.DryRun, Usage: "show what the release would do (jobs, services and their changes) and change nothing"},
+		&cli.BoolFlag{Name: "dry-run", EnvVars: []string{"JOBRUN_DRY_RUN"}, Destination: &o.DryRun, Usage: "show what the release would do (jobs, services and their changes, each job's x-jobrun plan) and change nothing"},
+		cmdutil.PlanTimeoutFlag(&o.PlanTimeout),
 		&cli.DurationFlag{Name: "wait-lock", EnvVars: []string{"JOBRUN_WAIT_LOCK"}, Destination: &o.WaitLock, DefaultText: "refuse at once", Usage: "wait this long for another deploy of the stack to end"},
 	)
 	return &cli.Command{
@@ -174,6 +177,9 @@ func load(o *Options, warn io.Writer) (jobs.SpecOptions, *jobs.Stack, deploy.Pla
 	if o.DeployTimeout <= 0 {
 		return jobs.SpecOptions{}, nil, deploy.Plan{}, &jobs.UsageError{Msg: fmt.Sprintf("--deploy-timeout %s must be positive: use e.g. 10m", o.DeployTimeout)}
 	}
+	if err := cmdutil.CheckPlanTimeout(o.PlanTimeout); err != nil {
+		return jobs.SpecOptions{}, nil, deploy.Plan{}, err
+	}
 	spec, stack, err := o.Load()
 	if err != nil {
 		return spec, nil, deploy.Plan{}, err
@@ -183,6 +189,9 @@ func load(o *Options, warn io.Writer) (jobs.SpecOptions, *jobs.Stack, deploy.Pla
 		return spec, nil, plan, err
 	}
 	if err := stackjobs.CheckJobs(stack, plan.Jobs()); err != nil {
+		return spec, nil, plan, err
+	}
+	if err := stackjobs.CheckExtensions(stack, plan.Jobs()); err != nil {
 		return spec, nil, plan, err
 	}
 	for _, w := range append(deploy.ConfigWarnings(o.Files, plan.Jobs()), plan.Warnings...) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"jobrun/commands/cmdutil"
+	"jobrun/commands/stackjobs"
 	"jobrun/deploy"
 	"jobrun/jobs"
 )
@@ -30,6 +31,7 @@ type DryRunStep struct {
 	Phase   string              `json:"phase,omitempty"`
 	Skip    bool                `json:"skip,omitempty"` // the version already succeeded
 	RunID   string              `json:"run_id,omitempty"`
+	Plan    *stackjobs.Plan     `json:"plan,omitempty"` // nil: the job has no x-jobrun plan
 	Service *deploy.ServiceDiff `json:"service,omitempty"`
 }
 
@@ -72,12 +74,42 @@ func dryRun(ctx context.Context, o *Options) error {
 	if doc.Steps, err = steps(ctx, o, engine, plan, preview.Services); err != nil {
 		return err
 	}
+	warned, err := runPlans(ctx, o, s, doc.Steps)
+	if err != nil {
+		return err
+	}
 	if o.Output == "json" {
-		return jobs.WriteJSON(o.IO.Out, struct {
+		err = jobs.WriteJSON(o.IO.Out, struct {
 			DryRun DryRun `json:"dry_run"`
 		}{doc})
+	} else {
+		err = writeDryRun(o.IO.Out, doc)
 	}
-	return writeDryRun(o.IO.Out, doc)
+	if err == nil && len(warned) > 0 {
+		return &jobs.PlanWarningError{Jobs: warned}
+	}
+	return err
+}
+
+// runPlans runs each job's plan once the diff is known, in the release's
+// order, and names the jobs whose plan did not run to success: each is a
+// WARNING, on stderr as it happens and in the preview.
+func runPlans(ctx context.Context, o *Options, s *stackjobs.Session, steps []DryRunStep) ([]string, error) {
+	var warned []string
+	for i := range steps {
+		if steps[i].Job == "" {
+			continue
+		}
+		p, err := s.Plan(ctx, steps[i].Job, o.PlanTimeout)
+		if err != nil {
+			return nil, err
+		}
+		if steps[i].Plan = p; p != nil && p.Warning != "" {
+			s.Report.Notice(steps[i].Job, p.Line())
+			warned = append(warned, steps[i].Job)
+		}
+	}
+	return warned, nil
 }
 
 // steps puts the jobs and the services in the order the deploy takes
@@ -146,19 +178,40 @@ func writeDryRun(w io.Writer, doc DryRun) error {
 			fmt.Fprintf(&b, "    %s\n", changeLine(c))
 		}
 	}
-	b.WriteString("nothing was changed (dry run)\n")
+	b.WriteString(nothingChanged(doc))
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return &jobs.OutputError{Err: err}
 	}
 	return nil
 }
 
+// writeJobStep is a job's line, and its plan's beneath.
 func writeJobStep(b *strings.Builder, version string, s DryRunStep) {
 	if s.Skip {
 		fmt.Fprintf(b, "= job %s (%s): skip, version %s already succeeded (run %s; --force runs it again)\n", s.Job, s.Phase, version, s.RunID)
+	} else {
+		fmt.Fprintf(b, "+ job %s (%s): run\n", s.Job, s.Phase)
+	}
+	if s.Plan == nil {
+		fmt.Fprintf(b, "    %s\n", stackjobs.NoPlan)
 		return
 	}
-	fmt.Fprintf(b, "+ job %s (%s): run\n", s.Job, s.Phase)
+	s.Plan.Write(b, "    ")
+}
+
+// nothingChanged is the preview's last line: the plans' execs are the
+// only thing a dry run leaves in the swarm, their records.
+func nothingChanged(doc DryRun) string {
+	var execs []string
+	for _, s := range doc.Steps {
+		if s.Plan != nil && s.Plan.RunID != "" {
+			execs = append(execs, s.Plan.RunID)
+		}
+	}
+	if len(execs) == 0 {
+		return "nothing was changed (dry run)\n"
+	}
+	return fmt.Sprintf("nothing was changed (dry run) but the records of the plans' execs (run %s; jobrun logs JOB --exec)\n", strings.Join(execs, ", "))
 }
 
 // changeLine is one change: env shows the key alone, whatever it holds.

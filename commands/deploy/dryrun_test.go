@@ -34,6 +34,7 @@ func TestDeployDryRun(t *testing.T) {
 + network todo_default: create
 + service db: create
 = job migrate (pre-deploy): skip, version v1 already succeeded (run RUN; --force runs it again)
+    no plan (x-jobrun plan)
 + service app: create
 nothing was changed (dry run)
 `},
@@ -41,6 +42,7 @@ nothing was changed (dry run)
 + network todo_default: create
 + service db: create
 + job migrate (pre-deploy): run
+    no plan (x-jobrun plan)
 + service app: create
 nothing was changed (dry run)
 `},
@@ -60,6 +62,7 @@ nothing was changed (dry run)
 			stack: withMigrate, args: []string{"--prune"}, want: `dry run: deploying stack todo version v1 would:
 = service db: unchanged
 + job migrate (pre-deploy): run
+    no plan (x-jobrun plan)
 = service app: unchanged
 - service migrate: remove
 nothing was changed (dry run)

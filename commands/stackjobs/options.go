@@ -179,3 +179,14 @@ func CheckJobs(stack *jobs.Stack, names []string) error {
 	}
 	return nil
 }
+
+// CheckExtensions says what is wrong with the named jobs' x-jobrun, before
+// the engine is reached: a dry run, which builds no job, finds it too.
+func CheckExtensions(stack *jobs.Stack, names []string) error {
+	for _, name := range names {
+		if _, err := stack.Extension(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
