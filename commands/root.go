@@ -21,6 +21,7 @@ import (
 	"jobrun/commands/exec"
 	"jobrun/commands/history"
 	"jobrun/commands/logs"
+	"jobrun/commands/plan"
 	"jobrun/commands/prune"
 	"jobrun/commands/run"
 	"jobrun/commands/version"
@@ -50,6 +51,7 @@ func NewApp(f *cmdutil.Factory, jobrunVersion string) *App {
 			deploy.NewCommand(f),
 			deploy.NewRollbackCommand(f),
 			exec.NewCommand(f),
+			plan.NewCommand(f),
 			history.NewCommand(f),
 			logs.NewCommand(f),
 			prune.NewCommand(f),

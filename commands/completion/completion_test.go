@@ -97,8 +97,8 @@ func TestUnknownShell(t *testing.T) {
 // with the script as `jobrun completion SHELL` prints it.
 var completions = []struct{ line, want string }{
 	{"jobrun mi", "migrate"},
-	{"jobrun ", "run deploy rollback exec history logs prune version completion help collectstatic migrate"},
-	{"jobrun -c other.yml ", "run deploy rollback exec history logs prune version completion help other"},
+	{"jobrun ", "run deploy rollback exec plan history logs prune version completion help collectstatic migrate"},
+	{"jobrun -c other.yml ", "run deploy rollback exec plan history logs prune version completion help other"},
 	{"jobrun run --stack todo col", "collectstatic"},
 	{"jobrun --version v1 migrate co", "collectstatic"},
 	{"jobrun logs -c other.yml o", "other"},
