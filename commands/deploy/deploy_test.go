@@ -245,6 +245,9 @@ func TestDeployUsageErrors(t *testing.T) {
 		{name: "an argument", stack: withMigrate, args: []string{"migrate"}, want: `jobrun deploy takes no arguments (got "migrate"): name jobs with --job`},
 		{name: "no deploy timeout", stack: withMigrate, args: []string{"--deploy-timeout", "0s"}, want: "--deploy-timeout 0s must be positive: use e.g. 10m"},
 		{name: "an unknown job", stack: withMigrate, args: []string{"--job", "migrat"}, want: `job "migrat" is not a service in the stack file; it has: app, db, migrate`},
+		{name: "a plan that is not a command", stack: strings.Replace(withMigrate, "{phase: pre-deploy}", "{phase: pre-deploy, plan: migrate --plan}", 1), args: []string{"--dry-run"},
+			want: "job migrate: x-jobrun plan migrate --plan is not a command as a list of words, such as [python3, manage.py, migrate, --plan]: fix it in the stack file"},
+		{name: "no plan timeout", stack: withMigrate, args: []string{"--dry-run", "--plan-timeout", "0s"}, want: "--plan-timeout 0s must be positive: use e.g. 2m"},
 		{name: "a job needs what the file lacks", stack: withMigrate + `  seed:
     image: busybox
     depends_on: [cache, db, search]

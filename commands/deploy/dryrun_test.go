@@ -3,16 +3,22 @@ package deploy_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/registry"
 	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/errdefs"
 
 	"jobrun/commands/cmdutil/cmdtest"
 	"jobrun/deploy"
 	"jobrun/jobs"
+	"jobrun/jobs/jobstest"
 )
 
 // A dry run against the fake swarm: what it says, line by line, and that
@@ -130,6 +136,61 @@ func TestDeployDryRunJSON(t *testing.T) {
 	}
 }
 
+// TestDeployDryRunPlans: each job's plan is said under it, in the text
+// and in -o json; a plan that cannot run (here: its version's image does
+// not exist) is a WARNING and exit 14, and creates nothing.
+func TestDeployDryRunPlans(t *testing.T) {
+	stack := strings.Replace(withMigrate, "{phase: pre-deploy}", "{phase: pre-deploy, plan: [python3, manage.py, migrate, --plan]}", 1) + `  smoke:
+    image: busybox
+    x-jobrun: {phase: post-deploy}
+`
+	engine := dryRunSwarm(t, dbAndApp, false, false, time.Now())
+	before := engine.state()
+	out, stderr, err := jobrunDeploy(t, engine, stack, "--dry-run")
+	jobstest.WantExit(t, err, jobs.ExitPlanWarning)
+	warning := "WARNING: plan python3 manage.py migrate --plan: not run: image busybox does not exist: the engine jobrun talks to has none, and its registry says: manifest unknown"
+	want := `dry run: deploying stack todo version v1 would:
+= service db: unchanged
++ job migrate (pre-deploy): run
+    ` + warning + `
+= service app: unchanged
++ job smoke (post-deploy): run
+    no plan (x-jobrun plan)
+nothing was changed (dry run)
+`
+	if out != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", out, want)
+	}
+	if !strings.Contains(stderr, "jobrun: migrate: "+warning+"\n") {
+		t.Errorf("stderr does not say the warning:\n%s", stderr)
+	}
+	if after := engine.state(); !reflect.DeepEqual(after, before) {
+		t.Errorf("the dry run changed the swarm:\nbefore %+v\nafter  %+v", before, after)
+	}
+
+	out, _, err = jobrunDeploy(t, engine, stack, "--dry-run", "-o", "json")
+	jobstest.WantExit(t, err, jobs.ExitPlanWarning)
+	var doc struct {
+		DryRun struct {
+			Steps []struct {
+				Plan *struct {
+					Command  []string
+					ExitCode *int `json:"exitCode"`
+					Output   string
+					Warning  string
+				}
+			}
+		} `json:"dry_run"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || len(doc.DryRun.Steps) != 4 {
+		t.Fatalf("-o json: %v, %d steps\n%s", err, len(doc.DryRun.Steps), out)
+	}
+	plan, smoke := doc.DryRun.Steps[1].Plan, doc.DryRun.Steps[3].Plan
+	if plan == nil || strings.Join(plan.Command, " ") != "python3 manage.py migrate --plan" || plan.ExitCode != nil || !strings.HasPrefix(plan.Warning, "not run: image busybox does not exist") || smoke != nil {
+		t.Errorf("plans in -o json: migrate %+v, smoke %+v; want migrate's not run, smoke none", plan, smoke)
+	}
+}
+
 // dryRunSwarm is a fake swarm with the stack file deployed (unless ""),
 // a success of migrate v1 recorded and another deploy holding the lock if
 // asked.
@@ -153,6 +214,16 @@ func dryRunSwarm(t *testing.T, deployed string, migrated, locked bool, at time.T
 		}
 	}
 	return engine
+}
+
+// ImageInspect: the fake swarm's node has no image, and its registry
+// knows none.
+func (s *fakeSwarm) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
+	return image.InspectResponse{}, errdefs.NotFound(errors.New("No such image: " + ref))
+}
+
+func (s *fakeSwarm) DistributionInspect(context.Context, string, string) (registry.DistributionInspect, error) {
+	return registry.DistributionInspect{}, errors.New("Error response from daemon: manifest unknown")
 }
 
 // state is all the fake swarm holds: services, networks, configs.
