@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -30,7 +31,7 @@ import (
 
 // dryRunStack has a service that follows the version (app: its image, an
 // env value that holds a secret), one that does not (db), a pre-deploy
-// job, a file secret and a config.
+// job with a plan, a file secret and a config.
 const dryRunStack = `version: "3.7"
 services:
   db:
@@ -65,7 +66,7 @@ services:
     depends_on: [db]
     deploy:
       restart_policy: {condition: none}
-    x-jobrun: {phase: pre-deploy}
+    x-jobrun: {phase: pre-deploy, plan: [sh, -c, "echo would migrate to $$0", "${APP_VERSION}"]}
 secrets:
   token: {file: ./token.txt}
 configs:
@@ -80,11 +81,25 @@ type dryRunDoc struct {
 		Steps    []struct {
 			Job     string              `json:"job"`
 			Skip    bool                `json:"skip"`
+			Plan    *dryRunPlan         `json:"plan"`
 			Service *deploy.ServiceDiff `json:"service"`
 		} `json:"steps"`
 	} `json:"dry_run"`
 }
 
+// dryRunPlan is a job's plan in -o json, read back.
+type dryRunPlan struct {
+	Command  []string `json:"command"`
+	ExitCode *int     `json:"exitCode"`
+	Output   string   `json:"output"`
+	RunID    string   `json:"run_id"`
+	Warning  string   `json:"warning"`
+}
+
+// TestDryRun: a dry run says what each release would do and changes
+// nothing in the swarm: byte for byte, its services, networks, secrets and
+// configs are as they were, but for the record of each plan's exec, which
+// is an exec's (never a run of the job), and nothing more.
 func TestDryRun(t *testing.T) {
 	long(t)
 	s := newStack(t)
@@ -127,9 +142,9 @@ func TestDryRun(t *testing.T) {
 	if next.code != 0 {
 		t.Fatalf("dry run of v2: exit %d", next.code)
 	}
-	checkDryRunV2(t, next.stdout)
+	execs := []string{checkDryRunV2(t, next.stdout)}
 	text := s.jobrun(nil, "deploy", "-c", f, "--version", "v2", "--dry-run")
-	for _, want := range []string{"+ job migrate (pre-deploy): run\n", "~ service app: update\n    image: jobrun-test/app:v1", " → jobrun-test/app:v2\n", "    env API_TOKEN: changed\n", "    env V: changed\n", "= service db: unchanged\n"} {
+	for _, want := range []string{"+ job migrate (pre-deploy): run\n    plan sh -c \"echo would migrate to $0\" v2: exit 0\n    | would migrate to v2\n", "~ service app: update\n    image: jobrun-test/app:v1", " → jobrun-test/app:v2\n", "    env API_TOKEN: changed\n", "    env V: changed\n", "= service db: unchanged\n"} {
 		if !strings.Contains(text.stdout, want) {
 			t.Errorf("dry run of v2 lacks %q", want)
 		}
@@ -144,23 +159,57 @@ func TestDryRun(t *testing.T) {
 			t.Errorf("a dry run shows a secret value")
 		}
 	}
-	if after := s.snapshot(); after != before {
+	for _, r := range []result{same, text, prune} {
+		execs = append(execs, planExecs(t, r.stdout)...)
+	}
+	if after := s.snapshot(execs...); after != before {
 		t.Errorf("the dry runs changed the engine:\nbefore: %s\nafter:  %s", before, after)
+	}
+	s.assertExecRecords("migrate", execs)
+}
+
+// planExecs are the run IDs of the plans' execs that a dry run's last
+// line names.
+func planExecs(t *testing.T, stdout string) []string {
+	t.Helper()
+	m := regexp.MustCompile(`\nnothing was changed \(dry run\) but the records of the plans' execs \(run ([^;]+); jobrun logs JOB --exec\)\n$`).FindStringSubmatch(stdout)
+	if m == nil {
+		t.Errorf("the dry run does not name its plans' execs:\n%s", stdout)
+		return nil
+	}
+	return strings.Split(m[1], ", ")
+}
+
+// assertExecRecords: each run is an exec of job, with its record (and its
+// output's) in the swarm, and never a run of the job.
+func (s *engineStack) assertExecRecords(job string, runIDs []string) {
+	s.t.Helper()
+	for _, id := range runIDs {
+		recs, err := jobs.Records{Engine: s.engine}.Find(context.Background(), jobs.RecordFilter{Stack: s.name, RunID: id}, 0)
+		if err != nil || len(recs) != 1 || recs[0].Exec == nil || recs[0].Job != job {
+			s.t.Errorf("run %s: records %+v (%v), want one exec of %s", id, recs, err, job)
+		}
 	}
 }
 
 // checkDryRunV2: the next version changes app's image and env only, and
-// runs the migration.
-func checkDryRunV2(t *testing.T, stdout string) {
+// runs the migration, whose plan ran; it returns the plan's exec.
+func checkDryRunV2(t *testing.T, stdout string) string {
 	t.Helper()
 	var doc dryRunDoc
 	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
 		t.Fatalf("-o json: %v", err)
 	}
 	var jobsRun, services []string
+	var exec string
 	for _, step := range doc.DryRun.Steps {
 		if step.Service == nil {
 			jobsRun = append(jobsRun, step.Job)
+			if p := step.Plan; p == nil || p.ExitCode == nil || *p.ExitCode != 0 || p.Output != "would migrate to v2\n" || p.Warning != "" || p.RunID == "" {
+				t.Errorf("plan of %s: %+v, want exit 0, its output, its exec", step.Job, p)
+			} else {
+				exec = p.RunID
+			}
 			if step.Skip {
 				t.Errorf("job %s skipped, but v2 never ran", step.Job)
 			}
@@ -187,11 +236,13 @@ func checkDryRunV2(t *testing.T, stdout string) {
 	if !slices.Equal(jobsRun, []string{"migrate"}) || doc.DryRun.LockedBy == "" || len(doc.DryRun.Create) != 0 {
 		t.Errorf("jobs %q, lock %q, create %v: want migrate, the lock's holder, nothing to create", jobsRun, doc.DryRun.LockedBy, doc.DryRun.Create)
 	}
+	return exec
 }
 
 // snapshot is everything of the stack on the engine, specs and versions:
-// its services, networks, secrets and configs (records and locks too).
-func (s *engineStack) snapshot() string {
+// its services, networks, secrets and configs (records and locks too), but
+// the records of the runs named.
+func (s *engineStack) snapshot(except ...string) string {
 	s.t.Helper()
 	ctx := context.Background()
 	byNS := filters.NewArgs(filters.Arg("label", "com.docker.stack.namespace="+s.name))
@@ -210,6 +261,7 @@ func (s *engineStack) snapshot() string {
 		slices.SortFunc(svcs, func(a, b swarm.Service) int { return strings.Compare(a.ID, b.ID) })
 		slices.SortFunc(nets, func(a, b network.Summary) int { return strings.Compare(a.ID, b.ID) })
 		slices.SortFunc(secrets, func(a, b swarm.Secret) int { return strings.Compare(a.ID, b.ID) })
+		configs = slices.DeleteFunc(configs, func(c swarm.Config) bool { return slices.Contains(except, c.Spec.Labels[jobs.LabelRunID]) })
 		slices.SortFunc(configs, func(a, b swarm.Config) int { return strings.Compare(a.ID, b.ID) })
 		parts = append(parts, svcs, nets, secrets, configs)
 	}
