@@ -203,7 +203,7 @@ services:
 }
 
 // TestTodobackendJobs: the real app's jobs beside a running database with
-// two todos: a dbshell through a pseudo-terminal, a migration stopped
+// two todos: the next version's plan in a dry run, a dbshell through a pseudo-terminal, a migration stopped
 // halfway through a release's migrations (by --timeout and by Ctrl-C), two
 // jobruns racing the same migration, and the failing migration's traceback
 // through Docker's awslogs driver and CloudWatch Logs. Each case puts the
@@ -217,6 +217,7 @@ func TestTodobackendJobs(t *testing.T) {
 	s.addTodo(firstRelease, "one") // 9b2c7d1's migration fails on two rows or more
 	s.addTodo(firstRelease, "two")
 
+	t.Run("plan of the next version", func(t *testing.T) { testPlanOfNextVersion(t, s) })
 	t.Run("dbshell", func(t *testing.T) {
 		cmd := s.command(nil, "-c", "stack.yml", "exec", "-it", "migrate", "--version", firstRelease, "--resolve-image", "never", "--", "python3", "manage.py", "dbshell")
 		master, screen, shown := startInTerminal(t, cmd, 30, 100)
