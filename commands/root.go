@@ -2,7 +2,7 @@
 // (run), and one package per command below it, each an Options struct and
 // a Run function that tests drive. What several commands share is a layer
 // they all call: cmdutil (streams, engine, flags), and stackjobs (a
-// stack's jobs checked, built and run: run, deploy and exec).
+// stack's jobs checked, built and run: run, deploy, exec and plan).
 package commands
 
 import (

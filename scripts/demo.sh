@@ -3,9 +3,10 @@
 # engine, with the real application (examples/todobackend, Django 3.2 on
 # MariaDB 10.11; images from scripts/images.sh). jobrun deploy of
 # examples/stack.yml (app, db, and the jobs migrate and collectstatic inside
-# it): a first deploy on an empty database, two todos through the API, a new
-# version with one migration, then a version whose migration fails at the
-# database while the app stays on the version before and still answers. Then
+# it): a first deploy on an empty database, two todos through the API, the
+# dry run of a new version with one migration (migrate's plan shows it),
+# that version, then a version whose migration fails at the database while
+# the app stays on the version before and still answers. Then
 # the hook form (jobrun migrate), the CloudWatch path through Docker's awslogs
 # driver and a local CloudWatch Logs endpoint, jobrun logs of the failed
 # migration, jobrun exec in its context (showmigrations, and the column the
@@ -97,6 +98,10 @@ run() { echo "+ $*"; "$@" || echo "exit code: $?"; }
 run bin/jobrun deploy "${STACK_FILES[@]}" --stack "$STACK" --version "$FIRST_VERSION" --resolve-image never --force
 echo "+ two todos through the API"
 api 'post("Buy milk"); post("Walk the dog"); get()'
+# What the next release would do, before doing it: the services it would
+# change, and migrate's plan (x-jobrun plan: Django's migrate --plan) run in
+# that version's context against the live database: todo.0002 would apply.
+run bin/jobrun deploy "${STACK_FILES[@]}" --stack "$STACK" --version "$NEXT_VERSION" --resolve-image never --force --dry-run
 run bin/jobrun deploy "${STACK_FILES[@]}" --stack "$STACK" --version "$NEXT_VERSION" --resolve-image never --force
 # The stack's retry-when retries only a database not taking connections yet:
 # this migration fails once, at the database, and is not run again on the

@@ -1,5 +1,5 @@
 // Package stackjobs is what the commands that run a stack's jobs (jobrun
-// run, deploy and exec) share: their options, which carry the command's
+// run, deploy, exec and plan) share: their options, which carry the command's
 // dependencies (IO with stdin, environment, clock, the way to the engine)
 // beside the flags that shape a run, and the one way a stack's jobs are
 // checked, built and run. Each command embeds these options and calls
