@@ -160,7 +160,7 @@ func (p *Plan) judge(rec jobs.Record, err error, timeout time.Duration) error {
 
 // Line is the plan's line: its command, and how it ended.
 func (p *Plan) Line() string {
-	if p.Warning != "" {
+	if p.Warning != "" || p.ExitCode == nil {
 		return "WARNING: plan " + Words(p.Command) + ": " + p.Warning
 	}
 	return fmt.Sprintf("plan %s: exit %d", Words(p.Command), *p.ExitCode)
