@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -128,44 +129,42 @@ func (s *Stack) Extension(job string) (Extension, error) {
 // absent, it is nil. A string is refused: splitting it as a shell would is
 // a guess about quoting.
 func commandList(fields map[string]any, field string) ([]string, error) {
+	words, err := stringList(fields, field)
+	if words != nil && words[0] == "" {
+		return nil, errors.New("no command")
+	}
+	return words, err
+}
+
+// textList reads a field that lists texts, none empty; absent, it is nil.
+func textList(fields map[string]any, field string) ([]string, error) {
+	texts, err := stringList(fields, field)
+	if slices.Contains(texts, "") {
+		return nil, errors.New("not a text")
+	}
+	return texts, err
+}
+
+// stringList reads a field that is a list of strings, not empty; absent,
+// it is nil.
+func stringList(fields map[string]any, field string) ([]string, error) {
 	v, ok := fields[field]
 	if !ok {
 		return nil, nil
 	}
 	list, _ := v.([]any)
-	words := make([]string, 0, len(list))
+	out := make([]string, 0, len(list))
 	for _, item := range list {
 		s, ok := item.(string)
 		if !ok {
-			return nil, errors.New("not a word")
+			return nil, errors.New("not a string")
 		}
-		words = append(words, s)
+		out = append(out, s)
 	}
-	if len(words) == 0 || words[0] == "" {
-		return nil, errors.New("no command")
-	}
-	return words, nil
-}
-
-// textList reads a field that lists texts; absent, it is nil.
-func textList(fields map[string]any, field string) ([]string, error) {
-	v, ok := fields[field]
-	if !ok {
-		return nil, nil
-	}
-	list, _ := v.([]any)
-	texts := make([]string, 0, len(list))
-	for _, item := range list {
-		s, ok := item.(string)
-		if !ok || s == "" {
-			return nil, errors.New("not a text")
-		}
-		texts = append(texts, s)
-	}
-	if len(texts) == 0 {
+	if len(out) == 0 {
 		return nil, errors.New("not a list")
 	}
-	return texts, nil
+	return out, nil
 }
 
 // CheckRetryWhen says what is wrong with --retry-when texts.

@@ -49,15 +49,7 @@ func TestBuildRemakesAMissingNetwork(t *testing.T) {
 		if release {
 			o.Networks = func(_ context.Context, name string) error { made, engine.made = append(made, name), true; return nil }
 		}
-		spec, stack, err := o.Load()
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := o.Open(context.Background(), stack, spec, "migrate")
-		if err != nil {
-			t.Fatal(err)
-		}
-		job, err := s.Build(context.Background(), "migrate")
+		job, err := openSession(t, o).Build(context.Background(), "migrate")
 		switch {
 		case release && (err != nil || job.Name != "migrate" || !slices.Equal(made, []string{"todobackend_default"})):
 			t.Errorf("release: job %q, err %v, made %q: want migrate built once todobackend_default was made", job.Name, err, made)
