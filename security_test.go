@@ -66,6 +66,7 @@ services:
       options: {awslogs-endpoint: ENDPOINT, awslogs-group: docker-swarm-lg, awslogs-region: us-east-1, awslogs-create-group: "true"}
     deploy:
       restart_policy: {condition: none}
+    x-jobrun: {plan: [sh, -c, "echo planned", "${DB_PASSWORD}"]}
   app:
     image: IMAGE
     command: ["sleep", "600"]
@@ -95,6 +96,8 @@ secrets:
 		{"-c", f, "deploy", "--job", "migrate", "--version", "v5"},
 		{"-c", f, "deploy", "--job", "migrate", "--version", "v6", "--dry-run"},
 		{"-c", f, "deploy", "--job", "migrate", "--version", "v6", "--dry-run", "-o", "json"},
+		// The job's plan, whose command holds its password too.
+		{"-c", f, "plan", "migrate", "--version", "v6", "-o", "json"},
 		{"-c", f, "deploy", "--job", "migrate", "--version", "v6", "-o", "json"},
 		{"rollback", "--force", "-o", "json"},
 	} {
@@ -108,7 +111,7 @@ secrets:
 	// A bad DOCKER_HOST's error names it, without the password.
 	bad := s.jobrunQuiet([]string{"DOCKER_HOST=tcp://deploy:" + hostPassword + "@127.0.0.1:1"}, "-c", f, "migrate", "--version", "v1", "--connect-timeout", "2s")
 	all.WriteString(bad.stdout + bad.stderr)
-	if !strings.Contains(all.String(), "migrated") || !strings.Contains(bad.stderr, "127.0.0.1:1") || !strings.Contains(all.String(), "v5 rolled-back") {
+	if !strings.Contains(all.String(), "migrated") || !strings.Contains(all.String(), "| planned\n") || !strings.Contains(bad.stderr, "127.0.0.1:1") || !strings.Contains(all.String(), "v5 rolled-back") {
 		t.Fatalf("the runs did not run as planned:\n%s", all.String())
 	}
 	// And the run records kept in the swarm.
