@@ -63,6 +63,9 @@ func TestPlanWarnings(t *testing.T) {
 			t.Errorf("stderr does not warn of %s's plan", job)
 		}
 	}
+	if !strings.Contains(r.stderr, "jobrun: seed: exec \"sleep 60\" of version v1 (run ") || !strings.Contains(r.stderr, "timed-out: still running after --plan-timeout 2s") {
+		t.Errorf("stderr does not say --plan-timeout stopped seed's plan")
+	}
 	execs := planExecs(t, r.stdout)
 	if len(execs) != 2 {
 		t.Errorf("execs %q, want migrate's and seed's: ghost's never starts", execs)

@@ -94,14 +94,15 @@ func TestFinalExitCodes(t *testing.T) {
 func TestRunTimeout(t *testing.T) {
 	tests := []struct {
 		flag, job, want time.Duration
-		from            string
+		flagName, from  string
 	}{
 		{flag: 5 * time.Minute, job: 10 * time.Minute, want: 5 * time.Minute, from: "--timeout"},
+		{flag: 2 * time.Minute, flagName: "--plan-timeout", job: 10 * time.Minute, want: 2 * time.Minute, from: "--plan-timeout"},
 		{job: 10 * time.Minute, want: 10 * time.Minute, from: "x-jobrun timeout"},
 		{want: time.Hour, from: "--timeout"},
 	}
 	for _, tt := range tests {
-		r := &Runner{Opts: RunOptions{Timeout: tt.flag, DefaultTimeout: time.Hour}}
+		r := &Runner{Opts: RunOptions{Timeout: tt.flag, TimeoutFlag: tt.flagName, DefaultTimeout: time.Hour}}
 		if got, from := r.timeout(Job{Timeout: tt.job}); got != tt.want || from != tt.from {
 			t.Errorf("flag %s, job %s: %s from %s, want %s from %s", tt.flag, tt.job, got, from, tt.want, tt.from)
 		}

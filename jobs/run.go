@@ -16,6 +16,7 @@ import (
 // RunOptions are the flags that shape how a run is watched and ended.
 type RunOptions struct {
 	Timeout           time.Duration // --timeout when given; 0: the job's x-jobrun timeout, else DefaultTimeout
+	TimeoutFlag       string        // the flag that set Timeout, for the verdict; "": --timeout
 	DefaultTimeout    time.Duration // 0: none
 	Keep              bool          // leave the job service in place when it ends
 	Force             bool          // run even if this version already succeeded
@@ -198,6 +199,8 @@ func (r *Runner) watch(ctx context.Context, job Job, l lease, out *followers) (V
 // given, else the job's x-jobrun timeout, else the default.
 func (r *Runner) timeout(job Job) (time.Duration, string) {
 	switch {
+	case r.Opts.Timeout > 0 && r.Opts.TimeoutFlag != "":
+		return r.Opts.Timeout, r.Opts.TimeoutFlag
 	case r.Opts.Timeout > 0:
 		return r.Opts.Timeout, "--timeout"
 	case job.Timeout > 0:

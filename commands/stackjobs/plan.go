@@ -119,7 +119,7 @@ const registryWait = 15 * time.Second
 // prunes no records: the preview changes nothing but the exec's record.
 func (s *Session) runPlan(ctx context.Context, job jobs.Job, command []string, timeout time.Duration) (*Plan, error) {
 	o := *s.Options
-	o.Run.Timeout, o.Run.Keep, o.Run.DetachOnInterrupt, o.Run.KeepRuns = timeout, false, false, 0
+	o.Run.Timeout, o.Run.TimeoutFlag, o.Run.Keep, o.Run.DetachOnInterrupt, o.Run.KeepRuns = timeout, "--plan-timeout", false, false, 0
 	out := &planOutput{Reporter: s.Report}
 	p := *s
 	p.Options, p.Report = &o, out
