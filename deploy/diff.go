@@ -129,6 +129,10 @@ func normalise(spec swarm.ServiceSpec, networks map[string]string) swarm.Service
 			u.Order = swarm.UpdateOrderStopFirst
 		}
 	}
+	if r := s.TaskTemplate.RestartPolicy; r != nil && r.MaxAttempts == nil {
+		zero := uint64(0) // Engine 20.10 stores the converter's "no limit" as 0
+		r.MaxAttempts = &zero
+	}
 	if s.TaskTemplate.Runtime == swarm.RuntimeContainer {
 		s.TaskTemplate.Runtime = ""
 	}

@@ -63,6 +63,12 @@ func TestDiff(t *testing.T) {
 		{"what the engine fills in is no change", running(), converted(), nil},
 		{"an image pinned without the stack's label, same tag", running(func(s *swarm.ServiceSpec) { delete(s.Labels, "com.docker.stack.image") }),
 			converted(func(s *swarm.ServiceSpec) { delete(s.Labels, "com.docker.stack.image") }), nil},
+		{"a restart policy without max_attempts as Engine 20.10 stores it is no change", running(func(s *swarm.ServiceSpec) {
+			zero := uint64(0)
+			s.TaskTemplate.RestartPolicy = &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionAny, MaxAttempts: &zero}
+		}), converted(func(s *swarm.ServiceSpec) {
+			s.TaskTemplate.RestartPolicy = &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionAny}
+		}), nil},
 		{"a new tag: old pinned image → new", running(), converted(func(s *swarm.ServiceSpec) {
 			s.TaskTemplate.ContainerSpec.Image, s.Labels["com.docker.stack.image"] = "app:v2", "app:v2"
 		}), []Change{{Field: "image", Change: "changed", Old: pinned, New: "app:v2"}}},
