@@ -122,7 +122,7 @@ func joinErr(a, b error) error {
 // when nothing says it may not. Constraints this cannot read are left to
 // Swarm (the pending timeout then says so).
 func MayNotRunOn(job Job, node swarm.Node) string {
-	name := fmt.Sprintf("%s (%s)", node.Description.Hostname, shortID(node.ID))
+	name := NodeName(node.Description.Hostname, node.ID)
 	switch {
 	case node.Spec.Availability != swarm.NodeAvailabilityActive:
 		return fmt.Sprintf("node %s is %s, so Swarm places no task on it", name, node.Spec.Availability)

@@ -24,6 +24,7 @@ const (
 	ExitOutput      = 12 // jobrun could not write what it was asked to (stdout closed or full)
 	ExitRefused     = 13 // jobrun rollback: a pre-deploy job ran since the release it would put back (--force)
 	ExitPlanWarning = 14 // jobrun deploy --dry-run, jobrun plan: a job's plan failed, timed out or could not start
+	ExitNodeGone    = 15 // jobrun exec --run: the attempt's node left the swarm, or takes no task (drained, down)
 	ExitInternal    = 70 // an error jobrun did not classify: a bug (sysexits' EX_SOFTWARE)
 	ExitInterrupted = 130
 )
@@ -89,6 +90,13 @@ type RefusedError struct{ Msg string }
 
 func (e *RefusedError) Error() string { return e.Msg }
 func (e *RefusedError) ExitCode() int { return ExitRefused }
+
+// NodeGoneError means a recorded attempt cannot be replayed on its node:
+// the node left the swarm, or Swarm places no task on it now.
+type NodeGoneError struct{ Msg string }
+
+func (e *NodeGoneError) Error() string { return e.Msg }
+func (e *NodeGoneError) ExitCode() int { return ExitNodeGone }
 
 // VerdictError carries a finished run's outcome once it has been reported,
 // so main exits with its code without printing it again.

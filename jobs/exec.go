@@ -35,6 +35,8 @@ type ExecInfo struct {
 	Entrypoint  []string `json:"entrypoint,omitempty"`
 	User        string   `json:"user,omitempty"` // user@host that ran it
 	Interactive bool     `json:"interactive,omitempty"`
+	// Replay is the recorded attempt this exec made again, if it did.
+	Replay *ReplayInfo `json:"replay,omitempty"`
 }
 
 // ExitCode is the exec's command's exit code, if it ran to one.
@@ -51,7 +53,14 @@ func execSummary(rec Record) string {
 	if code, ok := rec.ExitCode(); ok {
 		ending = fmt.Sprintf("exited %d", code)
 	}
-	return fmt.Sprintf("exec %q of version %s (run %s) %s in %s", strings.Join(rec.Exec.Command, " "), rec.Version, rec.RunID, ending, rec.Ended.Sub(rec.Started).Round(10*time.Millisecond))
+	what := fmt.Sprintf("%q", strings.Join(rec.Exec.Command, " "))
+	if len(rec.Exec.Command) == 0 {
+		what = "of the image's own command"
+	}
+	if r := rec.Exec.Replay; r != nil {
+		what += fmt.Sprintf(" (attempt %d of run %s replayed on node %s)", r.Attempt, r.RunID, NodeName(r.Hostname, r.NodeID))
+	}
+	return fmt.Sprintf("exec %s of version %s (run %s) %s in %s", what, rec.Version, rec.RunID, ending, rec.Ended.Sub(rec.Started).Round(10*time.Millisecond))
 }
 
 // ExecServiceName is an exec's service: never the job's own

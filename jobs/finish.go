@@ -137,7 +137,12 @@ func (r *Runner) save(ctx context.Context, job Job, l lease, v Verdict, outputs 
 			rec.Attached = true
 		}
 	case l.owner:
+		NameNodes(saveCtx, r.Engine, rec.Attempts)
+		r.keepSpec(saveCtx, job, &rec)
 		if err := r.Records.Save(saveCtx, rec, kept(outputs, rec.Attempts)); err != nil {
+			if rec.Spec != "" { // no record leads to it: nothing would prune it
+				_ = r.Records.Engine.ConfigRemove(saveCtx, rec.Spec)
+			}
 			then := fmt.Sprintf("the next run of %s removes the service", job.Name)
 			if rec.Exec != nil { // an exec's service is no lock: no run clears it
 				then = "remove it with docker service rm " + job.Spec.Name + " once read"

@@ -58,6 +58,11 @@ func (e *endingEngine) TaskList(context.Context, swarm.TaskListOptions) ([]swarm
 	return []swarm.Task{{ID: "t1", NodeID: "n1", Status: swarm.TaskStatus{State: swarm.TaskStateComplete}, DesiredState: swarm.TaskStateShutdown}}, nil
 }
 
+// NodeInspectWithRaw names the attempt's node, for the record.
+func (e *endingEngine) NodeInspectWithRaw(_ context.Context, id string) (swarm.Node, []byte, error) {
+	return swarm.Node{ID: id, Description: swarm.NodeDescription{Hostname: "host-" + id}}, nil, nil
+}
+
 func (e *endingEngine) ServiceInspectWithRaw(_ context.Context, id string, _ swarm.ServiceInspectOptions) (swarm.Service, []byte, error) {
 	if e.removed {
 		return swarm.Service{}, nil, errdefs.NotFound(errors.New("no such service"))

@@ -23,6 +23,7 @@ type PruneResult struct {
 	Kept           int // of those, the runs whose record stays
 	RemovedRecords int
 	RemovedOutputs int // of removed runs and of kept successes (see planPrune)
+	RemovedSpecs   int // of removed runs that kept one (SaveSpec)
 	// Gone counts configs that were not there to remove: another jobrun
 	// pruning the same job removed them, or the run kept no output.
 	Gone   int
@@ -34,12 +35,13 @@ type PruneResult struct {
 type storedRun struct {
 	configID, runID, job, version string
 	outcome                       Outcome
+	spec                          string // the config of its kept spec, if any
 }
 
 // storedRunOf reads a record config; false for one jobrun did not name.
 func storedRunOf(c swarm.Config) (storedRun, bool) {
 	l := c.Spec.Labels
-	r := storedRun{configID: c.ID, runID: l[LabelRunID], job: l[LabelJob], version: l[LabelVersion], outcome: Outcome(l[labelOutcome])}
+	r := storedRun{configID: c.ID, runID: l[LabelRunID], job: l[LabelJob], version: l[LabelVersion], outcome: Outcome(l[labelOutcome]), spec: l[labelSpec]}
 	return r, r.runID != "" && r.job != "" && c.Spec.Name == recordName(r.runID)
 }
 
@@ -120,9 +122,9 @@ func (s Records) Prune(ctx context.Context, stack, job string, keep int) (PruneR
 	return res, s.prune(ctx, steps, &res)
 }
 
-// prune takes the steps, a few at a time. A run's output goes before its
-// record, so an interrupted prune leaves no output that no record leads to:
-// the next prune finds the record and finishes.
+// prune takes the steps, a few at a time. A run's output and spec go
+// before its record, so an interrupted prune leaves none that no record
+// leads to: the next prune finds the record and finishes.
 func (s Records) prune(ctx context.Context, steps []pruneStep, res *PruneResult) error {
 	var (
 		mu    sync.Mutex
@@ -155,7 +157,10 @@ func (s Records) prune(ctx context.Context, steps []pruneStep, res *PruneResult)
 	for range min(pruneWorkers, len(steps)) {
 		wg.Go(func() {
 			for st := range work {
-				if remove(outputName(st.run.runID), &res.RemovedOutputs) && st.record {
+				if !remove(outputName(st.run.runID), &res.RemovedOutputs) || !st.record {
+					continue
+				}
+				if st.run.spec == "" || remove(st.run.spec, &res.RemovedSpecs) {
 					remove(st.run.configID, &res.RemovedRecords)
 				}
 			}

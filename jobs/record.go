@@ -52,6 +52,9 @@ type Record struct {
 	// Exec is set for a jobrun exec: a command run in the job's context,
 	// not a run of the job.
 	Exec *ExecInfo `json:"exec,omitempty"`
+	// Spec names the config that keeps the run's service spec, for a
+	// replay of its attempts (jobrun exec --run); "" when none was kept.
+	Spec string `json:"spec,omitempty"`
 }
 
 // AttemptOutput is the tail of one attempt's output, kept with the record.
@@ -108,8 +111,12 @@ func (s Records) Save(ctx context.Context, rec Record, outputs []AttemptOutput) 
 			LabelVersion: rec.Version, LabelRunID: rec.RunID, labelOutcome: outcome,
 		}
 	}
+	recordLabels := labels(kindRecord)
+	if rec.Spec != "" {
+		recordLabels[labelSpec] = rec.Spec
+	}
 	if _, err := s.Engine.ConfigCreate(ctx, swarm.ConfigSpec{
-		Annotations: swarm.Annotations{Name: recordName(rec.RunID), Labels: labels(kindRecord)},
+		Annotations: swarm.Annotations{Name: recordName(rec.RunID), Labels: recordLabels},
 		Data:        data,
 	}); err != nil {
 		return fmt.Errorf("save run record %s: %w", rec.RunID, err)

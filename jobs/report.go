@@ -106,7 +106,7 @@ func (r *TextReporter) Notice(job, msg string) { r.logf("jobrun: %s: %s", job, o
 func (r *TextReporter) Attempt(job string, a Attempt, maxRuns int) {
 	where := ""
 	if a.NodeID != "" {
-		where = " on node " + shortID(a.NodeID)
+		where = " on node " + NodeName(a.Hostname, a.NodeID)
 	}
 	detail := ""
 	if d := describeExit(a); d != "" {

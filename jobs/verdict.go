@@ -52,9 +52,12 @@ type Policy struct {
 
 // Attempt is one task of the job: one try, one container.
 type Attempt struct {
-	Number      int             `json:"number"`
-	TaskID      string          `json:"task_id"`
-	NodeID      string          `json:"node_id,omitempty"`
+	Number int    `json:"number"`
+	TaskID string `json:"task_id"`
+	NodeID string `json:"node_id,omitempty"`
+	// Hostname is the node's, as the run's end found it: a node that has
+	// left the swarm since is still named by it (NameNodes).
+	Hostname    string          `json:"node_hostname,omitempty"`
 	Slot        int             `json:"slot,omitempty"`
 	ContainerID string          `json:"container_id,omitempty"`
 	State       swarm.TaskState `json:"state"`

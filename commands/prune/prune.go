@@ -52,8 +52,8 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if o.Job != "" {
 		what = "job " + o.Job
 	}
-	fmt.Fprintf(f.IO.Err, "jobrun: prune: %s of stack %s: %d runs, %d kept; removed %d records and %d outputs (%d already gone, %d refused)\n",
-		what, o.Stack, res.Runs, res.Kept, res.RemovedRecords, res.RemovedOutputs, res.Gone, res.Failed)
+	fmt.Fprintf(f.IO.Err, "jobrun: prune: %s of stack %s: %d runs, %d kept; removed %d records, %d outputs and %d specs (%d already gone, %d refused)\n",
+		what, o.Stack, res.Runs, res.Kept, res.RemovedRecords, res.RemovedOutputs, res.RemovedSpecs, res.Gone, res.Failed)
 	if err != nil {
 		return &jobs.EngineError{Msg: "prune run records", Err: err}
 	}
