@@ -54,8 +54,10 @@ func permute(args []string, app *cli.App, commandLines ...string) []string {
 		case a == "--":
 			positional = append(positional, rest[i+1:]...)
 			dashdash, i = true, len(rest)
-		case commandLine && len(positional) > 0 && !slices.Contains(rest[i:], "--"):
-			// No --: the rest is the command line, never jobrun's flags.
+		case commandLine && len(positional) > 0 && !slices.Contains(rest[i:], "--") && !ownFlag(a, takesValue):
+			// No --: the rest is the command line, never jobrun's flags,
+			// from its first word that is not one of the command's flags
+			// (jobrun exec JOB --run R --attempt N replays with no command).
 			positional = append(positional, rest[i:]...)
 			i = len(rest)
 		case len(a) > 1 && a[0] == '-':
@@ -98,6 +100,14 @@ func firstPositional(args []string, takesValue map[string]bool) string {
 		}
 	}
 	return ""
+}
+
+// ownFlag says whether a is a flag named in takesValue (valueTaking names
+// every flag of its sets).
+func ownFlag(a string, takesValue map[string]bool) bool {
+	name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+	_, known := takesValue[name]
+	return len(a) > 1 && a[0] == '-' && known
 }
 
 // valueTaking names the flags that take a value, in any of the sets.

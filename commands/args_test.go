@@ -51,6 +51,8 @@ func TestPermute(t *testing.T) {
 		{"exec: the job before --", "jobrun exec migrate --version X -- ls -l", "jobrun exec --version X migrate -- ls -l"},
 		{"exec: flags before the command", "jobrun --stack s exec -i migrate -- sh", "jobrun exec --stack s -i migrate -- sh"},
 		{"exec without --: the rest is the command", "jobrun exec migrate ls -l --version X", "jobrun exec migrate ls -l --version X"},
+		{"exec replay without --: its flags are jobrun's", "jobrun exec migrate --run R --attempt 1", "jobrun exec --run R --attempt 1 migrate"},
+		{"exec without --: the rest from the command's first word", "jobrun exec migrate --run R ls -l", "jobrun exec --run R migrate ls -l"},
 	}
 	app := NewApp(&cmdutil.Factory{IO: cmdutil.IO{Out: io.Discard, Err: io.Discard}}, "test").app
 	for _, tt := range tests {

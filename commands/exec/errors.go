@@ -49,15 +49,17 @@ func exitCode(rec jobs.Record, err error) error {
 }
 
 // exitError maps how an exec ended to its exit code: the command's own
-// code when it ran; usage errors stay exit 2; everything jobrun or the
-// engine could not do is 125.
+// code when it ran; usage errors stay exit 2, and a replay's node that
+// takes no task 14; everything else jobrun or the engine could not do is
+// 125.
 func exitError(err error) error {
 	var usage *jobs.UsageError
 	var verdict *jobs.VerdictError
+	var gone *jobs.NodeGoneError
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &usage):
+	case errors.As(err, &usage), errors.As(err, &gone):
 		return err
 	case errors.As(err, &verdict):
 		return verdictExit(verdict.Outcome, err)

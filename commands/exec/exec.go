@@ -32,6 +32,10 @@ type Options struct {
 	Entrypoint  []string // nil: the job's
 	Interactive bool     // -i: attach stdin
 	TTY         bool     // -t: a pseudo-terminal
+	// ReplayRun and ReplayAttempt (--run, --attempt) name a recorded
+	// attempt to make again where it ran, from the run's kept spec.
+	ReplayRun     string
+	ReplayAttempt int
 }
 
 // Name is the command's name: the one whose arguments after its job are a
@@ -48,6 +52,10 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 		&cli.StringFlag{Name: "entrypoint", EnvVars: []string{"JOBRUN_ENTRYPOINT"}, Destination: &entrypoint, Usage: "replace the image's entrypoint too, as docker run --entrypoint"},
 		&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, EnvVars: []string{"JOBRUN_INTERACTIVE"}, Destination: &o.Interactive, Usage: "attach stdin (the task runs on the node jobrun talks to)"},
 		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, EnvVars: []string{"JOBRUN_TTY"}, Destination: &o.TTY, Usage: "a pseudo-terminal: with -i, an interactive shell"},
+		// --run and --attempt read no environment: a replay is said on the
+		// command line, and JOBRUN_ATTEMPT is jobrun logs'.
+		&cli.StringFlag{Name: "run", Destination: &o.ReplayRun, Usage: "replay an attempt of this recorded run (its ID, from jobrun history or jobrun logs) on the node it ran on, from the run's kept spec; needs --attempt"},
+		&cli.IntFlag{Name: "attempt", Destination: &o.ReplayAttempt, Usage: "with --run: the attempt to replay; the command after -- replaces the attempt's own"},
 		&cli.DurationFlag{Name: "timeout", Value: time.Hour, EnvVars: []string{"JOBRUN_TIMEOUT"}, Destination: &o.Run.Timeout, Usage: "stop the command and fail (exit 124) after this long"},
 		&cli.DurationFlag{Name: "pending-timeout", Value: 2 * time.Minute, EnvVars: []string{"JOBRUN_PENDING_TIMEOUT"}, Destination: &o.PendingTimeout, Usage: "fail when no node takes the task for this long"},
 		&cli.StringFlag{Name: "resolve-image", Value: "always", EnvVars: []string{"JOBRUN_RESOLVE_IMAGE"}, Destination: &o.ResolveImage, Usage: "pin the image to its registry digest, as a run does: always, changed or never"},
@@ -58,7 +66,7 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 	flags = append(flags, cmdutil.CommonFlags(&o.Common)...)
 	return &cli.Command{
 		Name: Name, Usage: "run a command once in a job's context (image, env, secrets, networks)",
-		ArgsUsage: "JOB -- CMD [ARG...]", Flags: append(flags, cmdutil.LogFlags(&o.Logs)...),
+		ArgsUsage: "JOB -- CMD [ARG...] | JOB --run RUN_ID --attempt N [-- CMD [ARG...]]", Flags: append(flags, cmdutil.LogFlags(&o.Logs)...),
 		UseShortOptionHandling: true, // -it, as docker run -it
 		Action: func(c *cli.Context) error {
 			o.Files, o.Output, o.MaxAttempts, o.Notify = c.StringSlice("compose-file"), "text", 0, cmdutil.NotifyURLs(c)
@@ -95,6 +103,12 @@ func (o *Options) Check() error {
 	switch {
 	case o.Job == "":
 		return &jobs.UsageError{Msg: "name a job and the command: jobrun exec JOB -- CMD [ARG...], e.g. jobrun exec migrate -- python3 manage.py showmigrations"}
+	case o.ReplayAttempt != 0 && o.ReplayRun == "":
+		return &jobs.UsageError{Msg: fmt.Sprintf("--attempt replays an attempt of a recorded run: name the run too, jobrun exec %s --run RUN_ID --attempt %d (jobrun history lists the runs)", o.Job, o.ReplayAttempt)}
+	case o.ReplayRun != "" && o.ReplayAttempt < 1:
+		return &jobs.UsageError{Msg: fmt.Sprintf("name the attempt of run %s to replay: --attempt N (jobrun logs --run %s lists them with their nodes)", o.ReplayRun, o.ReplayRun)}
+	case o.ReplayRun != "" && !o.DashDash && len(o.Command) == 0:
+		// A replay runs the attempt's own command unless one is given.
 	case !o.DashDash:
 		return &jobs.UsageError{Msg: fmt.Sprintf("put the command after --: jobrun exec %s -- CMD [ARG...] (jobrun's flags go before the --)", o.Job)}
 	case len(o.Command) == 0:
@@ -125,6 +139,9 @@ func execute(ctx context.Context, o *Options) (jobs.Record, error) {
 		return jobs.Record{}, err
 	}
 	defer cmdutil.RouteLogrus(cmdutil.NewWarnings(o.IO.Err, "jobrun: exec: WARNING: "))()
+	if o.ReplayRun != "" {
+		return replay(ctx, o)
+	}
 	spec, stack, err := o.Load()
 	if err != nil {
 		return jobs.Record{}, err
@@ -132,27 +149,47 @@ func execute(ctx context.Context, o *Options) (jobs.Record, error) {
 	if err := stackjobs.CheckJobs(stack, []string{o.Job}); err != nil {
 		return jobs.Record{}, err
 	}
-	s, err := o.plain().Open(ctx, stack, spec, o.Job)
+	s, err := o.open(ctx, stack, spec)
 	if err != nil {
 		return jobs.Record{}, err
 	}
 	defer s.Close()
-	if o.TTY && o.Interactive {
-		s.Report = terminalReporter{s.Report}
-	}
 	job, err := build(ctx, s, o)
 	if err != nil {
 		return jobs.Record{}, err
 	}
+	return o.exec(ctx, s, job, o.Command, nil)
+}
+
+// open reaches the engine; an interactive terminal is the command's.
+func (o *Options) open(ctx context.Context, stack *jobs.Stack, spec jobs.SpecOptions) (*stackjobs.Session, error) {
+	s, err := o.plain().Open(ctx, stack, spec, o.Job)
+	if err != nil {
+		return nil, err
+	}
+	if o.TTY && o.Interactive {
+		s.Report = terminalReporter{s.Report}
+	}
+	return s, nil
+}
+
+// exec runs the built exec once and records it: command is what it runs,
+// replayed the attempt it makes again, if any.
+func (o *Options) exec(ctx context.Context, s *stackjobs.Session, job jobs.Job, command []string, replayed *jobs.ReplayInfo) (jobs.Record, error) {
 	warnIfRunning(ctx, s, job)
 	runner, err := o.runner(ctx, s, job)
 	if err != nil {
 		return jobs.Record{}, err
 	}
 	env := job.Spec.TaskTemplate.ContainerSpec.Env
-	info := jobs.ExecInfo{Command: jobs.RedactCommand(o.Command, env), User: runner.Origin.Who, Interactive: o.Interactive}
+	info := jobs.ExecInfo{Command: jobs.RedactCommand(command, env), User: runner.Origin.Who, Interactive: o.Interactive, Replay: replayed}
 	if o.Entrypoint != nil {
 		info.Entrypoint = jobs.RedactCommand(o.Entrypoint, env)
+	}
+	if replayed != nil {
+		// The image is the record's, pinned as the run pinned it: asking
+		// the registry again would follow the tag to where it is now.
+		runner.Opts.QueryRegistry = false
 	}
 	return runner.Exec(ctx, job, info)
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -25,7 +26,8 @@ type Options struct {
 	Version string // "" = the newest run
 	Attempt int    // 0 = every attempt
 	Follow  bool
-	Exec    bool // the newest jobrun exec of the job, not its newest run
+	Exec    bool   // the newest jobrun exec of the job, not its newest run
+	Run     string // this recorded run (its ID), and the nodes of its attempts
 	Logs    jobs.LogOptions
 }
 
@@ -36,6 +38,8 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 		&cli.StringFlag{Name: "version", EnvVars: []string{"JOBRUN_VERSION", "APP_VERSION"}, Destination: &o.Version, DefaultText: "the newest run", Usage: "show the newest run of this version"},
 		&cli.IntFlag{Name: "attempt", EnvVars: []string{"JOBRUN_ATTEMPT"}, Destination: &o.Attempt, DefaultText: "all", Usage: "only this attempt"},
 		&cli.BoolFlag{Name: "exec", EnvVars: []string{"JOBRUN_LOGS_EXEC"}, Destination: &o.Exec, Usage: "show the newest jobrun exec of the job (its command's output) instead of its newest run"},
+		// No environment: JOBRUN_RUN_ID left set would pin every jobrun logs.
+		&cli.StringFlag{Name: "run", Destination: &o.Run, Usage: "show this recorded run (its ID, from jobrun history) and the nodes its attempts ran on; JOB may be left out"},
 		&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, EnvVars: []string{"JOBRUN_FOLLOW"}, Destination: &o.Follow, Usage: "follow the run in progress, if there is one"},
 	}
 	flags = append(flags, cmdutil.CommonFlags(&o.Common)...)
@@ -44,8 +48,8 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 		Name: "logs", Usage: "show a run's output, attempt by attempt (the newest run, or --version's)", ArgsUsage: "JOB",
 		Flags: append(flags, cmdutil.LogFlags(&o.Logs)...),
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return &jobs.UsageError{Msg: "name one job: jobrun logs JOB [--version V] [--attempt N] [--follow]"}
+			if c.NArg() > 1 || c.NArg() == 0 && o.Run == "" {
+				return &jobs.UsageError{Msg: "name one job: jobrun logs JOB [--version V] [--attempt N] [--follow], or a run: jobrun logs --run RUN_ID"}
 			}
 			o.Job = c.Args().First()
 			return Run(c.Context, f, o)
@@ -62,6 +66,9 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if err := cmdutil.CheckLogs(&o.Logs); err != nil {
 		return err
 	}
+	if o.Run != "" && o.Follow {
+		return &jobs.UsageError{Msg: "--run shows a recorded run and --follow the job's run in progress: drop one"}
+	}
 	engine, info, err := f.Connect(ctx, o.Common)
 	if err != nil {
 		return err
@@ -73,27 +80,12 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 			return err
 		}
 	}
-	kind := jobs.KindRuns
-	if o.Exec {
-		kind = jobs.KindExecs
-	}
-	newest, err := jobs.Records{Engine: engine}.Find(ctx, jobs.RecordFilter{Stack: o.Stack, Job: o.Job, Version: o.Version, Kind: kind}, 1)
+	rec, err := find(ctx, engine, o)
 	if err != nil {
-		return &jobs.EngineError{Msg: "read run records", Err: err}
+		return err
 	}
-	if len(newest) == 0 {
-		what := o.Job
-		if o.Version != "" {
-			what += " version " + o.Version
-		}
-		if o.Exec {
-			return &jobs.UsageError{Msg: fmt.Sprintf("%s has no recorded exec in stack %s: check the name with jobrun history", what, o.Stack)}
-		}
-		return &jobs.UsageError{Msg: fmt.Sprintf("%s has no recorded run in stack %s: run it first (jobrun %s), or check the name with jobrun history", what, o.Stack, o.Job)}
-	}
-	rec := newest[0]
 	if o.Attempt < 0 || o.Attempt > len(rec.Attempts) {
-		return &jobs.UsageError{Msg: fmt.Sprintf("--attempt %d is out of range: run %s of %s had %d attempt(s)", o.Attempt, rec.RunID, o.Job, len(rec.Attempts))}
+		return &jobs.UsageError{Msg: fmt.Sprintf("--attempt %d is out of range: run %s of %s had %d attempt(s)", o.Attempt, rec.RunID, rec.Job, len(rec.Attempts))}
 	}
 	read, err := reader(ctx, f, o, engine, rec)
 	if err != nil {
@@ -110,10 +102,82 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		}
 	}
 	report.Done(rec)
+	if o.Run != "" {
+		nodes(ctx, engine, f.IO.Err, rec)
+	}
 	if rec.Outcome != jobs.Succeeded {
 		return &jobs.VerdictError{Outcome: rec.Outcome}
 	}
 	return nil
+}
+
+// find is the run to show: --run's, else the newest of the job (of
+// --version's, or its newest exec).
+func find(ctx context.Context, engine client.APIClient, o *Options) (jobs.Record, error) {
+	filter := jobs.RecordFilter{Stack: o.Stack, Job: o.Job, Version: o.Version, Kind: jobs.KindRuns}
+	switch {
+	case o.Run != "":
+		filter = jobs.RecordFilter{Stack: o.Stack, Job: o.Job, RunID: o.Run}
+	case o.Exec:
+		filter.Kind = jobs.KindExecs
+	}
+	newest, err := jobs.Records{Engine: engine}.Find(ctx, filter, 1)
+	if err != nil {
+		return jobs.Record{}, &jobs.EngineError{Msg: "read run records", Err: err}
+	}
+	if len(newest) == 1 {
+		return newest[0], nil
+	}
+	what := o.Job
+	if o.Version != "" {
+		what += " version " + o.Version
+	}
+	switch {
+	case o.Run != "":
+		return jobs.Record{}, &jobs.UsageError{Msg: fmt.Sprintf("stack %s has no recorded run %s: check the run ID (and the job) with jobrun history", o.Stack, o.Run)}
+	case o.Exec:
+		return jobs.Record{}, &jobs.UsageError{Msg: fmt.Sprintf("%s has no recorded exec in stack %s: check the name with jobrun history", what, o.Stack)}
+	}
+	return jobs.Record{}, &jobs.UsageError{Msg: fmt.Sprintf("%s has no recorded run in stack %s: run it first (jobrun %s), or check the name with jobrun history", what, o.Stack, o.Job)}
+}
+
+// nodes says where each attempt of rec ran, by hostname and ID, and
+// whether a replay can run there now, then how to replay one.
+func nodes(ctx context.Context, engine client.APIClient, w io.Writer, rec jobs.Record) {
+	jobs.NameNodes(ctx, engine, rec.Attempts) // a record from before hostnames were kept
+	for _, a := range rec.Attempts {
+		if a.NodeID == "" {
+			fmt.Fprintf(w, "jobrun: %s: attempt %d was never placed on a node\n", rec.Job, a.Number)
+			continue
+		}
+		node := a.NodeID // the whole ID: docker node inspect takes it
+		if a.Hostname != "" {
+			node = a.Hostname + " (" + a.NodeID + ")"
+		}
+		fmt.Fprintf(w, "jobrun: %s: attempt %d ran on node %s: %s\n", rec.Job, a.Number, node, nodeState(ctx, engine, rec, a))
+	}
+	switch {
+	case rec.Exec != nil:
+	case rec.Spec == "":
+		fmt.Fprintf(w, "jobrun: %s: run %s was recorded without its service spec (by a jobrun from before replays): its attempts cannot be replayed\n", rec.Job, rec.RunID)
+	default:
+		fmt.Fprintf(w, "jobrun: %s: replay an attempt on its node: jobrun exec %s --run %s --attempt N [-it] [-- CMD ...]\n", rec.Job, rec.Job, rec.RunID)
+	}
+}
+
+// nodeState says whether Swarm may place a replay of attempt a on its node.
+func nodeState(ctx context.Context, engine client.APIClient, rec jobs.Record, a jobs.Attempt) string {
+	node, _, err := engine.NodeInspectWithRaw(ctx, a.NodeID)
+	switch {
+	case cerrdefs.IsNotFound(err):
+		return "it has left the swarm"
+	case err != nil:
+		return "cannot inspect it: " + jobs.Message(err)
+	}
+	if why := jobs.MayNotRunOn(jobs.Job{Name: rec.Job}, node); why != "" {
+		return why
+	}
+	return "it is ready and takes tasks"
 }
 
 // reader returns how to print one attempt of the recorded run: from the

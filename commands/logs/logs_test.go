@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/errdefs"
 
 	"jobrun/commands/cmdutil"
 	"jobrun/commands/cmdutil/cmdtest"
@@ -73,6 +74,71 @@ func TestLogs(t *testing.T) {
 				t.Errorf("stdout %q, want %q", out.String(), tt.wantOut)
 			}
 			for _, w := range tt.wantErr {
+				if !strings.Contains(errb.String(), w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errb.String())
+				}
+			}
+		})
+	}
+}
+
+// nodesEngine knows node n1 (worker1); n2 has left the swarm.
+type nodesEngine struct{ cmdtest.Engine }
+
+func (e *nodesEngine) NodeInspectWithRaw(_ context.Context, id string) (swarm.Node, []byte, error) {
+	if id != "n1" {
+		return swarm.Node{}, nil, errdefs.NotFound(errors.New("node " + id + " not found"))
+	}
+	return swarm.Node{ID: "n1", Spec: swarm.NodeSpec{Availability: swarm.NodeAvailabilityActive},
+		Description: swarm.NodeDescription{Hostname: "worker1"}, Status: swarm.NodeStatus{State: swarm.NodeStateReady}}, nil, nil
+}
+
+// --run shows that run, whatever its job, and where each attempt ran:
+// the hostname recorded, or the engine's for a record without one.
+func TestLogsRunNodes(t *testing.T) {
+	tests := []struct {
+		name      string
+		opts      Options
+		spec      string // the record's kept spec
+		want      []string
+		wantUsage string
+	}{
+		{name: "a run that kept its spec", opts: Options{Run: "20261126T130000Z-bbbbbb"}, spec: "jobrun-20261126T130000Z-bbbbbb-spec", want: []string{
+			"attempt 1 of at most 2 on node worker1 (n1): failed",
+			"jobrun: migrate: attempt 1 ran on node worker1 (n1): it is ready and takes tasks\n",
+			"jobrun: migrate: attempt 2 ran on node n2: it has left the swarm\n",
+			"jobrun: migrate: replay an attempt on its node: jobrun exec migrate --run 20261126T130000Z-bbbbbb --attempt N [-it] [-- CMD ...]\n",
+		}},
+		{name: "a run recorded before specs were kept", opts: Options{Job: "migrate", Run: "20261126T130000Z-bbbbbb"}, want: []string{
+			"jobrun: migrate: run 20261126T130000Z-bbbbbb was recorded without its service spec (by a jobrun from before replays): its attempts cannot be replayed\n",
+		}},
+		{name: "no such run", opts: Options{Run: "20261126T130000Z-cccccc"}, wantUsage: "stack todo has no recorded run 20261126T130000Z-cccccc: check the run ID (and the job) with jobrun history"},
+		{name: "a run of another job", opts: Options{Job: "collectstatic", Run: "20261126T130000Z-bbbbbb"}, wantUsage: "stack todo has no recorded run 20261126T130000Z-bbbbbb"},
+		{name: "--follow too", opts: Options{Run: "20261126T130000Z-bbbbbb", Follow: true}, wantUsage: "--run shows a recorded run and --follow the job's run in progress: drop one"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			engine := &nodesEngine{}
+			seed(t, &engine.Engine) // the newest run of migrate is another
+			rec := jobs.Record{RunID: "20261126T130000Z-bbbbbb", Job: "migrate", Stack: "todo", Version: "v1", Outcome: jobs.Failed, MaxRuns: 2, LogSource: "engine", Spec: tt.spec,
+				Attempts: []jobs.Attempt{
+					{Number: 1, TaskID: "t1", NodeID: "n1", Hostname: "worker1", State: swarm.TaskStateFailed, ExitCode: exited(1)},
+					{Number: 2, TaskID: "t2", NodeID: "n2", State: swarm.TaskStateFailed, ExitCode: exited(1)},
+				}}
+			if err := (jobs.Records{Engine: engine}).Save(context.Background(), rec, nil); err != nil {
+				t.Fatal(err)
+			}
+			f, _, errb := cmdtest.FactoryFor(engine, started.Add(time.Hour))
+			o := tt.opts
+			o.Common = cmdutil.Common{Stack: "todo", ConnectTimeout: time.Second}
+			o.Logs = jobs.LogOptions{Mode: "auto", FlushWait: time.Second, DrainTimeout: time.Second}
+			err := Run(context.Background(), f, &o)
+			if tt.wantUsage != "" {
+				jobstest.WantExit(t, err, jobs.ExitUsage, tt.wantUsage)
+				return
+			}
+			jobstest.WantExit(t, err, jobs.ExitFailed)
+			for _, w := range tt.want {
 				if !strings.Contains(errb.String(), w) {
 					t.Errorf("stderr lacks %q:\n%s", w, errb.String())
 				}
