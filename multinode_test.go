@@ -159,7 +159,14 @@ func (mn *multiNode) writeStack(s *engineStack, endpoint string) string {
 // recordOf reads the newest run record of job through `jobrun history -o json`.
 func (mn *multiNode) recordOf(s *engineStack, job string) jobs.Record {
 	s.t.Helper()
-	h := s.jobrun(mn.onManager(), "history", job, "-o", "json")
+	return s.recordOf(mn.onManager(), job)
+}
+
+// recordOf reads the newest record of job (a run or an exec) through
+// `jobrun history -o json`, jobrun pointed at the engine by env.
+func (s *engineStack) recordOf(env []string, job string) jobs.Record {
+	s.t.Helper()
+	h := s.jobrun(env, "history", job, "-o", "json")
 	var doc struct{ Runs []jobs.Record }
 	if err := json.Unmarshal([]byte(h.stdout), &doc); err != nil || len(doc.Runs) == 0 {
 		s.t.Fatalf("history -o json: exit %d, no record (%v)", h.code, err)
