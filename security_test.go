@@ -119,22 +119,24 @@ secrets:
 	if err != nil || len(cfgs) < 3 {
 		t.Fatalf("run records: %v (%d)", err, len(cfgs))
 	}
-	specs := 0
+	specs, runSpecs := 0, 0
 	for _, c := range cfgs {
-		if c.Spec.Labels[jobs.LabelKind] == "deploy-specs" {
-			// A release's service specs hold what service inspect shows,
-			// env values among it, by design (README: Security): only
-			// their labels are searched.
-			specs++
-			c.Spec.Data = nil
+		// A release's service specs, and a run's kept for its replay, hold
+		// what service inspect shows, env values among it, by design
+		// (README: Security): only their labels are searched.
+		switch c.Spec.Labels[jobs.LabelKind] {
+		case "deploy-specs":
+			specs, c.Spec.Data = specs+1, nil
+		case "spec":
+			runSpecs, c.Spec.Data = runSpecs+1, nil
 		}
 		all.Write(c.Spec.Data)
 		for k, v := range c.Spec.Labels {
 			all.WriteString(k + "=" + v + "\n")
 		}
 	}
-	if specs != 2 {
-		t.Errorf("%d releases kept their specs, want v5 and v6", specs)
+	if specs != 2 || runSpecs == 0 {
+		t.Errorf("%d releases kept their specs, want v5 and v6; %d runs kept theirs, want some", specs, runSpecs)
 	}
 	for _, secret := range []string{hostPassword, awsSecret, registrySecret, auth, secretValue, envPassword} {
 		if strings.Contains(all.String(), secret) {
