@@ -57,7 +57,7 @@ func TestMultiNodeReplayOnItsNode(t *testing.T) {
 	for _, n := range []mnNode{mn.manager, mn.worker1, mn.worker2} {
 		mnTag(t, n, testImage(), repo, repo+"-v1")
 	}
-	v1 := mnPush(t, reg, s.engine, repo)
+	v1 := reg.pushTagged(t, s.engine, repo)
 	env := mn.onManager("DOCKER_CONFIG=" + reg.dockerConfig(t))
 	f := s.writeStack("stack.yml", strings.NewReplacer("REPO", repo, "NODE", mn.worker1.hostname).Replace(replayOnWorker))
 	if r := s.jobrun(env, "-c", f, "onnode", "--version", "v1"); r.code != jobs.ExitFailed || r.stdout != "bits v1 on "+mn.worker1.hostname+"\n" {
@@ -70,7 +70,7 @@ func TestMultiNodeReplayOnItsNode(t *testing.T) {
 	// The tag moves on: v2 is pushed under it, and is what it names on worker1.
 	v2 := mnBuildMarked(t, mn.manager, repo)
 	mnBuildMarked(t, mn.worker1, repo)
-	if moved := mnPush(t, reg, s.engine, repo); moved == v1 {
+	if moved := reg.pushTagged(t, s.engine, repo); moved == v1 {
 		t.Fatalf("the tag did not move: %s", moved)
 	} else {
 		t.Logf("tag %s: v1 %s, now %s (%s)", repo, v1, moved, v2)
@@ -120,21 +120,6 @@ func TestMultiNodeReplayNodeDrained(t *testing.T) {
 	if svcs := s.jobServices(); len(svcs) > 0 {
 		t.Errorf("a refused replay left service %s", svcs[0].Spec.Name)
 	}
-}
-
-// mnPush pushes ref from the manager (c) and returns its manifest digest.
-func mnPush(t *testing.T, reg testRegistry, c *client.Client, ref string) string {
-	t.Helper()
-	stream, err := c.ImagePush(context.Background(), ref, image.PushOptions{RegistryAuth: reg.auth(t)})
-	if err != nil {
-		t.Fatalf("push %s: %v", ref, err)
-	}
-	defer stream.Close()
-	digest, err := pushedDigest(stream)
-	if err != nil {
-		t.Fatalf("push %s: %v", ref, err)
-	}
-	return digest
 }
 
 func mnAvailability(t *testing.T, engine *client.Client, id string, a swarm.NodeAvailability) {
@@ -220,7 +205,7 @@ func (mn *multiNode) registryOnManager(t *testing.T) {
 			listenErr = err
 			return
 		}
-		go forward(ln, "127.0.0.1:5000") // for the rest of the test binary
+		go forward(ln, "tcp", "127.0.0.1:5000") // for the rest of the test binary
 	})
 	if listenErr != nil {
 		t.Fatalf("registry in the manager's namespace: %v", listenErr)
@@ -256,8 +241,9 @@ func listenInNetns(path, addr string) (net.Listener, error) {
 	return r.ln, r.err
 }
 
-// forward copies each connection ln accepts to and from addr.
-func forward(ln net.Listener, addr string) {
+// forward copies each connection ln accepts to and from address on
+// network, until ln is closed.
+func forward(ln net.Listener, network, address string) {
 	for {
 		in, err := ln.Accept()
 		if err != nil {
@@ -265,7 +251,7 @@ func forward(ln net.Listener, addr string) {
 		}
 		go func() {
 			defer in.Close()
-			out, err := net.Dial("tcp", addr)
+			out, err := net.Dial(network, address)
 			if err != nil {
 				return
 			}

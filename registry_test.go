@@ -78,7 +78,14 @@ func (r testRegistry) push(t *testing.T, engine *client.Client, src, ref string)
 			t.Errorf("remove tag %s: %v", ref, err)
 		}
 	})
-	stream, err := engine.ImagePush(ctx, ref, image.PushOptions{RegistryAuth: r.auth(t)})
+	return r.pushTagged(t, engine, ref)
+}
+
+// pushTagged pushes ref, a tag the engine has, and returns the manifest
+// digest the registry answered with.
+func (r testRegistry) pushTagged(t *testing.T, engine *client.Client, ref string) string {
+	t.Helper()
+	stream, err := engine.ImagePush(context.Background(), ref, image.PushOptions{RegistryAuth: r.auth(t)})
 	if err != nil {
 		t.Fatalf("push %s: %v", ref, err)
 	}

@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -153,23 +152,6 @@ func unixProxy(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				u, err := net.Dial("unix", path)
-				if err != nil {
-					return
-				}
-				defer u.Close()
-				go func() { _, _ = io.Copy(u, c) }()
-				_, _ = io.Copy(c, u)
-			}()
-		}
-	}()
+	go forward(l, "unix", path)
 	return l.Addr().String()
 }

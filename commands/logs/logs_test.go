@@ -37,6 +37,13 @@ func seed(t *testing.T, engine *cmdtest.Engine) {
 	}
 }
 
+// run is jobrun logs with o, for stack todo, as the flags' defaults leave it.
+func run(f *cmdutil.Factory, o Options) error {
+	o.Common = cmdutil.Common{Stack: "todo", ConnectTimeout: time.Second}
+	o.Logs = jobs.LogOptions{Mode: "auto", FlushWait: time.Second, DrainTimeout: time.Second}
+	return Run(context.Background(), f, &o)
+}
+
 func TestLogs(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -58,10 +65,7 @@ func TestLogs(t *testing.T) {
 			engine := &cmdtest.Engine{}
 			seed(t, engine)
 			f, out, errb := cmdtest.Factory(engine, started.Add(time.Hour))
-			o := tt.opts
-			o.Common = cmdutil.Common{Stack: "todo", ConnectTimeout: time.Second}
-			o.Logs = jobs.LogOptions{Mode: "auto", FlushWait: time.Second, DrainTimeout: time.Second}
-			err := Run(context.Background(), f, &o)
+			err := run(f, tt.opts)
 			if tt.wantUsage != "" {
 				jobstest.WantExit(t, err, jobs.ExitUsage, tt.wantUsage)
 				return
@@ -129,10 +133,7 @@ func TestLogsRunNodes(t *testing.T) {
 				t.Fatal(err)
 			}
 			f, _, errb := cmdtest.FactoryFor(engine, started.Add(time.Hour))
-			o := tt.opts
-			o.Common = cmdutil.Common{Stack: "todo", ConnectTimeout: time.Second}
-			o.Logs = jobs.LogOptions{Mode: "auto", FlushWait: time.Second, DrainTimeout: time.Second}
-			err := Run(context.Background(), f, &o)
+			err := run(f, tt.opts)
 			if tt.wantUsage != "" {
 				jobstest.WantExit(t, err, jobs.ExitUsage, tt.wantUsage)
 				return
