@@ -50,7 +50,7 @@ func exitCode(rec jobs.Record, err error) error {
 
 // exitError maps how an exec ended to its exit code: the command's own
 // code when it ran; usage errors stay exit 2, and a replay's node that
-// takes no task 14; everything else jobrun or the engine could not do is
+// takes no task 15; everything else jobrun or the engine could not do is
 // 125.
 func exitError(err error) error {
 	var usage *jobs.UsageError
