@@ -137,7 +137,7 @@ func (r *Runner) save(ctx context.Context, job Job, l lease, v Verdict, outputs 
 			rec.Attached = true
 		}
 	case l.owner:
-		NameNodes(saveCtx, r.Engine, rec.Attempts)
+		r.nameNodes(saveCtx, rec.Attempts)
 		r.keepSpec(saveCtx, job, &rec)
 		if err := r.Records.Save(saveCtx, rec, kept(outputs, rec.Attempts)); err != nil {
 			if rec.Spec != "" { // no record leads to it: nothing would prune it
@@ -152,6 +152,17 @@ func (r *Runner) save(ctx context.Context, job Job, l lease, v Verdict, outputs 
 		}
 	}
 	return rec, true
+}
+
+// nodeNameTimeout bounds the naming of the attempts' nodes: the record
+// that names them must still be saved within cleanupTimeout.
+const nodeNameTimeout = 5 * time.Second
+
+// nameNodes names each attempt's node in the record, best effort.
+func (r *Runner) nameNodes(ctx context.Context, attempts []Attempt) {
+	ctx, cancel := context.WithTimeout(ctx, nodeNameTimeout)
+	defer cancel()
+	NameNodes(ctx, r.Engine, attempts)
 }
 
 // removeOnce is step 5: once nothing of the job runs, the service goes if
