@@ -45,7 +45,7 @@ func NewCommand(f *cmdutil.Factory) *cli.Command {
 	flags = append(flags, cmdutil.CommonFlags(&o.Common)...)
 	flags = append(flags, cmdutil.AliasComposeFileFlag())
 	return &cli.Command{
-		Name: "logs", Usage: "show a run's output, attempt by attempt (the newest run, or --version's)", ArgsUsage: "JOB",
+		Name: "logs", Usage: "show a run's output, attempt by attempt (the newest run, --version's, or --run's)", ArgsUsage: "JOB | [JOB] --run RUN_ID",
 		Flags: append(flags, cmdutil.LogFlags(&o.Logs)...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 1 || c.NArg() == 0 && o.Run == "" {
