@@ -25,6 +25,9 @@ type follower struct {
 	tail      *tailBuffer // what is kept with the run record
 	scan      *outputScan // what the verdict reads in it
 	err       error
+	// incomplete: its output was not all read (drain): what it did is
+	// unknown, so it may have changed things.
+	incomplete bool
 }
 
 func (f *follower) end() { f.endedOnce.Do(func() { close(f.ended) }) }
@@ -138,12 +141,15 @@ func (fs *followers) drain(timeout <-chan time.Time) ([]AttemptOutput, string) {
 		case <-timeout:
 			f.cancel()
 			<-f.done
+			f.incomplete = true
 			notes = append(notes, fmt.Sprintf("attempt %d: output still arriving when jobrun stopped waiting; the rest was not read", f.number))
 		}
 		if f.err != nil {
+			f.incomplete = true
 			notes = append(notes, fmt.Sprintf("attempt %d: %v", f.number, f.err))
 		}
 		if f.lostNode != "" {
+			f.incomplete = true
 			notes = append(notes, fmt.Sprintf("attempt %d: its node %s went down while it ran; what it printed meanwhile may be lost", f.number, f.lostNode))
 		}
 		outputs = append(outputs, AttemptOutput{Number: f.number, Output: append([]byte(nil), f.tail.Bytes()...), Truncated: f.tail.truncated})
@@ -156,7 +162,9 @@ func (fs *followers) drain(timeout <-chan time.Time) ([]AttemptOutput, string) {
 func (fs *followers) findings() map[int]scanFinding {
 	out := make(map[int]scanFinding, len(fs.order))
 	for _, f := range fs.order {
-		out[f.number] = f.scan.finding()
+		found := f.scan.finding()
+		found.Changed = found.Changed || f.incomplete
+		out[f.number] = found
 	}
 	return out
 }
@@ -172,8 +180,8 @@ func (fs *followers) retryVerdict(v Verdict) Verdict {
 		return v
 	}
 	for _, a := range v.Attempts {
-		if a.State != swarm.TaskStateFailed || a.ExitCode == nil {
-			continue
+		if a.State != swarm.TaskStateFailed || !a.Exited() {
+			continue // not the job's own failure: retry-when reads only what the job printed
 		}
 		f := fs.byTask[a.TaskID]
 		if f == nil {

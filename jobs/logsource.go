@@ -157,20 +157,27 @@ func EngineSource(engine EngineClient, stack string, report Reporter) logs.Sourc
 	return src
 }
 
-// localNode asks the engine once which swarm node it is.
+// localNode asks the engine which swarm node it is, until it has said so
+// once: a failed or cut-short ask (an attempt that ended at once cancels
+// its own) must not turn the write order off for the later attempts.
 type localNode struct {
 	EngineClient
-	once sync.Once
-	id   string
-	err  error
+	mu sync.Mutex
+	id string
 }
 
 func (n *localNode) NodeID(ctx context.Context) (string, error) {
-	n.once.Do(func() {
-		info, err := n.Info(ctx)
-		n.id, n.err = info.Swarm.NodeID, err
-	})
-	return n.id, n.err
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.id != "" {
+		return n.id, nil
+	}
+	info, err := n.Info(ctx)
+	if err != nil {
+		return "", err
+	}
+	n.id = info.Swarm.NodeID
+	return n.id, nil
 }
 
 // resumed tells report that a broken live stream was read again.

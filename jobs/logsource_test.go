@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/api/types/system"
+
 	"jobrun/logs"
 )
 
@@ -29,5 +32,37 @@ func TestLogSourcesGiveTheEngineSourceTheRunsClock(t *testing.T) {
 	e.After(time.Second)
 	if len(asked) != 1 || asked[0] != time.Second {
 		t.Errorf("the run's After was asked %v, want [1s]", asked)
+	}
+}
+
+// infoEngine answers Info with its node, after failing as often as told.
+type infoEngine struct {
+	EngineClient
+	fails, calls int
+}
+
+func (e *infoEngine) Info(context.Context) (system.Info, error) {
+	e.calls++
+	if e.calls <= e.fails {
+		return system.Info{}, context.Canceled
+	}
+	return system.Info{Swarm: swarm.Info{NodeID: "n1"}}, nil
+}
+
+// TestLocalNodeKeepsOnlyAnAnswer: a failed ask is asked again; an answer is
+// kept.
+func TestLocalNodeKeepsOnlyAnAnswer(t *testing.T) {
+	e := &infoEngine{fails: 1}
+	n := &localNode{EngineClient: e}
+	if _, err := n.NodeID(context.Background()); err == nil {
+		t.Fatal("the first ask failed, yet NodeID says no error")
+	}
+	for range 2 {
+		if id, err := n.NodeID(context.Background()); id != "n1" || err != nil {
+			t.Errorf("NodeID = %q, %v; want n1", id, err)
+		}
+	}
+	if e.calls != 2 {
+		t.Errorf("Info asked %d times, want 2: once failed, once answered", e.calls)
 	}
 }

@@ -62,6 +62,7 @@ func TestRunnerRetryWhen(t *testing.T) {
 		wantAttempts int
 		wantReason   []string
 		wantChanged  bool
+		startFailed  bool // t1's container failed to start: the engine's error, no output
 	}{
 		{
 			name: "a failure retry-when names is retried", rules: OutputRules{RetryWhen: []string{"Can't connect to MySQL server"}},
@@ -75,11 +76,24 @@ func TestRunnerRetryWhen(t *testing.T) {
 		{
 			name: "without retry-when every failure is retried", output: halfway, wantOut: Succeeded, wantAttempts: 2,
 		},
+		{
+			name: "a container that failed to start is left to Swarm", rules: OutputRules{RetryWhen: []string{"Can't connect to MySQL server"}},
+			startFailed: true, wantOut: Succeeded, wantAttempts: 2,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				engine := &fakeEngine{tasks: failThenRetry}
+				if tt.startFailed {
+					engine.tasks = func(call int, stopped bool) []swarm.Task {
+						tasks := failThenRetry(call, stopped)
+						if tasks[0].Status.State == swarm.TaskStateFailed {
+							tasks[0].Status.Err = "starting container failed: network sandbox join failed"
+						}
+						return tasks
+					}
+				}
 				rt := newRunnerTest(t, engine, scriptSource{"t1": tt.output}, RunOptions{})
 				defer rt.stop()
 				job := testJob()
@@ -106,4 +120,35 @@ func TestRunnerRetryWhen(t *testing.T) {
 			})
 		})
 	}
+}
+
+// hangingSource prints nothing and never ends on its own: an attempt whose
+// output cannot be read to its end.
+type hangingSource struct{ scriptSource }
+
+func (hangingSource) Follow(ctx context.Context, _ logs.Task, _ <-chan struct{}, _, _ io.Writer) error {
+	<-ctx.Done()
+	return nil
+}
+
+// TestRunnerUnreadOutputMayHaveChanged: a failed attempt whose output was
+// not all read may have changed things: the release must warn.
+func TestRunnerUnreadOutputMayHaveChanged(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		engine := &fakeEngine{tasks: func(call int, _ bool) []swarm.Task {
+			if call < 3 {
+				return []swarm.Task{live("t1")}
+			}
+			return []swarm.Task{ended("t1", swarm.TaskStateFailed, 1)}
+		}}
+		rt := newRunnerTest(t, engine, hangingSource{}, RunOptions{DrainTimeout: time.Second})
+		defer rt.stop()
+		job := testJob()
+		job.Policy.MaxRuns = 1
+		job.Output = OutputRules{ChangesWhen: []string{"Applying "}}
+		rec, _ := rt.runner.Run(t.Context(), job)
+		if rec.Outcome != Failed || !rec.MayHaveChanged {
+			t.Errorf("%s, may have changed %t: want failed, and may have changed (its output was not read)", rec.Outcome, rec.MayHaveChanged)
+		}
+	})
 }

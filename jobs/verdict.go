@@ -260,12 +260,20 @@ func describeEnd(a Attempt) string {
 	return string(a.State)
 }
 
+// Exited reports whether the attempt's command ran and exited: the engine
+// says no more than its exit code. A container that failed to start also
+// has one, with the engine's reason ("starting container failed: …").
+func (a Attempt) Exited() bool {
+	err := oneLineString(a.Err)
+	return a.ExitCode != nil && (err == "" || err == fmt.Sprintf("task: non-zero exit (%d)", *a.ExitCode))
+}
+
 // describeExit is an attempt's exit code and the engine's error, each said
 // once: the engine's "task: non-zero exit (3)" only repeats exit code 3.
 func describeExit(a Attempt) string {
 	err := oneLineString(a.Err)
 	switch {
-	case a.ExitCode != nil && (err == "" || err == fmt.Sprintf("task: non-zero exit (%d)", *a.ExitCode)):
+	case a.Exited():
 		return fmt.Sprintf("exit code %d", *a.ExitCode)
 	case a.ExitCode != nil:
 		return fmt.Sprintf("exit code %d: %s", *a.ExitCode, err)

@@ -38,7 +38,11 @@ type writeOrder struct {
 	seed   maphash.Seed
 	tail   [2][]byte // bytes since the stream's last newline
 	hinted [2]int    // how much of tail a hint carries already
-	hints  map[orderKey][][]byte
+	// whole: the stream's tail starts where its line starts. The attach
+	// connects while the job runs, so a stream's first tail may be the end
+	// of a line only: written early, it would be said again with its line.
+	whole [2]bool
+	hints map[orderKey][][]byte
 }
 
 // orderKey is a line of a stream, by its content.
@@ -88,12 +92,12 @@ func (o *writeOrder) write(stream int, p []byte) {
 			return
 		}
 		line := append(o.tail[stream], p[:i+1]...)
-		if pending := o.tail[other][o.hinted[other]:]; len(pending) > 0 {
+		if pending := o.tail[other][o.hinted[other]:]; len(pending) > 0 && o.whole[other] {
 			key := orderKey{stream, maphash.Bytes(o.seed, line)}
 			o.hints[key] = append(o.hints[key], bytes.Clone(pending))
 			o.hinted[other] = len(o.tail[other])
 		}
-		o.tail[stream], o.hinted[stream] = o.tail[stream][:0], 0
+		o.tail[stream], o.hinted[stream], o.whole[stream] = o.tail[stream][:0], 0, true
 		p = p[i+1:]
 	}
 }

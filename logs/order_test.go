@@ -33,9 +33,16 @@ func TestWriteOrder(t *testing.T) {
 		},
 		{
 			name:     "a line that ends later is written on from where it was",
-			attached: []attached{{0, "  Applying todo.0002..."}, {1, "Warning: slow\n"}, {0, " OK\n"}},
-			steps:    []step{e(0, 2, "Warning: slow\n"), o(ms, 3, "  Applying todo.0002... OK\n")},
-			want:     "0:  Applying todo.0002...|1:Warning: slow\n|0: OK\n|",
+			attached: []attached{{0, "Running migrations:\n"}, {0, "  Applying todo.0002..."}, {1, "Warning: slow\n"}, {0, " OK\n"}},
+			steps:    []step{o(0, 1, "Running migrations:\n"), e(0, 2, "Warning: slow\n"), o(ms, 3, "  Applying todo.0002... OK\n")},
+			want:     "0:Running migrations:\n|0:  Applying todo.0002...|1:Warning: slow\n|0: OK\n|",
+		},
+		{
+			name: "a line the attach joined halfway is never written early",
+			// attached after "Waiting for db" was written: only its dots show
+			attached: []attached{{0, ".."}, {1, "connection refused\n"}},
+			steps:    []step{o(0, 1, "Waiting for db..\n"), e(ms, 2, "connection refused\n")},
+			want:     "0:Waiting for db..\n|1:connection refused\n|",
 		},
 		{
 			name:     "what the attached stream never showed is merged by the stamps",
@@ -70,7 +77,7 @@ func TestWriteOrder(t *testing.T) {
 // other stream that ended after it, not before every one.
 func TestWriteOrderHintsOnce(t *testing.T) {
 	order := newWriteOrder()
-	for _, a := range []attached{{0, "  Applying"}, {1, "one\n"}, {0, " todo.0003..."}, {1, "two\n"}, {1, "three\n"}} {
+	for _, a := range []attached{{0, "Running migrations:\n"}, {0, "  Applying"}, {1, "one\n"}, {0, " todo.0003..."}, {1, "two\n"}, {1, "three\n"}} {
 		_, _ = order.writer(a.stream).Write([]byte(a.data))
 	}
 	for _, tt := range []struct {
