@@ -11,10 +11,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/docker/docker/api/types/swarm"
-
 	"jobrun/jobs"
 	"jobrun/logs/cwlogstest"
+
+	"github.com/moby/moby/client"
 )
 
 func TestBadInput(t *testing.T) {
@@ -119,7 +119,8 @@ services:
 
 func allServices(t *testing.T, s *engineStack) []string {
 	t.Helper()
-	svcs, err := s.engine.ServiceList(context.Background(), swarm.ServiceListOptions{})
+	list, err := s.engine.ServiceList(context.Background(), client.ServiceListOptions{})
+	svcs := list.Items
 	if err != nil {
 		t.Fatal(err)
 	}

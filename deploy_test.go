@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/deploy"
 	"jobrun/jobs"
@@ -84,14 +84,14 @@ func releaseEnv(t *testing.T, s *engineStack, versions ...string) {
 // removeStackServices removes what docker stack deploy made for the stack.
 func (s *engineStack) removeStackServices() {
 	ctx := context.Background()
-	svcs, _ := s.engine.ServiceList(ctx, swarm.ServiceListOptions{Filters: filters.NewArgs(filters.Arg("label", "com.docker.stack.namespace="+s.name))})
+	svcs, _ := s.engine.ServiceList(ctx, client.ServiceListOptions{Filters: make(client.Filters).Add("label", "com.docker.stack.namespace="+s.name)})
 	for _, svc := range svcs {
-		_ = s.engine.ServiceRemove(ctx, svc.ID)
+		_, _ = s.engine.ServiceRemove(ctx, svc.ID, client.ServiceRemoveOptions{})
 	}
 }
 
 func (s *engineStack) stackService(name string) (swarm.Service, bool) {
-	svc, _, err := s.engine.ServiceInspectWithRaw(context.Background(), s.name+"_"+name, swarm.ServiceInspectOptions{})
+	svc, _, err := s.engine.ServiceInspect(context.Background(), s.name+"_"+name, client.ServiceInspectOptions{})
 	return svc, err == nil
 }
 
@@ -282,7 +282,7 @@ func TestDeployOldJobService(t *testing.T) {
 	f := s.writeStack("stack.yml", releaseStack)
 	old := swarm.ServiceSpec{Annotations: swarm.Annotations{Name: s.name + "_migrate", Labels: map[string]string{"com.docker.stack.namespace": s.name}},
 		TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: testImage(), Command: []string{"sleep", "600"}}}}
-	if _, err := s.engine.ServiceCreate(context.Background(), old, swarm.ServiceCreateOptions{}); err != nil {
+	if _, err := s.engine.ServiceCreate(context.Background(), old, client.ServiceCreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	r := s.jobrun(nil, "deploy", "-c", f, "--version", "v1")

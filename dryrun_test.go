@@ -19,11 +19,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/build"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/build"
+	"github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/deploy"
 	"jobrun/jobs"
@@ -245,14 +245,14 @@ func checkDryRunV2(t *testing.T, stdout string) string {
 func (s *engineStack) snapshot(except ...string) string {
 	s.t.Helper()
 	ctx := context.Background()
-	byNS := filters.NewArgs(filters.Arg("label", "com.docker.stack.namespace="+s.name))
-	byJobrun := filters.NewArgs(filters.Arg("label", jobs.LabelStack+"="+s.name))
+	byNS := make(client.Filters).Add("label", "com.docker.stack.namespace="+s.name)
+	byJobrun := make(client.Filters).Add("label", jobs.LabelStack+"="+s.name)
 	var parts []any
-	for _, f := range []filters.Args{byNS, byJobrun} {
-		svcs, err1 := s.engine.ServiceList(ctx, swarm.ServiceListOptions{Filters: f})
-		nets, err2 := s.engine.NetworkList(ctx, network.ListOptions{Filters: f})
-		secrets, err3 := s.engine.SecretList(ctx, swarm.SecretListOptions{Filters: f})
-		configs, err4 := s.engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: f})
+	for _, f := range []client.Filters{byNS, byJobrun} {
+		svcs, err1 := s.engine.ServiceList(ctx, client.ServiceListOptions{Filters: f})
+		nets, err2 := s.engine.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+		secrets, err3 := s.engine.SecretList(ctx, client.SecretListOptions{Filters: f})
+		configs, err4 := s.engine.ConfigList(ctx, client.ConfigListOptions{Filters: f})
 		for _, err := range []error{err1, err2, err3, err4} {
 			if err != nil {
 				s.t.Fatal(err)
@@ -276,15 +276,15 @@ func (s *engineStack) snapshot(except ...string) string {
 // made for the stack.
 func (s *engineStack) removeStackObjects() {
 	ctx := context.Background()
-	f := filters.NewArgs(filters.Arg("label", "com.docker.stack.namespace="+s.name))
+	f := make(client.Filters).Add("label", "com.docker.stack.namespace="+s.name)
 	s.removeStackServices()
-	secrets, _ := s.engine.SecretList(ctx, swarm.SecretListOptions{Filters: f})
+	secrets, _ := s.engine.SecretList(ctx, client.SecretListOptions{Filters: f})
 	for _, sec := range secrets {
-		_ = s.engine.SecretRemove(ctx, sec.ID)
+		_, _ = s.engine.SecretRemove(ctx, sec.ID, client.SecretRemoveOptions{})
 	}
-	configs, _ := s.engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: f})
+	configs, _ := s.engine.ConfigList(ctx, client.ConfigListOptions{Filters: f})
 	for _, c := range configs {
-		_ = s.engine.ConfigRemove(ctx, c.ID)
+		_, _ = s.engine.ConfigRemove(ctx, c.ID, client.ConfigRemoveOptions{})
 	}
 }
 

@@ -16,9 +16,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 	"golang.org/x/sys/unix"
 
 	"jobrun/jobs"
@@ -71,7 +70,7 @@ func (s *engineStack) startDB() {
 		},
 		Mode:         swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &one}},
 		EndpointSpec: &swarm.EndpointSpec{Mode: swarm.ResolutionModeDNSRR},
-	}, swarm.ServiceCreateOptions{})
+	}, client.ServiceCreateOptions{})
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -209,7 +208,8 @@ func testExecSignal(t *testing.T, sig syscall.Signal) {
 	s.interrupt(cmd, sig, errb, "stopped the job: Swarm reports no attempt of it running on any node")
 	// Swarm reported the task ended before jobrun removed the service:
 	// no container of it runs.
-	running, err := s.engine.ContainerList(context.Background(), container.ListOptions{Filters: filters.NewArgs(filters.Arg("label", jobs.LabelExec))})
+	list, err := s.engine.ContainerList(context.Background(), client.ContainerListOptions{Filters: make(client.Filters).Add("label", jobs.LabelExec)})
+	running := list.Items
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
+	"github.com/moby/moby/client"
 
 	"jobrun/jobs"
 	"jobrun/logs/cwlogstest"
@@ -81,8 +80,8 @@ func TestKilledContainerIsAFailedAttempt(t *testing.T) {
 	cmd, out, errb := s.start([]string{"SLOW=1", "TICKS=3"}, "-c", f, "ticker", "--version", "v1")
 	waitFor(t, func() bool { return strings.Contains(out.String(), "start 1\n") })
 	ctx := context.Background()
-	cs, err := s.engine.ContainerList(ctx, container.ListOptions{Filters: filters.NewArgs(
-		filters.Arg("label", "com.docker.swarm.service.name="+jobs.ServiceName(s.name, "ticker")))})
+	list, err := s.engine.ContainerList(ctx, client.ContainerListOptions{Filters: make(client.Filters).Add("label", "com.docker.swarm.service.name="+jobs.ServiceName(s.name, "ticker"))})
+	cs := list.Items
 	if err != nil || len(cs) != 1 {
 		t.Fatalf("find the job's container: %v (%d found)", err, len(cs))
 	}

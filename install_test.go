@@ -23,9 +23,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 	"gopkg.in/yaml.v3"
 )
 
@@ -177,9 +176,9 @@ func exampleStack(t *testing.T) *engineStack {
 	t.Cleanup(s.removeStackVolumes) // runs last: once the services are gone
 	t.Cleanup(func() {
 		s.removeStackServices()
-		f := filters.NewArgs(filters.Arg("label", "com.docker.stack.namespace="+s.name))
+		f := make(client.Filters).Add("label", "com.docker.stack.namespace="+s.name)
 		for i := 0; i < 50; i++ {
-			nets, _ := s.engine.NetworkList(ctx, network.ListOptions{Filters: f})
+			nets, _ := s.engine.NetworkList(ctx, client.NetworkListOptions{Filters: f})
 			left := 0
 			for _, n := range nets {
 				if n.Name != s.name+"_default" && s.engine.NetworkRemove(ctx, n.ID) != nil {

@@ -20,10 +20,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/jobs"
 	"jobrun/logs/cwlogstest"
@@ -129,7 +128,7 @@ var stackSubnets = func() *atomic.Uint32 {
 func createStackNetwork(ctx context.Context, engine client.APIClient, stack, name string) error {
 	n := stackSubnets.Add(1) % (1 << 15)
 	subnet := fmt.Sprintf("10.%d.%d.0/24", 128+n>>8, n&0xff)
-	_, err := engine.NetworkCreate(ctx, name, network.CreateOptions{
+	_, err := engine.NetworkCreate(ctx, name, client.NetworkCreateOptions{
 		Driver: "overlay", Attachable: true, Labels: map[string]string{"com.docker.stack.namespace": stack},
 		IPAM: &network.IPAM{Config: []network.IPAMConfig{{Subnet: subnet}}},
 	})
@@ -138,18 +137,18 @@ func createStackNetwork(ctx context.Context, engine client.APIClient, stack, nam
 
 func (s *engineStack) cleanup() {
 	ctx := context.Background()
-	f := filters.NewArgs(filters.Arg("label", jobs.LabelStack+"="+s.name))
-	svcs, _ := s.engine.ServiceList(ctx, swarm.ServiceListOptions{Filters: f})
+	f := make(client.Filters).Add("label", jobs.LabelStack+"="+s.name)
+	svcs, _ := s.engine.ServiceList(ctx, client.ServiceListOptions{Filters: f})
 	for _, svc := range svcs {
-		_ = s.engine.ServiceRemove(ctx, svc.ID)
+		_, _ = s.engine.ServiceRemove(ctx, svc.ID, client.ServiceRemoveOptions{})
 	}
-	cfgs, _ := s.engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: f})
+	cfgs, _ := s.engine.ConfigList(ctx, client.ConfigListOptions{Filters: f})
 	for _, c := range cfgs {
-		_ = s.engine.ConfigRemove(ctx, c.ID)
+		_, _ = s.engine.ConfigRemove(ctx, c.ID, client.ConfigRemoveOptions{})
 	}
 	// The network can be removed only once the tasks' containers are gone.
 	for i := 0; i < 50; i++ {
-		if err := s.engine.NetworkRemove(ctx, s.name+"_default"); err == nil {
+		if _, err := s.engine.NetworkRemove(ctx, s.name+"_default", client.NetworkRemoveOptions{}); err == nil {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -238,8 +237,9 @@ func (s *engineStack) readState(name string) string {
 
 // jobServices lists jobrun's services of this stack still on the engine.
 func (s *engineStack) jobServices() []swarm.Service {
-	f := filters.NewArgs(filters.Arg("label", jobs.LabelStack+"="+s.name))
-	svcs, err := s.engine.ServiceList(context.Background(), swarm.ServiceListOptions{Filters: f})
+	f := make(client.Filters).Add("label", jobs.LabelStack+"="+s.name)
+	list, err := s.engine.ServiceList(context.Background(), client.ServiceListOptions{Filters: f})
+	svcs := list.Items
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -574,7 +574,7 @@ func TestWarnsWhenTheStackAlsoDeploysTheJob(t *testing.T) {
 		Annotations:  swarm.Annotations{Name: s.name + "_collectstatic", Labels: map[string]string{"com.docker.stack.namespace": s.name}},
 		TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: testImage(), Command: []string{"true"}}},
 		Mode:         swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &zero}},
-	}, swarm.ServiceCreateOptions{}); err != nil {
+	}, client.ServiceCreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.engine.ServiceRemove(context.Background(), s.name+"_collectstatic") })

@@ -10,10 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/jobs"
 )
@@ -28,8 +25,8 @@ func TestNoExitedJobContainersLeft(t *testing.T) {
 			t.Fatalf("run %d: exit %d: %s", i+1, r.code, tail(r.stderr, 5))
 		}
 	}
-	left, err := s.engine.ContainerList(context.Background(), container.ListOptions{All: true, Filters: filters.NewArgs(
-		filters.Arg("label", "com.docker.swarm.service.name="+jobs.ServiceName(s.name, "collectstatic")))})
+	list, err := s.engine.ContainerList(context.Background(), client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", "com.docker.swarm.service.name="+jobs.ServiceName(s.name, "collectstatic"))})
+	left := list.Items
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,8 +63,8 @@ func TestKeptJobGoesWithDockerStackRm(t *testing.T) {
 	}
 	ctx := context.Background()
 	waitFor(t, func() bool {
-		svcs, _ := s.engine.ServiceList(ctx, swarm.ServiceListOptions{Filters: filters.NewArgs(filters.Arg("label", jobs.LabelStack+"="+s.name))})
-		_, err := s.engine.NetworkInspect(ctx, s.name+"_default", network.InspectOptions{})
+		svcs, _ := s.engine.ServiceList(ctx, client.ServiceListOptions{Filters: make(client.Filters).Add("label", jobs.LabelStack+"="+s.name)})
+		_, err := s.engine.NetworkInspect(ctx, s.name+"_default", client.NetworkInspectOptions{})
 		return len(svcs) == 0 && err != nil
 	})
 }

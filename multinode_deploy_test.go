@@ -6,9 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/client"
 )
 
 // multiNodeRelease places db and the app on one worker and the migration on
@@ -60,8 +58,8 @@ func TestMultiNodeDeploy(t *testing.T) {
 	if rec := mn.recordOf(s, "migrate"); len(rec.Attempts) != 1 || rec.Attempts[0].NodeID != mn.worker2.id {
 		t.Errorf("migrate's record %+v, want one attempt on %s", rec.Attempts, mn.worker2.hostname)
 	}
-	tasks, err := s.engine.TaskList(context.Background(), swarm.TaskListOptions{Filters: filters.NewArgs(
-		filters.Arg("service", s.name+"_app"), filters.Arg("desired-state", "running"))})
+	list, err := s.engine.TaskList(context.Background(), client.TaskListOptions{Filters: make(client.Filters).Add("service", s.name+"_app").Add("desired-state", "running")})
+	tasks := list.Items
 	if err != nil || len(tasks) != 1 || tasks[0].NodeID != mn.worker1.id {
 		t.Errorf("app's tasks %d (%v), want one on %s", len(tasks), err, mn.worker1.hostname)
 	}

@@ -24,11 +24,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
-	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/jobs"
 )
@@ -278,7 +276,8 @@ func (mn *multiNode) faultCase(t *testing.T) *mnCase {
 func (mn *multiNode) leaderVia(ctx context.Context, c *client.Client) (mnNode, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	nodes, err := c.NodeList(ctx, swarm.NodeListOptions{})
+	list, err := c.NodeList(ctx, client.NodeListOptions{})
+	nodes := list.Items
 	if err != nil {
 		return mnNode{}, err
 	}
@@ -706,7 +705,8 @@ func mnExitOf(rec jobs.Record, container string) int {
 // from its start, with the engine's stamps, until ctx ends.
 func mnFollowEngine(ctx context.Context, t *testing.T, c *client.Client, service string) *mnEngineLog {
 	t.Helper()
-	tasks, err := c.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", service))})
+	list, err := c.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("service", service)})
+	tasks := list.Items
 	if err != nil {
 		t.Fatalf("the job's tasks: %v", err)
 	}
@@ -725,7 +725,7 @@ func mnFollowEngine(ctx context.Context, t *testing.T, c *client.Client, service
 	}
 	go func() {
 		defer close(l.done)
-		rc, err := c.TaskLogs(ctx, running[0], container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Timestamps: true})
+		rc, err := c.TaskLogs(ctx, running[0], client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Timestamps: true})
 		if err != nil {
 			return
 		}

@@ -22,10 +22,9 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/jobs"
 )
@@ -365,8 +364,7 @@ func (mn *multiNode) engines(t *testing.T) map[string]*client.Client {
 func mnContainers(c *client.Client, service string) ([]container.Summary, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return c.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(
-		filters.Arg("label", "com.docker.swarm.service.name="+service))})
+	return c.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", "com.docker.swarm.service.name="+service)})
 }
 
 func mnLive(state string) bool {
@@ -414,7 +412,8 @@ func mnOnlyRunning(t *testing.T, nodes map[string]*client.Client, service, node 
 
 func mnTasks(t *testing.T, s *engineStack, serviceID string) []swarm.Task {
 	t.Helper()
-	tasks, err := s.engine.TaskList(context.Background(), swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", serviceID))})
+	list, err := s.engine.TaskList(context.Background(), client.TaskListOptions{Filters: make(client.Filters).Add("service", serviceID)})
+	tasks := list.Items
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,9 +23,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/jobs"
 	"jobrun/logs/cwlogstest"
@@ -413,18 +412,21 @@ func mnObserve(ctx context.Context, engine *client.Client, stack, nodeID string,
 
 func mnDescribeSwarm(ctx context.Context, engine *client.Client, stack, nodeID string) string {
 	var b strings.Builder
-	node, _, err := engine.NodeInspectWithRaw(ctx, nodeID)
+	inspected, err := engine.NodeInspect(ctx, nodeID, client.NodeInspectOptions{})
+	node := inspected.Node
 	if err != nil {
 		fmt.Fprintf(&b, "node: %v", err)
 	} else {
 		fmt.Fprintf(&b, "node %s: %s %q", node.Description.Hostname, node.Status.State, node.Status.Message)
 	}
-	svcs, err := engine.ServiceList(ctx, swarm.ServiceListOptions{Filters: filters.NewArgs(filters.Arg("label", jobs.LabelStack+"="+stack))})
+	list, err := engine.ServiceList(ctx, client.ServiceListOptions{Filters: make(client.Filters).Add("label", jobs.LabelStack+"="+stack)})
+	svcs := list.Items
 	if err != nil || len(svcs) == 0 {
 		fmt.Fprintf(&b, "; no job service (%v)", err)
 		return b.String()
 	}
-	tasks, err := engine.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", svcs[0].ID))})
+	list, err := engine.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("service", svcs[0].ID)})
+	tasks := list.Items
 	if err != nil {
 		fmt.Fprintf(&b, "; tasks: %v", err)
 		return b.String()

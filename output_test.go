@@ -12,10 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/client"
 )
 
 // orderJobs print lines on both streams, then sleep, so that the test can
@@ -37,11 +35,12 @@ services:
 func (s *engineStack) stampedOrder(job string) []string {
 	s.t.Helper()
 	ctx := context.Background()
-	tasks, err := s.engine.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", "jobrun_"+s.name+"_"+job))})
+	list, err := s.engine.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("service", "jobrun_"+s.name+"_"+job)})
+	tasks := list.Items
 	if err != nil || len(tasks) != 1 {
 		s.t.Fatalf("tasks of %s: %v (%d)", job, err, len(tasks))
 	}
-	rc, err := s.engine.TaskLogs(ctx, tasks[0].ID, container.LogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true})
+	rc, err := s.engine.TaskLogs(ctx, tasks[0].ID, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true})
 	if err != nil {
 		s.t.Fatal(err)
 	}

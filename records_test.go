@@ -17,9 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/jobs"
 )
@@ -159,8 +158,8 @@ func TestRecordsAtScale(t *testing.T) {
 				t.Fatalf("Find(20) = %d records, %v", len(recs), err)
 			}
 		})
-		list := filters.NewArgs(filters.Arg("label", "io.jobrun.kind=record"), filters.Arg("label", jobs.LabelStack+"="+s.name), filters.Arg("label", jobs.LabelJob+"=migrate"))
-		listing := testing.AllocsPerRun(2, func() { _, _ = engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: list}) })
+		list := make(client.Filters).Add("label", "io.jobrun.kind=record").Add("label", jobs.LabelStack+"="+s.name).Add("label", jobs.LabelJob+"=migrate")
+		listing := testing.AllocsPerRun(2, func() { _, _ = engine.ConfigList(ctx, client.ConfigListOptions{Filters: list}) })
 		history := testing.AllocsPerRun(2, func() { _, _ = records.Find(ctx, migrate, 20) })
 		c.decoding = history - listing
 		return c
@@ -218,7 +217,8 @@ func TestRecordsAtScale(t *testing.T) {
 		want = append(want, "jobrun-"+id+"-output", "jobrun-"+id+"-record")
 	}
 	want = append(want, "jobrun-"+scaleRun(s.name, 1).RunID+"-record")
-	cfgs, err := engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: filters.NewArgs(filters.Arg("label", jobs.LabelStack+"="+s.name))})
+	list, err := engine.ConfigList(ctx, client.ConfigListOptions{Filters: make(client.Filters).Add("label", jobs.LabelStack+"="+s.name)})
+	cfgs := list.Items
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/swarm"
 
 	"jobrun/deploy"
 	"jobrun/jobs"

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/jobs"
 	"jobrun/logs/cwlogstest"
@@ -31,10 +31,10 @@ func TestSecretsNeverShown(t *testing.T) {
 		envPassword    = "EnvPasswordXyz"
 	)
 	ctx := context.Background()
-	if _, err := s.engine.SecretCreate(ctx, swarm.SecretSpec{
+	if _, err := s.engine.SecretCreate(ctx, client.SecretCreateOptions{Spec: swarm.SecretSpec{
 		Annotations: swarm.Annotations{Name: s.name + "_pw", Labels: map[string]string{jobs.LabelStack: s.name}},
 		Data:        []byte(secretValue),
-	}); err != nil {
+	}}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.engine.SecretRemove(context.Background(), s.name+"_pw") })
@@ -114,7 +114,8 @@ secrets:
 		t.Fatalf("the runs did not run as planned:\n%s", all.String())
 	}
 	// And the run records kept in the swarm.
-	cfgs, err := s.engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: filters.NewArgs(filters.Arg("label", jobs.LabelStack+"="+s.name))})
+	list, err := s.engine.ConfigList(ctx, client.ConfigListOptions{Filters: make(client.Filters).Add("label", jobs.LabelStack+"="+s.name)})
+	cfgs := list.Items
 	if err != nil || len(cfgs) < 3 {
 		t.Fatalf("run records: %v (%d)", err, len(cfgs))
 	}

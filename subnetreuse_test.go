@@ -12,8 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/jobs"
 )
@@ -38,12 +39,12 @@ func TestRejectedForASubnetStillHeld(t *testing.T) {
 			ContainerSpec: &swarm.ContainerSpec{Image: testImage(), Command: []string{"sleep", "600"}, StopGracePeriod: &grace},
 			Networks:      []swarm.NetworkAttachmentConfig{{Target: old}},
 		},
-	}, swarm.ServiceCreateOptions{})
+	}, client.ServiceCreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return runningContainers(t, s.engine, s.name+"-holder") == 1 })
-	if err := s.engine.ServiceRemove(ctx, holder.ID); err != nil {
+	if _, err := s.engine.ServiceRemove(ctx, holder.ID, client.ServiceRemoveOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return s.engine.NetworkRemove(ctx, old) == nil })
@@ -77,7 +78,7 @@ networks:
 // createNetwork makes an attachable overlay network of the stack on subnet.
 func (s *engineStack) createNetwork(ctx context.Context, name, subnet string) {
 	s.t.Helper()
-	_, err := s.engine.NetworkCreate(ctx, name, network.CreateOptions{
+	_, err := s.engine.NetworkCreate(ctx, name, client.NetworkCreateOptions{
 		Driver: "overlay", Attachable: true, Labels: map[string]string{"com.docker.stack.namespace": s.name},
 		IPAM: &network.IPAM{Config: []network.IPAMConfig{{Subnet: subnet}}},
 	})

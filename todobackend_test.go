@@ -16,9 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/events"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/volume"
+	"github.com/moby/moby/client"
 
 	"jobrun/jobs"
 	"jobrun/logs/cwlogstest"
@@ -35,9 +33,10 @@ const (
 // removeStackVolumes removes the stack's volumes once no container holds them.
 func (s *engineStack) removeStackVolumes() {
 	ctx := context.Background()
-	f := filters.NewArgs(filters.Arg("label", "com.docker.stack.namespace="+s.name))
+	f := make(client.Filters).Add("label", "com.docker.stack.namespace="+s.name)
 	for i := 0; i < 100; i++ {
-		vols, err := s.engine.VolumeList(ctx, volume.ListOptions{Filters: f})
+		list, err := s.engine.VolumeList(ctx, client.VolumeListOptions{Filters: f})
+		vols := list.Items
 		if err != nil {
 			return
 		}
@@ -358,11 +357,11 @@ func (s *engineStack) containerStarts(service string) func() int {
 	s.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	now := time.Now()
-	msgs, errs := s.engine.Events(ctx, events.ListOptions{
-		Since: fmt.Sprintf("%d.%09d", now.Unix(), now.Nanosecond()),
-		Filters: filters.NewArgs(filters.Arg("type", "container"), filters.Arg("event", "start"),
-			filters.Arg("label", "com.docker.swarm.service.name="+service)),
+	died := s.engine.Events(ctx, client.EventsListOptions{
+		Since:   fmt.Sprintf("%d.%09d", now.Unix(), now.Nanosecond()),
+		Filters: make(client.Filters).Add("type", "container").Add("event", "start").Add("label", "com.docker.swarm.service.name="+service),
 	})
+	msgs, errs := died.Messages, died.Err
 	n := make(chan int)
 	go func() {
 		count := 0

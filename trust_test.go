@@ -14,9 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/client"
 
 	"jobrun/jobs"
 )
@@ -24,10 +22,8 @@ import (
 // runningContainers counts the job's containers running on one engine.
 func runningContainers(t *testing.T, engine *client.Client, service string) int {
 	t.Helper()
-	cs, err := engine.ContainerList(context.Background(), container.ListOptions{Filters: filters.NewArgs(
-		filters.Arg("label", "com.docker.swarm.service.name="+service),
-		filters.Arg("status", "running"),
-	)})
+	list, err := engine.ContainerList(context.Background(), client.ContainerListOptions{Filters: make(client.Filters).Add("label", "com.docker.swarm.service.name="+service).Add("status", "running")})
+	cs := list.Items
 	if err != nil {
 		t.Fatalf("list containers: %v", err)
 	}
@@ -239,7 +235,8 @@ configs:
 		t.Errorf("the secret's value was printed")
 	}
 	ctx := context.Background()
-	sec, _, err := s.engine.SecretInspectWithRaw(ctx, s.name+"_admin_pw")
+	inspected, err := s.engine.SecretInspect(ctx, s.name+"_admin_pw", client.SecretInspectOptions{})
+	sec := inspected.Secret
 	if err != nil {
 		t.Fatalf("secret: %v", err)
 	}
@@ -247,8 +244,8 @@ configs:
 		t.Errorf("secret's stack label %q, want %q: the next docker stack deploy must adopt it", ns, s.name)
 	}
 	t.Cleanup(func() {
-		_ = s.engine.SecretRemove(ctx, sec.ID)
-		_ = s.engine.ConfigRemove(ctx, s.name+"_settings")
+		_, _ = s.engine.SecretRemove(ctx, sec.ID, client.SecretRemoveOptions{})
+		_, _ = s.engine.ConfigRemove(ctx, s.name+"_settings", client.ConfigRemoveOptions{})
 	})
 	// The second run finds them and creates nothing.
 	r = s.jobrun(nil, "-c", f, "createsuperuser", "--version", "v2")

@@ -12,12 +12,10 @@ import (
 	"time"
 
 	"github.com/docker/cli/cli/command/service/progress"
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
-	"github.com/docker/docker/pkg/jsonmessage"
-	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
+	"github.com/moby/moby/client/pkg/jsonmessage"
 )
 
 // Result is how a service's rollout ended.
@@ -193,16 +191,18 @@ func (w Waiter) settle(ctx context.Context, name, id string) error {
 
 // look reads what Judge needs from the engine.
 func (w Waiter) look(ctx context.Context, id string) (State, error) {
-	svc, _, err := w.Engine.ServiceInspectWithRaw(ctx, id, swarm.ServiceInspectOptions{})
+	inspected, err := w.Engine.ServiceInspect(ctx, id, client.ServiceInspectOptions{})
+	svc := inspected.Service
 	if err != nil {
 		return State{}, fmt.Errorf("inspect service %s: %w", id, err)
 	}
-	tasks, err := w.Engine.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(
-		filters.Arg("service", id), filters.Arg("desired-state", "running"), filters.Arg("_up-to-date", "true"))})
+	list, err := w.Engine.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("service", id).Add("desired-state", "running").Add("_up-to-date", "true")})
+	tasks := list.Items
 	if err != nil {
 		return State{}, fmt.Errorf("list the tasks of service %s: %w", svc.Spec.Name, err)
 	}
-	nodes, err := w.Engine.NodeList(ctx, swarm.NodeListOptions{})
+	list, err := w.Engine.NodeList(ctx, client.NodeListOptions{})
+	nodes := list.Items
 	if err != nil {
 		return State{}, fmt.Errorf("list the nodes: %w", err)
 	}
@@ -249,7 +249,8 @@ func (w Waiter) render(service string, r io.Reader) {
 // failingTasks names the service's newest failed tasks, with the engine's
 // error and the last lines of their output.
 func (w Waiter) failingTasks(ctx context.Context, id string) string {
-	tasks, err := w.Engine.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", id))})
+	list, err := w.Engine.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("service", id)})
+	tasks := list.Items
 	if err != nil {
 		return ""
 	}
@@ -272,7 +273,7 @@ func (w Waiter) failingTasks(ctx context.Context, id string) string {
 }
 
 func (w Waiter) lastLines(ctx context.Context, taskID string, n int) string {
-	rc, err := w.Engine.TaskLogs(ctx, taskID, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: fmt.Sprint(n)})
+	rc, err := w.Engine.TaskLogs(ctx, taskID, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: fmt.Sprint(n)})
 	if err != nil {
 		return ""
 	}

@@ -11,11 +11,10 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 	"github.com/docker/cli/cli/compose/convert"
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/jobs"
 )
@@ -53,7 +52,8 @@ func (s Stack) DryRun(ctx context.Context, names []string, prune bool) (Preview,
 	if err != nil {
 		return Preview{}, err
 	}
-	nets, err := s.Engine.NetworkList(ctx, network.ListOptions{})
+	list, err := s.Engine.NetworkList(ctx, client.NetworkListOptions{})
+	nets := list.Items
 	if err != nil {
 		return Preview{}, &jobs.EngineError{Msg: "list networks", Err: err}
 	}
@@ -121,7 +121,8 @@ func (s Stack) plannedObjects(ctx context.Context, ro *readOnly, p *Preview) err
 	if err := s.checkExternal(ctx, external, p); err != nil {
 		return err
 	}
-	have, err := s.Engine.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("label", convert.LabelNamespace+"="+s.Name))})
+	list, err := s.Engine.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("label", convert.LabelNamespace+"="+s.Name)})
+	have := list.Items
 	if err != nil {
 		return &jobs.EngineError{Msg: "list the stack's networks", Err: err}
 	}
@@ -139,7 +140,7 @@ func (s Stack) plannedObjects(ctx context.Context, ro *readOnly, p *Preview) err
 		return &jobs.UsageError{Msg: "stack file configs: " + jobs.OneLine(err) + ": fix the stack file"}
 	}
 	for _, spec := range secrets {
-		_, _, err := s.Engine.SecretInspectWithRaw(ctx, spec.Name)
+		_, err := s.Engine.SecretInspect(ctx, spec.Name, client.SecretInspectOptions{})
 		if created, err := p.creates(err, "secret", spec.Name); err != nil {
 			return err
 		} else if created {
@@ -149,7 +150,8 @@ func (s Stack) plannedObjects(ctx context.Context, ro *readOnly, p *Preview) err
 	// A secret's data cannot be read back, a config's can: a changed one
 	// fails the deploy (changedData).
 	for _, spec := range configs {
-		have, _, err := s.Engine.ConfigInspectWithRaw(ctx, spec.Name)
+		inspected, err := s.Engine.ConfigInspect(ctx, spec.Name, client.ConfigInspectOptions{})
+		have := inspected.Config
 		if created, err := p.creates(err, "config", spec.Name); err != nil {
 			return err
 		} else if created {
@@ -168,7 +170,7 @@ func (s Stack) checkExternal(ctx context.Context, names []string, p *Preview) er
 		if !container.NetworkMode(name).IsUserDefined() {
 			continue // bridge, host: on every node
 		}
-		nw, err := s.Engine.NetworkInspect(ctx, name, network.InspectOptions{})
+		nw, err := s.Engine.NetworkInspect(ctx, name, client.NetworkInspectOptions{})
 		switch {
 		case cerrdefs.IsNotFound(err):
 			p.Problems = append(p.Problems, fmt.Sprintf("network %s is external and does not exist: create it with docker network create -d overlay --attachable %s", name, name))
@@ -206,43 +208,45 @@ type readOnly struct {
 	configs []swarm.Config
 }
 
-func (r *readOnly) SecretList(ctx context.Context, o swarm.SecretListOptions) ([]swarm.Secret, error) {
-	have, err := r.APIClient.SecretList(ctx, o)
+func (r *readOnly) SecretList(ctx context.Context, o client.SecretListOptions) ([]swarm.Secret, error) {
+	list, err := r.APIClient.SecretList(ctx, o)
+	have := list.Items
 	return append(have, r.secrets...), err
 }
 
-func (r *readOnly) ConfigList(ctx context.Context, o swarm.ConfigListOptions) ([]swarm.Config, error) {
-	have, err := r.APIClient.ConfigList(ctx, o)
+func (r *readOnly) ConfigList(ctx context.Context, o client.ConfigListOptions) ([]swarm.Config, error) {
+	list, err := r.APIClient.ConfigList(ctx, o)
+	have := list.Items
 	return append(have, r.configs...), err
 }
 
-func (r *readOnly) ServiceCreate(context.Context, swarm.ServiceSpec, swarm.ServiceCreateOptions) (swarm.ServiceCreateResponse, error) {
-	return swarm.ServiceCreateResponse{}, errReadOnly
+func (r *readOnly) ServiceCreate(context.Context, swarm.ServiceSpec, client.ServiceCreateOptions) (client.ServiceCreateResult, error) {
+	return client.ServiceCreateResult{}, errReadOnly
 }
 
-func (r *readOnly) ServiceUpdate(context.Context, string, swarm.Version, swarm.ServiceSpec, swarm.ServiceUpdateOptions) (swarm.ServiceUpdateResponse, error) {
-	return swarm.ServiceUpdateResponse{}, errReadOnly
+func (r *readOnly) ServiceUpdate(context.Context, string, swarm.Version, swarm.ServiceSpec, client.ServiceUpdateOptions) (client.ServiceUpdateResult, error) {
+	return client.ServiceUpdateResult{}, errReadOnly
 }
 
 func (r *readOnly) ServiceRemove(context.Context, string) error { return errReadOnly }
 
-func (r *readOnly) NetworkCreate(context.Context, string, network.CreateOptions) (network.CreateResponse, error) {
-	return network.CreateResponse{}, errReadOnly
+func (r *readOnly) NetworkCreate(context.Context, string, client.NetworkCreateOptions) (client.NetworkCreateResult, error) {
+	return client.NetworkCreateResult{}, errReadOnly
 }
 
-func (r *readOnly) SecretCreate(context.Context, swarm.SecretSpec) (swarm.SecretCreateResponse, error) {
-	return swarm.SecretCreateResponse{}, errReadOnly
+func (r *readOnly) SecretCreate(context.Context, swarm.SecretSpec) (client.SecretCreateResult, error) {
+	return client.SecretCreateResult{}, errReadOnly
 }
 
-func (r *readOnly) ConfigCreate(context.Context, swarm.ConfigSpec) (swarm.ConfigCreateResponse, error) {
-	return swarm.ConfigCreateResponse{}, errReadOnly
+func (r *readOnly) ConfigCreate(context.Context, swarm.ConfigSpec) (client.ConfigCreateResult, error) {
+	return client.ConfigCreateResult{}, errReadOnly
 }
 
 // Holder says who holds the stack's deploy lock, if anyone; it takes
 // nothing.
 func (l *Lock) Holder(ctx context.Context) (string, bool, error) {
-	cfgs, err := l.Engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: filters.NewArgs(
-		filters.Arg("label", jobs.LabelKind+"="+kindLock), filters.Arg("label", jobs.LabelStack+"="+l.Stack))})
+	list, err := l.Engine.ConfigList(ctx, client.ConfigListOptions{Filters: make(client.Filters).Add("label", jobs.LabelKind+"="+kindLock).Add("label", jobs.LabelStack+"="+l.Stack)})
+	cfgs := list.Items
 	if err != nil {
 		return "", false, &jobs.EngineError{Msg: "read the deploy lock of stack " + l.Stack, Err: err}
 	}

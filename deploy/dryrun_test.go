@@ -10,11 +10,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/docker/docker/api/types/network"
-	registrytypes "github.com/docker/docker/api/types/registry"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/network"
+	registrytypes "github.com/moby/moby/api/types/registry"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/jobs"
 )
@@ -24,22 +24,22 @@ import (
 // write among them, panics.
 type emptySwarm struct{ client.APIClient }
 
-var errNone = errdefs.NotFound(errors.New("not found"))
+var errNone = cerrdefs.ErrNotFound.WithMessage("not found")
 
 func (emptySwarm) ClientVersion() string { return "1.41" }
-func (emptySwarm) NetworkList(context.Context, network.ListOptions) ([]network.Summary, error) {
+func (emptySwarm) NetworkList(context.Context, client.NetworkListOptions) ([]network.Summary, error) {
 	return nil, nil
 }
-func (emptySwarm) NetworkInspect(context.Context, string, network.InspectOptions) (network.Inspect, error) {
+func (emptySwarm) NetworkInspect(context.Context, string, client.NetworkInspectOptions) (network.Inspect, error) {
 	return network.Inspect{}, errNone
 }
-func (emptySwarm) ServiceList(context.Context, swarm.ServiceListOptions) ([]swarm.Service, error) {
+func (emptySwarm) ServiceList(context.Context, client.ServiceListOptions) ([]swarm.Service, error) {
 	return nil, nil
 }
 func (emptySwarm) SecretInspectWithRaw(context.Context, string) (swarm.Secret, []byte, error) {
 	return swarm.Secret{}, nil, errNone
 }
-func (emptySwarm) SecretList(context.Context, swarm.SecretListOptions) ([]swarm.Secret, error) {
+func (emptySwarm) SecretList(context.Context, client.SecretListOptions) ([]swarm.Secret, error) {
 	return nil, nil
 }
 
@@ -103,7 +103,7 @@ func (c configSwarm) ConfigInspectWithRaw(context.Context, string) (swarm.Config
 	return c.config(), nil, nil
 }
 
-func (c configSwarm) ConfigList(context.Context, swarm.ConfigListOptions) ([]swarm.Config, error) {
+func (c configSwarm) ConfigList(context.Context, client.ConfigListOptions) ([]swarm.Config, error) {
 	return []swarm.Config{c.config()}, nil
 }
 
@@ -139,17 +139,17 @@ func TestReadOnlyRefusesWrites(t *testing.T) {
 	ro, ctx := &readOnly{}, context.Background()
 	writes := map[string]func() error{
 		"ServiceCreate": func() error {
-			_, err := ro.ServiceCreate(ctx, swarm.ServiceSpec{}, swarm.ServiceCreateOptions{})
+			_, err := ro.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: swarm.ServiceSpec{}})
 			return err
 		},
 		"ServiceUpdate": func() error {
-			_, err := ro.ServiceUpdate(ctx, "x", swarm.Version{}, swarm.ServiceSpec{}, swarm.ServiceUpdateOptions{})
+			_, err := ro.ServiceUpdate(ctx, "x", client.ServiceUpdateOptions{Version: swarm.Version{}, Spec: swarm.ServiceSpec{}})
 			return err
 		},
 		"ServiceRemove": func() error { return ro.ServiceRemove(ctx, "x") },
-		"NetworkCreate": func() error { _, err := ro.NetworkCreate(ctx, "x", network.CreateOptions{}); return err },
-		"SecretCreate":  func() error { _, err := ro.SecretCreate(ctx, swarm.SecretSpec{}); return err },
-		"ConfigCreate":  func() error { _, err := ro.ConfigCreate(ctx, swarm.ConfigSpec{}); return err },
+		"NetworkCreate": func() error { _, err := ro.NetworkCreate(ctx, "x", client.NetworkCreateOptions{}); return err },
+		"SecretCreate":  func() error { _, err := ro.SecretCreate(ctx, client.SecretCreateOptions{Spec: swarm.SecretSpec{}}); return err },
+		"ConfigCreate":  func() error { _, err := ro.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: swarm.ConfigSpec{}}); return err },
 	}
 	for name, write := range writes {
 		if err := write(); !errors.Is(err, errReadOnly) {

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/jobs"
 )
@@ -40,10 +40,10 @@ func (l *Lock) Acquire(ctx context.Context, version string, wait time.Duration) 
 	data, _ := json.Marshal(lockHolder{Version: version, Host: host, PID: os.Getpid(), Since: l.Now().UTC()})
 	deadline := l.Now().Add(wait)
 	for {
-		resp, err := l.Engine.ConfigCreate(ctx, swarm.ConfigSpec{
+		resp, err := l.Engine.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: swarm.ConfigSpec{
 			Annotations: swarm.Annotations{Name: l.name(), Labels: map[string]string{jobs.LabelKind: kindLock, jobs.LabelStack: l.Stack}},
 			Data:        data,
-		})
+		}})
 		if err == nil {
 			l.id = resp.ID
 			return nil
@@ -65,8 +65,8 @@ func (l *Lock) Acquire(ctx context.Context, version string, wait time.Duration) 
 
 // holder describes the deploy that holds the lock.
 func (l *Lock) holder(ctx context.Context) string {
-	cfgs, err := l.Engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: filters.NewArgs(
-		filters.Arg("label", jobs.LabelKind+"="+kindLock), filters.Arg("label", jobs.LabelStack+"="+l.Stack))})
+	list, err := l.Engine.ConfigList(ctx, client.ConfigListOptions{Filters: make(client.Filters).Add("label", jobs.LabelKind+"="+kindLock).Add("label", jobs.LabelStack+"="+l.Stack)})
+	cfgs := list.Items
 	if err != nil || len(cfgs) == 0 {
 		return "its holder is unknown"
 	}
@@ -84,7 +84,7 @@ func (l *Lock) Release(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if err := l.Engine.ConfigRemove(ctx, l.id); err != nil && !cerrdefs.IsNotFound(err) {
+	if _, err := l.Engine.ConfigRemove(ctx, l.id, client.ConfigRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("release the deploy lock (remove it with docker config rm %s): %w", l.name(), err)
 	}
 	return nil

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/network"
+	"github.com/moby/moby/client"
 
 	"jobrun/jobs"
 )
@@ -38,7 +38,7 @@ func (s Stack) awaitRemoval(ctx context.Context, name string) error {
 	}
 	var old string
 	for waited := time.Duration(0); ; waited += time.Second {
-		nw, err := s.Engine.NetworkInspect(ctx, name, network.InspectOptions{})
+		nw, err := s.Engine.NetworkInspect(ctx, name, client.NetworkInspectOptions{})
 		switch {
 		case cerrdefs.IsNotFound(err):
 			return nil

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	composetypes "github.com/docker/cli/cli/compose/types"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
 
 	"jobrun/clocktest"
 	"jobrun/jobs"
@@ -28,7 +28,7 @@ type removingSwarm struct {
 	Created []string
 }
 
-func (e *removingSwarm) NetworkInspect(_ context.Context, name string, _ network.InspectOptions) (network.Inspect, error) {
+func (e *removingSwarm) NetworkInspect(_ context.Context, name string, _ client.NetworkInspectOptions) (network.Inspect, error) {
 	e.looks++
 	switch {
 	case e.gone == 0 || e.looks < e.gone:
@@ -36,16 +36,16 @@ func (e *removingSwarm) NetworkInspect(_ context.Context, name string, _ network
 	case e.newID != "":
 		return network.Inspect{ID: e.newID, Name: name}, nil
 	}
-	return network.Inspect{}, errdefs.NotFound(fmt.Errorf("network %s not found", name))
+	return network.Inspect{}, cerrdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", name))
 }
 
-func (e *removingSwarm) NetworkList(context.Context, network.ListOptions) ([]network.Summary, error) {
+func (e *removingSwarm) NetworkList(context.Context, client.NetworkListOptions) ([]network.Summary, error) {
 	return nil, nil
 }
 
-func (e *removingSwarm) NetworkCreate(_ context.Context, name string, _ network.CreateOptions) (network.CreateResponse, error) {
+func (e *removingSwarm) NetworkCreate(_ context.Context, name string, _ client.NetworkCreateOptions) (client.NetworkCreateResult, error) {
 	e.Created = append(e.Created, name)
-	return network.CreateResponse{ID: "new"}, nil
+	return client.NetworkCreateResult{ID: "new"}, nil
 }
 
 // TestRemakeNetwork: a network being removed is waited for, a second at a

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
 )
 
 const labelVerdict = "io.jobrun.verdict"
@@ -63,7 +63,7 @@ func keptDeploys(recs []Record, keep int) map[string]bool {
 }
 
 func (s Records) remove(ctx context.Context, c swarm.Config) error {
-	if err := s.Engine.ConfigRemove(ctx, c.ID); err != nil && !cerrdefs.IsNotFound(err) {
+	if _, err := s.Engine.ConfigRemove(ctx, c.ID, client.ConfigRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("remove %s: %w", c.Spec.Name, err)
 	}
 	return nil

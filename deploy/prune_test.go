@@ -5,7 +5,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/jobs/jobstest"
 )
@@ -43,7 +44,7 @@ func TestPruneDeployRecords(t *testing.T) {
 	if want := []string{recs[0].ID, recs[4].ID, recs[5].ID}; !slices.Equal(versions, want) {
 		t.Errorf("kept %v, want the newest 2 and the newest release %v", versions, want)
 	}
-	if specs, _ := store.ConfigList(ctx, swarm.ConfigListOptions{}); len(specs) != 6 {
+	if specs, _ := store.ConfigList(ctx, client.ConfigListOptions{}); len(specs) != 6 {
 		t.Errorf("%d configs left, want 3 records and their 3 specs", len(specs))
 	}
 }

@@ -7,8 +7,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/jobs"
 )
@@ -63,12 +63,12 @@ func (s Records) Save(ctx context.Context, rec Record) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.Engine.ConfigCreate(ctx, swarm.ConfigSpec{
+	_, err = s.Engine.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: swarm.ConfigSpec{
 		Annotations: swarm.Annotations{Name: recordName(rec.ID), Labels: map[string]string{
 			jobs.LabelKind: kindDeploy, jobs.LabelStack: rec.Stack, jobs.LabelVersion: rec.Version, labelVerdict: string(rec.Verdict),
 		}},
 		Data: data,
-	})
+	}})
 	if err != nil {
 		return fmt.Errorf("save deploy record %s: %w", rec.ID, err)
 	}
@@ -86,8 +86,8 @@ func (s Records) List(ctx context.Context, stack string) ([]Record, error) {
 
 // configs are the stack's configs of kind: deploy records or their specs.
 func (s Records) configs(ctx context.Context, kind, stack string) ([]swarm.Config, error) {
-	cfgs, err := s.Engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: filters.NewArgs(
-		filters.Arg("label", jobs.LabelKind+"="+kind), filters.Arg("label", jobs.LabelStack+"="+stack))})
+	list, err := s.Engine.ConfigList(ctx, client.ConfigListOptions{Filters: make(client.Filters).Add("label", jobs.LabelKind+"="+kind).Add("label", jobs.LabelStack+"="+stack)})
+	cfgs := list.Items
 	if err != nil {
 		return nil, fmt.Errorf("list deploy records: %w", err)
 	}

@@ -7,8 +7,8 @@ import (
 	"maps"
 	"slices"
 
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/jobs"
 )
@@ -48,12 +48,12 @@ func (s Records) SaveSpecs(ctx context.Context, stack, deployID string, specs Sp
 	if err != nil {
 		return err
 	}
-	_, err = s.Engine.ConfigCreate(ctx, swarm.ConfigSpec{
+	_, err = s.Engine.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: swarm.ConfigSpec{
 		Annotations: swarm.Annotations{Name: specsName(deployID), Labels: map[string]string{
 			jobs.LabelKind: kindSpecs, jobs.LabelStack: stack, labelDeployID: deployID,
 		}},
 		Data: data,
-	})
+	}})
 	if err != nil {
 		return fmt.Errorf("keep the service specs of deploy %s (jobrun rollback needs them): %w", deployID, err)
 	}
@@ -62,9 +62,8 @@ func (s Records) SaveSpecs(ctx context.Context, stack, deployID string, specs Sp
 
 // Specs reads a release's specs; false when it kept none.
 func (s Records) Specs(ctx context.Context, stack, deployID string) (Specs, bool, error) {
-	cfgs, err := s.Engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: filters.NewArgs(
-		filters.Arg("label", jobs.LabelKind+"="+kindSpecs), filters.Arg("label", jobs.LabelStack+"="+stack),
-		filters.Arg("label", labelDeployID+"="+deployID))})
+	list, err := s.Engine.ConfigList(ctx, client.ConfigListOptions{Filters: make(client.Filters).Add("label", jobs.LabelKind+"="+kindSpecs).Add("label", jobs.LabelStack+"="+stack).Add("label", labelDeployID+"="+deployID)})
+	cfgs := list.Items
 	if err != nil {
 		return nil, false, &jobs.EngineError{Msg: "read the service specs of deploy " + deployID, Err: err}
 	}

@@ -16,10 +16,8 @@ import (
 	"github.com/docker/cli/cli/compose/convert"
 	"github.com/docker/cli/cli/compose/loader"
 	composetypes "github.com/docker/cli/cli/compose/types"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 	"github.com/spf13/pflag"
 
 	"jobrun/jobs"
@@ -64,7 +62,8 @@ func (s Stack) registryAuth(image string) string {
 // the stack's first deploy.
 func (s Stack) CreateNetworks(ctx context.Context) error {
 	networks, _ := s.networks()
-	existing, err := s.Engine.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("label", convert.LabelNamespace+"="+s.Name))})
+	list, err := s.Engine.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("label", convert.LabelNamespace+"="+s.Name)})
+	existing := list.Items
 	if err != nil {
 		return &jobs.EngineError{Msg: "list the stack's networks", Err: err}
 	}
@@ -90,7 +89,7 @@ func (s Stack) CreateNetworks(ctx context.Context) error {
 
 // networks are the stack's networks as docker stack deploy converts them,
 // by their names in the swarm, and the external ones it only checks.
-func (s Stack) networks() (map[string]network.CreateOptions, []string) {
+func (s Stack) networks() (map[string]client.NetworkCreateOptions, []string) {
 	declared := map[string]struct{}{}
 	for _, svc := range s.Config.Services {
 		if len(svc.Networks) == 0 {
@@ -166,7 +165,8 @@ func (s Stack) only(names []string) composetypes.Config {
 // Services are the stack's services the engine has, by their name in the
 // stack file.
 func (s Stack) Services(ctx context.Context) (map[string]swarm.Service, error) {
-	list, err := s.Engine.ServiceList(ctx, swarm.ServiceListOptions{Filters: filters.NewArgs(filters.Arg("label", convert.LabelNamespace+"="+s.Name))})
+	list, err := s.Engine.ServiceList(ctx, client.ServiceListOptions{Filters: make(client.Filters).Add("label", convert.LabelNamespace+"="+s.Name)})
+	list := list.Items
 	if err != nil {
 		return nil, &jobs.EngineError{Msg: "list the stack's services", Err: err}
 	}

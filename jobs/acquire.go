@@ -8,7 +8,8 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 )
 
 // lease is the job service a run watches; the owner created it.
@@ -25,7 +26,7 @@ type lease struct {
 func (r *Runner) acquire(ctx context.Context, job *Job) (lease, error) {
 	remade := false
 	for try := 0; try < 3; try++ {
-		resp, err := r.Engine.ServiceCreate(ctx, job.Spec, swarm.ServiceCreateOptions{EncodedRegistryAuth: r.Opts.RegistryAuth, QueryRegistry: r.Opts.QueryRegistry})
+		resp, err := r.Engine.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: job.Spec, EncodedRegistryAuth: r.Opts.RegistryAuth, QueryRegistry: r.Opts.QueryRegistry})
 		if err == nil {
 			for _, w := range resp.Warnings {
 				r.Report.Notice(job.Name, "WARNING: the engine says: "+oneLineString(w))
@@ -46,7 +47,8 @@ func (r *Runner) acquire(ctx context.Context, job *Job) (lease, error) {
 			}
 			return lease{}, &EngineError{Msg: "create service " + job.Spec.Name, Err: err}
 		}
-		svc, _, err := r.Engine.ServiceInspectWithRaw(ctx, job.Spec.Name, swarm.ServiceInspectOptions{})
+		inspected, err := r.Engine.ServiceInspect(ctx, job.Spec.Name, client.ServiceInspectOptions{})
+		svc := inspected.Service
 		if cerrdefs.IsNotFound(err) {
 			continue // it ended between our create and inspect: try again
 		}
@@ -83,7 +85,8 @@ func (r *Runner) remakeNetwork(ctx context.Context, job Job, name string) error 
 // QueryRegistry the client pins the stack file's image to its registry digest
 // (name:tag@sha256:…) on create: only the engine's copy of the spec says so.
 func (r *Runner) serviceImage(ctx context.Context, id string) string {
-	svc, _, err := r.Engine.ServiceInspectWithRaw(ctx, id, swarm.ServiceInspectOptions{})
+	inspected, err := r.Engine.ServiceInspect(ctx, id, client.ServiceInspectOptions{})
+	svc := inspected.Service
 	if err != nil {
 		return "" // the record keeps the stack file's image
 	}
@@ -102,7 +105,8 @@ func imageOf(svc swarm.Service) string {
 // or a stopped one whose container Swarm still reports, keeps the lock.
 func (r *Runner) clearLeftover(ctx context.Context, job Job, svc swarm.Service) error {
 	labels := svc.Spec.Labels
-	tasks, err := r.Engine.TaskList(ctx, swarm.TaskListOptions{Filters: serviceFilter(svc.ID)})
+	list, err := r.Engine.TaskList(ctx, client.TaskListOptions{Filters: serviceFilter(svc.ID)})
+	tasks := list.Items
 	if err != nil {
 		return &EngineError{Msg: "list tasks of " + job.Spec.Name, Err: err}
 	}

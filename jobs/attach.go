@@ -7,9 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/docker/api/types"
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/logs"
 )
@@ -17,8 +16,8 @@ import (
 // Attacher is what an interactive exec asks of the engine of the node its
 // task runs on: a swarm task can only be attached through that engine.
 type Attacher interface {
-	ContainerAttach(ctx context.Context, container string, options container.AttachOptions) (types.HijackedResponse, error)
-	ContainerResize(ctx context.Context, container string, options container.ResizeOptions) error
+	ContainerAttach(ctx context.Context, container string, options client.ContainerAttachOptions) (client.ContainerAttachResult, error)
+	ContainerResize(ctx context.Context, container string, options client.ContainerResizeOptions) (client.ContainerResizeResult, error)
 }
 
 // Terminal is jobrun's own terminal, as an exec with a TTY uses it.
@@ -46,7 +45,7 @@ type AttachSource struct {
 // its output until the container's output ends or ctx is done.
 func (a *AttachSource) Follow(ctx context.Context, t logs.Task, ended <-chan struct{}, stdout, stderr io.Writer) error {
 	tty := a.Terminal != nil
-	resp, err := a.Engine.ContainerAttach(ctx, t.ContainerID, container.AttachOptions{Stream: true, Stdin: true, Stdout: tty, Stderr: tty, Logs: tty})
+	resp, err := a.Engine.ContainerAttach(ctx, t.ContainerID, client.ContainerAttachOptions{Stream: true, Stdin: true, Stdout: tty, Stderr: tty, Logs: tty})
 	if err != nil {
 		err = fmt.Errorf("attach to container %s: %s", shortID(t.ContainerID), OneLine(err))
 		if tty {
@@ -91,7 +90,8 @@ func (a *AttachSource) resize(ctx context.Context, containerID string) {
 		if !ok {
 			return nil
 		}
-		return a.Engine.ContainerResize(ctx, containerID, container.ResizeOptions{Height: h, Width: w})
+		_, err := a.Engine.ContainerResize(ctx, containerID, client.ContainerResizeOptions{Height: h, Width: w})
+		return err
 	}
 	for try := 0; set() != nil && try < 50; try++ {
 		select {

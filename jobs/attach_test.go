@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types"
-	"github.com/docker/docker/api/types/container"
+	"github.com/moby/moby/client"
 
 	"jobrun/logs"
 )
@@ -21,15 +21,15 @@ import (
 type attacher struct {
 	want, reply string
 	mu          sync.Mutex
-	opts        container.AttachOptions
-	resizes     []container.ResizeOptions
+	opts        client.ContainerAttachOptions
+	resizes     []client.ContainerResizeOptions
 	failResize  int           // resizes refused first: the container is not running yet
 	resized     chan struct{} // closed at the first resize that lands
 	got         string        // what the container read
 	read        chan struct{} // closed once it read it
 }
 
-func (a *attacher) ContainerAttach(_ context.Context, _ string, o container.AttachOptions) (types.HijackedResponse, error) {
+func (a *attacher) ContainerAttach(_ context.Context, _ string, o client.ContainerAttachOptions) (types.HijackedResponse, error) {
 	a.opts = o
 	ours, theirs := net.Pipe()
 	go func() {
@@ -46,7 +46,7 @@ func (a *attacher) ContainerAttach(_ context.Context, _ string, o container.Atta
 	return types.NewHijackedResponse(ours, ""), nil
 }
 
-func (a *attacher) ContainerResize(_ context.Context, _ string, o container.ResizeOptions) error {
+func (a *attacher) ContainerResize(_ context.Context, _ string, o client.ContainerResizeOptions) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.failResize > 0 {
@@ -108,7 +108,7 @@ func TestAttachWithTTY(t *testing.T) {
 		t.Errorf("screen %q, kept %q: the output goes to the terminal only", screen.String(), kept.String())
 	case !raw || !restored:
 		t.Errorf("raw %t, restored %t", raw, restored)
-	case len(e.resizes) == 0 || e.resizes[0] != (container.ResizeOptions{Height: 30, Width: 100}):
+	case len(e.resizes) == 0 || e.resizes[0] != (client.ContainerResizeOptions{Height: 30, Width: 100}):
 		t.Errorf("resizes %+v, want the terminal's 30x100 once the container runs", e.resizes)
 	}
 }

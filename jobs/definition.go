@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/distribution/reference"
-	stackloader "github.com/docker/cli/cli/command/stack/loader"
 	"github.com/docker/cli/cli/compose/loader"
 	composetypes "github.com/docker/cli/cli/compose/types"
 )
@@ -43,8 +42,7 @@ func LoadStack(name string, files []string, env map[string]string) (*Stack, erro
 			return nil, &UsageError{Msg: fmt.Sprintf("stack file %s not found: pass the right file with -c/--compose-file", f)}
 		}
 	}
-	//lint:ignore SA1019 GetConfigDetails is the loader docker stack deploy itself uses (docker/cli v29 unexports it: issue 29)
-	details, err := stackloader.GetConfigDetails(files, os.Stdin)
+	details, err := tmpConfigDetails(files, os.Stdin)
 	if err != nil {
 		return nil, &UsageError{Msg: fmt.Sprintf("read stack file: %v: fix the YAML syntax", OneLine(err))}
 	}

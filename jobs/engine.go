@@ -3,8 +3,7 @@ package jobs
 import (
 	"context"
 
-	"github.com/docker/docker/api/types/events"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/client"
 )
 
 // Engine is what a run asks of the Docker engine: the job service, its
@@ -14,8 +13,8 @@ import (
 type Engine interface {
 	TaskSource
 	ConfigAPI
-	ServiceCreate(ctx context.Context, spec swarm.ServiceSpec, options swarm.ServiceCreateOptions) (swarm.ServiceCreateResponse, error)
-	ServiceUpdate(ctx context.Context, serviceID string, version swarm.Version, spec swarm.ServiceSpec, options swarm.ServiceUpdateOptions) (swarm.ServiceUpdateResponse, error)
-	ServiceRemove(ctx context.Context, serviceID string) error
-	Events(ctx context.Context, options events.ListOptions) (<-chan events.Message, <-chan error)
+	ServiceCreate(ctx context.Context, options client.ServiceCreateOptions) (client.ServiceCreateResult, error)
+	ServiceUpdate(ctx context.Context, serviceID string, options client.ServiceUpdateOptions) (client.ServiceUpdateResult, error)
+	ServiceRemove(ctx context.Context, serviceID string, options client.ServiceRemoveOptions) (client.ServiceRemoveResult, error)
+	Events(ctx context.Context, options client.EventsListOptions) client.EventsResult
 }

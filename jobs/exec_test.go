@@ -7,7 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/jobs/jobstest"
 )
@@ -330,7 +331,7 @@ func TestPruneRemovesSpecs(t *testing.T) {
 	if res.RemovedRecords != 2 || res.RemovedSpecs != 1 {
 		t.Errorf("result %+v, want 2 records and 1 spec removed", res)
 	}
-	left, _ := store.ConfigList(context.Background(), swarm.ConfigListOptions{})
+	left, _ := store.ConfigList(context.Background(), client.ConfigListOptions{})
 	var names []string
 	for _, c := range left {
 		names = append(names, c.Spec.Name)

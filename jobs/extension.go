@@ -10,7 +10,7 @@ import (
 	"time"
 
 	composetypes "github.com/docker/cli/cli/compose/types"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
 )
 
 // ExtensionKey is the stack file's field for what jobrun alone reads of a

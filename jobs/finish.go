@@ -7,7 +7,8 @@ import (
 	"time"
 
 	"github.com/distribution/reference"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 )
 
 // cleanupTimeout bounds each end-of-run step, which runs even after an
@@ -141,7 +142,7 @@ func (r *Runner) save(ctx context.Context, job Job, l lease, v Verdict, outputs 
 		r.keepSpec(saveCtx, job, &rec)
 		if err := r.Records.Save(saveCtx, rec, kept(outputs, rec.Attempts)); err != nil {
 			if rec.Spec != "" { // no record leads to it: nothing would prune it
-				_ = r.Records.Engine.ConfigRemove(saveCtx, rec.Spec)
+				_, _ = r.Records.Engine.ConfigRemove(saveCtx, rec.Spec, client.ConfigRemoveOptions{})
 			}
 			then := fmt.Sprintf("the next run of %s removes the service", job.Name)
 			if rec.Exec != nil { // an exec's service is no lock: no run clears it
@@ -189,7 +190,8 @@ func (r *Runner) removeOnce(ctx context.Context, job Job, l lease, stopped, save
 // moby/moby#53632, or an update from elsewhere) must never read as one
 // clean run.
 func (r *Runner) checkSurplus(ctx context.Context, l lease, rec *Record) {
-	tasks, err := r.Engine.TaskList(ctx, swarm.TaskListOptions{Filters: serviceFilter(l.serviceID)})
+	list, err := r.Engine.TaskList(ctx, client.TaskListOptions{Filters: serviceFilter(l.serviceID)})
+	tasks := list.Items
 	if err != nil {
 		return
 	}

@@ -10,10 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/api/types/system"
-	"github.com/docker/docker/errdefs"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/api/types/system"
+	"github.com/moby/moby/client"
 
 	"jobrun/jobs/jobstest"
 	"jobrun/logs"
@@ -53,7 +54,7 @@ func (t *timeline) first(prefix string) int {
 	return -1
 }
 
-func (e *endingEngine) TaskList(context.Context, swarm.TaskListOptions) ([]swarm.Task, error) {
+func (e *endingEngine) TaskList(context.Context, client.TaskListOptions) ([]swarm.Task, error) {
 	e.timeline.add("task-list")
 	return []swarm.Task{{ID: "t1", NodeID: "n1", Status: swarm.TaskStatus{State: swarm.TaskStateComplete}, DesiredState: swarm.TaskStateShutdown}}, nil
 }
@@ -63,20 +64,20 @@ func (e *endingEngine) NodeInspectWithRaw(_ context.Context, id string) (swarm.N
 	return swarm.Node{ID: id, Description: swarm.NodeDescription{Hostname: "host-" + id}}, nil, nil
 }
 
-func (e *endingEngine) ServiceInspectWithRaw(_ context.Context, id string, _ swarm.ServiceInspectOptions) (swarm.Service, []byte, error) {
+func (e *endingEngine) ServiceInspectWithRaw(_ context.Context, id string, _ client.ServiceInspectOptions) (swarm.Service, []byte, error) {
 	if e.removed {
-		return swarm.Service{}, nil, errdefs.NotFound(errors.New("no such service"))
+		return swarm.Service{}, nil, cerrdefs.ErrNotFound.WithMessage("no such service")
 	}
 	return swarm.Service{ID: id, Spec: swarm.ServiceSpec{Mode: swarm.ServiceMode{ReplicatedJob: &swarm.ReplicatedJob{}}}}, nil, nil
 }
 
-func (e *endingEngine) ServiceUpdate(_ context.Context, _ string, _ swarm.Version, spec swarm.ServiceSpec, _ swarm.ServiceUpdateOptions) (swarm.ServiceUpdateResponse, error) {
+func (e *endingEngine) ServiceUpdate(_ context.Context, _ string, _ swarm.Version, spec swarm.ServiceSpec, _ client.ServiceUpdateOptions) (client.ServiceUpdateResult, error) {
 	if ns := spec.Labels[LabelStackNamespace]; ns != "" {
 		e.timeline.add("join stack " + ns)
 	} else {
 		e.timeline.add("stop")
 	}
-	return swarm.ServiceUpdateResponse{}, nil
+	return client.ServiceUpdateResult{}, nil
 }
 
 func (e *endingEngine) ServiceRemove(context.Context, string) error {
@@ -85,15 +86,15 @@ func (e *endingEngine) ServiceRemove(context.Context, string) error {
 	return nil
 }
 
-func (e *endingEngine) ConfigCreate(ctx context.Context, c swarm.ConfigSpec) (swarm.ConfigCreateResponse, error) {
+func (e *endingEngine) ConfigCreate(ctx context.Context, c swarm.ConfigSpec) (client.ConfigCreateResult, error) {
 	e.timeline.add("save " + c.Name)
 	if e.saveErr != nil {
-		return swarm.ConfigCreateResponse{}, e.saveErr
+		return client.ConfigCreateResult{}, e.saveErr
 	}
-	return e.Configs.ConfigCreate(ctx, c)
+	return e.Configs.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: c})
 }
 
-func (e *endingEngine) ConfigList(ctx context.Context, o swarm.ConfigListOptions) ([]swarm.Config, error) {
+func (e *endingEngine) ConfigList(ctx context.Context, o client.ConfigListOptions) ([]swarm.Config, error) {
 	e.timeline.add("config-list")
 	return e.Configs.ConfigList(ctx, o)
 }
@@ -191,14 +192,14 @@ func (n *nodeContainers) Info(context.Context) (system.Info, error) {
 	return system.Info{Swarm: swarm.Info{NodeID: "n1"}}, nil
 }
 
-func (n *nodeContainers) ContainerList(_ context.Context, o container.ListOptions) ([]container.Summary, error) {
+func (n *nodeContainers) ContainerList(_ context.Context, o client.ContainerListOptions) ([]container.Summary, error) {
 	if !o.All || !o.Filters.ExactMatch("label", "com.docker.swarm.service.id=svc1") {
 		return nil, fmt.Errorf("unexpected listing %+v", o)
 	}
 	return n.containers, nil
 }
 
-func (n *nodeContainers) ContainerRemove(_ context.Context, id string, _ container.RemoveOptions) error {
+func (n *nodeContainers) ContainerRemove(_ context.Context, id string, _ client.ContainerRemoveOptions) error {
 	n.timeline.add("container-remove " + id)
 	return nil
 }

@@ -7,9 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/docker/docker/api/types"
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/system"
+	"github.com/moby/moby/client"
 
 	"golang.org/x/time/rate"
 
@@ -143,8 +141,8 @@ func firstOf(s ...string) string {
 // logs, and for a task on its own node, its container's stream.
 type EngineClient interface {
 	logs.TaskLogger
-	ContainerAttach(ctx context.Context, container string, options container.AttachOptions) (types.HijackedResponse, error)
-	Info(ctx context.Context) (system.Info, error)
+	ContainerAttach(ctx context.Context, container string, options client.ContainerAttachOptions) (client.ContainerAttachResult, error)
+	Info(ctx context.Context, options client.InfoOptions) (client.SystemInfoResult, error)
 }
 
 // EngineSource reads output through the engine's task logs API, and tells
@@ -172,7 +170,8 @@ func (n *localNode) NodeID(ctx context.Context) (string, error) {
 	if n.id != "" {
 		return n.id, nil
 	}
-	info, err := n.Info(ctx)
+	res, err := n.Info(ctx, client.InfoOptions{})
+	info := res.Info
 	if err != nil {
 		return "", err
 	}

@@ -5,7 +5,7 @@ import (
 	"regexp"
 	"slices"
 
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
 )
 
 // removedNetwork finds the engine's "network NAME not found" in a service

@@ -7,7 +7,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/cli/cli/compose/convert"
 	composetypes "github.com/docker/cli/cli/compose/types"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/client"
 )
 
 // createJobObjects creates the secrets and configs the job uses that the
@@ -37,9 +37,9 @@ func createJobObjects(ctx context.Context, engine client.APIClient, stack *Stack
 		return &UsageError{Msg: fmt.Sprintf("job %s: %s: fix the secret's file: in the stack file", svc.Name, OneLine(err))}
 	}
 	for _, spec := range secretSpecs {
-		_, _, err := engine.SecretInspectWithRaw(ctx, spec.Name)
+		_, err := engine.SecretInspect(ctx, spec.Name, client.SecretInspectOptions{})
 		if cerrdefs.IsNotFound(err) {
-			if _, err = engine.SecretCreate(ctx, spec); err == nil {
+			if _, err = engine.SecretCreate(ctx, client.SecretCreateOptions{Spec: spec}); err == nil {
 				told("created secret " + spec.Name)
 			} else if cerrdefs.IsConflict(err) {
 				err = nil
@@ -54,9 +54,9 @@ func createJobObjects(ctx context.Context, engine client.APIClient, stack *Stack
 		return &UsageError{Msg: fmt.Sprintf("job %s: %s: fix the config's file: in the stack file", svc.Name, OneLine(err))}
 	}
 	for _, spec := range configSpecs {
-		_, _, err := engine.ConfigInspectWithRaw(ctx, spec.Name)
+		_, err := engine.ConfigInspect(ctx, spec.Name, client.ConfigInspectOptions{})
 		if cerrdefs.IsNotFound(err) {
-			if _, err = engine.ConfigCreate(ctx, spec); err == nil {
+			if _, err = engine.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: spec}); err == nil {
 				told("created config " + spec.Name)
 			} else if cerrdefs.IsConflict(err) {
 				err = nil

@@ -2,14 +2,13 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 )
 
 // racingEngine is an engine on which another jobrun creates every secret
@@ -20,21 +19,21 @@ type racingEngine struct {
 }
 
 func (e *racingEngine) SecretInspectWithRaw(context.Context, string) (swarm.Secret, []byte, error) {
-	return swarm.Secret{}, nil, errdefs.NotFound(errors.New("secret not found"))
+	return swarm.Secret{}, nil, cerrdefs.ErrNotFound.WithMessage("secret not found")
 }
 
-func (e *racingEngine) SecretCreate(context.Context, swarm.SecretSpec) (swarm.SecretCreateResponse, error) {
+func (e *racingEngine) SecretCreate(context.Context, swarm.SecretSpec) (client.SecretCreateResult, error) {
 	e.created++
-	return swarm.SecretCreateResponse{}, errdefs.Conflict(errors.New("rpc error: code = AlreadyExists desc = secret it_pw already exists"))
+	return client.SecretCreateResult{}, cerrdefs.ErrConflict.WithMessage("rpc error: code = AlreadyExists desc = secret it_pw already exists")
 }
 
 func (e *racingEngine) ConfigInspectWithRaw(context.Context, string) (swarm.Config, []byte, error) {
-	return swarm.Config{}, nil, errdefs.NotFound(errors.New("config not found"))
+	return swarm.Config{}, nil, cerrdefs.ErrNotFound.WithMessage("config not found")
 }
 
-func (e *racingEngine) ConfigCreate(context.Context, swarm.ConfigSpec) (swarm.ConfigCreateResponse, error) {
+func (e *racingEngine) ConfigCreate(context.Context, swarm.ConfigSpec) (client.ConfigCreateResult, error) {
 	e.created++
-	return swarm.ConfigCreateResponse{}, errdefs.Conflict(errors.New("rpc error: code = AlreadyExists desc = config it_settings already exists"))
+	return client.ConfigCreateResult{}, cerrdefs.ErrConflict.WithMessage("rpc error: code = AlreadyExists desc = config it_settings already exists")
 }
 
 // TestJobObjectsCreatedBySomeoneElseMeanwhile: two jobruns starting

@@ -6,7 +6,8 @@ import (
 	"sync"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 )
 
 // DefaultKeep is how many runs of each job Prune keeps unless told.
@@ -133,7 +134,7 @@ func (s Records) prune(ctx context.Context, steps []pruneStep, res *PruneResult)
 	)
 	// remove removes one config and counts the result; false if refused.
 	remove := func(id string, removed *int) bool {
-		err := s.Engine.ConfigRemove(ctx, id)
+		_, err := s.Engine.ConfigRemove(ctx, id, client.ConfigRemoveOptions{})
 		mu.Lock()
 		defer mu.Unlock()
 		switch {

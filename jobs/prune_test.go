@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/docker/docker/errdefs"
+	cerrdefs "github.com/containerd/errdefs"
 )
 
 // left says what is left of runs 0 to n-1: "3" is run 3's record and
@@ -154,7 +154,7 @@ func TestPruneFaults(t *testing.T) {
 				var n int
 				return func(id string) error {
 					if n++; n%3 == 0 && store.Configs.ConfigRemove(context.Background(), id) == nil { // every third removal finds it gone
-						return errdefs.NotFound(fmt.Errorf("config %s not found", id))
+						return cerrdefs.ErrNotFound.WithMessage(fmt.Sprintf("config %s not found", id))
 					}
 					return nil
 				}

@@ -5,17 +5,16 @@ import (
 	"fmt"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/system"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 )
 
 // ContainerAPI is what reaping a removed job's containers asks of the
 // engine jobrun talks to.
 type ContainerAPI interface {
-	Info(ctx context.Context) (system.Info, error)
-	ContainerList(ctx context.Context, options container.ListOptions) ([]container.Summary, error)
-	ContainerRemove(ctx context.Context, containerID string, options container.RemoveOptions) error
+	Info(ctx context.Context, options client.InfoOptions) (client.SystemInfoResult, error)
+	ContainerList(ctx context.Context, options client.ContainerListOptions) (client.ContainerListResult, error)
+	ContainerRemove(ctx context.Context, containerID string, options client.ContainerRemoveOptions) (client.ContainerRemoveResult, error)
 }
 
 // reap removes the exited containers of a removed job service from the
@@ -27,19 +26,20 @@ func (r *Runner) reap(ctx context.Context, job Job, serviceID string, attempts [
 	if r.Containers == nil {
 		return
 	}
-	info, err := r.Containers.Info(ctx)
+	res, err := r.Containers.Info(ctx, client.InfoOptions{})
+	info := res.Info
 	if err != nil {
 		return
 	}
-	list, err := r.Containers.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", "com.docker.swarm.service.id="+serviceID))})
+	list, err := r.Containers.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", "com.docker.swarm.service.id="+serviceID)})
 	if err != nil {
 		return
 	}
-	for _, c := range list {
+	for _, c := range list.Items {
 		if c.State == container.StateRunning {
 			continue // never: the stop was confirmed; a running one is not ours to end
 		}
-		if err := r.Containers.ContainerRemove(ctx, c.ID, container.RemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
+		if _, err := r.Containers.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsConflict(err) {
 			r.Report.Notice(job.Name, fmt.Sprintf("WARNING: could not remove the exited container %s of the job (%s): docker rm %s", shortID(c.ID), OneLine(err), shortID(c.ID)))
 		}
 	}

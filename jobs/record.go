@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/logs"
 )
@@ -80,9 +80,9 @@ const (
 
 // ConfigAPI is the part of the engine the record store uses.
 type ConfigAPI interface {
-	ConfigCreate(ctx context.Context, config swarm.ConfigSpec) (swarm.ConfigCreateResponse, error)
-	ConfigList(ctx context.Context, options swarm.ConfigListOptions) ([]swarm.Config, error)
-	ConfigRemove(ctx context.Context, id string) error
+	ConfigCreate(ctx context.Context, options client.ConfigCreateOptions) (client.ConfigCreateResult, error)
+	ConfigList(ctx context.Context, options client.ConfigListOptions) (client.ConfigListResult, error)
+	ConfigRemove(ctx context.Context, id string, options client.ConfigRemoveOptions) (client.ConfigRemoveResult, error)
 }
 
 // Records keeps run records as labelled Swarm configs: they live in the
@@ -115,10 +115,10 @@ func (s Records) Save(ctx context.Context, rec Record, outputs []AttemptOutput) 
 	if rec.Spec != "" {
 		recordLabels[labelSpec] = rec.Spec
 	}
-	if _, err := s.Engine.ConfigCreate(ctx, swarm.ConfigSpec{
+	if _, err := s.Engine.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: swarm.ConfigSpec{
 		Annotations: swarm.Annotations{Name: recordName(rec.RunID), Labels: recordLabels},
 		Data:        data,
-	}); err != nil {
+	}}); err != nil {
 		return fmt.Errorf("save run record %s: %w", rec.RunID, err)
 	}
 	if len(outputs) == 0 {
@@ -128,10 +128,10 @@ func (s Records) Save(ctx context.Context, rec Record, outputs []AttemptOutput) 
 	if err != nil {
 		return err
 	}
-	if _, err := s.Engine.ConfigCreate(ctx, swarm.ConfigSpec{
+	if _, err := s.Engine.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: swarm.ConfigSpec{
 		Annotations: swarm.Annotations{Name: outputName(rec.RunID), Labels: labels(kindOutput)},
 		Data:        packed,
-	}); err != nil {
+	}}); err != nil {
 		return fmt.Errorf("save output of run %s: %w", rec.RunID, err)
 	}
 	return nil
@@ -154,8 +154,8 @@ const (
 	KindExecs RecordKind = "execs"
 )
 
-func (f RecordFilter) args() filters.Args {
-	args := filters.NewArgs(filters.Arg("label", LabelKind+"="+kindRecord))
+func (f RecordFilter) args() client.Filters {
+	args := make(client.Filters).Add("label", LabelKind+"="+kindRecord)
 	if f.Kind == KindExecs {
 		args.Add("label", labelOutcome+"="+outcomeExec)
 	}
@@ -180,7 +180,8 @@ func (f RecordFilter) matches(r Record) bool {
 // configs lists the configs of the records f selects, newest first, decoding
 // none of them: the names hold the run IDs.
 func (s Records) configs(ctx context.Context, f RecordFilter) ([]swarm.Config, error) {
-	cfgs, err := s.Engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: f.args()})
+	list, err := s.Engine.ConfigList(ctx, client.ConfigListOptions{Filters: f.args()})
+	cfgs := list.Items
 	if err != nil {
 		return nil, fmt.Errorf("list run records: %w", err)
 	}
@@ -257,8 +258,9 @@ func newRecord(job Job, src logs.Source, place LogPlace, started time.Time) Reco
 
 // Outputs returns the output stored with a run, if any.
 func (s Records) Outputs(ctx context.Context, runID string) ([]AttemptOutput, error) {
-	f := filters.NewArgs(filters.Arg("label", LabelKind+"="+kindOutput), filters.Arg("label", LabelRunID+"="+runID))
-	cfgs, err := s.Engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: f})
+	f := make(client.Filters).Add("label", LabelKind+"="+kindOutput).Add("label", LabelRunID+"="+runID)
+	list, err := s.Engine.ConfigList(ctx, client.ConfigListOptions{Filters: f})
+	cfgs := list.Items
 	if err != nil {
 		return nil, fmt.Errorf("read output of run %s: %w", runID, err)
 	}

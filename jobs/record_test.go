@@ -12,7 +12,8 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/jobs/jobstest"
 )
@@ -184,7 +185,7 @@ type configStore struct {
 	remove   func(id string) error
 }
 
-func (f *configStore) ConfigList(ctx context.Context, o swarm.ConfigListOptions) ([]swarm.Config, error) {
+func (f *configStore) ConfigList(ctx context.Context, o client.ConfigListOptions) ([]swarm.Config, error) {
 	f.mu.Lock()
 	f.lists = append(f.lists, slices.Sorted(slices.Values(o.Filters.Get("label"))))
 	f.mu.Unlock()
@@ -205,7 +206,7 @@ func (f *configStore) ConfigRemove(ctx context.Context, id string) error {
 			return err
 		}
 	}
-	err := f.Configs.ConfigRemove(ctx, id)
+	_, err := f.Configs.ConfigRemove(ctx, id, client.ConfigRemoveOptions{})
 	if err == nil {
 		f.removes++
 	}
@@ -214,7 +215,7 @@ func (f *configStore) ConfigRemove(ctx context.Context, id string) error {
 
 // names lists the configs held, sorted.
 func (f *configStore) names() []string {
-	cfgs, _ := f.Configs.ConfigList(context.Background(), swarm.ConfigListOptions{})
+	cfgs, _ := f.Configs.ConfigList(context.Background(), client.ConfigListOptions{})
 	var out []string
 	for _, c := range cfgs {
 		out = append(out, c.Spec.Name)
@@ -424,7 +425,7 @@ func TestQueriesDecodeOnlyWhatTheyReturn(t *testing.T) {
 	for _, n := range []int{100, 10000} {
 		store := &configStore{}
 		seed(t, store, "todo", "migrate", 0, runs(n))
-		listing := testing.AllocsPerRun(5, func() { _, _ = store.ConfigList(ctx, swarm.ConfigListOptions{Filters: migrate.args()}) })
+		listing := testing.AllocsPerRun(5, func() { _, _ = store.ConfigList(ctx, client.ConfigListOptions{Filters: migrate.args()}) })
 		for name, q := range queries {
 			beyond[name] = append(beyond[name], testing.AllocsPerRun(5, func() { q(Records{Engine: store}) })-listing)
 		}
@@ -444,7 +445,7 @@ type answered struct {
 	cache map[string][]swarm.Config
 }
 
-func (a answered) ConfigList(ctx context.Context, o swarm.ConfigListOptions) ([]swarm.Config, error) {
+func (a answered) ConfigList(ctx context.Context, o client.ConfigListOptions) ([]swarm.Config, error) {
 	key, err := filters.ToJSON(o.Filters)
 	if err != nil {
 		return nil, err

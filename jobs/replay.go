@@ -7,8 +7,8 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 )
 
 // A run's spec is kept beside its record, so that an attempt can be made
@@ -46,12 +46,12 @@ func (s Records) SaveSpec(ctx context.Context, rec Record, spec swarm.ServiceSpe
 		return "", fmt.Errorf("the job's service spec is %d KiB, more than a Swarm config holds (500 KiB)", len(data)>>10)
 	}
 	name := specName(rec.RunID)
-	_, err = s.Engine.ConfigCreate(ctx, swarm.ConfigSpec{
+	_, err = s.Engine.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: swarm.ConfigSpec{
 		Annotations: swarm.Annotations{Name: name, Labels: map[string]string{
 			LabelKind: kindSpec, LabelStack: rec.Stack, LabelJob: rec.Job, LabelRunID: rec.RunID,
 		}},
 		Data: data,
-	})
+	}})
 	if err != nil {
 		return "", fmt.Errorf("keep the spec of run %s: %w", rec.RunID, err)
 	}
@@ -64,8 +64,8 @@ func (s Records) Spec(ctx context.Context, rec Record) (swarm.ServiceSpec, bool,
 	if rec.Spec == "" {
 		return swarm.ServiceSpec{}, false, nil
 	}
-	cfgs, err := s.Engine.ConfigList(ctx, swarm.ConfigListOptions{Filters: filters.NewArgs(
-		filters.Arg("label", LabelKind+"="+kindSpec), filters.Arg("label", LabelRunID+"="+rec.RunID))})
+	list, err := s.Engine.ConfigList(ctx, client.ConfigListOptions{Filters: make(client.Filters).Add("label", LabelKind+"="+kindSpec).Add("label", LabelRunID+"="+rec.RunID)})
+	cfgs := list.Items
 	if err != nil {
 		return swarm.ServiceSpec{}, false, fmt.Errorf("read the spec of run %s: %w", rec.RunID, err)
 	}
@@ -135,13 +135,14 @@ func ReplayJob(rec Record, spec swarm.ServiceSpec, runID string, pendingTimeout 
 
 // NodeInspector is the engine call that names a node.
 type NodeInspector interface {
-	NodeInspectWithRaw(ctx context.Context, nodeID string) (swarm.Node, []byte, error)
+	NodeInspect(ctx context.Context, nodeID string, options client.NodeInspectOptions) (client.NodeInspectResult, error)
 }
 
 // ReplayNode is the node attempt a of rec ran on, once Swarm may place the
 // replay (job) there; a NodeGoneError says why it may not.
 func ReplayNode(ctx context.Context, engine NodeInspector, job Job, rec Record, a Attempt) (swarm.Node, error) {
-	node, _, err := engine.NodeInspectWithRaw(ctx, a.NodeID)
+	inspected, err := engine.NodeInspect(ctx, a.NodeID, client.NodeInspectOptions{})
+	node := inspected.Node
 	elsewhere := fmt.Sprintf("jobrun exec %s --version %s -- CMD runs in the job's context on a node Swarm picks", rec.Job, rec.Version)
 	switch {
 	case cerrdefs.IsNotFound(err):
@@ -165,7 +166,8 @@ func NameNodes(ctx context.Context, engine NodeInspector, attempts []Attempt) {
 		}
 		name, asked := names[a.NodeID]
 		if !asked {
-			if node, _, err := engine.NodeInspectWithRaw(ctx, a.NodeID); err == nil {
+			if inspected, err := engine.NodeInspect(ctx, a.NodeID, client.NodeInspectOptions{}); err == nil {
+				node := inspected.Node
 				name = node.Description.Hostname
 			}
 			names[a.NodeID] = name

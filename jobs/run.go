@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/docker/docker/api/types/events"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/logs"
 )
@@ -243,11 +243,8 @@ func (r *Runner) update(job Job, old, new Verdict) {
 func (r *Runner) containerEvents(ctx context.Context, serviceID string, onDie func(containerID string)) (<-chan struct{}, func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	wake := make(chan struct{}, 1)
-	msgs, errs := r.Engine.Events(ctx, events.ListOptions{Filters: filters.NewArgs(
-		filters.Arg("type", string(events.ContainerEventType)),
-		filters.Arg("event", string(events.ActionDie)),
-		filters.Arg("label", "com.docker.swarm.service.id="+serviceID),
-	)})
+	died := r.Engine.Events(ctx, client.EventsListOptions{Filters: make(client.Filters).Add("type", string(events.ContainerEventType)).Add("event", string(events.ActionDie)).Add("label", "com.docker.swarm.service.id="+serviceID)})
+	msgs, errs := died.Messages, died.Err
 	go func() {
 		for {
 			select {

@@ -12,9 +12,10 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/docker/docker/api/types/events"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/errdefs"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/clocktest"
 	"jobrun/jobs/jobstest"
@@ -58,34 +59,34 @@ func (f *fakeEngine) called(prefix string) []string {
 	return out
 }
 
-func (f *fakeEngine) ServiceCreate(_ context.Context, spec swarm.ServiceSpec, o swarm.ServiceCreateOptions) (swarm.ServiceCreateResponse, error) {
+func (f *fakeEngine) ServiceCreate(_ context.Context, spec swarm.ServiceSpec, o client.ServiceCreateOptions) (client.ServiceCreateResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("create %s query-registry=%t", spec.Name, o.QueryRegistry)
 	if f.createErr != nil {
-		return swarm.ServiceCreateResponse{}, f.createErr
+		return client.ServiceCreateResult{}, f.createErr
 	}
 	if err := f.firstErr; err != nil {
 		f.firstErr = nil
-		return swarm.ServiceCreateResponse{}, err
+		return client.ServiceCreateResult{}, err
 	}
 	f.svc = &swarm.Service{ID: "svc1", Spec: spec}
 	if f.onCreate != nil {
 		f.onCreate()
 	}
-	return swarm.ServiceCreateResponse{ID: "svc1"}, nil
+	return client.ServiceCreateResult{ID: "svc1"}, nil
 }
 
-func (f *fakeEngine) ServiceInspectWithRaw(_ context.Context, id string, _ swarm.ServiceInspectOptions) (swarm.Service, []byte, error) {
+func (f *fakeEngine) ServiceInspectWithRaw(_ context.Context, id string, _ client.ServiceInspectOptions) (swarm.Service, []byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.svc == nil {
-		return swarm.Service{}, nil, errdefs.NotFound(errors.New("service " + id + " not found"))
+		return swarm.Service{}, nil, cerrdefs.ErrNotFound.WithMessage("service " + id + " not found")
 	}
 	return *f.svc, nil, nil
 }
 
-func (f *fakeEngine) ServiceUpdate(_ context.Context, id string, _ swarm.Version, spec swarm.ServiceSpec, _ swarm.ServiceUpdateOptions) (swarm.ServiceUpdateResponse, error) {
+func (f *fakeEngine) ServiceUpdate(_ context.Context, id string, _ swarm.Version, spec swarm.ServiceSpec, _ client.ServiceUpdateOptions) (client.ServiceUpdateResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	completions := "-"
@@ -94,10 +95,10 @@ func (f *fakeEngine) ServiceUpdate(_ context.Context, id string, _ swarm.Version
 	}
 	f.record("update %s completions=%s stopped-label=%s", id, completions, spec.Labels[LabelStopped])
 	if f.svc == nil {
-		return swarm.ServiceUpdateResponse{}, errdefs.NotFound(errors.New("no such service"))
+		return client.ServiceUpdateResult{}, cerrdefs.ErrNotFound.WithMessage("no such service")
 	}
 	f.svc.Spec, f.stopped = spec, completions == "0"
-	return swarm.ServiceUpdateResponse{}, nil
+	return client.ServiceUpdateResult{}, nil
 }
 
 func (f *fakeEngine) ServiceRemove(_ context.Context, id string) error {
@@ -108,14 +109,14 @@ func (f *fakeEngine) ServiceRemove(_ context.Context, id string) error {
 	return nil
 }
 
-func (f *fakeEngine) TaskList(_ context.Context, o swarm.TaskListOptions) ([]swarm.Task, error) {
+func (f *fakeEngine) TaskList(_ context.Context, o client.TaskListOptions) ([]swarm.Task, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if o.Filters.Contains("id") {
 		return f.byID, nil
 	}
 	if f.svc == nil {
-		return nil, errdefs.NotFound(errors.New("service not found"))
+		return nil, cerrdefs.ErrNotFound.WithMessage("service not found")
 	}
 	if f.listErr != nil {
 		return nil, f.listErr
@@ -131,15 +132,15 @@ func (f *fakeEngine) NodeInspectWithRaw(_ context.Context, id string) (swarm.Nod
 	return swarm.Node{ID: id, Description: swarm.NodeDescription{Hostname: "host-" + id}, Status: swarm.NodeStatus{State: swarm.NodeStateReady}}, nil, nil
 }
 
-func (f *fakeEngine) Events(ctx context.Context, _ events.ListOptions) (<-chan events.Message, <-chan error) {
+func (f *fakeEngine) Events(ctx context.Context, _ client.EventsListOptions) (<-chan events.Message, <-chan error) {
 	return make(chan events.Message), make(chan error)
 }
 
-func (f *fakeEngine) ConfigCreate(ctx context.Context, c swarm.ConfigSpec) (swarm.ConfigCreateResponse, error) {
+func (f *fakeEngine) ConfigCreate(ctx context.Context, c swarm.ConfigSpec) (client.ConfigCreateResult, error) {
 	f.mu.Lock()
 	f.record("config-create %s", c.Name)
 	f.mu.Unlock()
-	return f.Configs.ConfigCreate(ctx, c)
+	return f.Configs.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: c})
 }
 
 // echoSource prints one line per attempt, tells started (if set) the
@@ -306,7 +307,7 @@ func lifecycleCases() []lifecycleCase {
 		{
 			name: "attached to another jobrun's run: stops and removes nothing",
 			engine: &fakeEngine{
-				createErr: errdefs.Conflict(errors.New("name conflicts with an existing object")),
+				createErr: cerrdefs.ErrConflict.WithMessage("name conflicts with an existing object"),
 				svc:       &swarm.Service{ID: "svc1", Spec: testJob().Spec},
 				tasks:     completeOnThirdPoll,
 			},
@@ -425,7 +426,7 @@ func lifecycleCases() []lifecycleCase {
 		{
 			name: "the engine lost while waiting: says the job may still be running, stops and records nothing",
 			engine: &fakeEngine{tasks: runningUntilStopped,
-				listErr: errdefs.Unavailable(errors.New("Cannot connect to the Docker daemon at unix:///var/run/docker.sock"))},
+				listErr: cerrdefs.ErrUnavailable.WithMessage("Cannot connect to the Docker daemon at unix:///var/run/docker.sock")},
 			wantErr:    "lost the engine while waiting for migrate; the job may still be running: check with docker service ps jobrun_todo_migrate",
 			wantCalls:  []string{"create"},
 			wantNo:     []string{"update", "remove", "config-create"},
@@ -454,7 +455,7 @@ func TestRunnerLifecycle(t *testing.T) {
 							cancel()
 							return
 						}
-						_ = rt.engine.ServiceRemove(ctx, "svc1")
+						_, _ = rt.engine.ServiceRemove(ctx, "svc1", client.ServiceRemoveOptions{})
 					})
 				}
 				rec, err := rt.runner.Run(ctx, testJob())
@@ -570,7 +571,7 @@ func TestAcquireRefusesAStoppedRunStillReported(t *testing.T) {
 	spec := testJob().Spec
 	spec.Labels = jobLabels(spec.Labels, map[string]string{LabelStopped: "true"})
 	engine := &fakeEngine{
-		createErr: errdefs.Conflict(errors.New("name conflicts with an existing object")),
+		createErr: cerrdefs.ErrConflict.WithMessage("name conflicts with an existing object"),
 		svc:       &swarm.Service{ID: "svc1", Spec: spec},
 		tasks:     func(int, bool) []swarm.Task { return []swarm.Task{live("t1")} },
 	}
@@ -598,7 +599,7 @@ func TestAcquireClearsAStoppedRunThatEnded(t *testing.T) {
 	spec := testJob().Spec
 	spec.Labels = jobLabels(spec.Labels, map[string]string{LabelStopped: "true", LabelVersion: "v0"})
 	engine := &fakeEngine{
-		createErr: errdefs.Conflict(errors.New("name conflicts with an existing object")),
+		createErr: cerrdefs.ErrConflict.WithMessage("name conflicts with an existing object"),
 		svc:       &swarm.Service{ID: "svc1", Spec: spec},
 		tasks:     func(int, bool) []swarm.Task { return []swarm.Task{ended("t1", swarm.TaskStateShutdown, 137)} },
 	}

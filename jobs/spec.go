@@ -14,9 +14,8 @@ import (
 	"github.com/docker/cli/cli/compose/convert"
 	composetypes "github.com/docker/cli/cli/compose/types"
 	"github.com/docker/cli/opts"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 )
 
 // Labels jobrun puts on its services and run records.
@@ -260,7 +259,7 @@ func checkNetworks(ctx context.Context, engine client.NetworkAPIClient, stack *S
 		if ok && cfg.Name != "" {
 			name = cfg.Name
 		}
-		if _, err := engine.NetworkInspect(ctx, name, network.InspectOptions{}); err != nil {
+		if _, err := engine.NetworkInspect(ctx, name, client.NetworkInspectOptions{}); err != nil {
 			switch {
 			case cerrdefs.IsNotFound(err) && external:
 				return &UsageError{Msg: fmt.Sprintf("job %s: network %s does not exist; it is external, so create it first: docker network create --driver overlay --attachable %s", svc.Name, name, name)}

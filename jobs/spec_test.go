@@ -7,7 +7,7 @@ import (
 	"time"
 
 	composetypes "github.com/docker/cli/cli/compose/types"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
 
 	"jobrun/jobs/jobstest"
 )

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 )
 
 // LabelStopped marks a job service that jobrun told to stop: it runs
@@ -38,7 +38,8 @@ func (r *Runner) stop(ctx context.Context, job Job, serviceID string, say bool) 
 	resent := false
 	var live []Attempt // as the manager last listed them: none until it does
 	for {
-		tasks, err := r.Engine.TaskList(ctx, swarm.TaskListOptions{Filters: serviceFilter(serviceID)})
+		list, err := r.Engine.TaskList(ctx, client.TaskListOptions{Filters: serviceFilter(serviceID)})
+		tasks := list.Items
 		if err == nil {
 			live = liveAttempts(tasks)
 			if len(live) == 0 {
@@ -75,7 +76,8 @@ func (r *Runner) stop(ctx context.Context, job Job, serviceID string, say bool) 
 // askToStop updates the service to want nothing more run, and marks it.
 func (r *Runner) askToStop(ctx context.Context, serviceID string) error {
 	for try := 0; ; try++ {
-		svc, _, err := r.Engine.ServiceInspectWithRaw(ctx, serviceID, swarm.ServiceInspectOptions{})
+		inspected, err := r.Engine.ServiceInspect(ctx, serviceID, client.ServiceInspectOptions{})
+		svc := inspected.Service
 		if err != nil {
 			return err
 		}
@@ -90,7 +92,7 @@ func (r *Runner) askToStop(ctx context.Context, serviceID string) error {
 			spec.Mode.Replicated.Replicas = &zero
 		}
 		spec.Labels = withMarks(spec.Labels, map[string]string{LabelStopped: "true"})
-		_, err = r.Engine.ServiceUpdate(ctx, svc.ID, svc.Version, spec, swarm.ServiceUpdateOptions{})
+		_, err = r.Engine.ServiceUpdate(ctx, svc.ID, client.ServiceUpdateOptions{Version: svc.Version, Spec: spec})
 		if err == nil || try == 2 || !strings.Contains(err.Error(), "update out of sequence") {
 			return err
 		}
@@ -103,11 +105,12 @@ func (r *Runner) askToStop(ctx context.Context, serviceID string) error {
 // that may still run never gets the label: docker stack rm and deploy
 // --prune must not remove what would orphan a running task (moby#44312).
 func (r *Runner) joinStack(ctx context.Context, job Job, serviceID string) {
-	svc, _, err := r.Engine.ServiceInspectWithRaw(ctx, serviceID, swarm.ServiceInspectOptions{})
+	inspected, err := r.Engine.ServiceInspect(ctx, serviceID, client.ServiceInspectOptions{})
+	svc := inspected.Service
 	if err == nil {
 		spec := svc.Spec
 		spec.Labels = withMarks(spec.Labels, map[string]string{LabelStackNamespace: job.Stack})
-		_, err = r.Engine.ServiceUpdate(ctx, svc.ID, svc.Version, spec, swarm.ServiceUpdateOptions{})
+		_, err = r.Engine.ServiceUpdate(ctx, svc.ID, client.ServiceUpdateOptions{Version: svc.Version, Spec: spec})
 	}
 	if err != nil {
 		r.Report.Notice(job.Name, fmt.Sprintf("WARNING: kept service %s could not join stack %s (%s): docker stack rm leaves it; remove it with docker service rm %s", job.Spec.Name, job.Stack, OneLine(err), job.Spec.Name))
@@ -133,7 +136,8 @@ func (r *Runner) describeLive(ctx context.Context, live []Attempt) string {
 		where := "no node yet"
 		if a.NodeID != "" {
 			where = "node " + shortID(a.NodeID)
-			if n, _, err := r.Engine.NodeInspectWithRaw(ctx, a.NodeID); err == nil {
+			if inspected, err := r.Engine.NodeInspect(ctx, a.NodeID, client.NodeInspectOptions{}); err == nil {
+				n := inspected.Node
 				where = fmt.Sprintf("node %s (%s, %s)", n.Description.Hostname, shortID(a.NodeID), n.Status.State)
 			}
 		}
@@ -149,14 +153,15 @@ func (r *Runner) describeLive(ctx context.Context, live []Attempt) string {
 // orphans reports the attempts that Swarm still runs after the service was
 // removed outside jobrun: Engine 20.10 leaves them running (moby/moby#44312).
 func (r *Runner) orphans(ctx context.Context, job Job, attempts []Attempt) {
-	f := filters.NewArgs()
+	f := make(client.Filters)
 	for _, a := range attempts {
 		f.Add("id", a.TaskID)
 	}
-	if f.Len() == 0 {
+	if len(f) == 0 {
 		return
 	}
-	tasks, err := r.Engine.TaskList(ctx, swarm.TaskListOptions{Filters: f})
+	list, err := r.Engine.TaskList(ctx, client.TaskListOptions{Filters: f})
+	tasks := list.Items
 	if live := liveAttempts(tasks); err == nil && len(live) > 0 {
 		r.Report.Notice(job.Name, fmt.Sprintf("WARNING: its service is gone, but Swarm still reports %s: the engine left it running (moby/moby#44312); stop that container on its node (docker kill)", r.describeLive(ctx, live)))
 	}
@@ -170,7 +175,7 @@ func stopGrace(job Job) time.Duration {
 }
 
 func (r *Runner) remove(ctx context.Context, job Job, serviceID string) error {
-	if err := r.Engine.ServiceRemove(ctx, serviceID); err != nil && !cerrdefs.IsNotFound(err) {
+	if _, err := r.Engine.ServiceRemove(ctx, serviceID, client.ServiceRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
 		r.Report.Notice(job.Name, fmt.Sprintf("WARNING: could not remove service %s: %s: remove it with docker service rm %s", job.Spec.Name, OneLine(err), job.Spec.Name))
 		return &EngineError{Msg: "remove service " + job.Spec.Name, Err: err}
 	}

@@ -5,7 +5,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
 )
 
 // Outcome is where a run stands. Everything but Running is final.

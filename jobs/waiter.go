@@ -6,8 +6,8 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/retry"
 )
@@ -19,9 +19,9 @@ const wakeWindow = time.Second
 // TaskSource is what the waiter asks of the engine. The events API has no
 // task events, so tasks are polled.
 type TaskSource interface {
-	TaskList(ctx context.Context, options swarm.TaskListOptions) ([]swarm.Task, error)
-	ServiceInspectWithRaw(ctx context.Context, serviceID string, options swarm.ServiceInspectOptions) (swarm.Service, []byte, error)
-	NodeInspectWithRaw(ctx context.Context, nodeID string) (swarm.Node, []byte, error)
+	TaskList(ctx context.Context, options client.TaskListOptions) (client.TaskListResult, error)
+	ServiceInspect(ctx context.Context, serviceID string, options client.ServiceInspectOptions) (client.ServiceInspectResult, error)
+	NodeInspect(ctx context.Context, nodeID string, options client.NodeInspectOptions) (client.NodeInspectResult, error)
 }
 
 // Waiter polls a job's tasks until the verdict is final: fast while states
@@ -131,7 +131,8 @@ func (w Waiter) listTasks(ctx context.Context, serviceID string) ([]swarm.Task, 
 	err := w.retry(ctx, func() error {
 		var err error
 		start := w.Now()
-		tasks, err = w.Engine.TaskList(ctx, swarm.TaskListOptions{Filters: serviceFilter(serviceID)})
+		list, listErr := w.Engine.TaskList(ctx, client.TaskListOptions{Filters: serviceFilter(serviceID)})
+		tasks, err = list.Items, listErr
 		w.outage.observe(start, err)
 		return err
 	})
@@ -184,7 +185,8 @@ func (w Waiter) checkNodes(ctx context.Context, v Verdict, down map[string]DownN
 		if _, seen := down[a.NodeID]; seen {
 			continue
 		}
-		node, _, err := w.Engine.NodeInspectWithRaw(ctx, a.NodeID)
+		inspected, err := w.Engine.NodeInspect(ctx, a.NodeID, client.NodeInspectOptions{})
+		node := inspected.Node
 		if err != nil || node.Status.State != swarm.NodeStateDown {
 			continue
 		}
@@ -201,7 +203,8 @@ func (w Waiter) inspect(ctx context.Context, id string) (swarm.Service, error) {
 	err := w.retry(ctx, func() error {
 		var err error
 		start := w.Now()
-		svc, _, err = w.Engine.ServiceInspectWithRaw(ctx, id, swarm.ServiceInspectOptions{})
+		inspected, inspectedErr := w.Engine.ServiceInspect(ctx, id, client.ServiceInspectOptions{})
+		svc, err = inspected.Service, inspectedErr
 		w.outage.observe(start, err)
 		return err
 	})
@@ -232,4 +235,4 @@ func changed(a, b Verdict) bool {
 	return false
 }
 
-func serviceFilter(id string) filters.Args { return filters.NewArgs(filters.Arg("service", id)) }
+func serviceFilter(id string) client.Filters { return make(client.Filters).Add("service", id) }

@@ -11,20 +11,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/errdefs"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/clocktest"
 )
 
 // fakeTasks is a TaskSource whose calls are func fields.
 type fakeTasks struct {
-	taskList func(ctx context.Context, o swarm.TaskListOptions) ([]swarm.Task, error)
+	taskList func(ctx context.Context, o client.TaskListOptions) ([]swarm.Task, error)
 	inspect  func(ctx context.Context, id string) (swarm.Service, error)
 	node     func(ctx context.Context, id string) (swarm.Node, error)
 }
 
-func (f *fakeTasks) TaskList(ctx context.Context, o swarm.TaskListOptions) ([]swarm.Task, error) {
+func (f *fakeTasks) TaskList(ctx context.Context, o client.TaskListOptions) ([]swarm.Task, error) {
 	return f.taskList(ctx, o)
 }
 
@@ -36,7 +37,7 @@ func (f *fakeTasks) NodeInspectWithRaw(ctx context.Context, id string) (swarm.No
 	return n, nil, err
 }
 
-func (f *fakeTasks) ServiceInspectWithRaw(ctx context.Context, id string, _ swarm.ServiceInspectOptions) (swarm.Service, []byte, error) {
+func (f *fakeTasks) ServiceInspectWithRaw(ctx context.Context, id string, _ client.ServiceInspectOptions) (swarm.Service, []byte, error) {
 	svc, err := f.inspect(ctx, id)
 	return svc, nil, err
 }
@@ -53,7 +54,7 @@ type step struct {
 	err   error
 }
 
-func (s *script) next(context.Context, swarm.TaskListOptions) ([]swarm.Task, error) {
+func (s *script) next(context.Context, client.TaskListOptions) ([]swarm.Task, error) {
 	i := s.calls
 	if i >= len(s.steps) {
 		i = len(s.steps) - 1
@@ -240,7 +241,7 @@ func TestWaiterWatch(t *testing.T) {
 }
 
 func TestWaiterServiceRemoved(t *testing.T) {
-	notFound := errdefs.NotFound(errors.New("service svc1 not found"))
+	notFound := cerrdefs.ErrNotFound.WithMessage("service svc1 not found")
 	running := at("a", swarm.TaskStateRunning, 0)
 	tests := []struct {
 		name     string
@@ -316,7 +317,7 @@ func TestWaiterEngineErrors(t *testing.T) {
 		},
 		{
 			name:      "a permanent error is not retried",
-			steps:     []step{{err: errdefs.InvalidParameter(errors.New("bad filter"))}},
+			steps:     []step{{err: cerrdefs.ErrInvalidArgument.WithMessage("bad filter")}},
 			reconnect: 3 * time.Second,
 			engineErr: true,
 			polls:     1,
@@ -364,7 +365,7 @@ func TestWaiterEngineErrors(t *testing.T) {
 // TestWaiterSaysWhenTheEngineIsAway: one line when the engine stops
 // answering, with its reason, one when it is back, never one per retry.
 func TestWaiterSaysWhenTheEngineIsAway(t *testing.T) {
-	leaderless := errdefs.System(errors.New("The swarm does not have a leader. It's possible that too few managers are online."))
+	leaderless := cerrdefs.ErrInternal.WithMessage("The swarm does not have a leader. It's possible that too few managers are online.")
 	s := &script{steps: []step{
 		tasksOf(at("a", swarm.TaskStateRunning, 0)),
 		{err: leaderless}, {err: leaderless}, {err: leaderless},
@@ -390,12 +391,12 @@ func TestWaiterSaysWhenTheEngineIsAway(t *testing.T) {
 
 func TestWaiterInspectFailsAtStart(t *testing.T) {
 	engine := &fakeTasks{
-		taskList: func(context.Context, swarm.TaskListOptions) ([]swarm.Task, error) {
+		taskList: func(context.Context, client.TaskListOptions) ([]swarm.Task, error) {
 			t.Error("TaskList called after the service could not be inspected")
 			return nil, nil
 		},
 		inspect: func(context.Context, string) (swarm.Service, error) {
-			return swarm.Service{}, errdefs.Forbidden(errors.New("not a swarm manager"))
+			return swarm.Service{}, cerrdefs.ErrPermissionDenied.WithMessage("not a swarm manager")
 		},
 	}
 	_, err := newWaiter(engine, autoClock(t), Policy{MaxRuns: 1}).Watch(context.Background(), "svc1", func(Verdict) {})
@@ -410,7 +411,7 @@ func TestWaiterCancelled(t *testing.T) {
 	defer cancel()
 	polls := 0
 	engine := &fakeTasks{
-		taskList: func(context.Context, swarm.TaskListOptions) ([]swarm.Task, error) {
+		taskList: func(context.Context, client.TaskListOptions) ([]swarm.Task, error) {
 			polls++
 			if polls == 3 {
 				cancel()

@@ -10,7 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
-	"github.com/docker/docker/api/types/container"
+	"github.com/moby/moby/client"
 	"golang.org/x/time/rate"
 
 	"jobrun/logs/cwlogstest"
@@ -108,7 +108,7 @@ func BenchmarkEngineResend(b *testing.B) {
 // a fake engine, the parse goroutine and the merge.
 func BenchmarkEngineFollow(b *testing.B) {
 	data := migrationLog().encode(false)
-	fake := fakeTaskLogger{taskLogs: func(context.Context, string, container.LogsOptions) (io.ReadCloser, error) {
+	fake := fakeTaskLogger{taskLogs: func(context.Context, string, client.TaskLogsOptions) (client.TaskLogsResult, error) {
 		return io.NopCloser(bytes.NewReader(data)), nil
 	}}
 	ended := make(chan struct{})

@@ -8,14 +8,14 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
-	"github.com/docker/docker/api/types/container"
+	"github.com/moby/moby/client"
 
 	"jobrun/retry"
 )
 
 // TaskLogger is the one engine call the engine source makes.
 type TaskLogger interface {
-	TaskLogs(ctx context.Context, taskID string, options container.LogsOptions) (io.ReadCloser, error)
+	TaskLogs(ctx context.Context, taskID string, options client.TaskLogsOptions) (client.TaskLogsResult, error)
 }
 
 // ErrIncomplete means a task's log could not be read to its end: some of the
@@ -190,7 +190,7 @@ func (f *engineFollow) gaveUp(live bool) error {
 func (f *engineFollow) read(ctx context.Context, live bool, ended <-chan struct{}) (got bool, err error) {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	opts := container.LogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true, Follow: live}
+	opts := client.TaskLogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true, Follow: live}
 	if since, ok := f.m.since(); ok {
 		opts.Since = fmt.Sprintf("%d.%09d", since/1e9, since%1e9)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -15,20 +16,19 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
-	"github.com/docker/docker/api/types/container"
-	timetypes "github.com/docker/docker/api/types/time"
-	"github.com/docker/docker/errdefs"
-	"github.com/docker/docker/pkg/stdcopy"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/client"
 
 	"jobrun/clocktest"
 )
 
 // fakeTaskLogger answers TaskLogs with its func field.
 type fakeTaskLogger struct {
-	taskLogs func(ctx context.Context, taskID string, o container.LogsOptions) (io.ReadCloser, error)
+	taskLogs func(ctx context.Context, taskID string, o client.TaskLogsOptions) (client.TaskLogsResult, error)
 }
 
-func (f fakeTaskLogger) TaskLogs(ctx context.Context, taskID string, o container.LogsOptions) (io.ReadCloser, error) {
+func (f fakeTaskLogger) TaskLogs(ctx context.Context, taskID string, o client.TaskLogsOptions) (client.TaskLogsResult, error) {
 	return f.taskLogs(ctx, taskID, o)
 }
 
@@ -82,7 +82,7 @@ func (l taskLog) since(t *testing.T, since string, fromFirst bool) taskLog {
 	if since == "" {
 		return l
 	}
-	sec, nsec, err := timetypes.ParseTimestamps(since, 0)
+	sec, nsec, err := parseSince(since)
 	if err != nil {
 		t.Errorf("since %q: %v", since, err)
 	}
@@ -107,7 +107,7 @@ func (l taskLog) encode(tty bool) []byte {
 		if tty {
 			b.WriteString(msg)
 		} else {
-			stdcopy.NewStdWriter(&b, ln.stream).Write([]byte(msg))
+			b.WriteString(frameOf(ln.stream, msg))
 		}
 	}
 	return b.Bytes()
@@ -163,7 +163,7 @@ type fakeEngine struct {
 	closed sync.Once
 }
 
-func (f *fakeEngine) TaskLogs(ctx context.Context, taskID string, o container.LogsOptions) (io.ReadCloser, error) {
+func (f *fakeEngine) TaskLogs(ctx context.Context, taskID string, o client.TaskLogsOptions) (client.TaskLogsResult, error) {
 	f.mu.Lock()
 	kind := map[bool]string{true: "live", false: "final"}[o.Follow]
 	f.reads = append(f.reads, kind+" "+o.Since)
@@ -448,7 +448,7 @@ func TestEngineFollow(t *testing.T) {
 			wantSince: []string{"live ", "final 1795694403.001000000"}},
 		{name: "live delivers nothing", log: job, live: []liveRead{{n: 0}}, wantReads: 2, wantSince: []string{"live ", "final "}},
 		{name: "live cannot be opened: the final read brings all", log: job,
-			live: []liveRead{{openErr: errdefs.NotFound(errors.New("no such task"))}}, wantReads: 2},
+			live: []liveRead{{openErr: cerrdefs.ErrNotFound.WithMessage("no such task")}}, wantReads: 2},
 		{name: "a broken stream is resumed with overlap", log: blocks, live: []liveRead{{n: 12, end: reset}, {n: -1}}, wantReads: 3},
 		{name: "a stream broken by any error is resumed", log: blocks,
 			live: []liveRead{{n: 9, end: errors.New("rpc error: code = Unavailable desc = transport is closing")}, {n: -1}}, wantReads: 3},
@@ -560,7 +560,7 @@ func TestEngineFollowIncomplete(t *testing.T) {
 			written: "0:A1\n|1:E1\n|", retries: 2},
 		{name: "a final read that fails",
 			live:      []liveRead{{n: 2}},
-			finalErrs: []error{errdefs.NotFound(errors.New("no such task"))},
+			finalErrs: []error{cerrdefs.ErrNotFound.WithMessage("no such task")},
 			want:      []string{"output may be incomplete", "could not be read to its end after the task ended", "read logs of task task1: no such task"},
 			written:   "0:A1\n|1:E1\n|"},
 		{name: "a final read that keeps failing until ctx ends", drive: cancelOnRetry,
@@ -599,7 +599,7 @@ func TestEngineFollowIncomplete(t *testing.T) {
 func TestEngineFollowMalformed(t *testing.T) {
 	var follows []bool
 	ended := make(chan struct{})
-	fake := fakeTaskLogger{taskLogs: func(ctx context.Context, _ string, o container.LogsOptions) (io.ReadCloser, error) {
+	fake := fakeTaskLogger{taskLogs: func(ctx context.Context, _ string, o client.TaskLogsOptions) (client.TaskLogsResult, error) {
 		follows = append(follows, o.Follow)
 		if o.Follow {
 			close(ended) // the task ends: whether the live read or ended is seen first, the final read tells
@@ -663,7 +663,7 @@ func TestEngineFollowResumed(t *testing.T) {
 // the line is written, and no final read is made.
 func TestEngineFollowCancelled(t *testing.T) {
 	var reads []bool
-	fake := fakeTaskLogger{taskLogs: func(ctx context.Context, _ string, o container.LogsOptions) (io.ReadCloser, error) {
+	fake := fakeTaskLogger{taskLogs: func(ctx context.Context, _ string, o client.TaskLogsOptions) (client.TaskLogsResult, error) {
 		reads = append(reads, o.Follow)
 		pr, pw := io.Pipe()
 		go func() {
@@ -723,4 +723,17 @@ func describeDiff(got, want string) string {
 	}
 	return fmt.Sprintf("got %d bytes, want %d; first difference at byte %d: got %q, want %q",
 		len(got), len(want), i, excerpt(got), excerpt(want))
+}
+
+// parseSince reads the "seconds.nanoseconds" since the engine source asks
+// for.
+func parseSince(since string) (sec, nsec int64, err error) {
+	s, ns, _ := strings.Cut(since, ".")
+	if sec, err = strconv.ParseInt(s, 10, 64); err != nil {
+		return 0, 0, err
+	}
+	if ns != "" {
+		nsec, err = strconv.ParseInt(ns, 10, 64)
+	}
+	return sec, nsec, err
 }

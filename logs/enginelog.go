@@ -9,7 +9,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/moby/moby/api/pkg/stdcopy"
 )
 
 // What the engine's task logs API sends with timestamps=1 (moby

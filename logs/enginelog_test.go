@@ -1,7 +1,6 @@
 package logs
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -10,7 +9,7 @@ import (
 	"testing/iotest"
 	"time"
 
-	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/moby/moby/api/pkg/stdcopy"
 )
 
 func TestParseStamp(t *testing.T) {
@@ -39,9 +38,10 @@ const stamp1 = "2026-11-26T13:31:08.324532696Z"
 
 // frameOf encodes one stdcopy frame.
 func frameOf(stream stdcopy.StdType, payload string) string {
-	var b bytes.Buffer
-	stdcopy.NewStdWriter(&b, stream).Write([]byte(payload))
-	return b.String()
+	header := make([]byte, 8, 8+len(payload))
+	header[0] = byte(stream)
+	binary.BigEndian.PutUint32(header[4:], uint32(len(payload)))
+	return string(append(header, payload...))
 }
 
 // readAll reads every entry as "stream:data|", then the error that ended it.

@@ -7,15 +7,14 @@ import (
 	"io"
 	"sync"
 
-	"github.com/docker/docker/api/types"
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/client"
 )
 
 // Attacher is the engine call that reads a container's output as it writes
 // it, and the one that says which node the engine is.
 type Attacher interface {
-	ContainerAttach(ctx context.Context, container string, options container.AttachOptions) (types.HijackedResponse, error)
+	ContainerAttach(ctx context.Context, container string, options client.ContainerAttachOptions) (client.ContainerAttachResult, error)
 	NodeID(ctx context.Context) (string, error)
 }
 
@@ -58,7 +57,7 @@ func newWriteOrder() *writeOrder {
 // attach reads the container's stream into o until it ends or ctx does.
 // It reports nothing: without it the output is merged by the stamps alone.
 func (o *writeOrder) attach(ctx context.Context, a Attacher, containerID string) {
-	resp, err := a.ContainerAttach(ctx, containerID, container.AttachOptions{Stream: true, Stdout: true, Stderr: true})
+	resp, err := a.ContainerAttach(ctx, containerID, client.ContainerAttachOptions{Stream: true, Stdout: true, Stderr: true})
 	if err != nil {
 		return
 	}

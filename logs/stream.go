@@ -3,9 +3,6 @@ package logs
 import (
 	"fmt"
 	"strings"
-
-	"github.com/docker/docker/daemon/logger"
-	"github.com/docker/docker/daemon/logger/templates"
 )
 
 // DefaultStreamTemplate is the tag the "Docker for AWS" daemon.json sets.
@@ -22,7 +19,7 @@ type StreamNamer struct {
 
 // CheckTemplate reports a template the driver could not render.
 func CheckTemplate(tmpl string) error {
-	if _, err := templates.NewParse("log-tag", tmpl); err != nil {
+	if _, err := parseTag(tmpl); err != nil {
 		return fmt.Errorf("invalid log stream template %q: %w", tmpl, err)
 	}
 	return nil
@@ -39,14 +36,14 @@ func (n StreamNamer) Name(t Task) (string, error) {
 	if n.Template == "" {
 		return t.ContainerID, nil
 	}
-	info := logger.Info{
+	info := tagInfo{
 		ContainerID:        t.ContainerID,
 		ContainerName:      "/" + ContainerName(t),
 		ContainerImageName: n.Image,
 	}
 	// What loggerutils.ParseLogTag does in the driver: the template, with the
 	// engine's template functions, executed on the container's logger.Info.
-	tmpl, err := templates.NewParse("log-tag", n.Template)
+	tmpl, err := parseTag(n.Template)
 	if err != nil {
 		return "", fmt.Errorf("invalid log stream template %q: %w", n.Template, err)
 	}

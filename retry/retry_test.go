@@ -18,7 +18,6 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/cenkalti/backoff/v4"
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/errdefs"
 
 	"jobrun/clocktest"
 )
@@ -35,16 +34,16 @@ func TestTransient(t *testing.T) {
 		{"context canceled", context.Canceled, false},
 		{"wrapped context canceled", fmt.Errorf("list tasks: %w", context.Canceled), false},
 		{"context deadline", context.DeadlineExceeded, false},
-		{"not found", errdefs.NotFound(errors.New("no such service")), false},
-		{"invalid parameter", errdefs.InvalidParameter(errors.New("bad filter")), false},
-		{"conflict", errdefs.Conflict(errors.New("name in use")), false},
-		{"unauthorized", errdefs.Unauthorized(errors.New("no")), false},
-		{"forbidden", errdefs.Forbidden(errors.New("not a manager")), false},
-		{"not implemented", errdefs.NotImplemented(errors.New("no jobs")), false},
+		{"not found", cerrdefs.ErrNotFound.WithMessage("no such service"), false},
+		{"invalid parameter", cerrdefs.ErrInvalidArgument.WithMessage("bad filter"), false},
+		{"conflict", cerrdefs.ErrConflict.WithMessage("name in use"), false},
+		{"unauthorized", cerrdefs.ErrUnauthenticated.WithMessage("no"), false},
+		{"forbidden", cerrdefs.ErrPermissionDenied.WithMessage("not a manager"), false},
+		{"not implemented", cerrdefs.ErrNotImplemented.WithMessage("no jobs"), false},
 		{"plain error", errors.New("something else"), false},
-		{"unavailable", errdefs.Unavailable(errors.New("manager restarting")), true},
-		{"system (5xx)", errdefs.System(errors.New("rpc error")), true},
-		{"wrapped system", fmt.Errorf("inspect: %w", errdefs.System(errors.New("rpc error"))), true},
+		{"unavailable", cerrdefs.ErrUnavailable.WithMessage("manager restarting"), true},
+		{"system (5xx)", cerrdefs.ErrInternal.WithMessage("rpc error"), true},
+		{"wrapped system", fmt.Errorf("inspect: %w", cerrdefs.ErrInternal.WithMessage("rpc error")), true},
 		{"connection refused", syscall.ECONNREFUSED, true},
 		{"wrapped connection refused", fmt.Errorf("dial: %w", syscall.ECONNREFUSED), true},
 		{"connection reset", fmt.Errorf("read: %w", syscall.ECONNRESET), true},
@@ -86,7 +85,7 @@ func fakeClock(t *testing.T) (Clock, *clocktest.Clock) {
 
 func TestDo(t *testing.T) {
 	transient := fmt.Errorf("dial: %w", syscall.ECONNREFUSED)
-	permanent := errdefs.NotFound(errors.New("no such service"))
+	permanent := cerrdefs.ErrNotFound.WithMessage("no such service")
 	tests := []struct {
 		name    string
 		errs    []error // returned by successive calls; nil ends in success

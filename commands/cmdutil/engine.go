@@ -9,14 +9,13 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/containerd/errdefs"
 	"github.com/docker/cli/cli/command"
 	"github.com/docker/cli/cli/config"
 	"github.com/docker/cli/cli/connhelper"
 	"github.com/docker/cli/cli/context/docker"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/api/types/system"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/api/types/system"
+	"github.com/moby/moby/client"
 
 	"jobrun/jobs"
 )
@@ -162,7 +161,7 @@ func (d *DockerCLI) resolveEndpoint(dockerContext string) (docker.Endpoint, Engi
 	}
 	store := cli.ContextStore()
 	meta, err := store.GetMetadata(reached.Context)
-	if errdefs.IsNotFound(err) {
+	if cerrdefs.IsNotFound(err) {
 		return docker.Endpoint{}, reached, &jobs.UsageError{Msg: fmt.Sprintf("docker context %q (%s) does not exist: docker context ls lists them", reached.Context, d.contextSource(dockerContext))}
 	}
 	var ep docker.Endpoint

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/docker/cli/cli/command"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/client"
 
 	"jobrun/jobs"
 	"jobrun/notify"

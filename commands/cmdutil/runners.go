@@ -3,7 +3,7 @@ package cmdutil
 import (
 	"context"
 
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/client"
 
 	"jobrun/jobs"
 )

@@ -6,7 +6,6 @@ package deploy_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,11 +14,12 @@ import (
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/api/types/system"
-	"github.com/docker/docker/errdefs"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/api/types/system"
+	"github.com/moby/moby/client"
 	"github.com/sirupsen/logrus"
 
 	"jobrun/commands"
@@ -74,38 +74,38 @@ func (s *fakeSwarm) Info(context.Context) (system.Info, error) {
 
 func (s *fakeSwarm) SecretInspectWithRaw(_ context.Context, name string) (swarm.Secret, []byte, error) {
 	if name != s.secret {
-		return swarm.Secret{}, nil, errdefs.NotFound(fmt.Errorf("secret %s not found", name))
+		return swarm.Secret{}, nil, cerrdefs.ErrNotFound.WithMessage(fmt.Sprintf("secret %s not found", name))
 	}
 	return swarm.Secret{ID: "s-" + name, Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: name}}}, nil, nil
 }
 
 func (s *fakeSwarm) SecretUpdate(context.Context, string, swarm.Version, swarm.SecretSpec) error {
-	return errdefs.InvalidParameter(errors.New("rpc error: code = InvalidArgument desc = only updates to Labels are allowed"))
+	return cerrdefs.ErrInvalidArgument.WithMessage("rpc error: code = InvalidArgument desc = only updates to Labels are allowed")
 }
 
-func (s *fakeSwarm) NodeList(context.Context, swarm.NodeListOptions) ([]swarm.Node, error) {
+func (s *fakeSwarm) NodeList(context.Context, client.NodeListOptions) ([]swarm.Node, error) {
 	return []swarm.Node{{ID: "n1", Status: swarm.NodeStatus{State: swarm.NodeStateReady}}}, nil
 }
 
-func (s *fakeSwarm) NetworkList(context.Context, network.ListOptions) ([]network.Summary, error) {
+func (s *fakeSwarm) NetworkList(context.Context, client.NetworkListOptions) ([]network.Summary, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]network.Summary(nil), s.networks...), nil
 }
 
 // NetworkInspect finds the external networks: each is a swarm's.
-func (s *fakeSwarm) NetworkInspect(_ context.Context, name string, _ network.InspectOptions) (network.Inspect, error) {
+func (s *fakeSwarm) NetworkInspect(_ context.Context, name string, _ client.NetworkInspectOptions) (network.Inspect, error) {
 	return network.Inspect{ID: name, Name: name, Scope: "swarm"}, nil
 }
 
-func (s *fakeSwarm) NetworkCreate(_ context.Context, name string, _ network.CreateOptions) (network.CreateResponse, error) {
+func (s *fakeSwarm) NetworkCreate(_ context.Context, name string, _ client.NetworkCreateOptions) (client.NetworkCreateResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.networks = append(s.networks, network.Summary{ID: name, Name: name})
-	return network.CreateResponse{ID: name}, nil
+	return client.NetworkCreateResult{ID: name}, nil
 }
 
-func (s *fakeSwarm) ServiceList(context.Context, swarm.ServiceListOptions) ([]swarm.Service, error) {
+func (s *fakeSwarm) ServiceList(context.Context, client.ServiceListOptions) ([]swarm.Service, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]swarm.Service(nil), s.services...), nil
@@ -120,7 +120,7 @@ func defaults(spec swarm.ServiceSpec) swarm.ServiceSpec {
 	return spec
 }
 
-func (s *fakeSwarm) ServiceCreate(_ context.Context, spec swarm.ServiceSpec, _ swarm.ServiceCreateOptions) (swarm.ServiceCreateResponse, error) {
+func (s *fakeSwarm) ServiceCreate(_ context.Context, spec swarm.ServiceSpec, _ client.ServiceCreateOptions) (client.ServiceCreateResult, error) {
 	spec = defaults(spec)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -131,23 +131,23 @@ func (s *fakeSwarm) ServiceCreate(_ context.Context, spec swarm.ServiceSpec, _ s
 	}
 	s.services = append(s.services, swarm.Service{ID: id, Spec: spec, UpdateStatus: update})
 	s.created = append(s.created, spec.Name)
-	return swarm.ServiceCreateResponse{ID: id}, nil
+	return client.ServiceCreateResult{ID: id}, nil
 }
 
-func (s *fakeSwarm) ServiceUpdate(_ context.Context, id string, _ swarm.Version, spec swarm.ServiceSpec, _ swarm.ServiceUpdateOptions) (swarm.ServiceUpdateResponse, error) {
+func (s *fakeSwarm) ServiceUpdate(_ context.Context, id string, _ swarm.Version, spec swarm.ServiceSpec, _ client.ServiceUpdateOptions) (client.ServiceUpdateResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range s.services {
 		if s.services[i].ID == id {
 			s.services[i].Spec = defaults(spec)
 			s.services[i].Version.Index++
-			return swarm.ServiceUpdateResponse{Warnings: s.warnings}, nil
+			return client.ServiceUpdateResult{Warnings: s.warnings}, nil
 		}
 	}
-	return swarm.ServiceUpdateResponse{}, errdefs.NotFound(errors.New("no such service"))
+	return client.ServiceUpdateResult{}, cerrdefs.ErrNotFound.WithMessage("no such service")
 }
 
-func (s *fakeSwarm) ServiceInspectWithRaw(ctx context.Context, ref string, o swarm.ServiceInspectOptions) (swarm.Service, []byte, error) {
+func (s *fakeSwarm) ServiceInspectWithRaw(ctx context.Context, ref string, o client.ServiceInspectOptions) (swarm.Service, []byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, svc := range s.services {
@@ -155,12 +155,12 @@ func (s *fakeSwarm) ServiceInspectWithRaw(ctx context.Context, ref string, o swa
 			return svc, nil, nil
 		}
 	}
-	return s.Engine.ServiceInspectWithRaw(ctx, ref, o)
+	return s.Engine.ServiceInspect(ctx, ref, o)
 }
 
 // TaskList gives each replica of the service one task: running, or pending
 // for want of CPU when the service is stuck.
-func (s *fakeSwarm) TaskList(_ context.Context, o swarm.TaskListOptions) ([]swarm.Task, error) {
+func (s *fakeSwarm) TaskList(_ context.Context, o client.TaskListOptions) ([]swarm.Task, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var tasks []swarm.Task

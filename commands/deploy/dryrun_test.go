@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/api/types/registry"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/registry"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/commands/cmdutil/cmdtest"
 	"jobrun/deploy"
@@ -219,7 +219,7 @@ func dryRunSwarm(t *testing.T, deployed string, migrated, locked bool, at time.T
 // ImageInspect: the fake swarm's node has no image, and its registry
 // knows none.
 func (s *fakeSwarm) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
-	return image.InspectResponse{}, errdefs.NotFound(errors.New("No such image: " + ref))
+	return image.InspectResponse{}, cerrdefs.ErrNotFound.WithMessage("No such image: " + ref)
 }
 
 func (s *fakeSwarm) DistributionInspect(context.Context, string, string) (registry.DistributionInspect, error) {
@@ -230,7 +230,7 @@ func (s *fakeSwarm) DistributionInspect(context.Context, string, string) (regist
 func (s *fakeSwarm) state() []any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cfgs, _ := s.Engine.ConfigList(context.Background(), swarm.ConfigListOptions{})
+	cfgs, _ := s.Engine.ConfigList(context.Background(), client.ConfigListOptions{})
 	return []any{append([]swarm.Service(nil), s.services...), len(s.networks), append([]string(nil), s.created...), cfgs}
 }
 

@@ -7,7 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/commands/cmdutil"
 	"jobrun/commands/cmdutil/cmdtest"
@@ -73,7 +74,7 @@ func TestRollbackRefused(t *testing.T) {
 	if !strings.Contains(errb.String(), "since then: migrate v2 succeeded") {
 		t.Errorf("stderr does not name the run since:\n%s", errb.String())
 	}
-	if lock, _ := engine.ConfigList(ctx, swarm.ConfigListOptions{}); len(lock) != 5 {
+	if lock, _ := engine.ConfigList(ctx, client.ConfigListOptions{}); len(lock) != 5 {
 		t.Errorf("%d configs, want the 2 deploys, their specs and the run: the lock given back, no record of a rollback", len(lock))
 	}
 }

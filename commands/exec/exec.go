@@ -12,8 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/client"
 	"github.com/urfave/cli/v2"
 
 	"jobrun/commands/cmdutil"
@@ -231,7 +230,8 @@ func thisNode(ctx context.Context, engine client.APIClient, job jobs.Job) (strin
 	if err != nil {
 		return "", &jobs.EngineError{Msg: "docker info", Err: err}
 	}
-	node, _, err := engine.NodeInspectWithRaw(ctx, info.Swarm.NodeID)
+	inspected, err := engine.NodeInspect(ctx, info.Swarm.NodeID, client.NodeInspectOptions{})
+	node := inspected.Node
 	if err != nil {
 		return "", &jobs.EngineError{Msg: "inspect this node", Err: err}
 	}
@@ -245,7 +245,8 @@ func thisNode(ctx context.Context, engine client.APIClient, job jobs.Job) (strin
 // runs beside it, on the same database.
 func warnIfRunning(ctx context.Context, s *stackjobs.Session, job jobs.Job) {
 	name := jobs.ServiceName(job.Stack, job.Name)
-	svc, _, err := s.Engine.ServiceInspectWithRaw(ctx, name, swarm.ServiceInspectOptions{})
+	inspected, err := s.Engine.ServiceInspect(ctx, name, client.ServiceInspectOptions{})
+	svc := inspected.Service
 	if err != nil || svc.Spec.Labels[jobs.LabelJob] == "" || svc.Spec.Labels[jobs.LabelStopped] != "" {
 		return
 	}

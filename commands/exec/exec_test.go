@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/api/types/system"
-	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/api/types/system"
+	"github.com/moby/moby/client"
 
 	"jobrun/commands/cmdutil"
 	"jobrun/commands/cmdutil/cmdtest"
@@ -50,21 +50,21 @@ type engine struct {
 
 var errStop = errors.New("the test stops here")
 
-func (e *engine) NetworkInspect(context.Context, string, network.InspectOptions) (network.Inspect, error) {
+func (e *engine) NetworkInspect(context.Context, string, client.NetworkInspectOptions) (network.Inspect, error) {
 	return network.Inspect{}, nil
 }
 
-func (e *engine) ServiceCreate(_ context.Context, spec swarm.ServiceSpec, _ swarm.ServiceCreateOptions) (swarm.ServiceCreateResponse, error) {
+func (e *engine) ServiceCreate(_ context.Context, spec swarm.ServiceSpec, _ client.ServiceCreateOptions) (client.ServiceCreateResult, error) {
 	e.created = &spec
-	return swarm.ServiceCreateResponse{}, errStop
+	return client.ServiceCreateResult{}, errStop
 }
 
-func (e *engine) ServiceInspectWithRaw(_ context.Context, name string, _ swarm.ServiceInspectOptions) (swarm.Service, []byte, error) {
+func (e *engine) ServiceInspectWithRaw(_ context.Context, name string, _ client.ServiceInspectOptions) (swarm.Service, []byte, error) {
 	if e.running && name == jobs.ServiceName("todo", "migrate") {
 		return swarm.Service{Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: name,
 			Labels: map[string]string{jobs.LabelJob: "migrate", jobs.LabelVersion: "v0", jobs.LabelRunID: "20261204T115900Z-cccccc"}}}}, nil, nil
 	}
-	return swarm.Service{}, nil, errdefs.NotFound(errors.New("no such service"))
+	return swarm.Service{}, nil, cerrdefs.ErrNotFound.WithMessage("no such service")
 }
 
 func (e *engine) ClientVersion() string { return "1.41" }

@@ -3,14 +3,13 @@ package exec
 import (
 	"bytes"
 	"context"
-	"errors"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/commands/cmdutil"
 	"jobrun/commands/cmdutil/cmdtest"
@@ -34,7 +33,7 @@ func (e *replayEngine) NodeInspectWithRaw(_ context.Context, id string) (swarm.N
 	if n, ok := e.nodes[id]; ok {
 		return n, nil, nil
 	}
-	return swarm.Node{}, nil, errdefs.NotFound(errors.New("node " + id + " not found"))
+	return swarm.Node{}, nil, cerrdefs.ErrNotFound.WithMessage("node " + id + " not found")
 }
 
 func worker2(availability swarm.NodeAvailability) swarm.Node {

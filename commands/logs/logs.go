@@ -10,8 +10,7 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/client"
 	"github.com/urfave/cli/v2"
 
 	"jobrun/commands/cmdutil"
@@ -167,7 +166,8 @@ func nodes(ctx context.Context, engine client.APIClient, w io.Writer, rec jobs.R
 
 // nodeState says whether Swarm may place a replay of attempt a on its node.
 func nodeState(ctx context.Context, engine client.APIClient, rec jobs.Record, a jobs.Attempt) string {
-	node, _, err := engine.NodeInspectWithRaw(ctx, a.NodeID)
+	inspected, err := engine.NodeInspect(ctx, a.NodeID, client.NodeInspectOptions{})
+	node := inspected.Node
 	switch {
 	case cerrdefs.IsNotFound(err):
 		return "it has left the swarm"
@@ -253,7 +253,8 @@ func readStream(ctx context.Context, cw *logs.CloudWatch, rec jobs.Record, a job
 // followRunning attaches to the job's run in progress, if there is one.
 func followRunning(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.APIClient) (bool, error) {
 	name := jobs.ServiceName(o.Stack, o.Job)
-	svc, _, err := engine.ServiceInspectWithRaw(ctx, name, swarm.ServiceInspectOptions{})
+	inspected, err := engine.ServiceInspect(ctx, name, client.ServiceInspectOptions{})
+	svc := inspected.Service
 	if cerrdefs.IsNotFound(err) {
 		return false, nil
 	}

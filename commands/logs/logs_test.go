@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/errdefs"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/swarm"
 
 	"jobrun/commands/cmdutil"
 	"jobrun/commands/cmdutil/cmdtest"
@@ -91,7 +91,7 @@ type nodesEngine struct{ cmdtest.Engine }
 
 func (e *nodesEngine) NodeInspectWithRaw(_ context.Context, id string) (swarm.Node, []byte, error) {
 	if id != "n1" {
-		return swarm.Node{}, nil, errdefs.NotFound(errors.New("node " + id + " not found"))
+		return swarm.Node{}, nil, cerrdefs.ErrNotFound.WithMessage("node " + id + " not found")
 	}
 	return swarm.Node{ID: "n1", Spec: swarm.NodeSpec{Availability: swarm.NodeAvailabilityActive},
 		Description: swarm.NodeDescription{Hostname: "worker1"}, Status: swarm.NodeStatus{State: swarm.NodeStateReady}}, nil, nil

@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/registry"
-	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/registry"
+	"github.com/moby/moby/client"
 
 	"jobrun/commands"
 	"jobrun/commands/cmdutil/cmdtest"
@@ -41,12 +41,12 @@ type engine struct{ cmdtest.Engine }
 
 func (e *engine) ClientVersion() string { return jobs.ReplicatedJobsAPI }
 
-func (e *engine) NetworkInspect(_ context.Context, name string, _ network.InspectOptions) (network.Inspect, error) {
+func (e *engine) NetworkInspect(_ context.Context, name string, _ client.NetworkInspectOptions) (network.Inspect, error) {
 	return network.Inspect{ID: name, Name: name, Scope: "swarm"}, nil
 }
 
 func (e *engine) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
-	return image.InspectResponse{}, errdefs.NotFound(errors.New("No such image: " + ref))
+	return image.InspectResponse{}, cerrdefs.ErrNotFound.WithMessage("No such image: " + ref)
 }
 
 func (e *engine) DistributionInspect(context.Context, string, string) (registry.DistributionInspect, error) {

@@ -6,7 +6,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/docker/docker/api/types/swarm"
+	"github.com/moby/moby/client"
 	"github.com/urfave/cli/v2"
 
 	"jobrun/commands/cmdutil"
@@ -87,7 +87,8 @@ func Run(ctx context.Context, o *Options) error {
 // jobrun deploy says so once itself, with its own fix (--prune).
 func warnIfStackDeploysIt(ctx context.Context, s *stackjobs.Session, job jobs.Job) {
 	name := job.Stack + "_" + job.Name
-	svc, _, err := s.Engine.ServiceInspectWithRaw(ctx, name, swarm.ServiceInspectOptions{})
+	inspected, err := s.Engine.ServiceInspect(ctx, name, client.ServiceInspectOptions{})
+	svc := inspected.Service
 	if err != nil || svc.Spec.Labels[jobs.LabelStackNamespace] != job.Stack {
 		return
 	}

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/jobs"
 )
@@ -237,10 +237,10 @@ func (e *createRefused) Error() string {
 	return fmt.Sprintf("a plan creates nothing: %s %s does not exist", e.kind, e.name)
 }
 
-func (n noCreate) SecretCreate(_ context.Context, spec swarm.SecretSpec) (swarm.SecretCreateResponse, error) {
-	return swarm.SecretCreateResponse{}, &createRefused{kind: "secret", name: spec.Name}
+func (n noCreate) SecretCreate(_ context.Context, spec swarm.SecretSpec) (client.SecretCreateResult, error) {
+	return client.SecretCreateResult{}, &createRefused{kind: "secret", name: spec.Name}
 }
 
-func (n noCreate) ConfigCreate(_ context.Context, spec swarm.ConfigSpec) (swarm.ConfigCreateResponse, error) {
-	return swarm.ConfigCreateResponse{}, &createRefused{kind: "config", name: spec.Name}
+func (n noCreate) ConfigCreate(_ context.Context, spec swarm.ConfigSpec) (client.ConfigCreateResult, error) {
+	return client.ConfigCreateResult{}, &createRefused{kind: "config", name: spec.Name}
 }

@@ -10,12 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/registry"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/registry"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/commands/cmdutil/cmdtest"
 	"jobrun/jobs"
@@ -35,32 +35,32 @@ var errStop = errors.New("the test stops here")
 
 func (e *planEngine) ClientVersion() string { return jobs.ReplicatedJobsAPI }
 
-func (e *planEngine) NetworkInspect(_ context.Context, name string, _ network.InspectOptions) (network.Inspect, error) {
+func (e *planEngine) NetworkInspect(_ context.Context, name string, _ client.NetworkInspectOptions) (network.Inspect, error) {
 	if !e.network {
-		return network.Inspect{}, errdefs.NotFound(errors.New("network " + name + " not found"))
+		return network.Inspect{}, cerrdefs.ErrNotFound.WithMessage("network " + name + " not found")
 	}
 	return network.Inspect{ID: name, Name: name, Scope: "swarm"}, nil
 }
 
 func (e *planEngine) SecretInspectWithRaw(_ context.Context, name string) (swarm.Secret, []byte, error) {
 	if !e.secret {
-		return swarm.Secret{}, nil, errdefs.NotFound(errors.New("secret " + name + " not found"))
+		return swarm.Secret{}, nil, cerrdefs.ErrNotFound.WithMessage("secret " + name + " not found")
 	}
 	return swarm.Secret{ID: "s1", Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: name}}}, nil, nil
 }
 
-func (e *planEngine) SecretList(context.Context, swarm.SecretListOptions) ([]swarm.Secret, error) {
+func (e *planEngine) SecretList(context.Context, client.SecretListOptions) ([]swarm.Secret, error) {
 	return []swarm.Secret{{ID: "s1", Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: "todobackend_pw"}}}}, nil
 }
 
-func (e *planEngine) SecretCreate(_ context.Context, spec swarm.SecretSpec) (swarm.SecretCreateResponse, error) {
+func (e *planEngine) SecretCreate(_ context.Context, spec swarm.SecretSpec) (client.SecretCreateResult, error) {
 	e.created = append(e.created, spec.Name)
-	return swarm.SecretCreateResponse{ID: "s1"}, nil
+	return client.SecretCreateResult{ID: "s1"}, nil
 }
 
 func (e *planEngine) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
 	if !e.image {
-		return image.InspectResponse{}, errdefs.NotFound(errors.New("No such image: " + ref))
+		return image.InspectResponse{}, cerrdefs.ErrNotFound.WithMessage("No such image: " + ref)
 	}
 	return image.InspectResponse{ID: "sha256:1"}, nil
 }
@@ -69,9 +69,9 @@ func (e *planEngine) DistributionInspect(context.Context, string, string) (regis
 	return registry.DistributionInspect{}, errors.New("Error response from daemon: manifest unknown")
 }
 
-func (e *planEngine) ServiceCreate(_ context.Context, spec swarm.ServiceSpec, _ swarm.ServiceCreateOptions) (swarm.ServiceCreateResponse, error) {
+func (e *planEngine) ServiceCreate(_ context.Context, spec swarm.ServiceSpec, _ client.ServiceCreateOptions) (client.ServiceCreateResult, error) {
 	e.created, e.spec = append(e.created, spec.Name), &spec
-	return swarm.ServiceCreateResponse{}, errStop
+	return client.ServiceCreateResult{}, errStop
 }
 
 // TestPlanCreatesNothingFirst: a plan runs only where the release would

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/docker/docker/api/types/versions"
-	"github.com/docker/docker/client"
+	"github.com/moby/moby/client"
+	"github.com/moby/moby/client/pkg/versions"
 
 	"jobrun/commands/cmdutil"
 	"jobrun/jobs"

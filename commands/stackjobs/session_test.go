@@ -2,15 +2,15 @@ package stackjobs
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/errdefs"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
 
 	"jobrun/commands/cmdutil/cmdtest"
 	"jobrun/jobs"
@@ -26,9 +26,9 @@ type networklessEngine struct {
 
 func (e *networklessEngine) ClientVersion() string { return jobs.ReplicatedJobsAPI }
 
-func (e *networklessEngine) NetworkInspect(_ context.Context, name string, _ network.InspectOptions) (network.Inspect, error) {
+func (e *networklessEngine) NetworkInspect(_ context.Context, name string, _ client.NetworkInspectOptions) (network.Inspect, error) {
 	if !e.made {
-		return network.Inspect{}, errdefs.NotFound(errors.New("network " + name + " not found"))
+		return network.Inspect{}, cerrdefs.ErrNotFound.WithMessage("network " + name + " not found")
 	}
 	return network.Inspect{ID: name, Name: name, Scope: "swarm"}, nil
 }

@@ -2,7 +2,6 @@ package stackjobs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,9 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/errdefs"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/commands/cmdutil"
 	"jobrun/commands/cmdutil/cmdtest"
@@ -29,7 +29,7 @@ type objectsEngine struct {
 
 func (e *objectsEngine) ClientVersion() string { return jobs.ReplicatedJobsAPI }
 
-func (e *objectsEngine) NetworkInspect(_ context.Context, name string, _ network.InspectOptions) (network.Inspect, error) {
+func (e *objectsEngine) NetworkInspect(_ context.Context, name string, _ client.NetworkInspectOptions) (network.Inspect, error) {
 	return network.Inspect{ID: name, Name: name, Scope: "swarm"}, nil
 }
 
@@ -39,15 +39,15 @@ func (e *objectsEngine) SecretInspectWithRaw(_ context.Context, name string) (sw
 			return s, nil, nil
 		}
 	}
-	return swarm.Secret{}, nil, errdefs.NotFound(errors.New("secret " + name + " not found"))
+	return swarm.Secret{}, nil, cerrdefs.ErrNotFound.WithMessage("secret " + name + " not found")
 }
 
-func (e *objectsEngine) SecretCreate(_ context.Context, spec swarm.SecretSpec) (swarm.SecretCreateResponse, error) {
+func (e *objectsEngine) SecretCreate(_ context.Context, spec swarm.SecretSpec) (client.SecretCreateResult, error) {
 	e.secrets = append(e.secrets, swarm.Secret{ID: "id-" + spec.Name, Spec: spec})
-	return swarm.SecretCreateResponse{ID: "id-" + spec.Name}, nil
+	return client.SecretCreateResult{ID: "id-" + spec.Name}, nil
 }
 
-func (e *objectsEngine) SecretList(context.Context, swarm.SecretListOptions) ([]swarm.Secret, error) {
+func (e *objectsEngine) SecretList(context.Context, client.SecretListOptions) ([]swarm.Secret, error) {
 	return e.secrets, nil
 }
 

@@ -5,13 +5,13 @@ package jobstest
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strings"
 	"sync"
 
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/errdefs"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 )
 
 // Configs is an in-memory Swarm config store that filters by label as the
@@ -25,7 +25,7 @@ type Configs struct {
 	Created []string        // config names, in the order created
 }
 
-func (c *Configs) ConfigCreate(_ context.Context, spec swarm.ConfigSpec) (swarm.ConfigCreateResponse, error) {
+func (c *Configs) ConfigCreate(_ context.Context, spec swarm.ConfigSpec) (client.ConfigCreateResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.byID == nil {
@@ -33,7 +33,7 @@ func (c *Configs) ConfigCreate(_ context.Context, spec swarm.ConfigSpec) (swarm.
 	}
 	// A config's ID is its name here, so a name taken is an ID taken.
 	if _, taken := c.byID[spec.Name]; taken {
-		return swarm.ConfigCreateResponse{}, errdefs.Conflict(errors.New("config " + spec.Name + " already exists"))
+		return client.ConfigCreateResult{}, cerrdefs.ErrConflict.WithMessage("config " + spec.Name + " already exists")
 	}
 	labels := make(map[string]string, len(spec.Labels))
 	for k, v := range spec.Labels {
@@ -47,10 +47,10 @@ func (c *Configs) ConfigCreate(_ context.Context, spec swarm.ConfigSpec) (swarm.
 	c.byID[spec.Name] = swarm.Config{ID: spec.Name, Spec: spec}
 	c.order = append(c.order, spec.Name)
 	c.Created = append(c.Created, spec.Name)
-	return swarm.ConfigCreateResponse{ID: spec.Name}, nil
+	return client.ConfigCreateResult{ID: spec.Name}, nil
 }
 
-func (c *Configs) ConfigList(_ context.Context, o swarm.ConfigListOptions) ([]swarm.Config, error) {
+func (c *Configs) ConfigList(_ context.Context, o client.ConfigListOptions) ([]swarm.Config, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []swarm.Config
@@ -74,7 +74,7 @@ func (c *Configs) ConfigRemove(_ context.Context, id string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.byID[id]; !ok {
-		return errdefs.NotFound(errors.New("config " + id + " not found"))
+		return cerrdefs.ErrNotFound.WithMessage("config " + id + " not found")
 	}
 	delete(c.byID, id)
 	if c.gone == nil {

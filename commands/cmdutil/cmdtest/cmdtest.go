@@ -5,13 +5,12 @@ package cmdtest
 import (
 	"bytes"
 	"context"
-	"errors"
 	"time"
 
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/api/types/system"
-	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/api/types/system"
+	"github.com/moby/moby/client"
 
 	"jobrun/commands/cmdutil"
 	"jobrun/jobs"
@@ -25,11 +24,11 @@ type Engine struct {
 	jobstest.Configs
 }
 
-func (e *Engine) ConfigCreate(ctx context.Context, c swarm.ConfigSpec) (swarm.ConfigCreateResponse, error) {
-	return e.Configs.ConfigCreate(ctx, c)
+func (e *Engine) ConfigCreate(ctx context.Context, c swarm.ConfigSpec) (client.ConfigCreateResult, error) {
+	return e.Configs.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: c})
 }
 
-func (e *Engine) ConfigList(ctx context.Context, o swarm.ConfigListOptions) ([]swarm.Config, error) {
+func (e *Engine) ConfigList(ctx context.Context, o client.ConfigListOptions) ([]swarm.Config, error) {
 	return e.Configs.ConfigList(ctx, o)
 }
 
@@ -37,8 +36,8 @@ func (e *Engine) ConfigRemove(ctx context.Context, id string) error {
 	return e.Configs.ConfigRemove(ctx, id)
 }
 
-func (e *Engine) ServiceInspectWithRaw(context.Context, string, swarm.ServiceInspectOptions) (swarm.Service, []byte, error) {
-	return swarm.Service{}, nil, errdefs.NotFound(errors.New("no such service"))
+func (e *Engine) ServiceInspectWithRaw(context.Context, string, client.ServiceInspectOptions) (swarm.Service, []byte, error) {
+	return swarm.Service{}, nil, cerrdefs.ErrNotFound.WithMessage("no such service")
 }
 
 func (e *Engine) Close() error { return nil }
