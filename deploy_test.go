@@ -72,7 +72,7 @@ const releaseStack = releaseStackHead + `  migrate:
 func releaseEnv(t *testing.T, s *engineStack, versions ...string) {
 	t.Helper()
 	for _, v := range versions {
-		if err := s.engine.ImageTag(context.Background(), testImage(), "jobrun-test/app:"+v); err != nil {
+		if _, err := s.engine.ImageTag(context.Background(), client.ImageTagOptions{Source: testImage(), Target: "jobrun-test/app:" + v}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -84,14 +84,16 @@ func releaseEnv(t *testing.T, s *engineStack, versions ...string) {
 // removeStackServices removes what docker stack deploy made for the stack.
 func (s *engineStack) removeStackServices() {
 	ctx := context.Background()
-	svcs, _ := s.engine.ServiceList(ctx, client.ServiceListOptions{Filters: make(client.Filters).Add("label", "com.docker.stack.namespace="+s.name)})
+	svcsResult, _ := s.engine.ServiceList(ctx, client.ServiceListOptions{Filters: make(client.Filters).Add("label", "com.docker.stack.namespace="+s.name)})
+	svcs := svcsResult.Items
 	for _, svc := range svcs {
 		_, _ = s.engine.ServiceRemove(ctx, svc.ID, client.ServiceRemoveOptions{})
 	}
 }
 
 func (s *engineStack) stackService(name string) (swarm.Service, bool) {
-	svc, _, err := s.engine.ServiceInspect(context.Background(), s.name+"_"+name, client.ServiceInspectOptions{})
+	inspected, err := s.engine.ServiceInspect(context.Background(), s.name+"_"+name, client.ServiceInspectOptions{})
+	svc := inspected.Service
 	return svc, err == nil
 }
 
@@ -282,7 +284,7 @@ func TestDeployOldJobService(t *testing.T) {
 	f := s.writeStack("stack.yml", releaseStack)
 	old := swarm.ServiceSpec{Annotations: swarm.Annotations{Name: s.name + "_migrate", Labels: map[string]string{"com.docker.stack.namespace": s.name}},
 		TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: testImage(), Command: []string{"sleep", "600"}}}}
-	if _, err := s.engine.ServiceCreate(context.Background(), old, client.ServiceCreateOptions{}); err != nil {
+	if _, err := s.engine.ServiceCreate(context.Background(), client.ServiceCreateOptions{Spec: old}); err != nil {
 		t.Fatal(err)
 	}
 	r := s.jobrun(nil, "deploy", "-c", f, "--version", "v1")
@@ -433,7 +435,7 @@ func TestDeployChangedSecret(t *testing.T) {
 	s := newStack(t)
 	releaseEnv(t, s, "v1", "v2")
 	t.Cleanup(func() {
-		_ = s.engine.SecretRemove(context.Background(), s.name+"_token")
+		_, _ = s.engine.SecretRemove(context.Background(), s.name+"_token", client.SecretRemoveOptions{})
 	})
 	token := filepath.Join(s.dir, "token.txt")
 	f := s.writeStack("stack.yml", releaseStackHead+`  migrate:

@@ -19,8 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/moby/moby/api/types/build"
-	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
@@ -249,10 +247,14 @@ func (s *engineStack) snapshot(except ...string) string {
 	byJobrun := make(client.Filters).Add("label", jobs.LabelStack+"="+s.name)
 	var parts []any
 	for _, f := range []client.Filters{byNS, byJobrun} {
-		svcs, err1 := s.engine.ServiceList(ctx, client.ServiceListOptions{Filters: f})
-		nets, err2 := s.engine.NetworkList(ctx, client.NetworkListOptions{Filters: f})
-		secrets, err3 := s.engine.SecretList(ctx, client.SecretListOptions{Filters: f})
-		configs, err4 := s.engine.ConfigList(ctx, client.ConfigListOptions{Filters: f})
+		svcsResult, err1 := s.engine.ServiceList(ctx, client.ServiceListOptions{Filters: f})
+		svcs := svcsResult.Items
+		netsResult, err2 := s.engine.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+		nets := netsResult.Items
+		secretsResult, err3 := s.engine.SecretList(ctx, client.SecretListOptions{Filters: f})
+		secrets := secretsResult.Items
+		configsResult, err4 := s.engine.ConfigList(ctx, client.ConfigListOptions{Filters: f})
+		configs := configsResult.Items
 		for _, err := range []error{err1, err2, err3, err4} {
 			if err != nil {
 				s.t.Fatal(err)
@@ -278,11 +280,13 @@ func (s *engineStack) removeStackObjects() {
 	ctx := context.Background()
 	f := make(client.Filters).Add("label", "com.docker.stack.namespace="+s.name)
 	s.removeStackServices()
-	secrets, _ := s.engine.SecretList(ctx, client.SecretListOptions{Filters: f})
+	secretsResult, _ := s.engine.SecretList(ctx, client.SecretListOptions{Filters: f})
+	secrets := secretsResult.Items
 	for _, sec := range secrets {
 		_, _ = s.engine.SecretRemove(ctx, sec.ID, client.SecretRemoveOptions{})
 	}
-	configs, _ := s.engine.ConfigList(ctx, client.ConfigListOptions{Filters: f})
+	configsResult, _ := s.engine.ConfigList(ctx, client.ConfigListOptions{Filters: f})
+	configs := configsResult.Items
 	for _, c := range configs {
 		_, _ = s.engine.ConfigRemove(ctx, c.ID, client.ConfigRemoveOptions{})
 	}
@@ -328,7 +332,9 @@ services:
 	// new digest, changed keeps the pinned image.
 	// push removes its tag when the test ends: the tag is put back between
 	// the two removals, so that each finds it.
-	t.Cleanup(func() { _ = s.engine.ImageTag(context.Background(), testImage(), repo+"-v1") })
+	t.Cleanup(func() {
+		_, _ = s.engine.ImageTag(context.Background(), client.ImageTagOptions{Source: testImage(), Target: repo + "-v1"})
+	})
 	moved := reg.push(t, s.engine, s.buildImage(), repo+"-v1")
 	if r := s.jobrun(env, "deploy", "-c", f, "--version", "v1", "--dry-run"); !strings.Contains(r.stdout, "~ service web: update\n    image: "+pinned+" → "+repo+"-v1@"+moved+"\n") {
 		t.Errorf("dry run does not show the tag pushed again (%s)", moved)
@@ -351,7 +357,7 @@ func (s *engineStack) buildImage() string {
 	}
 	_, _ = tw.Write([]byte(dockerfile))
 	_ = tw.Close()
-	resp, err := s.engine.ImageBuild(context.Background(), &buf, build.ImageBuildOptions{Tags: []string{tag}, Remove: true})
+	resp, err := s.engine.ImageBuild(context.Background(), &buf, client.ImageBuildOptions{Tags: []string{tag}, Remove: true})
 	if err != nil {
 		s.t.Fatalf("build: %v", err)
 	}
@@ -361,7 +367,7 @@ func (s *engineStack) buildImage() string {
 		s.t.Fatalf("build: %s", out)
 	}
 	s.t.Cleanup(func() {
-		_, _ = s.engine.ImageRemove(context.Background(), tag, image.RemoveOptions{})
+		_, _ = s.engine.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{})
 	})
 	return tag
 }

@@ -52,7 +52,7 @@ func newExecStack(t *testing.T) (*engineStack, string) {
 	if err := os.WriteFile(filepath.Join(s.dir, "pw.txt"), []byte("s3cret-from-the-secret"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = s.engine.SecretRemove(context.Background(), s.name+"_pw") })
+	t.Cleanup(func() { _, _ = s.engine.SecretRemove(context.Background(), s.name+"_pw", client.SecretRemoveOptions{}) })
 	return s, s.writeStack("stack.yml", execJobs)
 }
 
@@ -62,7 +62,7 @@ func (s *engineStack) startDB() {
 	s.t.Helper()
 	one := uint64(1)
 	name := s.name + "_db"
-	_, err := s.engine.ServiceCreate(context.Background(), swarm.ServiceSpec{
+	_, err := s.engine.ServiceCreate(context.Background(), client.ServiceCreateOptions{Spec: swarm.ServiceSpec{
 		Annotations: swarm.Annotations{Name: name, Labels: map[string]string{jobs.LabelStackNamespace: s.name}},
 		TaskTemplate: swarm.TaskSpec{
 			ContainerSpec: &swarm.ContainerSpec{Image: testImage(), Command: []string{"sh", "-c", "mkdir -p /www && echo pong > /www/index.html && exec httpd -f -p 8080 -h /www"}},
@@ -70,11 +70,11 @@ func (s *engineStack) startDB() {
 		},
 		Mode:         swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &one}},
 		EndpointSpec: &swarm.EndpointSpec{Mode: swarm.ResolutionModeDNSRR},
-	}, client.ServiceCreateOptions{})
+	}})
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	s.t.Cleanup(func() { _ = s.engine.ServiceRemove(context.Background(), name) })
+	s.t.Cleanup(func() { _, _ = s.engine.ServiceRemove(context.Background(), name, client.ServiceRemoveOptions{}) })
 }
 
 func TestExecRunsInTheJobsContext(t *testing.T) {

@@ -85,7 +85,7 @@ func TestKilledContainerIsAFailedAttempt(t *testing.T) {
 	if err != nil || len(cs) != 1 {
 		t.Fatalf("find the job's container: %v (%d found)", err, len(cs))
 	}
-	if err := s.engine.ContainerKill(ctx, cs[0].ID, "KILL"); err != nil {
+	if _, err := s.engine.ContainerKill(ctx, cs[0].ID, client.ContainerKillOptions{Signal: "KILL"}); err != nil {
 		t.Fatal(err)
 	}
 	err = cmd.Wait()
@@ -160,7 +160,7 @@ func TestServiceRemovedOutsideJobrun(t *testing.T) {
 	f := s.writeStack("stack.yml", countingJobs)
 	cmd, out, errb := s.start(nil, "-c", f, "sleeper", "--version", "v1")
 	waitFor(t, func() bool { return strings.Contains(out.String(), "sleeping") })
-	if err := s.engine.ServiceRemove(context.Background(), jobs.ServiceName(s.name, "sleeper")); err != nil {
+	if _, err := s.engine.ServiceRemove(context.Background(), jobs.ServiceName(s.name, "sleeper"), client.ServiceRemoveOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if code := exitCodeOf(cmd.Wait()); code != jobs.ExitRemoved {

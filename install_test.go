@@ -160,8 +160,8 @@ func exampleStack(t *testing.T) *engineStack {
 	t.Helper()
 	s := newStack(t)
 	demoSecret.Do(func() {
-		if _, _, err := s.engine.SecretInspectWithRaw(context.Background(), "todobackend_mysql_password"); err != nil {
-			_, _ = s.engine.SecretCreate(context.Background(), swarm.SecretSpec{Annotations: swarm.Annotations{Name: "todobackend_mysql_password"}, Data: []byte("demo-password")})
+		if _, err := s.engine.SecretInspect(context.Background(), "todobackend_mysql_password", client.SecretInspectOptions{}); err != nil {
+			_, _ = s.engine.SecretCreate(context.Background(), client.SecretCreateOptions{Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: "todobackend_mysql_password"}, Data: []byte("demo-password")}})
 		}
 	})
 	stack, err := os.ReadFile("examples/stack.yml")
@@ -178,10 +178,11 @@ func exampleStack(t *testing.T) *engineStack {
 		s.removeStackServices()
 		f := make(client.Filters).Add("label", "com.docker.stack.namespace="+s.name)
 		for i := 0; i < 50; i++ {
-			nets, _ := s.engine.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+			netsResult, _ := s.engine.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+			nets := netsResult.Items
 			left := 0
 			for _, n := range nets {
-				if n.Name != s.name+"_default" && s.engine.NetworkRemove(ctx, n.ID) != nil {
+				if n.Name != s.name+"_default" && removeNetwork(ctx, s.engine, n.ID) != nil {
 					left++
 				}
 			}
@@ -267,7 +268,7 @@ func TestExamplesMakefile(t *testing.T) {
 	version := git("rev-parse", "--short", "HEAD")
 	// The team's build pushed the image for this commit: tag the demo's.
 	demo := "385605022855.dkr.ecr.us-east-1.amazonaws.com/docker-in-aws/todobackend"
-	if err := s.engine.ImageTag(context.Background(), demo+":"+demoVersion, demo+":"+version); err != nil {
+	if _, err := s.engine.ImageTag(context.Background(), client.ImageTagOptions{Source: demo + ":" + demoVersion, Target: demo + ":" + version}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = exec.Command("docker", "image", "rm", demo+":"+version).Run() })

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -130,7 +131,7 @@ func createStackNetwork(ctx context.Context, engine client.APIClient, stack, nam
 	subnet := fmt.Sprintf("10.%d.%d.0/24", 128+n>>8, n&0xff)
 	_, err := engine.NetworkCreate(ctx, name, client.NetworkCreateOptions{
 		Driver: "overlay", Attachable: true, Labels: map[string]string{"com.docker.stack.namespace": stack},
-		IPAM: &network.IPAM{Config: []network.IPAMConfig{{Subnet: subnet}}},
+		IPAM: &network.IPAM{Config: []network.IPAMConfig{{Subnet: netip.MustParsePrefix(subnet)}}},
 	})
 	return err
 }
@@ -138,11 +139,13 @@ func createStackNetwork(ctx context.Context, engine client.APIClient, stack, nam
 func (s *engineStack) cleanup() {
 	ctx := context.Background()
 	f := make(client.Filters).Add("label", jobs.LabelStack+"="+s.name)
-	svcs, _ := s.engine.ServiceList(ctx, client.ServiceListOptions{Filters: f})
+	svcsResult, _ := s.engine.ServiceList(ctx, client.ServiceListOptions{Filters: f})
+	svcs := svcsResult.Items
 	for _, svc := range svcs {
 		_, _ = s.engine.ServiceRemove(ctx, svc.ID, client.ServiceRemoveOptions{})
 	}
-	cfgs, _ := s.engine.ConfigList(ctx, client.ConfigListOptions{Filters: f})
+	cfgsResult, _ := s.engine.ConfigList(ctx, client.ConfigListOptions{Filters: f})
+	cfgs := cfgsResult.Items
 	for _, c := range cfgs {
 		_, _ = s.engine.ConfigRemove(ctx, c.ID, client.ConfigRemoveOptions{})
 	}
@@ -570,14 +573,16 @@ func TestWarnsWhenTheStackAlsoDeploysTheJob(t *testing.T) {
 	f := s.writeStack("stack.yml", countingJobs)
 	// What `docker stack deploy` leaves when the stack file itself holds the job.
 	zero := uint64(0)
-	if _, err := s.engine.ServiceCreate(context.Background(), swarm.ServiceSpec{
+	if _, err := s.engine.ServiceCreate(context.Background(), client.ServiceCreateOptions{Spec: swarm.ServiceSpec{
 		Annotations:  swarm.Annotations{Name: s.name + "_collectstatic", Labels: map[string]string{"com.docker.stack.namespace": s.name}},
 		TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: testImage(), Command: []string{"true"}}},
 		Mode:         swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &zero}},
-	}, client.ServiceCreateOptions{}); err != nil {
+	}}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = s.engine.ServiceRemove(context.Background(), s.name+"_collectstatic") })
+	t.Cleanup(func() {
+		_, _ = s.engine.ServiceRemove(context.Background(), s.name+"_collectstatic", client.ServiceRemoveOptions{})
+	})
 	r := s.jobrun(nil, "-c", f, "collectstatic", "--version", "v1", "--keep")
 	if r.code != 0 || strings.Count(r.stderr, "runs on every docker stack deploy") != 1 {
 		t.Errorf("exit %d; want 0 and one warning that the stack deploys the job", r.code)
@@ -781,4 +786,11 @@ func TestLogsFollowTheRunInProgress(t *testing.T) {
 	if !strings.Contains(r.stderr, "following version v1") || !strings.Contains(r.stderr, "succeeded") {
 		t.Errorf("logs --follow does not say what it follows and how it ended")
 	}
+}
+
+// removeNetwork removes a network, for the tests that retry until the
+// engine lets go of it.
+func removeNetwork(ctx context.Context, engine client.APIClient, id string) error {
+	_, err := engine.NetworkRemove(ctx, id, client.NetworkRemoveOptions{})
+	return err
 }

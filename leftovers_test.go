@@ -63,7 +63,8 @@ func TestKeptJobGoesWithDockerStackRm(t *testing.T) {
 	}
 	ctx := context.Background()
 	waitFor(t, func() bool {
-		svcs, _ := s.engine.ServiceList(ctx, client.ServiceListOptions{Filters: make(client.Filters).Add("label", jobs.LabelStack+"="+s.name)})
+		svcsResult, _ := s.engine.ServiceList(ctx, client.ServiceListOptions{Filters: make(client.Filters).Add("label", jobs.LabelStack+"="+s.name)})
+		svcs := svcsResult.Items
 		_, err := s.engine.NetworkInspect(ctx, s.name+"_default", client.NetworkInspectOptions{})
 		return len(svcs) == 0 && err != nil
 	})

@@ -40,7 +40,7 @@ func TestMultiNodeDeploy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := c.ImageTag(context.Background(), testImage(), "jobrun-test/app:v1"); err != nil {
+		if _, err := c.ImageTag(context.Background(), client.ImageTagOptions{Source: testImage(), Target: "jobrun-test/app:v1"}); err != nil {
 			t.Fatalf("tag the app image on %s: %v", n.hostname, err)
 		}
 		c.Close()

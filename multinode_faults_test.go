@@ -725,7 +725,7 @@ func mnFollowEngine(ctx context.Context, t *testing.T, c *client.Client, service
 	}
 	go func() {
 		defer close(l.done)
-		rc, err := c.TaskLogs(ctx, running[0], client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Timestamps: true})
+		rc, err := c.TaskLogs(ctx, running[0], client.TaskLogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Timestamps: true})
 		if err != nil {
 			return
 		}

@@ -21,8 +21,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/moby/moby/api/types/build"
-	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 	"golang.org/x/sys/unix"
@@ -124,10 +122,11 @@ func TestMultiNodeReplayNodeDrained(t *testing.T) {
 
 func mnAvailability(t *testing.T, engine *client.Client, id string, a swarm.NodeAvailability) {
 	t.Helper()
-	node, _, err := engine.NodeInspectWithRaw(context.Background(), id)
+	inspected, err := engine.NodeInspect(context.Background(), id, client.NodeInspectOptions{})
+	node := inspected.Node
 	if err == nil {
 		node.Spec.Availability = a
-		err = engine.NodeUpdate(context.Background(), id, node.Version, node.Spec)
+		_, err = engine.NodeUpdate(context.Background(), id, client.NodeUpdateOptions{Version: node.Version, Spec: node.Spec})
 	}
 	if err != nil {
 		t.Errorf("node %s %s: %v", id, a, err)
@@ -139,10 +138,10 @@ func mnTag(t *testing.T, n mnNode, src string, refs ...string) {
 	t.Helper()
 	c := mnClient(t, n)
 	for _, ref := range refs {
-		if err := c.ImageTag(context.Background(), src, ref); err != nil {
+		if _, err := c.ImageTag(context.Background(), client.ImageTagOptions{Source: src, Target: ref}); err != nil {
 			t.Fatalf("tag %s on %s: %v", ref, n.hostname, err)
 		}
-		t.Cleanup(func() { _, _ = mnClient(t, n).ImageRemove(context.Background(), ref, image.RemoveOptions{}) })
+		t.Cleanup(func() { _, _ = mnClient(t, n).ImageRemove(context.Background(), ref, client.ImageRemoveOptions{}) })
 	}
 }
 
@@ -158,7 +157,7 @@ func mnBuildMarked(t *testing.T, n mnNode, tag string) string {
 	}
 	_ = tw.Close()
 	c := mnClient(t, n)
-	resp, err := c.ImageBuild(context.Background(), &buf, build.ImageBuildOptions{Tags: []string{tag}, Remove: true})
+	resp, err := c.ImageBuild(context.Background(), &buf, client.ImageBuildOptions{Tags: []string{tag}, Remove: true})
 	if err != nil {
 		t.Fatalf("build on %s: %v", n.hostname, err)
 	}

@@ -192,8 +192,8 @@ func TestMultiNodeStopWorkerLost(t *testing.T) {
 		back := time.Now()
 		t.Logf("%s's dockerd back and the swarm Ready in %s", worker.hostname, back.Sub(restart).Round(100*time.Millisecond))
 		mnWaitUntil(t, 120*time.Second, "the worker's engine to end the orphaned container", func() bool {
-			c, err := nodes[worker.hostname].ContainerInspect(context.Background(), firstID)
-			return err == nil && !c.State.Running || cerrdefs.IsNotFound(err)
+			c, err := nodes[worker.hostname].ContainerInspect(context.Background(), firstID, client.ContainerInspectOptions{})
+			return err == nil && !c.Container.State.Running || cerrdefs.IsNotFound(err)
 		})
 		t.Logf("the orphan no longer runs on %s, %s after its dockerd was back", worker.hostname, time.Since(back).Round(100*time.Millisecond))
 
@@ -364,10 +364,11 @@ func (mn *multiNode) engines(t *testing.T) map[string]*client.Client {
 func mnContainers(c *client.Client, service string) ([]container.Summary, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return c.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", "com.docker.swarm.service.name="+service)})
+	list, err := c.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", "com.docker.swarm.service.name="+service)})
+	return list.Items, err
 }
 
-func mnLive(state string) bool {
+func mnLive(state container.ContainerState) bool {
 	return state == "running" || state == "restarting" || state == "paused"
 }
 
@@ -516,7 +517,7 @@ func mnWatchContainers(nodes map[string]*client.Client, service string) *mnConta
 					// Status ("Up 3 seconds") changes every second: a change is a new state.
 					key := ""
 					for _, ct := range cs {
-						key += ct.ID + ct.State + " "
+						key += ct.ID + string(ct.State) + " "
 					}
 					if key == last[name] {
 						continue

@@ -80,12 +80,12 @@ func multiNodeSwarmAlone(t *testing.T) *multiNode {
 		if err != nil {
 			t.Fatal(err)
 		}
-		info, err := c.Info(context.Background())
+		info, err := c.Info(context.Background(), client.InfoOptions{})
 		c.Close()
 		if err != nil {
 			t.Fatalf("%s: %v (is scripts/multinode.sh up?)", n.host, err)
 		}
-		n.id, n.hostname = info.Swarm.NodeID, info.Name
+		n.id, n.hostname = info.Info.Swarm.NodeID, info.Info.Name
 	}
 	return mn
 }
@@ -419,19 +419,17 @@ func mnDescribeSwarm(ctx context.Context, engine *client.Client, stack, nodeID s
 	} else {
 		fmt.Fprintf(&b, "node %s: %s %q", node.Description.Hostname, node.Status.State, node.Status.Message)
 	}
-	list, err := engine.ServiceList(ctx, client.ServiceListOptions{Filters: make(client.Filters).Add("label", jobs.LabelStack+"="+stack)})
-	svcs := list.Items
-	if err != nil || len(svcs) == 0 {
+	svcs, err := engine.ServiceList(ctx, client.ServiceListOptions{Filters: make(client.Filters).Add("label", jobs.LabelStack+"="+stack)})
+	if err != nil || len(svcs.Items) == 0 {
 		fmt.Fprintf(&b, "; no job service (%v)", err)
 		return b.String()
 	}
-	list, err := engine.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("service", svcs[0].ID)})
-	tasks := list.Items
+	tasks, err := engine.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("service", svcs.Items[0].ID)})
 	if err != nil {
 		fmt.Fprintf(&b, "; tasks: %v", err)
 		return b.String()
 	}
-	for _, t := range tasks {
+	for _, t := range tasks.Items {
 		exit := ""
 		if cs := t.Status.ContainerStatus; cs != nil && t.Status.State != swarm.TaskStateRunning {
 			exit = fmt.Sprintf(" exit=%d", cs.ExitCode)

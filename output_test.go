@@ -40,7 +40,7 @@ func (s *engineStack) stampedOrder(job string) []string {
 	if err != nil || len(tasks) != 1 {
 		s.t.Fatalf("tasks of %s: %v (%d)", job, err, len(tasks))
 	}
-	rc, err := s.engine.TaskLogs(ctx, tasks[0].ID, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true})
+	rc, err := s.engine.TaskLogs(ctx, tasks[0].ID, client.TaskLogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true})
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -63,11 +64,12 @@ func (c *countingTransport) received(f func()) int64 {
 // countingEngine is a client of the test engine whose answers are counted.
 func countingEngine(t *testing.T) (*client.Client, *countingTransport) {
 	t.Helper()
-	base, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	base, err := client.New(client.FromEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wire := &countingTransport{base: base.HTTPClient().Transport}
+	dial := base.Dialer()
+	wire := &countingTransport{base: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx) }}}
 	engine, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation(), client.WithHTTPClient(&http.Client{Transport: wire}))
 	if err != nil {
 		t.Fatal(err)

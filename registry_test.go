@@ -21,7 +21,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/pkg/authconfig"
 	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
@@ -69,12 +69,12 @@ func (r testRegistry) dockerConfig(t *testing.T) string {
 func (r testRegistry) push(t *testing.T, engine *client.Client, src, ref string) string {
 	t.Helper()
 	ctx := context.Background()
-	if err := engine.ImageTag(ctx, src, ref); err != nil {
+	if _, err := engine.ImageTag(ctx, client.ImageTagOptions{Source: src, Target: ref}); err != nil {
 		t.Fatalf("tag %s as %s: %v", src, ref, err)
 	}
 	t.Cleanup(func() {
 		// Only the tag goes: the image keeps its own name.
-		if _, err := engine.ImageRemove(context.Background(), ref, image.RemoveOptions{}); err != nil {
+		if _, err := engine.ImageRemove(context.Background(), ref, client.ImageRemoveOptions{}); err != nil {
 			t.Errorf("remove tag %s: %v", ref, err)
 		}
 	})
@@ -85,7 +85,7 @@ func (r testRegistry) push(t *testing.T, engine *client.Client, src, ref string)
 // digest the registry answered with.
 func (r testRegistry) pushTagged(t *testing.T, engine *client.Client, ref string) string {
 	t.Helper()
-	stream, err := engine.ImagePush(context.Background(), ref, image.PushOptions{RegistryAuth: r.auth(t)})
+	stream, err := engine.ImagePush(context.Background(), ref, client.ImagePushOptions{RegistryAuth: r.auth(t)})
 	if err != nil {
 		t.Fatalf("push %s: %v", ref, err)
 	}
@@ -100,7 +100,7 @@ func (r testRegistry) pushTagged(t *testing.T, engine *client.Client, ref string
 // auth is the engine's X-Registry-Auth for this registry.
 func (r testRegistry) auth(t *testing.T) string {
 	t.Helper()
-	auth, err := registry.EncodeAuthConfig(registry.AuthConfig{Username: r.user, Password: r.password, ServerAddress: r.addr})
+	auth, err := authconfig.Encode(registry.AuthConfig{Username: r.user, Password: r.password, ServerAddress: r.addr})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func (r testRegistry) auth(t *testing.T) string {
 // reads it from the registry.
 func (r testRegistry) manifestType(t *testing.T, engine *client.Client, ref string) string {
 	t.Helper()
-	dist, err := engine.DistributionInspect(context.Background(), ref, r.auth(t))
+	dist, err := engine.DistributionInspect(context.Background(), ref, client.DistributionInspectOptions{EncodedRegistryAuth: r.auth(t)})
 	if err != nil {
 		t.Fatalf("distribution inspect %s: %v", ref, err)
 	}

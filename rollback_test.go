@@ -15,8 +15,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/deploy"
 	"jobrun/jobs"
@@ -136,12 +136,12 @@ services:
 	// and Engine 29's containerd image store forgets a digest no name points
 	// at: a second tag keeps v1's image on the node, as a pull by digest would.
 	kept := repo + "-v1"
-	if err := s.engine.ImageTag(context.Background(), repo, kept); err != nil {
+	if _, err := s.engine.ImageTag(context.Background(), client.ImageTagOptions{Source: repo, Target: kept}); err != nil {
 		t.Fatalf("keep v1's image: %v", err)
 	}
 	t.Cleanup(func() {
-		_, _ = s.engine.ImageRemove(context.Background(), kept, image.RemoveOptions{})
-		_ = s.engine.ImageTag(context.Background(), testImage(), repo)
+		_, _ = s.engine.ImageRemove(context.Background(), kept, client.ImageRemoveOptions{})
+		_, _ = s.engine.ImageTag(context.Background(), client.ImageTagOptions{Source: testImage(), Target: repo})
 	})
 	moved := reg.push(t, s.engine, s.buildImage(), repo)
 	if r := s.jobrun(env, "deploy", "-c", f, "--version", "v2"); r.code != 0 {

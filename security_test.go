@@ -37,7 +37,7 @@ func TestSecretsNeverShown(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = s.engine.SecretRemove(context.Background(), s.name+"_pw") })
+	t.Cleanup(func() { _, _ = s.engine.SecretRemove(context.Background(), s.name+"_pw", client.SecretRemoveOptions{}) })
 
 	// The engine reached over TCP with a password in DOCKER_HOST.
 	addr := unixProxy(t, strings.TrimPrefix(os.Getenv("DOCKER_HOST"), "unix://"))

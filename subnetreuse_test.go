@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -33,13 +34,13 @@ func TestRejectedForASubnetStillHeld(t *testing.T) {
 	old, reused := s.name+"-old", s.name+"-new"
 	s.createNetwork(ctx, old, subnet)
 	grace := 3 * time.Second
-	holder, err := s.engine.ServiceCreate(ctx, swarm.ServiceSpec{
+	holder, err := s.engine.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: swarm.ServiceSpec{
 		Annotations: swarm.Annotations{Name: s.name + "-holder", Labels: map[string]string{jobs.LabelStack: s.name}},
 		TaskTemplate: swarm.TaskSpec{
 			ContainerSpec: &swarm.ContainerSpec{Image: testImage(), Command: []string{"sleep", "600"}, StopGracePeriod: &grace},
 			Networks:      []swarm.NetworkAttachmentConfig{{Target: old}},
 		},
-	}, client.ServiceCreateOptions{})
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,9 +48,9 @@ func TestRejectedForASubnetStillHeld(t *testing.T) {
 	if _, err := s.engine.ServiceRemove(ctx, holder.ID, client.ServiceRemoveOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return s.engine.NetworkRemove(ctx, old) == nil })
+	waitFor(t, func() bool { return removeNetwork(ctx, s.engine, old) == nil })
 	s.createNetwork(ctx, reused, subnet)
-	t.Cleanup(func() { waitFor(t, func() bool { return s.engine.NetworkRemove(ctx, reused) == nil }) })
+	t.Cleanup(func() { waitFor(t, func() bool { return removeNetwork(ctx, s.engine, reused) == nil }) })
 
 	f := s.writeStack("stack.yml", `version: "3.7"
 services:
@@ -80,7 +81,7 @@ func (s *engineStack) createNetwork(ctx context.Context, name, subnet string) {
 	s.t.Helper()
 	_, err := s.engine.NetworkCreate(ctx, name, client.NetworkCreateOptions{
 		Driver: "overlay", Attachable: true, Labels: map[string]string{"com.docker.stack.namespace": s.name},
-		IPAM: &network.IPAM{Config: []network.IPAMConfig{{Subnet: subnet}}},
+		IPAM: &network.IPAM{Config: []network.IPAMConfig{{Subnet: netip.MustParsePrefix(subnet)}}},
 	})
 	if err != nil {
 		s.t.Fatalf("create network %s: %v", name, err)

@@ -35,14 +35,13 @@ func (s *engineStack) removeStackVolumes() {
 	ctx := context.Background()
 	f := make(client.Filters).Add("label", "com.docker.stack.namespace="+s.name)
 	for i := 0; i < 100; i++ {
-		list, err := s.engine.VolumeList(ctx, client.VolumeListOptions{Filters: f})
-		vols := list.Items
+		vols, err := s.engine.VolumeList(ctx, client.VolumeListOptions{Filters: f})
 		if err != nil {
 			return
 		}
 		left := 0
-		for _, v := range vols.Volumes {
-			if s.engine.VolumeRemove(ctx, v.Name, false) != nil {
+		for _, v := range vols.Items {
+			if _, err := s.engine.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{}); err != nil {
 				left++
 			}
 		}

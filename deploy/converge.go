@@ -13,6 +13,7 @@ import (
 
 	"github.com/docker/cli/cli/command/service/progress"
 	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 	"github.com/moby/moby/client/pkg/jsonmessage"
@@ -160,7 +161,7 @@ func (w Waiter) progress(ctx context.Context, t Target) error {
 type dropAdvice struct{ io.WriteCloser }
 
 func (d dropAdvice) Write(p []byte) (int, error) {
-	var m jsonmessage.JSONMessage
+	var m jsonstream.Message
 	if json.Unmarshal(p, &m) == nil && m.ID == "" && (m.Status == "Operation continuing in background." ||
 		strings.HasPrefix(m.Status, "Use `docker service ps ") && strings.HasSuffix(m.Status, "` to check progress.")) {
 		return len(p), nil
@@ -196,21 +197,19 @@ func (w Waiter) look(ctx context.Context, id string) (State, error) {
 	if err != nil {
 		return State{}, fmt.Errorf("inspect service %s: %w", id, err)
 	}
-	list, err := w.Engine.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("service", id).Add("desired-state", "running").Add("_up-to-date", "true")})
-	tasks := list.Items
+	tasks, err := w.Engine.TaskList(ctx, client.TaskListOptions{Filters: make(client.Filters).Add("service", id).Add("desired-state", "running").Add("_up-to-date", "true")})
 	if err != nil {
 		return State{}, fmt.Errorf("list the tasks of service %s: %w", svc.Spec.Name, err)
 	}
-	list, err := w.Engine.NodeList(ctx, client.NodeListOptions{})
-	nodes := list.Items
+	nodes, err := w.Engine.NodeList(ctx, client.NodeListOptions{})
 	if err != nil {
 		return State{}, fmt.Errorf("list the nodes: %w", err)
 	}
 	active := map[string]bool{}
-	for _, n := range nodes {
+	for _, n := range nodes.Items {
 		active[n.ID] = n.Status.State != swarm.NodeStateDown
 	}
-	return Judge(svc, tasks, active), nil
+	return Judge(svc, tasks.Items, active), nil
 }
 
 // render shows the progress stream: as docker service update does on a
@@ -224,7 +223,7 @@ func (w Waiter) render(service string, r io.Reader) {
 	last := map[string]string{}
 	dec := json.NewDecoder(bufio.NewReader(r))
 	for {
-		var m jsonmessage.JSONMessage
+		var m jsonstream.Message
 		if err := dec.Decode(&m); err != nil {
 			_, _ = io.Copy(io.Discard, r)
 			return
@@ -273,7 +272,7 @@ func (w Waiter) failingTasks(ctx context.Context, id string) string {
 }
 
 func (w Waiter) lastLines(ctx context.Context, taskID string, n int) string {
-	rc, err := w.Engine.TaskLogs(ctx, taskID, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: fmt.Sprint(n)})
+	rc, err := w.Engine.TaskLogs(ctx, taskID, client.TaskLogsOptions{ShowStdout: true, ShowStderr: true, Tail: fmt.Sprint(n)})
 	if err != nil {
 		return ""
 	}

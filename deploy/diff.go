@@ -11,6 +11,7 @@ import (
 
 	"github.com/distribution/reference"
 	"github.com/docker/cli/cli/compose/convert"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/swarm"
 )
 
@@ -140,11 +141,6 @@ func normalise(spec swarm.ServiceSpec, networks map[string]string) swarm.Service
 		if name, ok := networks[n.Target]; ok {
 			s.TaskTemplate.Networks[i].Target = name
 		}
-	}
-	//lint:ignore SA1019 a spec an older client wrote keeps its networks in the deprecated place; compared as the engine moves them
-	if len(s.Networks) > 0 {
-		//lint:ignore SA1019 as above
-		s.TaskTemplate.Networks, s.Networks = append(s.TaskTemplate.Networks, s.Networks...), nil
 	}
 	return s
 }
@@ -299,7 +295,7 @@ func ports(s swarm.ServiceSpec) map[string]string {
 		}
 		proto := p.Protocol
 		if proto == "" {
-			proto = swarm.PortConfigProtocolTCP
+			proto = network.TCP
 		}
 		out[fmt.Sprintf("%d/%s", p.TargetPort, proto)] = fmt.Sprintf("published %d (%s)", p.PublishedPort, mode)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 
+	"jobrun/deploy/stackdeploy"
 	"jobrun/jobs"
 )
 
@@ -105,7 +106,7 @@ func (s Stack) repinned(ctx context.Context, running swarm.ServiceSpec, changes 
 		return Change{}, false
 	}
 	tag := stackImage(running)
-	dist, err := s.Engine.DistributionInspect(ctx, tag, s.registryAuth(tag))
+	dist, err := s.Engine.DistributionInspect(ctx, tag, client.DistributionInspectOptions{EncodedRegistryAuth: s.registryAuth(tag)})
 	if err != nil || dist.Descriptor.Digest == "" || dist.Descriptor.Digest == pinned.Digest() {
 		return Change{}, false
 	}
@@ -117,7 +118,7 @@ func (s Stack) repinned(ctx context.Context, running swarm.ServiceSpec, changes 
 // they existed: the converter looks their IDs up.
 func (s Stack) plannedObjects(ctx context.Context, ro *readOnly, p *Preview) error {
 	ns := convert.NewNamespace(s.Name)
-	networks, external := s.networks()
+	networks, external := stackdeploy.Networks(s.Name, s.Config)
 	if err := s.checkExternal(ctx, external, p); err != nil {
 		return err
 	}
@@ -170,14 +171,14 @@ func (s Stack) checkExternal(ctx context.Context, names []string, p *Preview) er
 		if !container.NetworkMode(name).IsUserDefined() {
 			continue // bridge, host: on every node
 		}
-		nw, err := s.Engine.NetworkInspect(ctx, name, client.NetworkInspectOptions{})
+		inspected, err := s.Engine.NetworkInspect(ctx, name, client.NetworkInspectOptions{})
 		switch {
 		case cerrdefs.IsNotFound(err):
 			p.Problems = append(p.Problems, fmt.Sprintf("network %s is external and does not exist: create it with docker network create -d overlay --attachable %s", name, name))
 		case err != nil:
 			return &jobs.EngineError{Msg: "inspect network " + name, Err: err}
-		case nw.Scope != "swarm":
-			p.Problems = append(p.Problems, fmt.Sprintf("network %s is external and %s-scoped: use an overlay network (docker network create -d overlay)", name, nw.Scope))
+		case inspected.Network.Scope != "swarm":
+			p.Problems = append(p.Problems, fmt.Sprintf("network %s is external and %s-scoped: use an overlay network (docker network create -d overlay)", name, inspected.Network.Scope))
 		}
 	}
 	return nil
@@ -208,37 +209,39 @@ type readOnly struct {
 	configs []swarm.Config
 }
 
-func (r *readOnly) SecretList(ctx context.Context, o client.SecretListOptions) ([]swarm.Secret, error) {
+func (r *readOnly) SecretList(ctx context.Context, o client.SecretListOptions) (client.SecretListResult, error) {
 	list, err := r.APIClient.SecretList(ctx, o)
-	have := list.Items
-	return append(have, r.secrets...), err
+	list.Items = append(list.Items, r.secrets...)
+	return list, err
 }
 
-func (r *readOnly) ConfigList(ctx context.Context, o client.ConfigListOptions) ([]swarm.Config, error) {
+func (r *readOnly) ConfigList(ctx context.Context, o client.ConfigListOptions) (client.ConfigListResult, error) {
 	list, err := r.APIClient.ConfigList(ctx, o)
-	have := list.Items
-	return append(have, r.configs...), err
+	list.Items = append(list.Items, r.configs...)
+	return list, err
 }
 
-func (r *readOnly) ServiceCreate(context.Context, swarm.ServiceSpec, client.ServiceCreateOptions) (client.ServiceCreateResult, error) {
+func (r *readOnly) ServiceCreate(context.Context, client.ServiceCreateOptions) (client.ServiceCreateResult, error) {
 	return client.ServiceCreateResult{}, errReadOnly
 }
 
-func (r *readOnly) ServiceUpdate(context.Context, string, swarm.Version, swarm.ServiceSpec, client.ServiceUpdateOptions) (client.ServiceUpdateResult, error) {
+func (r *readOnly) ServiceUpdate(context.Context, string, client.ServiceUpdateOptions) (client.ServiceUpdateResult, error) {
 	return client.ServiceUpdateResult{}, errReadOnly
 }
 
-func (r *readOnly) ServiceRemove(context.Context, string) error { return errReadOnly }
+func (r *readOnly) ServiceRemove(context.Context, string, client.ServiceRemoveOptions) (client.ServiceRemoveResult, error) {
+	return client.ServiceRemoveResult{}, errReadOnly
+}
 
 func (r *readOnly) NetworkCreate(context.Context, string, client.NetworkCreateOptions) (client.NetworkCreateResult, error) {
 	return client.NetworkCreateResult{}, errReadOnly
 }
 
-func (r *readOnly) SecretCreate(context.Context, swarm.SecretSpec) (client.SecretCreateResult, error) {
+func (r *readOnly) SecretCreate(context.Context, client.SecretCreateOptions) (client.SecretCreateResult, error) {
 	return client.SecretCreateResult{}, errReadOnly
 }
 
-func (r *readOnly) ConfigCreate(context.Context, swarm.ConfigSpec) (client.ConfigCreateResult, error) {
+func (r *readOnly) ConfigCreate(context.Context, client.ConfigCreateOptions) (client.ConfigCreateResult, error) {
 	return client.ConfigCreateResult{}, errReadOnly
 }
 

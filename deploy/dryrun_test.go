@@ -11,8 +11,6 @@ import (
 	"testing"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/moby/moby/api/types/network"
-	registrytypes "github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 
@@ -27,20 +25,20 @@ type emptySwarm struct{ client.APIClient }
 var errNone = cerrdefs.ErrNotFound.WithMessage("not found")
 
 func (emptySwarm) ClientVersion() string { return "1.41" }
-func (emptySwarm) NetworkList(context.Context, client.NetworkListOptions) ([]network.Summary, error) {
-	return nil, nil
+func (emptySwarm) NetworkList(context.Context, client.NetworkListOptions) (client.NetworkListResult, error) {
+	return client.NetworkListResult{}, nil
 }
-func (emptySwarm) NetworkInspect(context.Context, string, client.NetworkInspectOptions) (network.Inspect, error) {
-	return network.Inspect{}, errNone
+func (emptySwarm) NetworkInspect(context.Context, string, client.NetworkInspectOptions) (client.NetworkInspectResult, error) {
+	return client.NetworkInspectResult{}, errNone
 }
-func (emptySwarm) ServiceList(context.Context, client.ServiceListOptions) ([]swarm.Service, error) {
-	return nil, nil
+func (emptySwarm) ServiceList(context.Context, client.ServiceListOptions) (client.ServiceListResult, error) {
+	return client.ServiceListResult{}, nil
 }
-func (emptySwarm) SecretInspectWithRaw(context.Context, string) (swarm.Secret, []byte, error) {
-	return swarm.Secret{}, nil, errNone
+func (emptySwarm) SecretInspect(context.Context, string, client.SecretInspectOptions) (client.SecretInspectResult, error) {
+	return client.SecretInspectResult{}, errNone
 }
-func (emptySwarm) SecretList(context.Context, client.SecretListOptions) ([]swarm.Secret, error) {
-	return nil, nil
+func (emptySwarm) SecretList(context.Context, client.SecretListOptions) (client.SecretListResult, error) {
+	return client.SecretListResult{}, nil
 }
 
 // loadStack writes files (stack.yml and what it reads) to a folder of their
@@ -99,12 +97,12 @@ func (c configSwarm) config() swarm.Config {
 	return swarm.Config{ID: "c1", Spec: swarm.ConfigSpec{Annotations: swarm.Annotations{Name: "todo_site"}, Data: []byte(c.data)}}
 }
 
-func (c configSwarm) ConfigInspectWithRaw(context.Context, string) (swarm.Config, []byte, error) {
-	return c.config(), nil, nil
+func (c configSwarm) ConfigInspect(context.Context, string, client.ConfigInspectOptions) (client.ConfigInspectResult, error) {
+	return client.ConfigInspectResult{Config: c.config()}, nil
 }
 
-func (c configSwarm) ConfigList(context.Context, client.ConfigListOptions) ([]swarm.Config, error) {
-	return []swarm.Config{c.config()}, nil
+func (c configSwarm) ConfigList(context.Context, client.ConfigListOptions) (client.ConfigListResult, error) {
+	return client.ConfigListResult{Items: []swarm.Config{c.config()}}, nil
 }
 
 // TestDryRunChangedConfig: a config whose file changed since it was
@@ -139,17 +137,23 @@ func TestReadOnlyRefusesWrites(t *testing.T) {
 	ro, ctx := &readOnly{}, context.Background()
 	writes := map[string]func() error{
 		"ServiceCreate": func() error {
-			_, err := ro.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: swarm.ServiceSpec{}})
+			_, err := ro.ServiceCreate(ctx, client.ServiceCreateOptions{})
 			return err
 		},
 		"ServiceUpdate": func() error {
-			_, err := ro.ServiceUpdate(ctx, "x", client.ServiceUpdateOptions{Version: swarm.Version{}, Spec: swarm.ServiceSpec{}})
+			_, err := ro.ServiceUpdate(ctx, "x", client.ServiceUpdateOptions{})
 			return err
 		},
-		"ServiceRemove": func() error { return ro.ServiceRemove(ctx, "x") },
+		"ServiceRemove": func() error { _, err := ro.ServiceRemove(ctx, "x", client.ServiceRemoveOptions{}); return err },
 		"NetworkCreate": func() error { _, err := ro.NetworkCreate(ctx, "x", client.NetworkCreateOptions{}); return err },
-		"SecretCreate":  func() error { _, err := ro.SecretCreate(ctx, client.SecretCreateOptions{Spec: swarm.SecretSpec{}}); return err },
-		"ConfigCreate":  func() error { _, err := ro.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: swarm.ConfigSpec{}}); return err },
+		"SecretCreate": func() error {
+			_, err := ro.SecretCreate(ctx, client.SecretCreateOptions{})
+			return err
+		},
+		"ConfigCreate": func() error {
+			_, err := ro.ConfigCreate(ctx, client.ConfigCreateOptions{})
+			return err
+		},
 	}
 	for name, write := range writes {
 		if err := write(); !errors.Is(err, errReadOnly) {
@@ -167,9 +171,9 @@ type registry struct {
 	asked  int
 }
 
-func (r *registry) DistributionInspect(_ context.Context, image, _ string) (registrytypes.DistributionInspect, error) {
+func (r *registry) DistributionInspect(context.Context, string, client.DistributionInspectOptions) (client.DistributionInspectResult, error) {
 	r.asked++
-	var d registrytypes.DistributionInspect // as the engine sends it
+	var d client.DistributionInspectResult // as the engine sends it
 	err := json.Unmarshal([]byte(`{"Descriptor": {"digest": "`+r.digest+`"}}`), &d)
 	return d, errors.Join(err, r.err)
 }

@@ -38,15 +38,15 @@ func (s Stack) awaitRemoval(ctx context.Context, name string) error {
 	}
 	var old string
 	for waited := time.Duration(0); ; waited += time.Second {
-		nw, err := s.Engine.NetworkInspect(ctx, name, client.NetworkInspectOptions{})
+		inspected, err := s.Engine.NetworkInspect(ctx, name, client.NetworkInspectOptions{})
 		switch {
 		case cerrdefs.IsNotFound(err):
 			return nil
 		case err != nil:
 			return &jobs.EngineError{Msg: "inspect network " + name, Err: err}
 		case old == "":
-			old = nw.ID
-		case nw.ID != old:
+			old = inspected.Network.ID
+		case inspected.Network.ID != old:
 			return nil
 		}
 		if waited >= removalWait {

@@ -28,19 +28,19 @@ type removingSwarm struct {
 	Created []string
 }
 
-func (e *removingSwarm) NetworkInspect(_ context.Context, name string, _ client.NetworkInspectOptions) (network.Inspect, error) {
+func (e *removingSwarm) NetworkInspect(_ context.Context, name string, _ client.NetworkInspectOptions) (client.NetworkInspectResult, error) {
 	e.looks++
 	switch {
 	case e.gone == 0 || e.looks < e.gone:
-		return network.Inspect{ID: "old", Name: name}, nil
+		return client.NetworkInspectResult{Network: network.Inspect{Network: network.Network{ID: "old", Name: name}}}, nil
 	case e.newID != "":
-		return network.Inspect{ID: e.newID, Name: name}, nil
+		return client.NetworkInspectResult{Network: network.Inspect{Network: network.Network{ID: e.newID, Name: name}}}, nil
 	}
-	return network.Inspect{}, cerrdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", name))
+	return client.NetworkInspectResult{}, cerrdefs.ErrNotFound.WithMessage(fmt.Sprintf("network %s not found", name))
 }
 
-func (e *removingSwarm) NetworkList(context.Context, client.NetworkListOptions) ([]network.Summary, error) {
-	return nil, nil
+func (e *removingSwarm) NetworkList(context.Context, client.NetworkListOptions) (client.NetworkListResult, error) {
+	return client.NetworkListResult{}, nil
 }
 
 func (e *removingSwarm) NetworkCreate(_ context.Context, name string, _ client.NetworkCreateOptions) (client.NetworkCreateResult, error) {

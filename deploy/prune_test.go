@@ -44,8 +44,8 @@ func TestPruneDeployRecords(t *testing.T) {
 	if want := []string{recs[0].ID, recs[4].ID, recs[5].ID}; !slices.Equal(versions, want) {
 		t.Errorf("kept %v, want the newest 2 and the newest release %v", versions, want)
 	}
-	if specs, _ := store.ConfigList(ctx, client.ConfigListOptions{}); len(specs) != 6 {
-		t.Errorf("%d configs left, want 3 records and their 3 specs", len(specs))
+	if left, _ := store.ConfigList(ctx, client.ConfigListOptions{}); len(left.Items) != 6 {
+		t.Errorf("%d configs left, want 3 records and their 3 specs", len(left.Items))
 	}
 }
 

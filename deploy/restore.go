@@ -47,7 +47,7 @@ func (s Stack) restoreOne(ctx context.Context, name string, spec swarm.ServiceSp
 	switch {
 	case !ok:
 		fmt.Fprintf(s.Out, "Creating service %s\n", spec.Name)
-		resp, err := s.Engine.ServiceCreate(ctx, spec, client.ServiceCreateOptions{EncodedRegistryAuth: auth})
+		resp, err := s.Engine.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: spec, EncodedRegistryAuth: auth})
 		if err != nil {
 			return Target{}, &jobs.EngineError{Msg: "create service " + spec.Name, Err: err}
 		}
@@ -56,7 +56,7 @@ func (s Stack) restoreOne(ctx context.Context, name string, spec swarm.ServiceSp
 		return Target{Name: name, ID: cur.ID}, nil
 	}
 	fmt.Fprintf(s.Out, "Updating service %s (id: %s)\n", spec.Name, cur.ID)
-	resp, err := s.Engine.ServiceUpdate(ctx, cur.ID, cur.Version, spec, client.ServiceUpdateOptions{EncodedRegistryAuth: auth})
+	resp, err := s.Engine.ServiceUpdate(ctx, cur.ID, client.ServiceUpdateOptions{Version: cur.Version, Spec: spec, EncodedRegistryAuth: auth})
 	if err != nil {
 		return Target{}, &jobs.EngineError{Msg: "update service " + spec.Name, Err: err}
 	}

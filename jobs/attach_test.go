@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types"
 	"github.com/moby/moby/client"
 
 	"jobrun/logs"
@@ -29,7 +28,7 @@ type attacher struct {
 	read        chan struct{} // closed once it read it
 }
 
-func (a *attacher) ContainerAttach(_ context.Context, _ string, o client.ContainerAttachOptions) (types.HijackedResponse, error) {
+func (a *attacher) ContainerAttach(_ context.Context, _ string, o client.ContainerAttachOptions) (client.ContainerAttachResult, error) {
 	a.opts = o
 	ours, theirs := net.Pipe()
 	go func() {
@@ -43,21 +42,21 @@ func (a *attacher) ContainerAttach(_ context.Context, _ string, o client.Contain
 			<-a.resized
 		}
 	}()
-	return types.NewHijackedResponse(ours, ""), nil
+	return client.ContainerAttachResult{HijackedResponse: client.NewHijackedResponse(ours, "")}, nil
 }
 
-func (a *attacher) ContainerResize(_ context.Context, _ string, o client.ContainerResizeOptions) error {
+func (a *attacher) ContainerResize(_ context.Context, _ string, o client.ContainerResizeOptions) (client.ContainerResizeResult, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.failResize > 0 {
 		a.failResize--
-		return errors.New("container is not running")
+		return client.ContainerResizeResult{}, errors.New("container is not running")
 	}
 	a.resizes = append(a.resizes, o)
 	if len(a.resizes) == 1 {
 		close(a.resized)
 	}
-	return nil
+	return client.ContainerResizeResult{}, nil
 }
 
 // source is a log source that follows until the container is done, and

@@ -5,6 +5,7 @@ package jobs
 import (
 	"errors"
 	"fmt"
+	"jobrun/deploy/stackdeploy"
 	"os"
 	"regexp"
 	"sort"
@@ -21,6 +22,9 @@ type Stack struct {
 	Name   string // the deployed stack's namespace, e.g. "todobackend"
 	Files  []string
 	Config *composetypes.Config
+	// Details are the files as read, before the merge: what docker stack
+	// deploy warns of is read from them.
+	Details composetypes.ConfigDetails
 	// unset names, per service, the variables its image: uses that the
 	// environment does not set (interpolated as "").
 	unset map[string][]string
@@ -42,11 +46,10 @@ func LoadStack(name string, files []string, env map[string]string) (*Stack, erro
 			return nil, &UsageError{Msg: fmt.Sprintf("stack file %s not found: pass the right file with -c/--compose-file", f)}
 		}
 	}
-	details, err := tmpConfigDetails(files, os.Stdin)
+	details, err := stackdeploy.ConfigDetails(files, os.Stdin, env)
 	if err != nil {
 		return nil, &UsageError{Msg: fmt.Sprintf("read stack file: %v: fix the YAML syntax", OneLine(err))}
 	}
-	details.Environment = env
 	cfg, err := loader.Load(details)
 	if err != nil {
 		var forbidden *loader.ForbiddenPropertiesError
@@ -60,7 +63,7 @@ func LoadStack(name string, files []string, env map[string]string) (*Stack, erro
 		}
 		return nil, &UsageError{Msg: fmt.Sprintf("invalid stack file %s: %s", strings.Join(files, ", "), OneLine(err))}
 	}
-	return &Stack{Name: name, Files: files, Config: cfg, unset: unsetImageVariables(details, env)}, nil
+	return &Stack{Name: name, Files: files, Config: cfg, Details: details, unset: unsetImageVariables(details, env)}, nil
 }
 
 var variablePattern = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)`)

@@ -333,7 +333,7 @@ func TestPruneRemovesSpecs(t *testing.T) {
 	}
 	left, _ := store.ConfigList(context.Background(), client.ConfigListOptions{})
 	var names []string
-	for _, c := range left {
+	for _, c := range left.Items {
 		names = append(names, c.Spec.Name)
 	}
 	if want := []string{specName(testRunID(2)), recordName(testRunID(2))}; !slices.Equal(names, want) {

@@ -54,25 +54,25 @@ func (t *timeline) first(prefix string) int {
 	return -1
 }
 
-func (e *endingEngine) TaskList(context.Context, client.TaskListOptions) ([]swarm.Task, error) {
+func (e *endingEngine) TaskList(context.Context, client.TaskListOptions) (client.TaskListResult, error) {
 	e.timeline.add("task-list")
-	return []swarm.Task{{ID: "t1", NodeID: "n1", Status: swarm.TaskStatus{State: swarm.TaskStateComplete}, DesiredState: swarm.TaskStateShutdown}}, nil
+	return client.TaskListResult{Items: []swarm.Task{{ID: "t1", NodeID: "n1", Status: swarm.TaskStatus{State: swarm.TaskStateComplete}, DesiredState: swarm.TaskStateShutdown}}}, nil
 }
 
-// NodeInspectWithRaw names the attempt's node, for the record.
-func (e *endingEngine) NodeInspectWithRaw(_ context.Context, id string) (swarm.Node, []byte, error) {
-	return swarm.Node{ID: id, Description: swarm.NodeDescription{Hostname: "host-" + id}}, nil, nil
+// NodeInspect names the attempt's node, for the record.
+func (e *endingEngine) NodeInspect(_ context.Context, id string, _ client.NodeInspectOptions) (client.NodeInspectResult, error) {
+	return client.NodeInspectResult{Node: swarm.Node{ID: id, Description: swarm.NodeDescription{Hostname: "host-" + id}}}, nil
 }
 
-func (e *endingEngine) ServiceInspectWithRaw(_ context.Context, id string, _ client.ServiceInspectOptions) (swarm.Service, []byte, error) {
+func (e *endingEngine) ServiceInspect(_ context.Context, id string, _ client.ServiceInspectOptions) (client.ServiceInspectResult, error) {
 	if e.removed {
-		return swarm.Service{}, nil, cerrdefs.ErrNotFound.WithMessage("no such service")
+		return client.ServiceInspectResult{}, cerrdefs.ErrNotFound.WithMessage("no such service")
 	}
-	return swarm.Service{ID: id, Spec: swarm.ServiceSpec{Mode: swarm.ServiceMode{ReplicatedJob: &swarm.ReplicatedJob{}}}}, nil, nil
+	return client.ServiceInspectResult{Service: swarm.Service{ID: id, Spec: swarm.ServiceSpec{Mode: swarm.ServiceMode{ReplicatedJob: &swarm.ReplicatedJob{}}}}}, nil
 }
 
-func (e *endingEngine) ServiceUpdate(_ context.Context, _ string, _ swarm.Version, spec swarm.ServiceSpec, _ client.ServiceUpdateOptions) (client.ServiceUpdateResult, error) {
-	if ns := spec.Labels[LabelStackNamespace]; ns != "" {
+func (e *endingEngine) ServiceUpdate(_ context.Context, _ string, o client.ServiceUpdateOptions) (client.ServiceUpdateResult, error) {
+	if ns := o.Spec.Labels[LabelStackNamespace]; ns != "" {
 		e.timeline.add("join stack " + ns)
 	} else {
 		e.timeline.add("stop")
@@ -80,28 +80,28 @@ func (e *endingEngine) ServiceUpdate(_ context.Context, _ string, _ swarm.Versio
 	return client.ServiceUpdateResult{}, nil
 }
 
-func (e *endingEngine) ServiceRemove(context.Context, string) error {
+func (e *endingEngine) ServiceRemove(context.Context, string, client.ServiceRemoveOptions) (client.ServiceRemoveResult, error) {
 	e.timeline.add("remove")
 	e.removed = true
-	return nil
+	return client.ServiceRemoveResult{}, nil
 }
 
-func (e *endingEngine) ConfigCreate(ctx context.Context, c swarm.ConfigSpec) (client.ConfigCreateResult, error) {
-	e.timeline.add("save " + c.Name)
+func (e *endingEngine) ConfigCreate(ctx context.Context, o client.ConfigCreateOptions) (client.ConfigCreateResult, error) {
+	e.timeline.add("save " + o.Spec.Name)
 	if e.saveErr != nil {
 		return client.ConfigCreateResult{}, e.saveErr
 	}
-	return e.Configs.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: c})
+	return e.Configs.ConfigCreate(ctx, o)
 }
 
-func (e *endingEngine) ConfigList(ctx context.Context, o client.ConfigListOptions) ([]swarm.Config, error) {
+func (e *endingEngine) ConfigList(ctx context.Context, o client.ConfigListOptions) (client.ConfigListResult, error) {
 	e.timeline.add("config-list")
 	return e.Configs.ConfigList(ctx, o)
 }
 
-func (e *endingEngine) ConfigRemove(ctx context.Context, id string) error {
+func (e *endingEngine) ConfigRemove(ctx context.Context, id string, o client.ConfigRemoveOptions) (client.ConfigRemoveResult, error) {
 	e.timeline.add("config-remove " + id)
-	return e.Configs.ConfigRemove(ctx, id)
+	return e.Configs.ConfigRemove(ctx, id, o)
 }
 
 // noSource is an engine log source whose attempts printed nothing.
@@ -188,20 +188,20 @@ type nodeContainers struct {
 	containers []container.Summary
 }
 
-func (n *nodeContainers) Info(context.Context) (system.Info, error) {
-	return system.Info{Swarm: swarm.Info{NodeID: "n1"}}, nil
+func (n *nodeContainers) Info(context.Context, client.InfoOptions) (client.SystemInfoResult, error) {
+	return client.SystemInfoResult{Info: system.Info{Swarm: swarm.Info{NodeID: "n1"}}}, nil
 }
 
-func (n *nodeContainers) ContainerList(_ context.Context, o client.ContainerListOptions) ([]container.Summary, error) {
-	if !o.All || !o.Filters.ExactMatch("label", "com.docker.swarm.service.id=svc1") {
-		return nil, fmt.Errorf("unexpected listing %+v", o)
+func (n *nodeContainers) ContainerList(_ context.Context, o client.ContainerListOptions) (client.ContainerListResult, error) {
+	if !o.All || !o.Filters["label"]["com.docker.swarm.service.id=svc1"] {
+		return client.ContainerListResult{}, fmt.Errorf("unexpected listing %+v", o)
 	}
-	return n.containers, nil
+	return client.ContainerListResult{Items: n.containers}, nil
 }
 
-func (n *nodeContainers) ContainerRemove(_ context.Context, id string, _ client.ContainerRemoveOptions) error {
+func (n *nodeContainers) ContainerRemove(_ context.Context, id string, _ client.ContainerRemoveOptions) (client.ContainerRemoveResult, error) {
 	n.timeline.add("container-remove " + id)
-	return nil
+	return client.ContainerRemoveResult{}, nil
 }
 
 // TestFinishReapsExitedContainers: once the service is removed, the exited

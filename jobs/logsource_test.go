@@ -7,6 +7,7 @@ import (
 
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/system"
+	"github.com/moby/moby/client"
 
 	"jobrun/logs"
 )
@@ -41,12 +42,12 @@ type infoEngine struct {
 	fails, calls int
 }
 
-func (e *infoEngine) Info(context.Context) (system.Info, error) {
+func (e *infoEngine) Info(context.Context, client.InfoOptions) (client.SystemInfoResult, error) {
 	e.calls++
 	if e.calls <= e.fails {
-		return system.Info{}, context.Canceled
+		return client.SystemInfoResult{}, context.Canceled
 	}
-	return system.Info{Swarm: swarm.Info{NodeID: "n1"}}, nil
+	return client.SystemInfoResult{Info: system.Info{Swarm: swarm.Info{NodeID: "n1"}}}, nil
 }
 
 // TestLocalNodeKeepsOnlyAnAnswer: a failed ask is asked again; an answer is

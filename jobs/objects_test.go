@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 )
 
@@ -18,20 +17,20 @@ type racingEngine struct {
 	created int
 }
 
-func (e *racingEngine) SecretInspectWithRaw(context.Context, string) (swarm.Secret, []byte, error) {
-	return swarm.Secret{}, nil, cerrdefs.ErrNotFound.WithMessage("secret not found")
+func (e *racingEngine) SecretInspect(context.Context, string, client.SecretInspectOptions) (client.SecretInspectResult, error) {
+	return client.SecretInspectResult{}, cerrdefs.ErrNotFound.WithMessage("secret not found")
 }
 
-func (e *racingEngine) SecretCreate(context.Context, swarm.SecretSpec) (client.SecretCreateResult, error) {
+func (e *racingEngine) SecretCreate(context.Context, client.SecretCreateOptions) (client.SecretCreateResult, error) {
 	e.created++
 	return client.SecretCreateResult{}, cerrdefs.ErrConflict.WithMessage("rpc error: code = AlreadyExists desc = secret it_pw already exists")
 }
 
-func (e *racingEngine) ConfigInspectWithRaw(context.Context, string) (swarm.Config, []byte, error) {
-	return swarm.Config{}, nil, cerrdefs.ErrNotFound.WithMessage("config not found")
+func (e *racingEngine) ConfigInspect(context.Context, string, client.ConfigInspectOptions) (client.ConfigInspectResult, error) {
+	return client.ConfigInspectResult{}, cerrdefs.ErrNotFound.WithMessage("config not found")
 }
 
-func (e *racingEngine) ConfigCreate(context.Context, swarm.ConfigSpec) (client.ConfigCreateResult, error) {
+func (e *racingEngine) ConfigCreate(context.Context, client.ConfigCreateOptions) (client.ConfigCreateResult, error) {
 	e.created++
 	return client.ConfigCreateResult{}, cerrdefs.ErrConflict.WithMessage("rpc error: code = AlreadyExists desc = config it_settings already exists")
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
 )
 
 // left says what is left of runs 0 to n-1: "3" is run 3's record and
@@ -153,7 +154,10 @@ func TestPruneFaults(t *testing.T) {
 			remove: func(store *configStore) func(string) error {
 				var n int
 				return func(id string) error {
-					if n++; n%3 == 0 && store.Configs.ConfigRemove(context.Background(), id) == nil { // every third removal finds it gone
+					if n++; n%3 != 0 { // every third removal finds it gone
+						return nil
+					}
+					if _, err := store.Configs.ConfigRemove(context.Background(), id, client.ConfigRemoveOptions{}); err == nil {
 						return cerrdefs.ErrNotFound.WithMessage(fmt.Sprintf("config %s not found", id))
 					}
 					return nil

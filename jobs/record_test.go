@@ -3,7 +3,9 @@ package jobs
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand"
 	"runtime"
 	"slices"
@@ -11,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/filters"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 
@@ -185,14 +186,14 @@ type configStore struct {
 	remove   func(id string) error
 }
 
-func (f *configStore) ConfigList(ctx context.Context, o client.ConfigListOptions) ([]swarm.Config, error) {
+func (f *configStore) ConfigList(ctx context.Context, o client.ConfigListOptions) (client.ConfigListResult, error) {
 	f.mu.Lock()
-	f.lists = append(f.lists, slices.Sorted(slices.Values(o.Filters.Get("label"))))
+	f.lists = append(f.lists, slices.Sorted(maps.Keys(o.Filters["label"])))
 	f.mu.Unlock()
 	return f.Configs.ConfigList(ctx, o)
 }
 
-func (f *configStore) ConfigRemove(ctx context.Context, id string) error {
+func (f *configStore) ConfigRemove(ctx context.Context, id string, o client.ConfigRemoveOptions) (client.ConfigRemoveResult, error) {
 	f.mu.Lock()
 	f.inFlight++
 	f.maxIn = max(f.maxIn, f.inFlight)
@@ -203,21 +204,21 @@ func (f *configStore) ConfigRemove(ctx context.Context, id string) error {
 	f.inFlight--
 	if f.remove != nil {
 		if err := f.remove(id); err != nil {
-			return err
+			return client.ConfigRemoveResult{}, err
 		}
 	}
-	_, err := f.Configs.ConfigRemove(ctx, id, client.ConfigRemoveOptions{})
+	removed, err := f.Configs.ConfigRemove(ctx, id, o)
 	if err == nil {
 		f.removes++
 	}
-	return err
+	return removed, err
 }
 
 // names lists the configs held, sorted.
 func (f *configStore) names() []string {
-	cfgs, _ := f.Configs.ConfigList(context.Background(), client.ConfigListOptions{})
+	held, _ := f.Configs.ConfigList(context.Background(), client.ConfigListOptions{})
 	var out []string
-	for _, c := range cfgs {
+	for _, c := range held.Items {
 		out = append(out, c.Spec.Name)
 	}
 	slices.Sort(out)
@@ -340,11 +341,11 @@ func TestFind(t *testing.T) {
 	seed(t, store, "todo", "migrate", 0, runs(30))
 	seed(t, store, "todo", "seed", 30, runs(3))
 	// Someone else's config with jobrun's labels, named to sort newest.
-	_, _ = store.ConfigCreate(context.Background(), swarm.ConfigSpec{
+	_, _ = store.ConfigCreate(context.Background(), client.ConfigCreateOptions{Spec: swarm.ConfigSpec{
 		Annotations: swarm.Annotations{Name: "jobrun-99999999T000000Z-zzzzzz-record", Labels: map[string]string{
 			LabelKind: kindRecord, LabelStack: "todo", LabelJob: "migrate"}},
 		Data: []byte("not a record"),
-	})
+	}})
 	ids := func(from, to int) []string {
 		var out []string
 		for i := from; i < to; i++ {
@@ -445,19 +446,21 @@ type answered struct {
 	cache map[string][]swarm.Config
 }
 
-func (a answered) ConfigList(ctx context.Context, o client.ConfigListOptions) ([]swarm.Config, error) {
-	key, err := filters.ToJSON(o.Filters)
+func (a answered) ConfigList(ctx context.Context, o client.ConfigListOptions) (client.ConfigListResult, error) {
+	key, err := json.Marshal(o.Filters) // maps marshal with sorted keys
 	if err != nil {
-		return nil, err
+		return client.ConfigListResult{}, err
 	}
-	cfgs, ok := a.cache[key]
+	cfgs, ok := a.cache[string(key)]
 	if !ok {
-		if cfgs, err = a.ConfigAPI.ConfigList(ctx, o); err != nil {
-			return nil, err
+		listed, err := a.ConfigAPI.ConfigList(ctx, o)
+		if err != nil {
+			return client.ConfigListResult{}, err
 		}
-		a.cache[key] = cfgs
+		cfgs = listed.Items
+		a.cache[string(key)] = cfgs
 	}
-	return slices.Clone(cfgs), nil
+	return client.ConfigListResult{Items: slices.Clone(cfgs)}, nil
 }
 
 // BenchmarkRecords is the already-succeeded check and `jobrun history` over

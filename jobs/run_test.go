@@ -59,10 +59,10 @@ func (f *fakeEngine) called(prefix string) []string {
 	return out
 }
 
-func (f *fakeEngine) ServiceCreate(_ context.Context, spec swarm.ServiceSpec, o client.ServiceCreateOptions) (client.ServiceCreateResult, error) {
+func (f *fakeEngine) ServiceCreate(_ context.Context, o client.ServiceCreateOptions) (client.ServiceCreateResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.record("create %s query-registry=%t", spec.Name, o.QueryRegistry)
+	f.record("create %s query-registry=%t", o.Spec.Name, o.QueryRegistry)
 	if f.createErr != nil {
 		return client.ServiceCreateResult{}, f.createErr
 	}
@@ -70,23 +70,24 @@ func (f *fakeEngine) ServiceCreate(_ context.Context, spec swarm.ServiceSpec, o 
 		f.firstErr = nil
 		return client.ServiceCreateResult{}, err
 	}
-	f.svc = &swarm.Service{ID: "svc1", Spec: spec}
+	f.svc = &swarm.Service{ID: "svc1", Spec: o.Spec}
 	if f.onCreate != nil {
 		f.onCreate()
 	}
 	return client.ServiceCreateResult{ID: "svc1"}, nil
 }
 
-func (f *fakeEngine) ServiceInspectWithRaw(_ context.Context, id string, _ client.ServiceInspectOptions) (swarm.Service, []byte, error) {
+func (f *fakeEngine) ServiceInspect(_ context.Context, id string, _ client.ServiceInspectOptions) (client.ServiceInspectResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.svc == nil {
-		return swarm.Service{}, nil, cerrdefs.ErrNotFound.WithMessage("service " + id + " not found")
+		return client.ServiceInspectResult{}, cerrdefs.ErrNotFound.WithMessage("service " + id + " not found")
 	}
-	return *f.svc, nil, nil
+	return client.ServiceInspectResult{Service: *f.svc}, nil
 }
 
-func (f *fakeEngine) ServiceUpdate(_ context.Context, id string, _ swarm.Version, spec swarm.ServiceSpec, _ client.ServiceUpdateOptions) (client.ServiceUpdateResult, error) {
+func (f *fakeEngine) ServiceUpdate(_ context.Context, id string, o client.ServiceUpdateOptions) (client.ServiceUpdateResult, error) {
+	spec := o.Spec
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	completions := "-"
@@ -101,46 +102,46 @@ func (f *fakeEngine) ServiceUpdate(_ context.Context, id string, _ swarm.Version
 	return client.ServiceUpdateResult{}, nil
 }
 
-func (f *fakeEngine) ServiceRemove(_ context.Context, id string) error {
+func (f *fakeEngine) ServiceRemove(_ context.Context, id string, _ client.ServiceRemoveOptions) (client.ServiceRemoveResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("remove %s", id)
 	f.svc = nil
-	return nil
+	return client.ServiceRemoveResult{}, nil
 }
 
-func (f *fakeEngine) TaskList(_ context.Context, o client.TaskListOptions) ([]swarm.Task, error) {
+func (f *fakeEngine) TaskList(_ context.Context, o client.TaskListOptions) (client.TaskListResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if o.Filters.Contains("id") {
-		return f.byID, nil
+	if _, byID := o.Filters["id"]; byID {
+		return client.TaskListResult{Items: f.byID}, nil
 	}
 	if f.svc == nil {
-		return nil, cerrdefs.ErrNotFound.WithMessage("service not found")
+		return client.TaskListResult{}, cerrdefs.ErrNotFound.WithMessage("service not found")
 	}
 	if f.listErr != nil {
-		return nil, f.listErr
+		return client.TaskListResult{}, f.listErr
 	}
 	f.listCalls++
-	return f.tasks(f.listCalls, f.stopped), nil
+	return client.TaskListResult{Items: f.tasks(f.listCalls, f.stopped)}, nil
 }
 
-func (f *fakeEngine) NodeInspectWithRaw(_ context.Context, id string) (swarm.Node, []byte, error) {
+func (f *fakeEngine) NodeInspect(_ context.Context, id string, _ client.NodeInspectOptions) (client.NodeInspectResult, error) {
 	if n, ok := f.nodes[id]; ok {
-		return n, nil, nil
+		return client.NodeInspectResult{Node: n}, nil
 	}
-	return swarm.Node{ID: id, Description: swarm.NodeDescription{Hostname: "host-" + id}, Status: swarm.NodeStatus{State: swarm.NodeStateReady}}, nil, nil
+	return client.NodeInspectResult{Node: swarm.Node{ID: id, Description: swarm.NodeDescription{Hostname: "host-" + id}, Status: swarm.NodeStatus{State: swarm.NodeStateReady}}}, nil
 }
 
-func (f *fakeEngine) Events(ctx context.Context, _ client.EventsListOptions) (<-chan events.Message, <-chan error) {
-	return make(chan events.Message), make(chan error)
+func (f *fakeEngine) Events(ctx context.Context, _ client.EventsListOptions) client.EventsResult {
+	return client.EventsResult{Messages: make(chan events.Message), Err: make(chan error)}
 }
 
-func (f *fakeEngine) ConfigCreate(ctx context.Context, c swarm.ConfigSpec) (client.ConfigCreateResult, error) {
+func (f *fakeEngine) ConfigCreate(ctx context.Context, o client.ConfigCreateOptions) (client.ConfigCreateResult, error) {
 	f.mu.Lock()
-	f.record("config-create %s", c.Name)
+	f.record("config-create %s", o.Spec.Name)
 	f.mu.Unlock()
-	return f.Configs.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: c})
+	return f.Configs.ConfigCreate(ctx, o)
 }
 
 // echoSource prints one line per attempt, tells started (if set) the

@@ -25,21 +25,22 @@ type fakeTasks struct {
 	node     func(ctx context.Context, id string) (swarm.Node, error)
 }
 
-func (f *fakeTasks) TaskList(ctx context.Context, o client.TaskListOptions) ([]swarm.Task, error) {
-	return f.taskList(ctx, o)
+func (f *fakeTasks) TaskList(ctx context.Context, o client.TaskListOptions) (client.TaskListResult, error) {
+	tasks, err := f.taskList(ctx, o)
+	return client.TaskListResult{Items: tasks}, err
 }
 
-func (f *fakeTasks) NodeInspectWithRaw(ctx context.Context, id string) (swarm.Node, []byte, error) {
+func (f *fakeTasks) NodeInspect(ctx context.Context, id string, _ client.NodeInspectOptions) (client.NodeInspectResult, error) {
 	if f.node == nil {
-		return swarm.Node{Status: swarm.NodeStatus{State: swarm.NodeStateReady}}, nil, nil
+		return client.NodeInspectResult{Node: swarm.Node{Status: swarm.NodeStatus{State: swarm.NodeStateReady}}}, nil
 	}
 	n, err := f.node(ctx, id)
-	return n, nil, err
+	return client.NodeInspectResult{Node: n}, err
 }
 
-func (f *fakeTasks) ServiceInspectWithRaw(ctx context.Context, id string, _ client.ServiceInspectOptions) (swarm.Service, []byte, error) {
+func (f *fakeTasks) ServiceInspect(ctx context.Context, id string, _ client.ServiceInspectOptions) (client.ServiceInspectResult, error) {
 	svc, err := f.inspect(ctx, id)
-	return svc, nil, err
+	return client.ServiceInspectResult{Service: svc}, err
 }
 
 // script returns the lists in turn, then the last one forever, and counts

@@ -8,6 +8,7 @@ import (
 	"github.com/distribution/reference"
 	"github.com/docker/cli/cli/command"
 	cliflags "github.com/docker/cli/cli/flags"
+	"github.com/moby/moby/api/pkg/authconfig"
 	registrytypes "github.com/moby/moby/api/types/registry"
 	"github.com/spf13/pflag"
 
@@ -72,7 +73,7 @@ func (d *DockerCLI) RegistryAuth(image string) (string, error) {
 	}
 	// docker/cli encodes an empty config ("e30=") for a registry it has no
 	// credentials for: that is none, and the hints must say so.
-	if cfg, err := registrytypes.DecodeAuthConfig(auth); err == nil && *cfg == (registrytypes.AuthConfig{}) {
+	if cfg, err := authconfig.Decode(auth); err == nil && *cfg == (registrytypes.AuthConfig{}) {
 		return "", nil
 	}
 	return auth, nil

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/cli/cli/command"
 	"github.com/docker/cli/cli/config"
 	"github.com/docker/cli/cli/connhelper"
@@ -59,7 +60,9 @@ func (d *DockerCLI) Connect(ctx context.Context, c Common) (client.APIClient, En
 		streams = newStreamsApart(helper.Dialer)
 		opts = append(opts, client.WithHTTPClient(&http.Client{Transport: streams}))
 	}
-	cl, err := client.NewClientWithOpts(append(opts, client.WithUserAgent("jobrun"))...)
+	// The client negotiates the API version on its first request (down to
+	// Engine 20.10's 1.41), unless DOCKER_API_VERSION fixes it.
+	cl, err := client.New(append(opts, client.WithUserAgent("jobrun"))...)
 	if err != nil {
 		return nil, EngineInfo{}, reached.invalid(err)
 	}
@@ -69,7 +72,7 @@ func (d *DockerCLI) Connect(ctx context.Context, c Common) (client.APIClient, En
 	}
 	cctx, cancel := context.WithTimeout(ctx, c.ConnectTimeout)
 	defer cancel()
-	info, err := engine.Info(cctx)
+	res, err := engine.Info(cctx, client.InfoOptions{})
 	if err != nil {
 		engine.Close()
 		if ctx.Err() != nil {
@@ -77,11 +80,11 @@ func (d *DockerCLI) Connect(ctx context.Context, c Common) (client.APIClient, En
 		}
 		return nil, EngineInfo{}, &jobs.EngineError{Msg: fmt.Sprintf("cannot reach the Docker engine at %s within %s (%s): start it, or %s", reached.where(), c.ConnectTimeout, jobs.Message(err), reached.fix())}
 	}
-	if why := notAManager(info.Swarm, reached.fix()); why != "" {
+	if why := notAManager(res.Info.Swarm, reached.fix()); why != "" {
 		engine.Close()
 		return nil, EngineInfo{}, &jobs.EngineError{Msg: fmt.Sprintf("the engine at %s %s", reached.where(), why)}
 	}
-	reached.Info, reached.API = info, cl.ClientVersion()
+	reached.Info, reached.API = res.Info, cl.ClientVersion()
 	return engine, reached, nil
 }
 

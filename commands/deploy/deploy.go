@@ -20,6 +20,7 @@ import (
 	"jobrun/commands/cmdutil"
 	"jobrun/commands/stackjobs"
 	"jobrun/deploy"
+	"jobrun/deploy/stackdeploy"
 	"jobrun/jobs"
 	"jobrun/notify"
 )
@@ -96,16 +97,12 @@ func Run(ctx context.Context, o *Options) error {
 	if len(plan.Jobs()) == 0 {
 		s.Report.Notice("deploy", deploy.NoJob)
 	}
-	cli, err := o.DockerCLI(o.DockerContext)
-	if err != nil {
-		return err
-	}
 	lock := &deploy.Lock{Engine: s.Engine, Stack: o.Stack, Now: o.Now, After: o.After}
 	if err := lock.Acquire(ctx, o.Version, o.WaitLock); err != nil {
 		return err
 	}
 	r := &release{o: o, s: s, engine: s.Engine, report: s.Report, plan: plan,
-		target: deploy.Stack{Engine: s.Engine, CLI: cli, Name: o.Stack, Config: stack.Config, Out: prefixed(o.Factory, "jobrun: deploy: "), Warn: warn, ResolveImage: o.ResolveImage, After: o.After},
+		target: deploy.Stack{Engine: s.Engine, Name: o.Stack, Config: stack.Config, Out: prefixed(o.Factory, "jobrun: deploy: "), Warn: warn, ResolveImage: o.ResolveImage, RegistryAuth: o.RegistryAuth, After: o.After},
 		rec:    deploy.Record{ID: jobs.NewRunID(o.Now()), Stack: o.Stack, Version: o.Version, Started: o.Now(), Origin: o.Origin()}}
 	o.Networks = r.target.RemakeNetwork
 	err = r.run(ctx)
@@ -194,7 +191,7 @@ func load(o *Options, warn io.Writer) (jobs.SpecOptions, *jobs.Stack, deploy.Pla
 	if err := stackjobs.CheckExtensions(stack, plan.Jobs()); err != nil {
 		return spec, nil, plan, err
 	}
-	for _, w := range append(deploy.ConfigWarnings(o.Files, plan.Jobs()), plan.Warnings...) {
+	for _, w := range append(stackdeploy.Warnings(stack.Details, plan.Jobs()), plan.Warnings...) {
 		fmt.Fprintln(warn, w)
 	}
 	return spec, stack, plan, nil

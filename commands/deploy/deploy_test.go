@@ -15,7 +15,6 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/system"
@@ -62,53 +61,51 @@ func newFakeSwarm(stuck ...string) *fakeSwarm {
 
 func (s *fakeSwarm) ClientVersion() string { return "1.41" }
 
-func (s *fakeSwarm) NegotiateAPIVersionPing(types.Ping) {}
-
-func (s *fakeSwarm) Ping(context.Context) (types.Ping, error) {
-	return types.Ping{APIVersion: "1.41", OSType: "linux", SwarmStatus: &swarm.Status{NodeState: swarm.LocalNodeStateActive, ControlAvailable: true}}, nil
+func (s *fakeSwarm) Ping(context.Context, client.PingOptions) (client.PingResult, error) {
+	return client.PingResult{APIVersion: "1.41", OSType: "linux", SwarmStatus: &client.SwarmStatus{NodeState: swarm.LocalNodeStateActive, ControlAvailable: true}}, nil
 }
 
-func (s *fakeSwarm) Info(context.Context) (system.Info, error) {
-	return system.Info{Swarm: swarm.Info{ControlAvailable: true}}, nil
+func (s *fakeSwarm) Info(context.Context, client.InfoOptions) (client.SystemInfoResult, error) {
+	return client.SystemInfoResult{Info: system.Info{Swarm: swarm.Info{ControlAvailable: true}}}, nil
 }
 
-func (s *fakeSwarm) SecretInspectWithRaw(_ context.Context, name string) (swarm.Secret, []byte, error) {
+func (s *fakeSwarm) SecretInspect(_ context.Context, name string, _ client.SecretInspectOptions) (client.SecretInspectResult, error) {
 	if name != s.secret {
-		return swarm.Secret{}, nil, cerrdefs.ErrNotFound.WithMessage(fmt.Sprintf("secret %s not found", name))
+		return client.SecretInspectResult{}, cerrdefs.ErrNotFound.WithMessage(fmt.Sprintf("secret %s not found", name))
 	}
-	return swarm.Secret{ID: "s-" + name, Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: name}}}, nil, nil
+	return client.SecretInspectResult{Secret: swarm.Secret{ID: "s-" + name, Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: name}}}}, nil
 }
 
-func (s *fakeSwarm) SecretUpdate(context.Context, string, swarm.Version, swarm.SecretSpec) error {
-	return cerrdefs.ErrInvalidArgument.WithMessage("rpc error: code = InvalidArgument desc = only updates to Labels are allowed")
+func (s *fakeSwarm) SecretUpdate(context.Context, string, client.SecretUpdateOptions) (client.SecretUpdateResult, error) {
+	return client.SecretUpdateResult{}, cerrdefs.ErrInvalidArgument.WithMessage("rpc error: code = InvalidArgument desc = only updates to Labels are allowed")
 }
 
-func (s *fakeSwarm) NodeList(context.Context, client.NodeListOptions) ([]swarm.Node, error) {
-	return []swarm.Node{{ID: "n1", Status: swarm.NodeStatus{State: swarm.NodeStateReady}}}, nil
+func (s *fakeSwarm) NodeList(context.Context, client.NodeListOptions) (client.NodeListResult, error) {
+	return client.NodeListResult{Items: []swarm.Node{{ID: "n1", Status: swarm.NodeStatus{State: swarm.NodeStateReady}}}}, nil
 }
 
-func (s *fakeSwarm) NetworkList(context.Context, client.NetworkListOptions) ([]network.Summary, error) {
+func (s *fakeSwarm) NetworkList(context.Context, client.NetworkListOptions) (client.NetworkListResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]network.Summary(nil), s.networks...), nil
+	return client.NetworkListResult{Items: append([]network.Summary(nil), s.networks...)}, nil
 }
 
 // NetworkInspect finds the external networks: each is a swarm's.
-func (s *fakeSwarm) NetworkInspect(_ context.Context, name string, _ client.NetworkInspectOptions) (network.Inspect, error) {
-	return network.Inspect{ID: name, Name: name, Scope: "swarm"}, nil
+func (s *fakeSwarm) NetworkInspect(_ context.Context, name string, _ client.NetworkInspectOptions) (client.NetworkInspectResult, error) {
+	return client.NetworkInspectResult{Network: network.Inspect{Network: network.Network{ID: name, Name: name, Scope: "swarm"}}}, nil
 }
 
 func (s *fakeSwarm) NetworkCreate(_ context.Context, name string, _ client.NetworkCreateOptions) (client.NetworkCreateResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.networks = append(s.networks, network.Summary{ID: name, Name: name})
+	s.networks = append(s.networks, network.Summary{Network: network.Network{ID: name, Name: name}})
 	return client.NetworkCreateResult{ID: name}, nil
 }
 
-func (s *fakeSwarm) ServiceList(context.Context, client.ServiceListOptions) ([]swarm.Service, error) {
+func (s *fakeSwarm) ServiceList(context.Context, client.ServiceListOptions) (client.ServiceListResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]swarm.Service(nil), s.services...), nil
+	return client.ServiceListResult{Items: append([]swarm.Service(nil), s.services...)}, nil
 }
 
 // defaults fills in the spec what the engine fills in.
@@ -120,8 +117,8 @@ func defaults(spec swarm.ServiceSpec) swarm.ServiceSpec {
 	return spec
 }
 
-func (s *fakeSwarm) ServiceCreate(_ context.Context, spec swarm.ServiceSpec, _ client.ServiceCreateOptions) (client.ServiceCreateResult, error) {
-	spec = defaults(spec)
+func (s *fakeSwarm) ServiceCreate(_ context.Context, o client.ServiceCreateOptions) (client.ServiceCreateResult, error) {
+	spec := defaults(o.Spec)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := fmt.Sprintf("id-%s", spec.Name)
@@ -134,12 +131,12 @@ func (s *fakeSwarm) ServiceCreate(_ context.Context, spec swarm.ServiceSpec, _ c
 	return client.ServiceCreateResult{ID: id}, nil
 }
 
-func (s *fakeSwarm) ServiceUpdate(_ context.Context, id string, _ swarm.Version, spec swarm.ServiceSpec, _ client.ServiceUpdateOptions) (client.ServiceUpdateResult, error) {
+func (s *fakeSwarm) ServiceUpdate(_ context.Context, id string, o client.ServiceUpdateOptions) (client.ServiceUpdateResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range s.services {
 		if s.services[i].ID == id {
-			s.services[i].Spec = defaults(spec)
+			s.services[i].Spec = defaults(o.Spec)
 			s.services[i].Version.Index++
 			return client.ServiceUpdateResult{Warnings: s.warnings}, nil
 		}
@@ -147,12 +144,12 @@ func (s *fakeSwarm) ServiceUpdate(_ context.Context, id string, _ swarm.Version,
 	return client.ServiceUpdateResult{}, cerrdefs.ErrNotFound.WithMessage("no such service")
 }
 
-func (s *fakeSwarm) ServiceInspectWithRaw(ctx context.Context, ref string, o client.ServiceInspectOptions) (swarm.Service, []byte, error) {
+func (s *fakeSwarm) ServiceInspect(ctx context.Context, ref string, o client.ServiceInspectOptions) (client.ServiceInspectResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, svc := range s.services {
 		if svc.ID == ref || svc.Spec.Name == ref {
-			return svc, nil, nil
+			return client.ServiceInspectResult{Service: svc}, nil
 		}
 	}
 	return s.Engine.ServiceInspect(ctx, ref, o)
@@ -160,12 +157,12 @@ func (s *fakeSwarm) ServiceInspectWithRaw(ctx context.Context, ref string, o cli
 
 // TaskList gives each replica of the service one task: running, or pending
 // for want of CPU when the service is stuck.
-func (s *fakeSwarm) TaskList(_ context.Context, o client.TaskListOptions) ([]swarm.Task, error) {
+func (s *fakeSwarm) TaskList(_ context.Context, o client.TaskListOptions) (client.TaskListResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var tasks []swarm.Task
 	for i, svc := range s.services {
-		if !o.Filters.ExactMatch("service", svc.ID) {
+		if want := o.Filters["service"]; len(want) > 0 && !want[svc.ID] {
 			continue
 		}
 		if svc.Spec.Name == "todo_"+s.rollsBack {
@@ -183,7 +180,7 @@ func (s *fakeSwarm) TaskList(_ context.Context, o client.TaskListOptions) ([]swa
 			tasks = append(tasks, swarm.Task{ID: fmt.Sprintf("%s.%d", svc.ID, i), ServiceID: svc.ID, NodeID: "n1", DesiredState: swarm.TaskStateRunning, Status: status})
 		}
 	}
-	return tasks, nil
+	return client.TaskListResult{Items: tasks}, nil
 }
 
 // updateUnderWay starts an update of the service, as an earlier release

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/moby/moby/api/types/image"
-	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 
@@ -218,12 +216,12 @@ func dryRunSwarm(t *testing.T, deployed string, migrated, locked bool, at time.T
 
 // ImageInspect: the fake swarm's node has no image, and its registry
 // knows none.
-func (s *fakeSwarm) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
-	return image.InspectResponse{}, cerrdefs.ErrNotFound.WithMessage("No such image: " + ref)
+func (s *fakeSwarm) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (client.ImageInspectResult, error) {
+	return client.ImageInspectResult{}, cerrdefs.ErrNotFound.WithMessage("No such image: " + ref)
 }
 
-func (s *fakeSwarm) DistributionInspect(context.Context, string, string) (registry.DistributionInspect, error) {
-	return registry.DistributionInspect{}, errors.New("Error response from daemon: manifest unknown")
+func (s *fakeSwarm) DistributionInspect(context.Context, string, client.DistributionInspectOptions) (client.DistributionInspectResult, error) {
+	return client.DistributionInspectResult{}, errors.New("Error response from daemon: manifest unknown")
 }
 
 // state is all the fake swarm holds: services, networks, configs.

@@ -78,10 +78,6 @@ func Rollback(ctx context.Context, f *cmdutil.Factory, o *RollbackOptions) error
 	defer engine.Close()
 	report := jobs.NewTextReporter(f.IO.Out, f.IO.Err, f.IO.OutIsTerminal, o.Output == "json")
 	report.Notice("rollback", info.String())
-	cli, err := f.DockerCLI(o.DockerContext)
-	if err != nil {
-		return err
-	}
 	lock := &deploy.Lock{Engine: engine, Stack: o.Stack, Now: f.Now, After: f.After}
 	if err := lock.Acquire(ctx, "rollback", o.WaitLock); err != nil {
 		return err
@@ -96,7 +92,7 @@ func Rollback(ctx context.Context, f *cmdutil.Factory, o *RollbackOptions) error
 		unlock()
 		return err
 	}
-	stack := deploy.Stack{Engine: engine, CLI: cli, Name: o.Stack, Out: prefixed(f, "jobrun: rollback: "), Warn: cmdutil.NewWarnings(f.IO.Err, "jobrun: rollback: WARNING: "), RegistryAuth: f.RegistryAuth}
+	stack := deploy.Stack{Engine: engine, Name: o.Stack, Out: prefixed(f, "jobrun: rollback: "), Warn: cmdutil.NewWarnings(f.IO.Err, "jobrun: rollback: WARNING: "), RegistryAuth: f.RegistryAuth}
 	rec := deploy.Record{ID: jobs.NewRunID(f.Now()), Stack: o.Stack, Version: target.Version, Started: f.Now(), Origin: f.Origin(), Restores: target.ID, Jobs: []deploy.JobRun{}}
 	err = restore(ctx, rollout{f: f, engine: engine, who: "rollback", timeout: o.DeployTimeout}, stack, specs, &rec)
 	rec.Ended = f.Now()

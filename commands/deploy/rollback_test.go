@@ -74,8 +74,8 @@ func TestRollbackRefused(t *testing.T) {
 	if !strings.Contains(errb.String(), "since then: migrate v2 succeeded") {
 		t.Errorf("stderr does not name the run since:\n%s", errb.String())
 	}
-	if lock, _ := engine.ConfigList(ctx, client.ConfigListOptions{}); len(lock) != 5 {
-		t.Errorf("%d configs, want the 2 deploys, their specs and the run: the lock given back, no record of a rollback", len(lock))
+	if cfgs, _ := engine.ConfigList(ctx, client.ConfigListOptions{}); len(cfgs.Items) != 5 {
+		t.Errorf("%d configs, want the 2 deploys, their specs and the run: the lock given back, no record of a rollback", len(cfgs.Items))
 	}
 }
 

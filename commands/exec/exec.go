@@ -226,15 +226,15 @@ func build(ctx context.Context, s *stackjobs.Session, o *Options) (jobs.Job, err
 // thisNode is the node of the engine jobrun talks to, once it is known to
 // be one Swarm may place the job's task on: only its engine can attach.
 func thisNode(ctx context.Context, engine client.APIClient, job jobs.Job) (string, error) {
-	info, err := engine.Info(ctx)
+	info, err := engine.Info(ctx, client.InfoOptions{})
 	if err != nil {
 		return "", &jobs.EngineError{Msg: "docker info", Err: err}
 	}
-	inspected, err := engine.NodeInspect(ctx, info.Swarm.NodeID, client.NodeInspectOptions{})
-	node := inspected.Node
+	res, err := engine.NodeInspect(ctx, info.Info.Swarm.NodeID, client.NodeInspectOptions{})
 	if err != nil {
 		return "", &jobs.EngineError{Msg: "inspect this node", Err: err}
 	}
+	node := res.Node
 	if why := jobs.MayNotRunOn(job, node); why != "" {
 		return "", &jobs.UsageError{Msg: fmt.Sprintf("-i attaches through the engine of the node the command runs on, and %s: point --context or DOCKER_HOST at a manager the job may run on, or drop -i", why)}
 	}
@@ -245,12 +245,11 @@ func thisNode(ctx context.Context, engine client.APIClient, job jobs.Job) (strin
 // runs beside it, on the same database.
 func warnIfRunning(ctx context.Context, s *stackjobs.Session, job jobs.Job) {
 	name := jobs.ServiceName(job.Stack, job.Name)
-	inspected, err := s.Engine.ServiceInspect(ctx, name, client.ServiceInspectOptions{})
-	svc := inspected.Service
-	if err != nil || svc.Spec.Labels[jobs.LabelJob] == "" || svc.Spec.Labels[jobs.LabelStopped] != "" {
+	res, err := s.Engine.ServiceInspect(ctx, name, client.ServiceInspectOptions{})
+	l := res.Service.Spec.Labels
+	if err != nil || l[jobs.LabelJob] == "" || l[jobs.LabelStopped] != "" {
 		return
 	}
-	l := svc.Spec.Labels
 	s.Report.Notice(job.Name, fmt.Sprintf("WARNING: a run of %s is in progress (version %s, run %s, service %s): this exec runs beside it", job.Name, l[jobs.LabelVersion], l[jobs.LabelRunID], name))
 }
 

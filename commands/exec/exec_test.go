@@ -11,7 +11,6 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/client"
@@ -50,32 +49,33 @@ type engine struct {
 
 var errStop = errors.New("the test stops here")
 
-func (e *engine) NetworkInspect(context.Context, string, client.NetworkInspectOptions) (network.Inspect, error) {
-	return network.Inspect{}, nil
+func (e *engine) NetworkInspect(context.Context, string, client.NetworkInspectOptions) (client.NetworkInspectResult, error) {
+	return client.NetworkInspectResult{}, nil
 }
 
-func (e *engine) ServiceCreate(_ context.Context, spec swarm.ServiceSpec, _ client.ServiceCreateOptions) (client.ServiceCreateResult, error) {
+func (e *engine) ServiceCreate(_ context.Context, o client.ServiceCreateOptions) (client.ServiceCreateResult, error) {
+	spec := o.Spec
 	e.created = &spec
 	return client.ServiceCreateResult{}, errStop
 }
 
-func (e *engine) ServiceInspectWithRaw(_ context.Context, name string, _ client.ServiceInspectOptions) (swarm.Service, []byte, error) {
+func (e *engine) ServiceInspect(_ context.Context, name string, _ client.ServiceInspectOptions) (client.ServiceInspectResult, error) {
 	if e.running && name == jobs.ServiceName("todo", "migrate") {
-		return swarm.Service{Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: name,
-			Labels: map[string]string{jobs.LabelJob: "migrate", jobs.LabelVersion: "v0", jobs.LabelRunID: "20261204T115900Z-cccccc"}}}}, nil, nil
+		return client.ServiceInspectResult{Service: swarm.Service{Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: name,
+			Labels: map[string]string{jobs.LabelJob: "migrate", jobs.LabelVersion: "v0", jobs.LabelRunID: "20261204T115900Z-cccccc"}}}}}, nil
 	}
-	return swarm.Service{}, nil, cerrdefs.ErrNotFound.WithMessage("no such service")
+	return client.ServiceInspectResult{}, cerrdefs.ErrNotFound.WithMessage("no such service")
 }
 
 func (e *engine) ClientVersion() string { return "1.41" }
 
-func (e *engine) Info(context.Context) (system.Info, error) {
-	return system.Info{Swarm: swarm.Info{NodeID: "n1"}}, nil
+func (e *engine) Info(context.Context, client.InfoOptions) (client.SystemInfoResult, error) {
+	return client.SystemInfoResult{Info: system.Info{Swarm: swarm.Info{NodeID: "n1"}}}, nil
 }
 
-func (e *engine) NodeInspectWithRaw(context.Context, string) (swarm.Node, []byte, error) {
-	return swarm.Node{ID: "n1", Spec: swarm.NodeSpec{Role: swarm.NodeRoleManager, Availability: swarm.NodeAvailabilityActive},
-		Description: swarm.NodeDescription{Hostname: "manager1"}, Status: swarm.NodeStatus{State: swarm.NodeStateReady}}, nil, nil
+func (e *engine) NodeInspect(context.Context, string, client.NodeInspectOptions) (client.NodeInspectResult, error) {
+	return client.NodeInspectResult{Node: swarm.Node{ID: "n1", Spec: swarm.NodeSpec{Role: swarm.NodeRoleManager, Availability: swarm.NodeAvailabilityActive},
+		Description: swarm.NodeDescription{Hostname: "manager1"}, Status: swarm.NodeStatus{State: swarm.NodeStateReady}}}, nil
 }
 
 // with is o run with f's dependencies.

@@ -114,11 +114,11 @@ func replayJob(ctx context.Context, s *stackjobs.Session, o *Options, rec jobs.R
 // attachable refuses -i unless the attempt's node is the one jobrun talks
 // to: only a node's own engine can attach its containers.
 func attachable(ctx context.Context, engine client.APIClient, node swarm.Node, a jobs.Attempt, rec jobs.Record) error {
-	info, err := engine.Info(ctx)
+	info, err := engine.Info(ctx, client.InfoOptions{})
 	if err != nil {
 		return &jobs.EngineError{Msg: "docker info", Err: err}
 	}
-	if info.Swarm.NodeID == node.ID {
+	if info.Info.Swarm.NodeID == node.ID {
 		return nil
 	}
 	host, addr := node.Description.Hostname, node.Status.Addr

@@ -29,11 +29,11 @@ type replayEngine struct {
 	nodes map[string]swarm.Node
 }
 
-func (e *replayEngine) NodeInspectWithRaw(_ context.Context, id string) (swarm.Node, []byte, error) {
+func (e *replayEngine) NodeInspect(_ context.Context, id string, _ client.NodeInspectOptions) (client.NodeInspectResult, error) {
 	if n, ok := e.nodes[id]; ok {
-		return n, nil, nil
+		return client.NodeInspectResult{Node: n}, nil
 	}
-	return swarm.Node{}, nil, cerrdefs.ErrNotFound.WithMessage("node " + id + " not found")
+	return client.NodeInspectResult{}, cerrdefs.ErrNotFound.WithMessage("node " + id + " not found")
 }
 
 func worker2(availability swarm.NodeAvailability) swarm.Node {

@@ -166,15 +166,14 @@ func nodes(ctx context.Context, engine client.APIClient, w io.Writer, rec jobs.R
 
 // nodeState says whether Swarm may place a replay of attempt a on its node.
 func nodeState(ctx context.Context, engine client.APIClient, rec jobs.Record, a jobs.Attempt) string {
-	inspected, err := engine.NodeInspect(ctx, a.NodeID, client.NodeInspectOptions{})
-	node := inspected.Node
+	res, err := engine.NodeInspect(ctx, a.NodeID, client.NodeInspectOptions{})
 	switch {
 	case cerrdefs.IsNotFound(err):
 		return "it has left the swarm"
 	case err != nil:
 		return "cannot inspect it: " + jobs.Message(err)
 	}
-	if why := jobs.MayNotRunOn(jobs.Job{Name: rec.Job}, node); why != "" {
+	if why := jobs.MayNotRunOn(jobs.Job{Name: rec.Job}, res.Node); why != "" {
 		return why
 	}
 	return "it is ready and takes tasks"
@@ -253,14 +252,14 @@ func readStream(ctx context.Context, cw *logs.CloudWatch, rec jobs.Record, a job
 // followRunning attaches to the job's run in progress, if there is one.
 func followRunning(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.APIClient) (bool, error) {
 	name := jobs.ServiceName(o.Stack, o.Job)
-	inspected, err := engine.ServiceInspect(ctx, name, client.ServiceInspectOptions{})
-	svc := inspected.Service
+	res, err := engine.ServiceInspect(ctx, name, client.ServiceInspectOptions{})
 	if cerrdefs.IsNotFound(err) {
 		return false, nil
 	}
 	if err != nil {
 		return false, &jobs.EngineError{Msg: "inspect service " + name, Err: err}
 	}
+	svc := res.Service
 	job := jobs.JobOfService(o.Stack, o.Job, svc)
 	report := jobs.NewTextReporter(f.IO.Out, f.IO.Err, f.IO.OutIsTerminal, false)
 	r, err := cmdutil.NewRunners(f, engine, report, cmdutil.RunnerOptions{Stack: o.Stack, Logs: o.Logs}).For(ctx, job)

@@ -9,6 +9,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 
 	"jobrun/commands/cmdutil"
 	"jobrun/commands/cmdutil/cmdtest"
@@ -89,12 +90,12 @@ func TestLogs(t *testing.T) {
 // nodesEngine knows node n1 (worker1); n2 has left the swarm.
 type nodesEngine struct{ cmdtest.Engine }
 
-func (e *nodesEngine) NodeInspectWithRaw(_ context.Context, id string) (swarm.Node, []byte, error) {
+func (e *nodesEngine) NodeInspect(_ context.Context, id string, _ client.NodeInspectOptions) (client.NodeInspectResult, error) {
 	if id != "n1" {
-		return swarm.Node{}, nil, cerrdefs.ErrNotFound.WithMessage("node " + id + " not found")
+		return client.NodeInspectResult{}, cerrdefs.ErrNotFound.WithMessage("node " + id + " not found")
 	}
-	return swarm.Node{ID: "n1", Spec: swarm.NodeSpec{Availability: swarm.NodeAvailabilityActive},
-		Description: swarm.NodeDescription{Hostname: "worker1"}, Status: swarm.NodeStatus{State: swarm.NodeStateReady}}, nil, nil
+	return client.NodeInspectResult{Node: swarm.Node{ID: "n1", Spec: swarm.NodeSpec{Availability: swarm.NodeAvailabilityActive},
+		Description: swarm.NodeDescription{Hostname: "worker1"}, Status: swarm.NodeStatus{State: swarm.NodeStateReady}}}, nil
 }
 
 // --run shows that run, whatever its job, and where each attempt ran:

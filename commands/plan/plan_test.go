@@ -11,9 +11,7 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/network"
-	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/client"
 
 	"jobrun/commands"
@@ -41,16 +39,16 @@ type engine struct{ cmdtest.Engine }
 
 func (e *engine) ClientVersion() string { return jobs.ReplicatedJobsAPI }
 
-func (e *engine) NetworkInspect(_ context.Context, name string, _ client.NetworkInspectOptions) (network.Inspect, error) {
-	return network.Inspect{ID: name, Name: name, Scope: "swarm"}, nil
+func (e *engine) NetworkInspect(_ context.Context, name string, _ client.NetworkInspectOptions) (client.NetworkInspectResult, error) {
+	return client.NetworkInspectResult{Network: network.Inspect{Network: network.Network{ID: name, Name: name, Scope: "swarm"}}}, nil
 }
 
-func (e *engine) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
-	return image.InspectResponse{}, cerrdefs.ErrNotFound.WithMessage("No such image: " + ref)
+func (e *engine) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (client.ImageInspectResult, error) {
+	return client.ImageInspectResult{}, cerrdefs.ErrNotFound.WithMessage("No such image: " + ref)
 }
 
-func (e *engine) DistributionInspect(context.Context, string, string) (registry.DistributionInspect, error) {
-	return registry.DistributionInspect{}, errors.New("Error response from daemon: manifest unknown")
+func (e *engine) DistributionInspect(context.Context, string, client.DistributionInspectOptions) (client.DistributionInspectResult, error) {
+	return client.DistributionInspectResult{}, errors.New("Error response from daemon: manifest unknown")
 }
 
 // jobrunPlan is `jobrun plan ARGS` on the command line, against e.

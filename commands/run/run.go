@@ -87,9 +87,8 @@ func Run(ctx context.Context, o *Options) error {
 // jobrun deploy says so once itself, with its own fix (--prune).
 func warnIfStackDeploysIt(ctx context.Context, s *stackjobs.Session, job jobs.Job) {
 	name := job.Stack + "_" + job.Name
-	inspected, err := s.Engine.ServiceInspect(ctx, name, client.ServiceInspectOptions{})
-	svc := inspected.Service
-	if err != nil || svc.Spec.Labels[jobs.LabelStackNamespace] != job.Stack {
+	res, err := s.Engine.ServiceInspect(ctx, name, client.ServiceInspectOptions{})
+	if err != nil || res.Service.Spec.Labels[jobs.LabelStackNamespace] != job.Stack {
 		return
 	}
 	s.Report.Notice(job.Name, fmt.Sprintf("WARNING: stack %s also deploys %s as service %s, so it runs on every docker stack deploy as well: release with jobrun deploy, which runs it as a job only", job.Stack, job.Name, name))

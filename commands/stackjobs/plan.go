@@ -11,7 +11,6 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 
 	"jobrun/jobs"
@@ -101,7 +100,7 @@ func (s *Session) imageMissing(ctx context.Context, image string) string {
 	}
 	ctx, cancel := context.WithTimeout(ctx, registryWait)
 	defer cancel()
-	_, err = s.Engine.DistributionInspect(ctx, image, auth)
+	_, err = s.Engine.DistributionInspect(ctx, image, client.DistributionInspectOptions{EncodedRegistryAuth: auth})
 	if err == nil {
 		return ""
 	}
@@ -237,10 +236,10 @@ func (e *createRefused) Error() string {
 	return fmt.Sprintf("a plan creates nothing: %s %s does not exist", e.kind, e.name)
 }
 
-func (n noCreate) SecretCreate(_ context.Context, spec swarm.SecretSpec) (client.SecretCreateResult, error) {
-	return client.SecretCreateResult{}, &createRefused{kind: "secret", name: spec.Name}
+func (n noCreate) SecretCreate(_ context.Context, o client.SecretCreateOptions) (client.SecretCreateResult, error) {
+	return client.SecretCreateResult{}, &createRefused{kind: "secret", name: o.Spec.Name}
 }
 
-func (n noCreate) ConfigCreate(_ context.Context, spec swarm.ConfigSpec) (client.ConfigCreateResult, error) {
-	return client.ConfigCreateResult{}, &createRefused{kind: "config", name: spec.Name}
+func (n noCreate) ConfigCreate(_ context.Context, o client.ConfigCreateOptions) (client.ConfigCreateResult, error) {
+	return client.ConfigCreateResult{}, &createRefused{kind: "config", name: o.Spec.Name}
 }

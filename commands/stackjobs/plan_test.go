@@ -13,7 +13,6 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/network"
-	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 
@@ -35,41 +34,42 @@ var errStop = errors.New("the test stops here")
 
 func (e *planEngine) ClientVersion() string { return jobs.ReplicatedJobsAPI }
 
-func (e *planEngine) NetworkInspect(_ context.Context, name string, _ client.NetworkInspectOptions) (network.Inspect, error) {
+func (e *planEngine) NetworkInspect(_ context.Context, name string, _ client.NetworkInspectOptions) (client.NetworkInspectResult, error) {
 	if !e.network {
-		return network.Inspect{}, cerrdefs.ErrNotFound.WithMessage("network " + name + " not found")
+		return client.NetworkInspectResult{}, cerrdefs.ErrNotFound.WithMessage("network " + name + " not found")
 	}
-	return network.Inspect{ID: name, Name: name, Scope: "swarm"}, nil
+	return client.NetworkInspectResult{Network: network.Inspect{Network: network.Network{ID: name, Name: name, Scope: "swarm"}}}, nil
 }
 
-func (e *planEngine) SecretInspectWithRaw(_ context.Context, name string) (swarm.Secret, []byte, error) {
+func (e *planEngine) SecretInspect(_ context.Context, name string, _ client.SecretInspectOptions) (client.SecretInspectResult, error) {
 	if !e.secret {
-		return swarm.Secret{}, nil, cerrdefs.ErrNotFound.WithMessage("secret " + name + " not found")
+		return client.SecretInspectResult{}, cerrdefs.ErrNotFound.WithMessage("secret " + name + " not found")
 	}
-	return swarm.Secret{ID: "s1", Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: name}}}, nil, nil
+	return client.SecretInspectResult{Secret: swarm.Secret{ID: "s1", Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: name}}}}, nil
 }
 
-func (e *planEngine) SecretList(context.Context, client.SecretListOptions) ([]swarm.Secret, error) {
-	return []swarm.Secret{{ID: "s1", Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: "todobackend_pw"}}}}, nil
+func (e *planEngine) SecretList(context.Context, client.SecretListOptions) (client.SecretListResult, error) {
+	return client.SecretListResult{Items: []swarm.Secret{{ID: "s1", Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: "todobackend_pw"}}}}}, nil
 }
 
-func (e *planEngine) SecretCreate(_ context.Context, spec swarm.SecretSpec) (client.SecretCreateResult, error) {
-	e.created = append(e.created, spec.Name)
+func (e *planEngine) SecretCreate(_ context.Context, o client.SecretCreateOptions) (client.SecretCreateResult, error) {
+	e.created = append(e.created, o.Spec.Name)
 	return client.SecretCreateResult{ID: "s1"}, nil
 }
 
-func (e *planEngine) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
+func (e *planEngine) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (client.ImageInspectResult, error) {
 	if !e.image {
-		return image.InspectResponse{}, cerrdefs.ErrNotFound.WithMessage("No such image: " + ref)
+		return client.ImageInspectResult{}, cerrdefs.ErrNotFound.WithMessage("No such image: " + ref)
 	}
-	return image.InspectResponse{ID: "sha256:1"}, nil
+	return client.ImageInspectResult{InspectResponse: image.InspectResponse{ID: "sha256:1"}}, nil
 }
 
-func (e *planEngine) DistributionInspect(context.Context, string, string) (registry.DistributionInspect, error) {
-	return registry.DistributionInspect{}, errors.New("Error response from daemon: manifest unknown")
+func (e *planEngine) DistributionInspect(context.Context, string, client.DistributionInspectOptions) (client.DistributionInspectResult, error) {
+	return client.DistributionInspectResult{}, errors.New("Error response from daemon: manifest unknown")
 }
 
-func (e *planEngine) ServiceCreate(_ context.Context, spec swarm.ServiceSpec, _ client.ServiceCreateOptions) (client.ServiceCreateResult, error) {
+func (e *planEngine) ServiceCreate(_ context.Context, o client.ServiceCreateOptions) (client.ServiceCreateResult, error) {
+	spec := o.Spec
 	e.created, e.spec = append(e.created, spec.Name), &spec
 	return client.ServiceCreateResult{}, errStop
 }

@@ -26,11 +26,11 @@ type networklessEngine struct {
 
 func (e *networklessEngine) ClientVersion() string { return jobs.ReplicatedJobsAPI }
 
-func (e *networklessEngine) NetworkInspect(_ context.Context, name string, _ client.NetworkInspectOptions) (network.Inspect, error) {
+func (e *networklessEngine) NetworkInspect(_ context.Context, name string, _ client.NetworkInspectOptions) (client.NetworkInspectResult, error) {
 	if !e.made {
-		return network.Inspect{}, cerrdefs.ErrNotFound.WithMessage("network " + name + " not found")
+		return client.NetworkInspectResult{}, cerrdefs.ErrNotFound.WithMessage("network " + name + " not found")
 	}
-	return network.Inspect{ID: name, Name: name, Scope: "swarm"}, nil
+	return client.NetworkInspectResult{Network: network.Inspect{Network: network.Network{ID: name, Name: name, Scope: "swarm"}}}, nil
 }
 
 // TestBuildRemakesAMissingNetwork: a release (Networks set) that finds a

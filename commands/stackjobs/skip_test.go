@@ -29,26 +29,26 @@ type objectsEngine struct {
 
 func (e *objectsEngine) ClientVersion() string { return jobs.ReplicatedJobsAPI }
 
-func (e *objectsEngine) NetworkInspect(_ context.Context, name string, _ client.NetworkInspectOptions) (network.Inspect, error) {
-	return network.Inspect{ID: name, Name: name, Scope: "swarm"}, nil
+func (e *objectsEngine) NetworkInspect(_ context.Context, name string, _ client.NetworkInspectOptions) (client.NetworkInspectResult, error) {
+	return client.NetworkInspectResult{Network: network.Inspect{Network: network.Network{ID: name, Name: name, Scope: "swarm"}}}, nil
 }
 
-func (e *objectsEngine) SecretInspectWithRaw(_ context.Context, name string) (swarm.Secret, []byte, error) {
+func (e *objectsEngine) SecretInspect(_ context.Context, name string, _ client.SecretInspectOptions) (client.SecretInspectResult, error) {
 	for _, s := range e.secrets {
 		if s.Spec.Name == name {
-			return s, nil, nil
+			return client.SecretInspectResult{Secret: s}, nil
 		}
 	}
-	return swarm.Secret{}, nil, cerrdefs.ErrNotFound.WithMessage("secret " + name + " not found")
+	return client.SecretInspectResult{}, cerrdefs.ErrNotFound.WithMessage("secret " + name + " not found")
 }
 
-func (e *objectsEngine) SecretCreate(_ context.Context, spec swarm.SecretSpec) (client.SecretCreateResult, error) {
-	e.secrets = append(e.secrets, swarm.Secret{ID: "id-" + spec.Name, Spec: spec})
-	return client.SecretCreateResult{ID: "id-" + spec.Name}, nil
+func (e *objectsEngine) SecretCreate(_ context.Context, o client.SecretCreateOptions) (client.SecretCreateResult, error) {
+	e.secrets = append(e.secrets, swarm.Secret{ID: "id-" + o.Spec.Name, Spec: o.Spec})
+	return client.SecretCreateResult{ID: "id-" + o.Spec.Name}, nil
 }
 
-func (e *objectsEngine) SecretList(context.Context, client.SecretListOptions) ([]swarm.Secret, error) {
-	return e.secrets, nil
+func (e *objectsEngine) SecretList(context.Context, client.SecretListOptions) (client.SecretListResult, error) {
+	return client.SecretListResult{Items: e.secrets}, nil
 }
 
 // options are a run's as the flags' defaults leave them, with f's

@@ -25,7 +25,8 @@ type Configs struct {
 	Created []string        // config names, in the order created
 }
 
-func (c *Configs) ConfigCreate(_ context.Context, spec swarm.ConfigSpec) (client.ConfigCreateResult, error) {
+func (c *Configs) ConfigCreate(_ context.Context, o client.ConfigCreateOptions) (client.ConfigCreateResult, error) {
+	spec := o.Spec
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.byID == nil {
@@ -50,11 +51,11 @@ func (c *Configs) ConfigCreate(_ context.Context, spec swarm.ConfigSpec) (client
 	return client.ConfigCreateResult{ID: spec.Name}, nil
 }
 
-func (c *Configs) ConfigList(_ context.Context, o client.ConfigListOptions) ([]swarm.Config, error) {
+func (c *Configs) ConfigList(_ context.Context, o client.ConfigListOptions) (client.ConfigListResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []swarm.Config
-	want := o.Filters.Get("label")
+	want := o.Filters["label"]
 	live := c.order[:0]
 	for _, id := range c.order {
 		cfg, ok := c.byID[id]
@@ -67,26 +68,26 @@ func (c *Configs) ConfigList(_ context.Context, o client.ConfigListOptions) ([]s
 		}
 	}
 	c.order, c.gone = live, nil
-	return out, nil
+	return client.ConfigListResult{Items: out}, nil
 }
 
-func (c *Configs) ConfigRemove(_ context.Context, id string) error {
+func (c *Configs) ConfigRemove(_ context.Context, id string, _ client.ConfigRemoveOptions) (client.ConfigRemoveResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.byID[id]; !ok {
-		return cerrdefs.ErrNotFound.WithMessage("config " + id + " not found")
+		return client.ConfigRemoveResult{}, cerrdefs.ErrNotFound.WithMessage("config " + id + " not found")
 	}
 	delete(c.byID, id)
 	if c.gone == nil {
 		c.gone = map[string]bool{}
 	}
 	c.gone[id] = true
-	return nil
+	return client.ConfigRemoveResult{}, nil
 }
 
 // matches applies label filters: "key" needs the label, "key=value" its value.
-func matches(labels map[string]string, filters []string) bool {
-	for _, f := range filters {
+func matches(labels map[string]string, filters map[string]bool) bool {
+	for f := range filters {
 		k, v, hasValue := strings.Cut(f, "=")
 		got, ok := labels[k]
 		if !ok || (hasValue && got != v) {

@@ -31,8 +31,8 @@ func TestConfigsListInCreationOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := func(f client.Filters) (names string) {
-		list, _ := c.ConfigList(ctx, client.ConfigListOptions{Filters: f})
-		for _, cfg := range list {
+		listed, _ := c.ConfigList(ctx, client.ConfigListOptions{Filters: f})
+		for _, cfg := range listed.Items {
 			names += cfg.Spec.Name
 		}
 		return names

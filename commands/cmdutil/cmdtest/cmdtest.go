@@ -8,7 +8,6 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/client"
 
@@ -24,20 +23,20 @@ type Engine struct {
 	jobstest.Configs
 }
 
-func (e *Engine) ConfigCreate(ctx context.Context, c swarm.ConfigSpec) (client.ConfigCreateResult, error) {
-	return e.Configs.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: c})
+func (e *Engine) ConfigCreate(ctx context.Context, o client.ConfigCreateOptions) (client.ConfigCreateResult, error) {
+	return e.Configs.ConfigCreate(ctx, o)
 }
 
-func (e *Engine) ConfigList(ctx context.Context, o client.ConfigListOptions) ([]swarm.Config, error) {
+func (e *Engine) ConfigList(ctx context.Context, o client.ConfigListOptions) (client.ConfigListResult, error) {
 	return e.Configs.ConfigList(ctx, o)
 }
 
-func (e *Engine) ConfigRemove(ctx context.Context, id string) error {
-	return e.Configs.ConfigRemove(ctx, id)
+func (e *Engine) ConfigRemove(ctx context.Context, id string, o client.ConfigRemoveOptions) (client.ConfigRemoveResult, error) {
+	return e.Configs.ConfigRemove(ctx, id, o)
 }
 
-func (e *Engine) ServiceInspectWithRaw(context.Context, string, client.ServiceInspectOptions) (swarm.Service, []byte, error) {
-	return swarm.Service{}, nil, cerrdefs.ErrNotFound.WithMessage("no such service")
+func (e *Engine) ServiceInspect(context.Context, string, client.ServiceInspectOptions) (client.ServiceInspectResult, error) {
+	return client.ServiceInspectResult{}, cerrdefs.ErrNotFound.WithMessage("no such service")
 }
 
 func (e *Engine) Close() error { return nil }
