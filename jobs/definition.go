@@ -50,7 +50,7 @@ func LoadStack(name string, files []string, env map[string]string) (*Stack, erro
 	if err != nil {
 		return nil, &UsageError{Msg: fmt.Sprintf("read stack file: %v: fix the YAML syntax", OneLine(err))}
 	}
-	cfg, err := loader.Load(details)
+	cfg, err := stackdeploy.Load(details)
 	if err != nil {
 		var forbidden *loader.ForbiddenPropertiesError
 		if errors.As(err, &forbidden) {

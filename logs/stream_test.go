@@ -27,6 +27,10 @@ func TestStreamNamerName(t *testing.T) {
 		{"FullID", StreamNamer{Template: "{{.FullID}}"}, job, cid},
 		{"ImageName", StreamNamer{Template: "{{.ImageName}}/{{.ID}}", Image: "alpine:3.20"}, job, "alpine:3.20/ca4e071e5ea8"},
 		{"template functions", StreamNamer{Template: "{{upper .Name}}"}, replica, "CWTEST-1.3.770ZVBJRM2UN9G708HWW1UZ31"},
+		{"truncate, lower, title", StreamNamer{Template: `{{truncate .Name 8}}-{{lower "A"}}{{title "job x"}}`}, replica, "cwtest-1-aJob X"},
+		{"split, join, pad of empty", StreamNamer{Template: `{{join (split .Name ".") "_"}}{{pad "" 2 2}}{{pad "x" 1 0}}`}, replica, "cwtest-1_3_770zvbjrm2un9g708hww1uz31 x"},
+		{"json unescaped", StreamNamer{Template: `{{json "a<b"}}`}, job, `"a<b"`},
+		{"truncate longer than the string", StreamNamer{Template: "{{truncate .ID 99}}"}, job, "ca4e071e5ea8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -121,4 +122,24 @@ func withoutServices(dict map[string]any, skip []string) map[string]any {
 	out := maps.Clone(dict)
 	out["services"] = kept
 	return out
+}
+
+// Load merges and converts the files of details, as docker stack deploy
+// does, with loader.Load.
+//
+// The loader validates each file against its schema through jsonschema v6,
+// which names the schema by a file URL made from the working directory: in
+// a directory whose path is no valid URL ("50%_done") every file fails with
+// `parse "file:///…/schema.json": invalid URL escape`. docker/cli v29 fails
+// so too; jobrun validates from the root directory instead (the paths in
+// the files are resolved from details.WorkingDir, not from the process's).
+func Load(details composetypes.ConfigDetails) (*composetypes.Config, error) {
+	if wd, err := os.Getwd(); err == nil {
+		if _, err := url.Parse("file://" + filepath.ToSlash(wd)); err != nil {
+			if err := os.Chdir("/"); err == nil {
+				defer func() { _ = os.Chdir(wd) }()
+			}
+		}
+	}
+	return loader.Load(details)
 }

@@ -146,3 +146,35 @@ func loadStack(t *testing.T, content string, extra map[string]string) *composety
 	}
 	return cfg
 }
+
+// TestLoadFromDirectoryNoURL: a stack file in, and run from, a directory
+// whose path is no valid URL loads, with its relative paths resolved; the
+// process's working directory is as it was.
+func TestLoadFromDirectoryNoURL(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "50%_done")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	if err := os.WriteFile("pw.txt", []byte("s3cret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stack := "version: \"3.8\"\nservices:\n  app: {image: x, secrets: [pw]}\nsecrets:\n  pw: {file: ./pw.txt}\n"
+	if err := os.WriteFile("stack.yml", []byte(stack), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	details, err := ConfigDetails([]string{"stack.yml"}, strings.NewReader(""), map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(details)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if want := filepath.Join(dir, "pw.txt"); cfg.Secrets["pw"].File != want {
+		t.Errorf("secret file %q, want %q", cfg.Secrets["pw"].File, want)
+	}
+	if wd, _ := os.Getwd(); wd != dir {
+		t.Errorf("working directory %q after Load, want %q", wd, dir)
+	}
+}
