@@ -219,13 +219,16 @@ func TestDeployMatchesDockerStackDeploy(t *testing.T) {
 }
 
 // withoutServices drops the named services (and their depends_on entries)
-// from a stack file written as releaseStack is.
+// from a stack file written as releaseStack is (services indented by two
+// spaces, their fields by four).
 func withoutServices(yaml string, names ...string) string {
 	lines := strings.Split(yaml, "\n")
 	var out []string
 	skip := false
 	for _, l := range lines {
-		if strings.HasPrefix(l, "  ") && !strings.HasPrefix(l, "    ") {
+		// A service's block ends at the next service or at a top-level key
+		// (secrets: after the last service).
+		if !strings.HasPrefix(l, "    ") && (strings.HasPrefix(l, "  ") || l != "" && l[0] != ' ') {
 			skip = false
 			for _, n := range names {
 				if l == "  "+n+":" {

@@ -111,6 +111,12 @@ short=0
 for arg in "$@"; do [[ $arg != -short && $arg != -test.short ]] || short=1; done
 multinode=$((!short))
 
+# The Docker CLI 29 whose docker stack deploy stackequality_test.go holds
+# jobrun deploy against, built offline once (-short skips that test).
+if ! ((short)); then
+  JOBRUN_CLI29=$(bash scripts/cli29-build.sh)
+  export JOBRUN_CLI29
+fi
 go vet ./...
 # staticcheck, pinned (the Go module proxy has it by its module version).
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
