@@ -386,8 +386,9 @@ func (s *engineStack) containerStarts(service string) func() int {
 // testCloudWatchTraceback: the failing release's migrate with the job's
 // output shipped by Docker's awslogs driver (examples/awslogs.yml, as a
 // team merges it) to the in-process CloudWatch Logs endpoint. The whole
-// traceback, in order, is what jobrun shows live and what jobrun logs reads
-// back from CloudWatch once the service is gone.
+// traceback, in order and after the Applying line the driver sends at the
+// job's exit, is what jobrun shows live and what jobrun logs reads back
+// from CloudWatch once the service is gone (the record's write order).
 func testCloudWatchTraceback(t *testing.T, s *engineStack) {
 	srv := cwlogstest.NewServer()
 	defer srv.Close()
@@ -407,7 +408,7 @@ func testCloudWatchTraceback(t *testing.T, s *engineStack) {
 	if r.code != jobs.ExitFailed {
 		t.Errorf("exit %d, want %d (failed)", r.code, jobs.ExitFailed)
 	}
-	tracebackComplete(t, "live from CloudWatch", r.stdout+r.stderr, false)
+	tracebackComplete(t, "live from CloudWatch", r.stdout+r.stderr, true)
 	notRetried(t, "from CloudWatch", r.stderr)
 	streams := srv.Streams("docker-swarm-lg")
 	if len(streams) != 1 || !strings.Contains(r.stderr, streams[0]) {
@@ -428,7 +429,7 @@ func testCloudWatchTraceback(t *testing.T, s *engineStack) {
 	if srv.Calls("GetLogEvents") == before {
 		t.Errorf("jobrun logs did not read CloudWatch")
 	}
-	tracebackComplete(t, "jobrun logs from CloudWatch", l.stdout+l.stderr, false)
+	tracebackComplete(t, "jobrun logs from CloudWatch", l.stdout+l.stderr, true)
 }
 
 // brokenVerdict checks the broken release's verdict: the migration that
@@ -478,8 +479,9 @@ func notRetried(t *testing.T, what, stderr string) {
 // Django's "Applying" line of the migration that failed. That line has no
 // newline until Django prints " OK": the engine stamps it at the job's
 // exit, and only jobrun's attach to the container (the node it talks to)
-// puts it back in its place. From CloudWatch (applyingFirst false) it is
-// only looked for (README: Known limitations).
+// puts it back in its place, also in what jobrun reads from CloudWatch. In
+// the stream the driver wrote (applyingFirst false) it is only looked for
+// (README: Known limitations).
 func tracebackComplete(t *testing.T, what, out string, applyingFirst bool) {
 	t.Helper()
 	lines := []string{

@@ -101,6 +101,7 @@ func (r *Runner) drain(job Job, unconfirmed bool, out *followers, rec *Record) [
 	for i, a := range rec.Attempts {
 		if a.Started() {
 			rec.Attempts[i].LogStream = r.Logs.Location(taskOf(job, a))
+			rec.Attempts[i].Order = hintsOf(r.Logs, taskOf(job, a))
 		}
 		if f, ok := found[a.Number]; ok && a.State != swarm.TaskStateComplete {
 			rec.Attempts[i].ErrorLine = f.ErrorLine

@@ -201,6 +201,15 @@ func (fs *followers) retryVerdict(v Verdict) Verdict {
 	return v
 }
 
+// hintsOf is what a later read of where src keeps t's output needs told of
+// its write order; nil for a source that needs nothing.
+func hintsOf(src logs.Source, t logs.Task) []logs.Hint {
+	if k, ok := src.(logs.HintKeeper); ok {
+		return k.Hints(t)
+	}
+	return nil
+}
+
 func taskOf(job Job, a Attempt) logs.Task {
 	cs := job.Spec.TaskTemplate.ContainerSpec
 	return logs.Task{

@@ -34,6 +34,7 @@ type LogOptions struct {
 type LogSources struct {
 	opts    LogOptions
 	engine  logs.Source
+	attach  logs.Attacher // the engine source's, for CloudWatch's write order
 	report  Reporter
 	limiter *rate.Limiter
 	now     func() time.Time
@@ -43,12 +44,13 @@ type LogSources struct {
 // NewLogSources picks among the engine and CloudWatch; report hears when a
 // CloudWatch read stalls.
 func NewLogSources(o LogOptions, engine logs.Source, report Reporter, now func() time.Time, after func(time.Duration) <-chan time.Time) *LogSources {
+	var attach logs.Attacher
 	if e, ok := engine.(logs.Engine); ok {
 		// The engine source keeps the run's clock, as CloudWatch does.
 		e.Now, e.After = now, after
-		engine = e
+		engine, attach = e, e.Attach
 	}
-	return &LogSources{opts: o, engine: engine, report: report, limiter: logs.NewQuotaLimiter(), now: now, after: after}
+	return &LogSources{opts: o, engine: engine, attach: attach, report: report, limiter: logs.NewQuotaLimiter(), now: now, after: after}
 }
 
 // LogPlace is where a CloudWatch source reads.
@@ -108,7 +110,7 @@ func (s *LogSources) ForJob(ctx context.Context, job Job) (JobLogs, error) {
 		Source: &logs.CloudWatch{
 			Client: client, Group: group, Stream: namer.Name, Limiter: s.limiter,
 			Poll: s.opts.Poll, FlushWait: s.opts.FlushWait, DrainTimeout: s.opts.DrainTimeout,
-			Stalled: s.stalled(job.Name, group), Now: s.now, After: s.after,
+			Stalled: s.stalled(job.Name, group), Now: s.now, After: s.after, Attach: s.attach,
 		},
 		Place: LogPlace{Group: group, Region: cfg.Region, Endpoint: endpoint},
 	}, nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand"
+	"reflect"
 	"runtime"
 	"slices"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"jobrun/jobs/jobstest"
+	"jobrun/logs"
 )
 
 func TestTailBuffer(t *testing.T) {
@@ -502,5 +504,23 @@ func BenchmarkRecords(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// TestRecordKeepsTheWriteOrder: the hints an attempt's CloudWatch read
+// learned come back with its record, for jobrun logs.
+func TestRecordKeepsTheWriteOrder(t *testing.T) {
+	store := &configStore{}
+	rec := testRecord("todo", "migrate", 0, testRun{version: "v1", outcome: Failed})
+	rec.Attempts[0].Order = []logs.Hint{{Stream: 1, Line: "Traceback (most recent call last):\n", Before: "  Applying todo.0003_todoitem_slug..."}}
+	if err := (Records{Engine: store}).Save(context.Background(), rec, nil); err != nil {
+		t.Fatal(err)
+	}
+	found, err := Records{Engine: store}.Find(context.Background(), RecordFilter{RunID: rec.RunID}, 1)
+	if err != nil || len(found) != 1 {
+		t.Fatalf("found %v (%v)", found, err)
+	}
+	if got := found[0].Attempts[0].Order; !reflect.DeepEqual(got, rec.Attempts[0].Order) {
+		t.Errorf("order read back %+v, want %+v", got, rec.Attempts[0].Order)
 	}
 }

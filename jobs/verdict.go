@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/swarm"
+
+	"jobrun/logs"
 )
 
 // Outcome is where a run stands. Everything but Running is final.
@@ -67,6 +69,9 @@ type Attempt struct {
 	Updated     time.Time       `json:"updated"`
 	LogStream   string          `json:"log_stream,omitempty"` // CloudWatch stream of its output
 	ErrorLine   string          `json:"error_line,omitempty"` // the last error line of its output
+	// Order is where its unended lines go, as jobrun learned it from the
+	// container: a later read of its CloudWatch stream needs it told.
+	Order []logs.Hint `json:"order,omitempty"`
 }
 
 // Done reports whether the attempt has reached a state it never leaves.

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -434,7 +435,7 @@ func TestAttemptsRecordsTaskFields(t *testing.T) {
 		t.Fatalf("exit code = %v, want 2", a.ExitCode)
 	}
 	a.ExitCode = nil
-	if a != want {
+	if !reflect.DeepEqual(a, want) {
 		t.Errorf("attempt = %+v\nwant      %+v", a, want)
 	}
 }

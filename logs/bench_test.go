@@ -39,7 +39,7 @@ func BenchmarkWriteEvents(b *testing.B) {
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := writeEvents(io.Discard, events); err != nil {
+		if err := writeEvents(io.Discard, events, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -146,7 +146,7 @@ func BenchmarkCloudWatchRead(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if n, err := cw.Read(context.Background(), "s", io.Discard); err != nil || n != lines {
+		if n, err := cw.Read(context.Background(), "s", nil, io.Discard); err != nil || n != lines {
 			b.Fatal(n, err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -62,6 +63,13 @@ type CloudWatch struct {
 	Stalled func(stream string, err error)
 	Now     func() time.Time
 	After   func(time.Duration) <-chan time.Time
+	// Attach, when set, also reads the container of a task on the node it
+	// talks to, as Engine's does: the driver sends an unended line at the
+	// job's exit, after the other stream's lines that followed it.
+	Attach Attacher
+
+	mu    sync.Mutex
+	hints map[string][]Hint // by task ID: what Follow learned
 }
 
 func (c *CloudWatch) Name() string { return "cloudwatch" }
@@ -72,6 +80,27 @@ func (c *CloudWatch) Location(t Task) string {
 	return s
 }
 
+// Hints are where the task's unended lines go, as Follow learned from its
+// container: Read needs them told. Nil when it learned none.
+func (c *CloudWatch) Hints(t Task) []Hint {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hints[t.ID]
+}
+
+func (c *CloudWatch) keepHints(t Task, o *writeOrder) {
+	hints := o.keptHints()
+	if len(hints) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hints == nil {
+		c.hints = map[string][]Hint{}
+	}
+	c.hints[t.ID] = hints
+}
+
 // Follow pages through the stream with forward tokens, which, unlike
 // timestamps, never skip events that share a millisecond.
 func (c *CloudWatch) Follow(ctx context.Context, t Task, ended <-chan struct{}, stdout, _ io.Writer) error {
@@ -79,6 +108,12 @@ func (c *CloudWatch) Follow(ctx context.Context, t Task, ended <-chan struct{}, 
 	if err != nil {
 		return err
 	}
+	actx, cancel := context.WithCancel(ctx)
+	order := &eventOrder{order: startOrder(actx, c.Attach, t)}
+	defer func() {
+		cancel()
+		c.keepHints(t, order.order)
+	}()
 	in := &cloudwatchlogs.GetLogEventsInput{
 		LogGroupName: aws.String(c.Group), LogStreamName: aws.String(stream), StartFromHead: aws.Bool(true),
 	}
@@ -101,7 +136,7 @@ func (c *CloudWatch) Follow(ctx context.Context, t Task, ended <-chan struct{}, 
 		switch {
 		case err == nil:
 			missing = false
-			if err := writeEvents(stdout, out.Events); err != nil {
+			if err := writeEvents(stdout, out.Events, order); err != nil {
 				return err
 			}
 		case IsNotFound(err):
@@ -141,19 +176,21 @@ func (c *CloudWatch) Follow(ctx context.Context, t Task, ended <-chan struct{}, 
 }
 
 // Read copies a whole stream as it is now, from its first event, and
-// returns how many events it held. A stream that does not exist is an error
-// that IsNotFound recognises.
-func (c *CloudWatch) Read(ctx context.Context, stream string, w io.Writer) (int, error) {
+// returns how many events it held; hints (Hints) put its unended lines
+// where the job wrote them. A stream that does not exist is an error that
+// IsNotFound recognises.
+func (c *CloudWatch) Read(ctx context.Context, stream string, hints []Hint, w io.Writer) (int, error) {
 	in := &cloudwatchlogs.GetLogEventsInput{
 		LogGroupName: aws.String(c.Group), LogStreamName: aws.String(stream), StartFromHead: aws.Bool(true),
 	}
+	order := &eventOrder{order: orderOf(hints)}
 	n := 0
 	for {
 		out, err := c.page(ctx, in)
 		if err != nil {
 			return n, fmt.Errorf("read stream %s/%s: %w", c.Group, stream, err)
 		}
-		if err := writeEvents(w, out.Events); err != nil {
+		if err := writeEvents(w, out.Events, order); err != nil {
 			return n, &WriteError{Err: err}
 		}
 		n += len(out.Events)
@@ -187,7 +224,8 @@ func (c *CloudWatch) page(ctx context.Context, in *cloudwatchlogs.GetLogEventsIn
 	return out, err
 }
 
-func writeEvents(w io.Writer, events []types.OutputLogEvent) error {
+// writeEvents writes a page of events as lines, in the order o knows of.
+func writeEvents(w io.Writer, events []types.OutputLogEvent, o *eventOrder) error {
 	size := 0
 	for _, e := range events {
 		size += len(aws.ToString(e.Message)) + 1
@@ -195,9 +233,10 @@ func writeEvents(w io.Writer, events []types.OutputLogEvent) error {
 	buf := make([]byte, 0, size) // one write per page, one allocation
 	for _, e := range events {
 		msg := aws.ToString(e.Message)
-		buf = append(buf, msg...)
-		if !continued(msg) {
-			buf = append(buf, '\n')
+		if o != nil && o.order != nil {
+			buf = o.add(buf, msg)
+		} else {
+			buf = eventLine(buf, msg)
 		}
 	}
 	if len(buf) == 0 {
@@ -205,6 +244,63 @@ func writeEvents(w io.Writer, events []types.OutputLogEvent) error {
 	}
 	_, err := w.Write(buf)
 	return err
+}
+
+// eventLine appends an event's message as the line the job wrote.
+func eventLine(buf []byte, msg string) []byte {
+	buf = append(buf, msg...)
+	if !continued(msg) {
+		buf = append(buf, '\n')
+	}
+	return buf
+}
+
+// eventOrder puts the unended lines of an attempt's stream where the job
+// wrote them: before the first line of the other stream the job ended
+// after them, and not again when the driver sends them (at the job's exit,
+// or when they end). Events carry no stream, so a line is known by its
+// content alone.
+type eventOrder struct {
+	order *writeOrder
+	early [2][]byte // a stream's: written before its own event came
+}
+
+// add appends the event's line, after the fragment the job wrote before
+// it and without what of it was written early.
+func (o *eventOrder) add(buf []byte, msg string) []byte {
+	line := eventLine(nil, msg)
+	var frag []byte
+	stream := 0
+	if !continued(msg) {
+		frag, stream, _ = o.order.beforeAny(line)
+	}
+	buf = append(append(buf, frag...), o.unsaid(line)...)
+	if len(frag) > 0 {
+		if len(o.early[stream])+len(frag) > maxFragment {
+			o.early[stream] = nil // never said after all: bounded, as the attach's tail
+		}
+		o.early[stream] = append(o.early[stream], frag...)
+	}
+	return buf
+}
+
+// unsaid is what of line is still to write. A line that is no stream's
+// early one is said whole, and the early ones are still to come: it may be
+// of the other stream.
+func (o *eventOrder) unsaid(line []byte) []byte {
+	for s, early := range o.early {
+		if len(early) == 0 {
+			continue
+		}
+		if rest, left, ok := stripEarly(early, line); ok {
+			o.early[s] = left
+			if len(left) == 0 && string(rest) == "\n" {
+				return nil // the early line's own event: the driver gives every event a newline
+			}
+			return rest
+		}
+	}
+	return line
 }
 
 // WriteError is a failure to write what was read: the reader's, not

@@ -369,7 +369,7 @@ func TestCloudWatchRead(t *testing.T) {
 	f := newFeed(t, srv, clock)
 	f.put(12345, 10000, nil)
 	var out bytes.Buffer
-	n, err := cw.Read(context.Background(), testStream, &out)
+	n, err := cw.Read(context.Background(), testStream, nil, &out)
 	if err != nil {
 		t.Fatalf("Read: %v", err)
 	}
@@ -381,7 +381,7 @@ func TestCloudWatchRead(t *testing.T) {
 	}
 
 	out.Reset()
-	n, err = cw.Read(context.Background(), "no-such-stream", &out)
+	n, err = cw.Read(context.Background(), "no-such-stream", nil, &out)
 	if !IsNotFound(err) {
 		t.Errorf("Read of a missing stream = %v, want a ResourceNotFoundException", err)
 	}

@@ -85,12 +85,9 @@ func (e Engine) Follow(ctx context.Context, t Task, ended <-chan struct{}, stdou
 		f.m = newMerger(e.Window, stdout)
 	} else {
 		f.m = newMerger(e.Window, stdout, stderr)
-		if e.Attach != nil && t.ContainerID != "" {
-			actx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			f.m.order = newWriteOrder()
-			go e.attach(actx, t, f.m.order)
-		}
+		actx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		f.m.order = startOrder(actx, e.Attach, t)
 	}
 	err := f.readOn(ctx, true, ended)
 	if err == nil && ctx.Err() == nil {
@@ -100,14 +97,6 @@ func (e Engine) Follow(ctx context.Context, t Task, ended <-chan struct{}, stdou
 		err = werr
 	}
 	return err
-}
-
-// attach feeds order from the task's container when it runs on the node
-// the engine is: only that engine can attach to it.
-func (e Engine) attach(ctx context.Context, t Task, order *writeOrder) {
-	if node, err := e.Attach.NodeID(ctx); err == nil && node == t.NodeID {
-		order.attach(ctx, e.Attach, t.ContainerID)
-	}
 }
 
 // engineFollow is one Follow call: the merger and how the stream fares.

@@ -188,13 +188,9 @@ func (m *merger) write(i int, line []byte) error {
 		m.early[j] = append(m.early[j], frag...)
 	}
 	if early := m.early[i]; len(early) > 0 {
-		switch {
-		case bytes.HasPrefix(line, early):
-			line, m.early[i] = line[len(early):], nil
-		case bytes.HasPrefix(early, line): // a piece of a line the engine cut
-			line, m.early[i] = nil, early[len(line):]
-		default: // not the line written early after all: say it whole
-			m.early[i] = nil
+		var ok bool
+		if line, m.early[i], ok = stripEarly(early, line); !ok {
+			m.early[i] = nil // not the line written early after all: say it whole
 		}
 	}
 	if len(line) == 0 {

@@ -27,3 +27,10 @@ type Source interface {
 	// Location names where the task's output is kept ("" if nowhere else).
 	Location(t Task) string
 }
+
+// HintKeeper is a Source whose later reads of a task's output need told
+// where its unended lines go (CloudWatch: its events carry the engine's
+// late stamp of them).
+type HintKeeper interface {
+	Hints(t Task) []Hint
+}

@@ -2,6 +2,8 @@ package cmdutil
 
 import (
 	"context"
+	"jobrun/jobs"
+	"jobrun/jobs/jobstest"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -49,4 +51,15 @@ func TestConnectNegotiatesTheAPIVersion(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A DOCKER_API_VERSION the client refuses is said to be the mistake, not
+// DOCKER_HOST.
+func TestConnectMalformedAPIVersion(t *testing.T) {
+	dockerConfig(t, "", nil)
+	t.Setenv("DOCKER_HOST", "tcp://127.0.0.1:1")
+	t.Setenv("DOCKER_CONTEXT", "")
+	t.Setenv("DOCKER_API_VERSION", "latest")
+	_, _, err := (&DockerCLI{Getenv: os.Getenv}).Connect(context.Background(), Common{ConnectTimeout: time.Second})
+	jobstest.WantExit(t, err, jobs.ExitUsage, `DOCKER_API_VERSION "latest" is not valid`, "1.41")
 }

@@ -64,6 +64,13 @@ func (d *DockerCLI) Connect(ctx context.Context, c Common) (client.APIClient, En
 	// Engine 20.10's 1.41), unless DOCKER_API_VERSION fixes it.
 	cl, err := client.New(append(opts, client.WithUserAgent("jobrun"))...)
 	if err != nil {
+		if v := d.Getenv(client.EnvOverrideAPIVersion); v != "" {
+			// The client refuses a malformed DOCKER_API_VERSION (the old one
+			// sent it to the engine): say so, not that DOCKER_HOST is wrong.
+			if _, verr := client.New(client.WithAPIVersion(v)); verr != nil {
+				return nil, EngineInfo{}, &jobs.UsageError{Msg: fmt.Sprintf("%s %q is not valid (%s): use MAJOR.MINOR, such as 1.41, or unset it to negotiate", client.EnvOverrideAPIVersion, v, jobs.Message(verr))}
+			}
+		}
 		return nil, EngineInfo{}, reached.invalid(err)
 	}
 	var engine client.APIClient = cl

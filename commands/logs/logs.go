@@ -231,7 +231,7 @@ func reader(ctx context.Context, f *cmdutil.Factory, o *Options, engine client.A
 func readStream(ctx context.Context, cw *logs.CloudWatch, rec jobs.Record, a jobs.Attempt, bound time.Duration, streams cmdutil.IO) error {
 	readCtx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
-	_, err := cw.Read(readCtx, a.LogStream, streams.Out)
+	_, err := cw.Read(readCtx, a.LogStream, a.Order, streams.Out)
 	var werr *logs.WriteError
 	switch {
 	case err == nil:
