@@ -93,7 +93,7 @@ func startStack(t *testing.T, parallel bool) *engineStack {
 	if parallel {
 		t.Parallel()
 	}
-	engine, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	engine, err := client.New(client.FromEnv)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func TestMultiNodeDeploy(t *testing.T) {
 	mn := multiNodeSwarm(t)
 	s := mn.stack(t)
 	for _, n := range []mnNode{mn.manager, mn.worker1, mn.worker2} {
-		c, err := client.NewClientWithOpts(client.WithHost(n.host), client.WithAPIVersionNegotiation())
+		c, err := client.New(client.WithHost(n.host))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -175,7 +175,7 @@ func mnBuildMarked(t *testing.T, n mnNode, tag string) string {
 
 func mnClient(t *testing.T, n mnNode) *client.Client {
 	t.Helper()
-	c, err := client.NewClientWithOpts(client.WithHost(n.host), client.WithAPIVersionNegotiation())
+	c, err := client.New(client.WithHost(n.host))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -350,7 +350,7 @@ func (mn *multiNode) engines(t *testing.T) map[string]*client.Client {
 	t.Helper()
 	m := map[string]*client.Client{}
 	for _, n := range []mnNode{mn.manager, mn.worker1, mn.worker2} {
-		c, err := client.NewClientWithOpts(client.WithHost(n.host), client.WithAPIVersionNegotiation())
+		c, err := client.New(client.WithHost(n.host))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -76,7 +76,7 @@ func multiNodeSwarmAlone(t *testing.T) *multiNode {
 		bridgeIP:  env("BRIDGE_HOST_IP"),
 	}
 	for _, n := range []*mnNode{&mn.manager, &mn.worker1, &mn.worker2} {
-		c, err := client.NewClientWithOpts(client.WithHost(n.host), client.WithAPIVersionNegotiation())
+		c, err := client.New(client.WithHost(n.host))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,7 +94,7 @@ func multiNodeSwarmAlone(t *testing.T) *multiNode {
 // newStack makes on the single-node engine.
 func (mn *multiNode) stack(t *testing.T) *engineStack {
 	t.Helper()
-	engine, err := client.NewClientWithOpts(client.WithHost(mn.manager.host), client.WithAPIVersionNegotiation())
+	engine, err := client.New(client.WithHost(mn.manager.host))
 	if err != nil {
 		t.Fatal(err)
 	}

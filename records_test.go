@@ -70,7 +70,7 @@ func countingEngine(t *testing.T) (*client.Client, *countingTransport) {
 	}
 	dial := base.Dialer()
 	wire := &countingTransport{base: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx) }}}
-	engine, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation(), client.WithHTTPClient(&http.Client{Transport: wire}))
+	engine, err := client.New(client.FromEnv, client.WithHTTPClient(&http.Client{Transport: wire}))
 	if err != nil {
 		t.Fatal(err)
 	}

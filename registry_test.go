@@ -162,7 +162,7 @@ var pushedStatus = regexp.MustCompile(`^[^ ]+: digest: (sha256:[0-9a-f]{64}) siz
 func TestRegistryPinsTheImageDigest(t *testing.T) {
 	reg := registryFromEnv(t)
 	t.Parallel()
-	engine, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	engine, err := client.New(client.FromEnv)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -253,7 +253,10 @@ func (d dockerCLI) removeStack(stack string) {
 	ns := "com.docker.stack.namespace=" + stack
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		_, _ = d.output(nil, "stack", "rm", "--detach=false", stack)
+		// --detach: CLI 29's wait (waitOnTasks) spins without end, and
+		// without a pause, while a removed service's task is not yet in a
+		// final state; the loop here waits, with a deadline.
+		_, _ = d.output(nil, "stack", "rm", "--detach=true", stack)
 		for _, kind := range []string{"service", "config", "secret"} {
 			if ids := d.ids(kind, "io.jobrun.stack="+stack); len(ids) > 0 {
 				_, _ = d.output(nil, append([]string{kind, "rm"}, ids...)...)
