@@ -25,8 +25,11 @@ source scripts/lib.sh # apt_update
 # task of a removed job service (moby/moby#44312), so jobrun's stop ends the
 # task first and checks every node; it keeps a removed job's exited
 # containers; and it is the oldest engine with replicated jobs (API 1.41; the
-# legacy=1 cases run the replicas:1 form older ones get).
-LEGACY_TESTS='^(TestStopMeansStopped|TestMultiNodeStopMeansStopped|TestMultiNodeStopWorkerLost|TestInterruptStopsTheJob|TestSignals|TestServiceRemovedOutsideJobrun|TestNoExitedJobContainersLeft|TestRunFailsTwiceThenSucceeds)$'
+# legacy=1 cases run the replicas:1 form older ones get). Also on 20.10, as
+# its API 1.41 is near the oldest the moby client speaks (1.40): that a deploy
+# equals the Docker CLI 29's, and that the awslogs stream names equal the
+# 20.10 driver's.
+LEGACY_TESTS='^(TestStackSpecsEqualDockerStackDeploy|TestCloudWatchStreamTemplates|TestStopMeansStopped|TestMultiNodeStopMeansStopped|TestMultiNodeStopWorkerLost|TestInterruptStopsTheJob|TestSignals|TestServiceRemovedOutsideJobrun|TestNoExitedJobContainersLeft|TestRunFailsTwiceThenSucceeds)$'
 
 # Stop everything of both engine families on any exit, keeping the script's
 # (i.e. go test's) status.
